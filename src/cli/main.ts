@@ -1,0 +1,41 @@
+import { Command, CommanderError } from 'commander';
+import { registerEmulatorCommand } from './commands/emulator.js';
+import { registerImportCommand } from './commands/import.js';
+import { registerExtractCommand } from './commands/extract.js';
+import { registerJobsCommand } from './commands/jobs.js';
+import { registerRunsCommand } from './commands/runs.js';
+import { registerDemoCommand } from './commands/demo.js';
+
+/** Exit codes (DESIGN.md contract): 0 all good, 1 some rows failed, 2 could not process. */
+export const EXIT_OK = 0;
+export const EXIT_ROWS_FAILED = 1;
+export const EXIT_UNPROCESSABLE = 2;
+
+export function buildProgram(): Command {
+  const program = new Command('dvpipe')
+    .description('Move CSV data between Azure Blob Storage and Microsoft Dataverse')
+    .showHelpAfterError()
+    .exitOverride();
+  registerEmulatorCommand(program);
+  registerImportCommand(program);
+  registerExtractCommand(program);
+  registerJobsCommand(program);
+  registerRunsCommand(program);
+  registerDemoCommand(program);
+  return program;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? EXIT_OK : EXIT_UNPROCESSABLE;
+      return;
+    }
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = EXIT_UNPROCESSABLE;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/**
+ * Every app setting the product reads, in one place. The infra tests compare this list with the
+ * settings the Bicep template sets, so a setting added here must be added to infra/ too.
+ */
+export const settingsSchema = z.object({
+  /** Dataverse environment URL, e.g. https://contoso.crm.dynamics.com */
+  DATAVERSE_URL: z.url(),
+  /**
+   * Client ids of user-assigned managed identities registered as Dataverse application users,
+   * comma-separated. Requests are spread across them; each has its own throttle governor.
+   * Empty: the default credential chain (DefaultAzureCredential).
+   */
+  DATAVERSE_CLIENT_IDS: z.string().default(''),
+  /** Connection prefix for the product's storage account (identity-based in Azure: Storage__blobServiceUri ...). */
+  STORAGE_CONNECTION: z.string().default('Storage'),
+  /** Rows per import chunk: sized so a chunk ends well inside the Functions timeout. */
+  IMPORT_CHUNK_SIZE: z.coerce.number().int().min(1).max(100_000).default(5_000),
+  /** Records per bulk request (CreateMultiple / UpdateMultiple / UpsertMultiple). */
+  DATAVERSE_BULK_SIZE: z.coerce.number().int().min(1).max(1_000).default(1_000),
+  /** Upper bound for concurrent Dataverse requests per identity in one process. */
+  DATAVERSE_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(52).default(16),
+  /** NCRONTAB (six fields, UTC) for the nightly extract timer. */
+  NIGHTLY_EXTRACT_SCHEDULE: z.string().default('0 0 2 * * *'),
+  /** Names of the extract jobs the nightly timer runs, comma-separated; empty: all extract jobs. */
+  EXTRACT_JOBS: z.string().default(''),
+  /** Container holding job definitions (<name>.json), so jobs change without a redeploy. */
+  JOBS_CONTAINER: z.string().default('jobs'),
+  /** Log cell values (personal data) only when explicitly switched on for debugging. */
+  LOG_CELL_VALUES: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Names of all settings read by the product (for infra conformance tests). */
+export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid app settings: ${problems}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,79 @@
+// Table metadata as the product uses it, read from EntityDefinitions (live or emulated).
+// Kept free of transport concerns so mapping and validation can be unit-tested with literals.
+
+export type AttributeType =
+  | 'String'
+  | 'Memo'
+  | 'Integer'
+  | 'BigInt'
+  | 'Decimal'
+  | 'Double'
+  | 'Money'
+  | 'Boolean'
+  | 'DateTime'
+  | 'Picklist'
+  | 'MultiSelectPicklist'
+  | 'State'
+  | 'Status'
+  | 'Lookup'
+  | 'Customer'
+  | 'Owner'
+  | 'Uniqueidentifier'
+  | 'Other';
+
+export type DateTimeBehavior = 'UserLocal' | 'DateOnly' | 'TimeZoneIndependent';
+
+export interface ChoiceOption {
+  readonly value: number;
+  readonly label: string;
+}
+
+export interface AttributeMetadata {
+  readonly logicalName: string;
+  readonly schemaName: string;
+  readonly type: AttributeType;
+  readonly isValidForCreate: boolean;
+  readonly isValidForUpdate: boolean;
+  readonly isValidForRead: boolean;
+  readonly requiredLevel: 'None' | 'SystemRequired' | 'ApplicationRequired' | 'Recommended';
+  /** String and Memo. */
+  readonly maxLength?: number;
+  /** Numbers: inclusive range. */
+  readonly minValue?: number;
+  readonly maxValue?: number;
+  /** Decimal, Double, Money: digits after the point. */
+  readonly precision?: number;
+  /** DateTime. */
+  readonly dateTimeBehavior?: DateTimeBehavior;
+  readonly dateTimeFormat?: 'DateOnly' | 'DateAndTime';
+  /** Picklist, MultiSelectPicklist, State, Status, Boolean (false = options[0], true = options[1]). */
+  readonly options?: readonly ChoiceOption[];
+  /** Lookup, Customer, Owner: target table logical names. */
+  readonly targets?: readonly string[];
+}
+
+/** A single-valued navigation property: the name used in `<name>@odata.bind`. */
+export interface NavigationProperty {
+  readonly name: string;
+  /** The lookup attribute it writes (`parentcustomerid`). */
+  readonly attribute: string;
+  /** The table it points at (`account`). */
+  readonly target: string;
+}
+
+export interface AlternateKey {
+  readonly logicalName: string;
+  readonly keyAttributes: readonly string[];
+  readonly status: string;
+}
+
+export interface TableMetadata {
+  readonly logicalName: string;
+  readonly entitySetName: string;
+  readonly primaryIdAttribute: string;
+  readonly primaryNameAttribute: string;
+  readonly attributes: ReadonlyMap<string, AttributeMetadata>;
+  readonly keys: readonly AlternateKey[];
+  readonly navigationProperties: readonly NavigationProperty[];
+  readonly changeTrackingEnabled: boolean;
+}
