@@ -9,7 +9,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiled = join(root, 'dist', 'src', 'cli', 'main.js');
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 22) {
-  console.error(`dvpipe needs Node.js 22 or later (this is ${process.versions.node}). Run it through npm or npx inside the project, which bring Node 22.`);
+  console.error(
+    `dvpipe needs Node.js 22 or later (this is ${process.versions.node}). Run it through npm or npx inside the project, which bring Node 22.`,
+  );
   process.exit(2);
 }
 if (existsSync(compiled) && !process.env.DVPIPE_FROM_SOURCE) {
