@@ -1,0 +1,126 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import Parser from 'tree-sitter';
+import Bicep from 'tree-sitter-bicep';
+
+/** Offline view of the Bicep templates: tree-sitter-bicep syntax trees plus a few structural queries. */
+
+export type SyntaxNode = Parser.SyntaxNode;
+
+export const repoRoot = join(import.meta.dirname, '..', '..');
+export const infraDir = join(repoRoot, 'infra');
+
+const parser = new Parser();
+parser.setLanguage(Bicep as Parser.Language);
+
+export interface BicepFile {
+  /** Path relative to the repository root, for messages. */
+  readonly path: string;
+  readonly text: string;
+  readonly root: SyntaxNode;
+}
+
+export function parseBicep(path: string, text: string): BicepFile {
+  return { path, text, root: parser.parse(text).rootNode };
+}
+
+/** Every .bicep file under infra/, parsed. */
+export function loadInfra(): BicepFile[] {
+  const files = readdirSync(infraDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.bicep'))
+    .sort();
+  return files.map((f) => {
+    const full = join(infraDir, f);
+    return parseBicep(relative(repoRoot, full), readFileSync(full, 'utf8'));
+  });
+}
+
+/** ERROR and MISSING nodes, as `line:column text` (1-based lines). */
+export function syntaxProblems(file: BicepFile): string[] {
+  const problems: string[] = [];
+  walk(file.root, (node) => {
+    if (node.type === 'ERROR' || node.isMissing) {
+      const where = `${node.startPosition.row + 1}:${node.startPosition.column + 1}`;
+      problems.push(
+        `${file.path}:${where} ${node.isMissing ? 'missing' : 'unexpected'} ${node.text.slice(0, 60)}`,
+      );
+    }
+  });
+  return problems;
+}
+
+export function walk(node: SyntaxNode, visit: (node: SyntaxNode) => void): void {
+  visit(node);
+  for (const child of node.namedChildren) walk(child, visit);
+}
+
+/** The key of an object property (`name: ...` or `'name': ...`). */
+export function propertyKey(property: SyntaxNode): string | undefined {
+  const key = property.namedChildren[0];
+  if (!key) return undefined;
+  return key.type === 'string' ? literalString(key) : key.text;
+}
+
+/** The value node of an object property. */
+export function propertyValue(property: SyntaxNode): SyntaxNode | undefined {
+  return property.namedChildren[property.namedChildCount - 1];
+}
+
+/** Value nodes of every object property named `key`, anywhere below `node`. */
+export function propertyValues(node: SyntaxNode, key: string): SyntaxNode[] {
+  const values: SyntaxNode[] = [];
+  walk(node, (n) => {
+    if (n.type !== 'object_property' || propertyKey(n) !== key) return;
+    const value = propertyValue(n);
+    if (value) values.push(value);
+  });
+  return values;
+}
+
+/** The direct property `key` of an object node. */
+export function ownProperty(object: SyntaxNode, key: string): SyntaxNode | undefined {
+  for (const child of object.namedChildren) {
+    if (child.type === 'object_property' && propertyKey(child) === key) return propertyValue(child);
+  }
+  return undefined;
+}
+
+/** The text of a string node without interpolation; undefined for anything else. */
+export function literalString(node: SyntaxNode): string | undefined {
+  if (node.type !== 'string') return undefined;
+  if (node.namedChildren.some((c) => c.type === 'interpolation')) return undefined;
+  return node.namedChildren.map((c) => c.text).join('');
+}
+
+/** Resource declarations as `{ symbol, type, body }`, e.g. type `Microsoft.Web/sites@2024-04-01`. */
+export function resources(file: BicepFile): { symbol: string; type: string; body: SyntaxNode }[] {
+  const found: { symbol: string; type: string; body: SyntaxNode }[] = [];
+  walk(file.root, (n) => {
+    if (n.type !== 'resource_declaration') return;
+    const [symbol, type] = n.namedChildren;
+    const body = bodyOf(n);
+    if (symbol && type && body)
+      found.push({ symbol: symbol.text, type: literalString(type) ?? type.text, body });
+  });
+  return found;
+}
+
+/** Module declarations as `{ symbol, source }`, e.g. source `modules/storage.bicep`. */
+export function modules(file: BicepFile): { symbol: string; source: string }[] {
+  const found: { symbol: string; source: string }[] = [];
+  walk(file.root, (n) => {
+    if (n.type !== 'module_declaration') return;
+    const [symbol, source] = n.namedChildren;
+    if (symbol && source) found.push({ symbol: symbol.text, source: literalString(source) ?? source.text });
+  });
+  return found;
+}
+
+/** The object a resource or module declaration assigns, looking through `[for ...]` and `if (...)`. */
+function bodyOf(declaration: SyntaxNode): SyntaxNode | undefined {
+  let body: SyntaxNode | undefined;
+  walk(declaration, (n) => {
+    if (!body && n.type === 'object') body = n;
+  });
+  return body;
+}
