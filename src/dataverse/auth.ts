@@ -1,0 +1,113 @@
+// Bearer tokens for Dataverse: any @azure/identity credential, or the local emulator's fixed tokens.
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { systemClock, type Clock } from './clock.js';
+
+export interface TokenProvider {
+  /** Stable name of the identity (client id, `default`, or emulator user): keys its governor and metrics. */
+  readonly identity: string;
+  /** A bearer token; `forceRefresh` skips the cache (after a 401). */
+  getToken(options?: { forceRefresh?: boolean; signal?: AbortSignal }): Promise<string>;
+}
+
+/** The scope a confidential client asks for: `<org>/.default`. */
+export function scopeFor(orgUrl: string): string {
+  return `${new URL(orgUrl).origin}/.default`;
+}
+
+export interface AzureTokenProviderOptions {
+  readonly identity?: string;
+  readonly clock?: Clock;
+  /** Refresh this long before expiry, so a request never leaves with a token about to lapse. */
+  readonly refreshBeforeMs?: number;
+}
+
+/**
+ * Wraps a TokenCredential with a cache: one token is shared by all requests, refreshed once (not per caller)
+ * when it comes within `refreshBeforeMs` of expiry. If an early refresh fails, the still-valid token is used.
+ */
+export function azureTokenProvider(
+  credential: TokenCredential,
+  orgUrl: string,
+  options: AzureTokenProviderOptions = {},
+): TokenProvider {
+  const scope = scopeFor(orgUrl);
+  const clock = options.clock ?? systemClock;
+  const refreshBeforeMs = options.refreshBeforeMs ?? 5 * 60_000;
+  let cached: { token: string; expiresOn: number } | undefined;
+  let inFlight: Promise<string> | undefined;
+
+  const refresh = (signal?: AbortSignal): Promise<string> => {
+    inFlight ??= (async () => {
+      try {
+        const token = await credential.getToken(scope, signal ? { abortSignal: signal } : {});
+        if (!token) throw new Error(`No token returned for scope ${scope}`);
+        cached = { token: token.token, expiresOn: token.expiresOnTimestamp };
+        return token.token;
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+    return inFlight;
+  };
+
+  return {
+    identity: options.identity ?? 'default',
+    async getToken(opts = {}) {
+      const now = clock.now();
+      if (!opts.forceRefresh && cached && now < cached.expiresOn - refreshBeforeMs) return cached.token;
+      try {
+        return await refresh(opts.signal);
+      } catch (e) {
+        if (!opts.forceRefresh && cached && now < cached.expiresOn) return cached.token;
+        throw e;
+      }
+    },
+  };
+}
+
+const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return loopbackHosts.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The emulator accepts `emulator:<user>` as a bearer token. Refused for anything but loopback, so a fake token
+ * can never be sent to a real environment by misconfiguration.
+ */
+export function emulatorTokenProvider(orgUrl: string, user = 'dvpipe'): TokenProvider {
+  if (!isLoopbackUrl(orgUrl)) {
+    throw new Error(
+      `The emulator token provider only talks to loopback addresses, not ${new URL(orgUrl).host}`,
+    );
+  }
+  const token = `emulator:${user}`;
+  return { identity: user, getToken: async () => token };
+}
+
+/**
+ * One token provider per configured identity: a user-assigned managed identity per client id, or the default
+ * credential chain (managed identity in Azure, developer sign-in locally) when none are configured.
+ */
+export function credentialsFromSettings(
+  orgUrl: string,
+  clientIds: readonly string[],
+  options: { clock?: Clock } = {},
+): TokenProvider[] {
+  const ids = clientIds.map((id) => id.trim()).filter((id) => id.length > 0);
+  if (ids.length === 0) {
+    return [azureTokenProvider(new DefaultAzureCredential(), orgUrl, { identity: 'default', ...options })];
+  }
+  return [...new Set(ids)].map((clientId) =>
+    azureTokenProvider(new ManagedIdentityCredential({ clientId }), orgUrl, {
+      identity: clientId,
+      ...options,
+    }),
+  );
+}

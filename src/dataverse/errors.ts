@@ -1,0 +1,178 @@
+// One error type for everything the Dataverse client throws or reports per record.
+
+/** Dataverse platform error codes the client reacts to (hex strings as the Web API sends them). */
+export const DataverseCodes = {
+  objectDoesNotExist: '0x80040217',
+  recordNotFoundByKey: '0x80060891',
+  duplicateRecord: '0x80040237',
+  duplicateRecordEntityKey: '0x80060892',
+  sqlUniqueViolation: '0x80073002',
+  concurrencyMismatch: '0x80060882',
+  requestLimit: '0x80072322',
+  executionTimeLimit: '0x80072321',
+  concurrencyLimit: '0x80072326',
+  payloadError: '0x80048d19',
+  queryError: '0x80060888',
+} as const;
+
+/** Codes the client itself assigns when no Dataverse code exists (transport-level failures). */
+export const ClientCodes = {
+  network: 'NETWORK',
+  timeout: 'TIMEOUT',
+  aborted: 'ABORTED',
+  parse: 'PARSE',
+  missingResponse: 'MISSING_RESPONSE',
+} as const;
+
+export const dataverseErrorName = 'DataverseError';
+
+/** A request as it may appear in logs and errors: never carries an Authorization value. */
+export interface RedactedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface DataverseErrorInit {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly retryable?: boolean;
+  readonly recordIndex?: number;
+  readonly table?: string;
+  readonly request?: RedactedRequest;
+  readonly retryAfterMs?: number;
+  readonly cause?: unknown;
+}
+
+export class DataverseError extends Error {
+  /** HTTP status; 0 when no response arrived. */
+  readonly status: number;
+  /** Dataverse error code (`0x80040217`) or a ClientCodes value. */
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly recordIndex?: number;
+  readonly table?: string;
+  readonly request?: RedactedRequest;
+  readonly retryAfterMs?: number;
+
+  constructor(init: DataverseErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = dataverseErrorName;
+    this.status = init.status;
+    this.code = init.code;
+    this.retryable = init.retryable ?? false;
+    if (init.recordIndex !== undefined) this.recordIndex = init.recordIndex;
+    if (init.table !== undefined) this.table = init.table;
+    if (init.request !== undefined) this.request = redactRequest(init.request);
+    if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+    Object.setPrototypeOf(this, DataverseError.prototype);
+  }
+
+  /** The same error attributed to one record of a bulk call. */
+  forRecord(recordIndex: number, table?: string): DataverseError {
+    return new DataverseError({ ...this.init(), recordIndex, table: table ?? this.table });
+  }
+
+  private init(): DataverseErrorInit {
+    return {
+      status: this.status,
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      recordIndex: this.recordIndex,
+      table: this.table,
+      request: this.request,
+      retryAfterMs: this.retryAfterMs,
+      cause: this.cause,
+    };
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      status: this.status,
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      recordIndex: this.recordIndex,
+      table: this.table,
+      request: this.request,
+    };
+  }
+}
+
+export function isDataverseError(e: unknown): e is DataverseError {
+  return (
+    e instanceof DataverseError || (e instanceof Error && e.name === dataverseErrorName && 'status' in e)
+  );
+}
+
+const secretHeaders = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+/** Copies headers with secret values replaced, so requests can be logged or attached to errors. */
+export function redactHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    out[name] = secretHeaders.has(name.toLowerCase()) ? '[redacted]' : value;
+  }
+  return out;
+}
+
+export function redactRequest(request: RedactedRequest): RedactedRequest {
+  return { method: request.method, url: request.url, headers: redactHeaders(request.headers) };
+}
+
+export function isDuplicateCode(code: string): boolean {
+  const c = code.toLowerCase();
+  return (
+    c === DataverseCodes.duplicateRecord ||
+    c === DataverseCodes.duplicateRecordEntityKey ||
+    c === DataverseCodes.sqlUniqueViolation
+  );
+}
+
+export function isNotFoundCode(code: string): boolean {
+  const c = code.toLowerCase();
+  return c === DataverseCodes.objectDoesNotExist || c === DataverseCodes.recordNotFoundByKey;
+}
+
+/** Statuses worth another attempt: throttling and transient gateway / availability failures. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status === 502 || status === 503 || status === 504 || status === 408;
+}
+
+/**
+ * Builds a DataverseError from an error response. Bodies are `{"error":{"code","message"}}`; anything else
+ * (an HTML gateway page) keeps its status and a short excerpt.
+ */
+export function errorFromResponse(
+  status: number,
+  bodyText: string,
+  request?: RedactedRequest,
+  retryAfterMs?: number,
+): DataverseError {
+  let code = '';
+  let message = '';
+  try {
+    const parsed: unknown = JSON.parse(bodyText);
+    if (parsed && typeof parsed === 'object' && 'error' in parsed) {
+      const err = (parsed as { error: unknown }).error;
+      if (err && typeof err === 'object') {
+        const e = err as { code?: unknown; message?: unknown };
+        if (typeof e.code === 'string') code = e.code;
+        if (typeof e.message === 'string') message = e.message;
+      }
+    }
+  } catch {
+    message = bodyText.slice(0, 300);
+  }
+  return new DataverseError({
+    status,
+    code,
+    message: message || `HTTP ${status}`,
+    retryable: isRetryableStatus(status),
+    request,
+    retryAfterMs,
+  });
+}

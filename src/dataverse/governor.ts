@@ -1,0 +1,169 @@
+// Adaptive concurrency for one (org, identity): how many requests may be in flight right now.
+// Slow start from x-ms-dop-hint (or 4), additive increase while healthy, multiplicative decrease on 429,
+// and a pause for every request of the identity while a Retry-After runs.
+
+export const defaultStartConcurrency = 4;
+/** Dataverse refuses a 53rd concurrent request per user and server. */
+export const serviceConcurrencyLimit = 52;
+
+export interface GovernorOptions {
+  /** Upper bound (≤ 52). */
+  readonly max: number;
+  readonly initial?: number;
+  readonly min?: number;
+  /** Multiplier applied on a 429 (0 < f < 1). */
+  readonly decreaseFactor?: number;
+  /** Stop growing when the remaining execution time or request budget falls below this share of its peak. */
+  readonly lowBudgetShare?: number;
+}
+
+export interface RateLimitHeaders {
+  readonly dopHint?: number;
+  readonly burstRemaining?: number;
+  readonly timeRemainingSeconds?: number;
+}
+
+/** What the governor learns from one finished request. */
+export interface Outcome {
+  readonly now: number;
+  /** HTTP status; undefined when no response arrived. */
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** For a 429: how long every request of this identity must wait. */
+  readonly retryAfterMs?: number;
+}
+
+export interface Ticket {
+  readonly epoch: number;
+  /** The governor was at its limit when this request started, so its outcome says something about the limit. */
+  readonly saturated: boolean;
+}
+
+/** Parses Dataverse's rate-limit numbers: `1,200.00` (thousands separator, two decimals) or `5999`. */
+export function parseRateLimitNumber(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const cleaned = value.trim().replace(/,/g, '');
+  if (!/^-?\d+(\.\d+)?$/.test(cleaned)) return undefined;
+  return Number(cleaned);
+}
+
+/** Retry-After as milliseconds: delta-seconds (integer or decimal) or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+export function readRateLimitHeaders(headers: Readonly<Record<string, string>>): RateLimitHeaders {
+  const dop = parseRateLimitNumber(headers['x-ms-dop-hint']);
+  const burst = parseRateLimitNumber(headers['x-ms-ratelimit-burst-remaining-xrm-requests']);
+  const time = parseRateLimitNumber(headers['x-ms-ratelimit-time-remaining-xrm-requests']);
+  return {
+    ...(dop !== undefined && dop > 0 ? { dopHint: Math.floor(dop) } : {}),
+    ...(burst !== undefined ? { burstRemaining: burst } : {}),
+    ...(time !== undefined ? { timeRemainingSeconds: time } : {}),
+  };
+}
+
+export class Governor {
+  readonly max: number;
+  readonly min: number;
+  private readonly decreaseFactor: number;
+  private readonly lowBudgetShare: number;
+  /** Fractional, so additive increase can add 1/limit per response. */
+  private window: number;
+  private threshold: number;
+  private epochValue = 0;
+  private hintSeen = false;
+  private running = 0;
+  private pauseEnd = 0;
+  private peakBurst = 0;
+  private peakTime = 0;
+  private last: RateLimitHeaders = {};
+
+  constructor(options: GovernorOptions) {
+    this.max = Math.max(1, Math.min(serviceConcurrencyLimit, Math.floor(options.max)));
+    this.min = Math.max(1, Math.min(this.max, options.min ?? 1));
+    this.decreaseFactor = options.decreaseFactor ?? 0.5;
+    this.lowBudgetShare = options.lowBudgetShare ?? 0.1;
+    this.window = this.clamp(options.initial ?? defaultStartConcurrency);
+    this.threshold = this.max;
+  }
+
+  /** Requests that may be in flight at once now. */
+  get limit(): number {
+    return Math.floor(this.window);
+  }
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  get pausedUntil(): number {
+    return this.pauseEnd;
+  }
+
+  get rateLimits(): RateLimitHeaders {
+    return this.last;
+  }
+
+  isPaused(now: number): boolean {
+    return now < this.pauseEnd;
+  }
+
+  /** Free slots now (0 while paused). */
+  free(now: number): number {
+    return this.isPaused(now) ? 0 : Math.max(0, this.limit - this.running);
+  }
+
+  start(): Ticket {
+    this.running++;
+    return { epoch: this.epochValue, saturated: this.running >= this.limit };
+  }
+
+  /** Records a finished request; returns the pause end if this outcome paused the identity. */
+  finish(ticket: Ticket, outcome: Outcome): void {
+    this.running = Math.max(0, this.running - 1);
+    const rate = outcome.headers ? readRateLimitHeaders(outcome.headers) : {};
+    this.observe(rate);
+    if (outcome.status === 429) {
+      this.pauseEnd = Math.max(this.pauseEnd, outcome.now + (outcome.retryAfterMs ?? 1000));
+      // One decrease per round: 429s from requests that started before the last decrease are the same event.
+      if (ticket.epoch === this.epochValue) {
+        this.window = this.clamp(this.window * this.decreaseFactor);
+        this.threshold = this.window;
+        this.epochValue++;
+      }
+      return;
+    }
+    const healthy = outcome.status !== undefined && outcome.status < 500;
+    if (!healthy || !ticket.saturated || this.budgetLow()) return;
+    // Slow start doubles per round trip until the first 429; afterwards grow by one per round trip.
+    this.window = this.clamp(this.window < this.threshold ? this.window + 1 : this.window + 1 / this.window);
+  }
+
+  private observe(rate: RateLimitHeaders): void {
+    if (rate.dopHint !== undefined && !this.hintSeen) {
+      this.hintSeen = true;
+      if (this.epochValue === 0) this.window = this.clamp(rate.dopHint);
+    }
+    if (rate.burstRemaining !== undefined) this.peakBurst = Math.max(this.peakBurst, rate.burstRemaining);
+    if (rate.timeRemainingSeconds !== undefined)
+      this.peakTime = Math.max(this.peakTime, rate.timeRemainingSeconds);
+    this.last = { ...this.last, ...rate };
+  }
+
+  private budgetLow(): boolean {
+    const { burstRemaining, timeRemainingSeconds } = this.last;
+    const low = (value: number | undefined, peak: number) =>
+      value !== undefined && peak > 0 && value < peak * this.lowBudgetShare;
+    return low(burstRemaining, this.peakBurst) || low(timeRemainingSeconds, this.peakTime);
+  }
+
+  private clamp(value: number): number {
+    return Math.max(this.min, Math.min(this.max, value));
+  }
+}

@@ -1,0 +1,60 @@
+import type { Clock } from '../clock.js';
+import { parseRetryAfter } from '../governor.js';
+import type { IdentityPool } from '../identity-pool.js';
+import type { HttpResponse } from '../transport.js';
+import type { Policy } from './pipeline.js';
+
+export const throttlePolicyName = 'dataverseThrottle';
+
+export interface RequestObservation {
+  readonly method: string;
+  readonly url: string;
+  readonly identity: string;
+  readonly status: number;
+  readonly code?: string;
+  readonly durationMs: number;
+  readonly attempt: number;
+}
+
+/**
+ * Waits for a slot on the least-loaded identity, sends, and feeds the answer to that identity's governor. A 429
+ * pauses every request of the identity for Retry-After (the governor holds new acquisitions).
+ */
+export function throttlePolicy(
+  pool: IdentityPool,
+  clock: Clock,
+  observe: (observation: RequestObservation) => void = () => {},
+): Policy {
+  return {
+    name: throttlePolicyName,
+    async send(request, next) {
+      const lease = await pool.acquire(request.signal);
+      request.context.lane = lease.lane;
+      const started = clock.now();
+      let response: HttpResponse | undefined;
+      try {
+        response = await next(request);
+        return response;
+      } finally {
+        const status = response?.status;
+        const retryAfterMs =
+          status === 429
+            ? (parseRetryAfter(response?.headers['retry-after'], clock.now()) ?? 1000)
+            : undefined;
+        lease.release({
+          ...(status !== undefined ? { status } : {}),
+          ...(response ? { headers: response.headers } : {}),
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        });
+        observe({
+          method: request.method,
+          url: request.url,
+          identity: lease.lane.identity,
+          status: status ?? 0,
+          durationMs: clock.now() - started,
+          attempt: request.context.attempt,
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// HTTP over undici: keep-alive pooling sized to the concurrency, timeouts, cancellation, gzip for reads.
+import { Agent, interceptors, type Dispatcher } from 'undici';
+import { ClientCodes, DataverseError, redactHeaders } from './errors.js';
+
+export interface HttpRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  /** Lower-case names; repeated headers joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export type HttpSender = (request: HttpRequest) => Promise<HttpResponse>;
+
+export interface Transport {
+  readonly send: HttpSender;
+  close(): Promise<void>;
+}
+
+/** Headers every Web API call carries. No Cookie header is ever sent, so ARRAffinity never pins a server. */
+export function odataHeaders(options: { read: boolean; hasBody: boolean }): Record<string, string> {
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'odata-maxversion': '4.0',
+    'odata-version': '4.0',
+  };
+  if (options.read) headers['accept-encoding'] = 'gzip';
+  if (options.hasBody) headers['content-type'] = 'application/json; charset=utf-8';
+  return headers;
+}
+
+export interface TransportOptions {
+  /** Injected dispatcher (tests, MockAgent); otherwise an Agent with `connections` sockets per origin. */
+  readonly dispatcher?: Dispatcher;
+  readonly connections?: number;
+  readonly timeoutMs?: number;
+}
+
+export function createTransport(options: TransportOptions = {}): Transport {
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const owned = options.dispatcher
+    ? undefined
+    : new Agent({
+        connections: options.connections ?? 16,
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 120_000,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        pipelining: 1,
+      });
+  const dispatcher = (options.dispatcher ?? owned!).compose(interceptors.decompress());
+
+  const send: HttpSender = async (request) => {
+    const limit = request.timeoutMs ?? timeoutMs;
+    const timeout = AbortSignal.timeout(limit);
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+    const url = new URL(request.url);
+    try {
+      const res = await dispatcher.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: request.method as Dispatcher.HttpMethod,
+        headers: request.headers,
+        body: request.body,
+        signal,
+      });
+      const body = await res.body.text();
+      return { status: res.statusCode, headers: normalizeHeaders(res.headers), body };
+    } catch (e) {
+      throw transportError(e, request, {
+        timedOut: timeout.aborted,
+        callerAborted: !!request.signal?.aborted,
+        limit,
+      });
+    }
+  };
+
+  return {
+    send,
+    close: async () => {
+      await owned?.close();
+    },
+  };
+}
+
+function normalizeHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function transportError(
+  e: unknown,
+  request: HttpRequest,
+  state: { timedOut: boolean; callerAborted: boolean; limit: number },
+): DataverseError {
+  const redacted = { method: request.method, url: request.url, headers: redactHeaders(request.headers) };
+  if (state.callerAborted) {
+    return new DataverseError({
+      status: 0,
+      code: ClientCodes.aborted,
+      message: 'Request aborted by the caller',
+      request: redacted,
+      cause: e,
+    });
+  }
+  if (state.timedOut) {
+    return new DataverseError({
+      status: 0,
+      code: ClientCodes.timeout,
+      message: `No answer within ${state.limit} ms`,
+      retryable: true,
+      request: redacted,
+      cause: e,
+    });
+  }
+  const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return new DataverseError({
+    status: 0,
+    code: ClientCodes.network,
+    message: `Connection failed: ${detail}`,
+    retryable: true,
+    request: redacted,
+    cause: e,
+  });
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import {
+  Governor,
+  parseRateLimitNumber,
+  parseRetryAfter,
+  readRateLimitHeaders,
+} from '../../../src/dataverse/governor.js';
+
+/** Starts `n` requests and returns their tickets. */
+function startMany(g: Governor, n: number) {
+  return Array.from({ length: n }, () => g.start());
+}
+
+describe('parseRateLimitNumber', () => {
+  it('reads the thousands separator and decimals Dataverse sends', () => {
+    expect(parseRateLimitNumber('1,200.00')).toBe(1200);
+    expect(parseRateLimitNumber('1,199,999.50')).toBe(1199999.5);
+    expect(parseRateLimitNumber('5999')).toBe(5999);
+    expect(parseRateLimitNumber(' 0.25 ')).toBe(0.25);
+  });
+  it('rejects what is not a number', () => {
+    expect(parseRateLimitNumber(undefined)).toBeUndefined();
+    expect(parseRateLimitNumber('')).toBeUndefined();
+    expect(parseRateLimitNumber('abc')).toBeUndefined();
+    expect(parseRateLimitNumber('1.2.3')).toBeUndefined();
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  it('reads delta seconds, integer or decimal', () => {
+    expect(parseRetryAfter('5', now)).toBe(5000);
+    expect(parseRetryAfter('0.25', now)).toBe(250);
+    expect(parseRetryAfter('0', now)).toBe(0);
+  });
+  it('reads an HTTP date relative to now, never negative', () => {
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:07 GMT', now)).toBe(7000);
+    expect(parseRetryAfter('Wed, 31 Dec 2025 23:59:00 GMT', now)).toBe(0);
+  });
+  it('ignores garbage', () => {
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('readRateLimitHeaders', () => {
+  it('picks the three x-ms headers', () => {
+    expect(
+      readRateLimitHeaders({
+        'x-ms-dop-hint': '48',
+        'x-ms-ratelimit-burst-remaining-xrm-requests': '5,999',
+        'x-ms-ratelimit-time-remaining-xrm-requests': '1,200.00',
+      }),
+    ).toEqual({ dopHint: 48, burstRemaining: 5999, timeRemainingSeconds: 1200 });
+    expect(readRateLimitHeaders({})).toEqual({});
+  });
+});
+
+describe('Governor', () => {
+  it('starts at 4 before any answer', () => {
+    expect(new Governor({ max: 52 }).limit).toBe(4);
+  });
+
+  it('takes x-ms-dop-hint from the first answer', () => {
+    const g = new Governor({ max: 52 });
+    const [t] = startMany(g, 1);
+    g.finish(t!, { now: 0, status: 204, headers: { 'x-ms-dop-hint': '10' } });
+    // The hint sets the window; this unsaturated answer does not grow it.
+    expect(g.limit).toBe(10);
+  });
+
+  it('never exceeds its configured max, nor 52', () => {
+    const g = new Governor({ max: 6 });
+    for (let i = 0; i < 50; i++) {
+      const ts = startMany(g, g.limit);
+      for (const t of ts) g.finish(t, { now: i, status: 200 });
+    }
+    expect(g.limit).toBe(6);
+    expect(new Governor({ max: 500 }).max).toBe(52);
+  });
+
+  it('doubles per round while saturated (slow start), then halves on a 429', () => {
+    const g = new Governor({ max: 52 });
+    let ts = startMany(g, 4);
+    for (const t of ts) g.finish(t, { now: 0, status: 204 });
+    // Only requests that started at the limit count as saturated: the 4th one here.
+    expect(g.limit).toBe(5);
+    ts = startMany(g, 5);
+    for (const t of ts) g.finish(t, { now: 0, status: 204 });
+    expect(g.limit).toBe(6);
+    const [a, b] = startMany(g, 2);
+    g.finish(a!, { now: 1000, status: 429, retryAfterMs: 2000 });
+    expect(g.limit).toBe(3);
+    // A second 429 from a request started before the decrease is the same congestion event.
+    g.finish(b!, { now: 1000, status: 429, retryAfterMs: 500 });
+    expect(g.limit).toBe(3);
+  });
+
+  it('grows additively after the first 429', () => {
+    const g = new Governor({ max: 52, initial: 8 });
+    const [t] = startMany(g, 1);
+    g.finish(t!, { now: 0, status: 429, retryAfterMs: 0 });
+    expect(g.limit).toBe(4);
+    // 4 saturated answers at window 4 add about 1 in total.
+    for (let round = 0; round < 4; round++) {
+      const ts = startMany(g, g.limit);
+      g.finish(ts.pop()!, { now: 1, status: 200 });
+      for (const x of ts) g.finish(x, { now: 1, status: 200 });
+    }
+    expect(g.limit).toBe(4);
+    for (let round = 0; round < 4; round++) {
+      const ts = startMany(g, g.limit);
+      for (const x of ts.reverse()) g.finish(x, { now: 1, status: 200 });
+    }
+    expect(g.limit).toBeGreaterThanOrEqual(5);
+    expect(g.limit).toBeLessThanOrEqual(6);
+  });
+
+  it('pauses for Retry-After and keeps the longest pause', () => {
+    const g = new Governor({ max: 52 });
+    const [a, b] = startMany(g, 2);
+    g.finish(a!, { now: 1000, status: 429, retryAfterMs: 5000 });
+    g.finish(b!, { now: 1100, status: 429, retryAfterMs: 1000 });
+    expect(g.pausedUntil).toBe(6000);
+    expect(g.isPaused(5999)).toBe(true);
+    expect(g.free(5999)).toBe(0);
+    expect(g.isPaused(6000)).toBe(false);
+    expect(g.free(6000)).toBe(g.limit);
+  });
+
+  it('stops growing when the execution-time budget runs low', () => {
+    const g = new Governor({ max: 52 });
+    const full = { 'x-ms-ratelimit-time-remaining-xrm-requests': '1,200.00' };
+    const low = { 'x-ms-ratelimit-time-remaining-xrm-requests': '60.00' };
+    let ts = startMany(g, 4);
+    for (const t of ts) g.finish(t, { now: 0, status: 204, headers: full });
+    const before = g.limit;
+    ts = startMany(g, g.limit);
+    for (const t of ts.reverse()) g.finish(t, { now: 0, status: 204, headers: low });
+    expect(g.limit).toBe(before);
+  });
+
+  it('does not grow on server errors', () => {
+    const g = new Governor({ max: 52 });
+    const ts = startMany(g, 4);
+    for (const t of ts.reverse()) g.finish(t, { now: 0, status: 503 });
+    expect(g.limit).toBe(4);
+    expect(g.inFlight).toBe(0);
+  });
+});
