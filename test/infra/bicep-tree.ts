@@ -105,22 +105,62 @@ export function resources(file: BicepFile): { symbol: string; type: string; body
   return found;
 }
 
-/** Module declarations as `{ symbol, source }`, e.g. source `modules/storage.bicep`. */
-export function modules(file: BicepFile): { symbol: string; source: string }[] {
-  const found: { symbol: string; source: string }[] = [];
+/** Module declarations as `{ symbol, source, body }`, e.g. source `modules/storage.bicep`. */
+export function modules(file: BicepFile): { symbol: string; source: string; body: SyntaxNode | undefined }[] {
+  const found: { symbol: string; source: string; body: SyntaxNode | undefined }[] = [];
   walk(file.root, (n) => {
     if (n.type !== 'module_declaration') return;
     const [symbol, source] = n.namedChildren;
-    if (symbol && source) found.push({ symbol: symbol.text, source: literalString(source) ?? source.text });
+    if (symbol && source) {
+      found.push({ symbol: symbol.text, source: literalString(source) ?? source.text, body: bodyOf(n) });
+    }
   });
   return found;
 }
 
 /** The object a resource or module declaration assigns, looking through `[for ...]` and `if (...)`. */
 function bodyOf(declaration: SyntaxNode): SyntaxNode | undefined {
-  let body: SyntaxNode | undefined;
-  walk(declaration, (n) => {
-    if (!body && n.type === 'object') body = n;
-  });
-  return body;
+  const last = declaration.namedChildren[declaration.namedChildCount - 1];
+  if (!last) return undefined;
+  if (last.type === 'object') return last;
+  if (last.type === 'for_statement' || last.type === 'if_statement') return bodyOf(last);
+  return undefined;
+}
+
+export interface ParamDeclaration {
+  readonly name: string;
+  readonly type: string;
+  /** The default value's node, if the parameter has one. */
+  readonly defaultValue: SyntaxNode | undefined;
+}
+
+/** Top-level `param` declarations. */
+export function params(file: BicepFile): ParamDeclaration[] {
+  return file.root.namedChildren
+    .filter((n) => n.type === 'parameter_declaration')
+    .map((n) => {
+      const [name, type, defaultValue] = n.namedChildren;
+      return { name: name?.text ?? '', type: type?.text ?? '', defaultValue };
+    });
+}
+
+/** Top-level `output` declarations' names. */
+export function outputs(file: BicepFile): string[] {
+  return file.root.namedChildren
+    .filter((n) => n.type === 'output_declaration')
+    .map((n) => n.namedChildren[0]?.text ?? '');
+}
+
+/** The value node of a top-level `var`. */
+export function variable(file: BicepFile, name: string): SyntaxNode | undefined {
+  const declaration = file.root.namedChildren.find(
+    (n) => n.type === 'variable_declaration' && n.namedChildren[0]?.text === name,
+  );
+  return declaration?.namedChildren[1];
+}
+
+/** The literal strings of an array node (non-literal elements are skipped). */
+export function stringArray(node: SyntaxNode | undefined): string[] {
+  if (node?.type !== 'array') return [];
+  return node.namedChildren.map(literalString).filter((s): s is string => s !== undefined);
 }

@@ -1,0 +1,120 @@
+// Flex Consumption plan + the function app. Every connection is identity-based: the app's first
+// user-assigned identity reads storage and sends telemetry; all identities call Dataverse.
+
+param planName string
+param appName string
+param location string
+param tags object = {}
+
+@description('Resource ids of the user-assigned identities; the first is the app identity.')
+@minLength(1)
+param identityIds array
+
+@description('Client ids matching identityIds, in the same order.')
+@minLength(1)
+param identityClientIds array
+
+param storageBlobEndpoint string
+param storageQueueEndpoint string
+param deploymentContainerUrl string
+param appInsightsConnectionString string
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Settings the product code reads (src/config/settings.ts), already resolved by the caller.')
+param dataverseUrl string
+param dataverseMaxConcurrency int
+param dataverseBulkSize int
+param importChunkSize int
+param nightlyExtractSchedule string
+param extractJobs string
+param jobsContainer string
+param logCellValues bool
+
+var appIdentityId = identityIds[0]
+var appClientId = identityClientIds[0]
+// Storage service URIs without the trailing slash the endpoints carry.
+var blobServiceUri = substring(storageBlobEndpoint, 0, length(storageBlobEndpoint) - 1)
+var queueServiceUri = substring(storageQueueEndpoint, 0, length(storageQueueEndpoint) - 1)
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  // azd finds the app to deploy `services.api` to by this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: toObject(identityIds, id => id, id => {})
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      appSettings: [
+        // Host storage, identity-based (no AzureWebJobsStorage connection string).
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'AzureWebJobsStorage__clientId', value: appClientId }
+        { name: 'AzureWebJobsStorage__blobServiceUri', value: blobServiceUri }
+        { name: 'AzureWebJobsStorage__queueServiceUri', value: queueServiceUri }
+        // The product's `Storage` connection (queue triggers, blob reads and writes).
+        { name: 'STORAGE_CONNECTION', value: 'Storage' }
+        { name: 'Storage__credential', value: 'managedidentity' }
+        { name: 'Storage__clientId', value: appClientId }
+        { name: 'Storage__blobServiceUri', value: blobServiceUri }
+        { name: 'Storage__queueServiceUri', value: queueServiceUri }
+        // Telemetry with Entra auth; the component has local auth off.
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${appClientId};Authorization=AAD' }
+        // Dataverse: one application user per identity.
+        { name: 'DATAVERSE_URL', value: dataverseUrl }
+        { name: 'DATAVERSE_CLIENT_IDS', value: join(identityClientIds, ',') }
+        { name: 'DATAVERSE_MAX_CONCURRENCY', value: string(dataverseMaxConcurrency) }
+        { name: 'DATAVERSE_BULK_SIZE', value: string(dataverseBulkSize) }
+        // Jobs.
+        { name: 'IMPORT_CHUNK_SIZE', value: string(importChunkSize) }
+        { name: 'NIGHTLY_EXTRACT_SCHEDULE', value: nightlyExtractSchedule }
+        { name: 'EXTRACT_JOBS', value: extractJobs }
+        { name: 'JOBS_CONTAINER', value: jobsContainer }
+        // Spelled out: string(bool) gives 'True', which settings.ts rejects.
+        { name: 'LOG_CELL_VALUES', value: logCellValues ? 'true' : 'false' }
+      ]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: appIdentityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: { name: 'node', version: '22' }
+    }
+  }
+}
+
+output name string = app.name
+output defaultHostName string = app.properties.defaultHostName
