@@ -1,0 +1,180 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { setSystemLogSink } from './core-api.js';
+import { StorageClients } from './connections.js';
+import { DevHostError } from './errors.js';
+import { bindingOption, loadFunctionApp, type HostedFunction, type LoadedApp } from './function-app.js';
+import { readHostJson, resolveHostConfig, type HostConfig } from './host-json.js';
+import { InFlight } from './in-flight.js';
+import { invokeHostedFunction } from './invoker.js';
+import { HostLogger, stdoutLogSink, toHostLogLevel, type HostLogEntry } from './log.js';
+import { OutputWriter } from './outputs.js';
+import { QueueTriggerListener } from './queue-trigger.js';
+
+export type { HostLogEntry } from './log.js';
+
+export interface LocalHostOptions {
+  /** Folder with package.json (`main` glob naming the compiled functions) and host.json. */
+  appRoot: string;
+  /** App settings; also copied into process.env before the app loads. */
+  settings: Record<string, string>;
+  /** 0 = a free port. */
+  httpPort?: number;
+  /** Key for `authLevel: 'function'` routes; falls back to the `FUNCTIONS_LOCAL_KEY` setting. */
+  functionKey?: string;
+  /** Default `{ container: 'incoming', queue: 'import-events' }`; `false` turns the emulation off. */
+  eventGrid?: false | EventGridOptions;
+  /** Replaces appRoot/host.json. */
+  hostJson?: object;
+  /** Receives every log line (host, library and context.log); default: stdout. */
+  log?: (line: HostLogEntry) => void;
+  /** How long a queue message being processed stays invisible (renewed while it runs). Default 60 s. */
+  messageLeaseMs?: number;
+  /** How long stop() waits for running invocations. Default 30 s. */
+  stopTimeoutMs?: number;
+}
+
+export interface EventGridOptions {
+  container: string;
+  queue: string;
+  /** Storage connection name (setting) for both; default AzureWebJobsStorage. */
+  connection?: string;
+  /** How often the container is listed. Default 1 s. */
+  pollIntervalMs?: number;
+  /** Emit events for blobs already in the container when the host starts. Default true. */
+  includeExisting?: boolean;
+}
+
+export interface RunningLocalHost {
+  /** http://127.0.0.1:<port> */
+  readonly httpUrl: string;
+  readonly functions: readonly string[];
+  /** Runs a timer function now; rejects if it fails. */
+  fireTimer(name: string): Promise<void>;
+  /** Resolves once every trigger queue is empty and nothing is running. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_LEASE_MS = 60_000;
+const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+const IDLE_POLL_MS = 50;
+
+/**
+ * Starts a local Functions host in this process for the app at `appRoot`. The app's ESM modules
+ * are cached per process, so one process hosts one app; run `dev/host-cli.ts` in a child process
+ * for another app or for a host that can be killed.
+ */
+export async function startLocalHost(options: LocalHostOptions): Promise<RunningLocalHost> {
+  Object.assign(process.env, options.settings);
+  const settings = { ...definedEnv(), ...options.settings };
+  const logger = new HostLogger(options.log ?? stdoutLogSink);
+  setSystemLogSink((level, _category, message) =>
+    logger.write({ level: toHostLogLevel(level) ?? 'information', category: 'system', message }),
+  );
+
+  const app = await loadFunctionApp(options.appRoot);
+  const config = resolveHostConfig(options.hostJson ?? (await readHostJson(app.appRoot)), settings);
+  const clients = new StorageClients(settings);
+  const outputs = new OutputWriter(clients, config.queues.messageEncoding, logger);
+  const inFlight = new InFlight();
+  const runtime: HostRuntime = { app, config, clients, outputs, logger, inFlight };
+
+  const listeners: QueueTriggerListener[] = [];
+  const stoppers: (() => Promise<void>)[] = [];
+  try {
+    for (const fn of app.functions) {
+      if (fn.trigger.type.toLowerCase() === 'queuetrigger') {
+        listeners.push(await startQueueListener(runtime, fn, options.messageLeaseMs ?? DEFAULT_LEASE_MS));
+      }
+    }
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.stop()));
+    throw error;
+  }
+  stoppers.push(...listeners.map((l) => () => l.stop()));
+  logger.host(
+    'information',
+    `Host started with ${app.functions.map((f) => f.name).join(', ') || 'no functions'}.`,
+  );
+
+  let stopped: Promise<void> | undefined;
+  return {
+    httpUrl: '',
+    functions: app.functions.map((f) => f.name),
+    fireTimer: (name) => fireTimer(runtime, name),
+    idle: () => waitIdle(listeners, inFlight),
+    stop: () =>
+      (stopped ??= (async () => {
+        await Promise.all(stoppers.map((stop) => stop()));
+        const drained = await inFlight.drained(options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+        if (!drained) logger.host('warning', `Stopped with ${inFlight.count} invocation(s) still running.`);
+        logger.host('information', 'Host stopped.');
+      })()),
+  };
+}
+
+interface HostRuntime {
+  readonly app: LoadedApp;
+  readonly config: HostConfig;
+  readonly clients: StorageClients;
+  readonly outputs: OutputWriter;
+  readonly logger: HostLogger;
+  readonly inFlight: InFlight;
+}
+
+async function startQueueListener(
+  runtime: HostRuntime,
+  fn: HostedFunction,
+  leaseMs: number,
+): Promise<QueueTriggerListener> {
+  const queueName = bindingOption(fn.trigger, 'queueName');
+  if (!queueName) throw new DevHostError(`Queue trigger of "${fn.name}" has no queueName.`);
+  const service = runtime.clients.queueService(bindingOption(fn.trigger, 'connection'));
+  const listener = new QueueTriggerListener({
+    app: runtime.app,
+    fn,
+    queue: service.getQueueClient(queueName),
+    poisonQueue: service.getQueueClient(`${queueName}-poison`),
+    settings: runtime.config.queues,
+    outputs: runtime.outputs,
+    logger: runtime.logger,
+    inFlight: runtime.inFlight,
+    functionTimeoutMs: runtime.config.functionTimeoutMs,
+    leaseMs,
+  });
+  await listener.start();
+  return listener;
+}
+
+async function fireTimer(runtime: HostRuntime, name: string): Promise<void> {
+  const fn = runtime.app.functions.find((f) => f.name === name);
+  if (!fn) throw new DevHostError(`No function named "${name}".`);
+  await runtime.inFlight.run(async () => {
+    const outcome = await invokeHostedFunction(
+      runtime.app,
+      fn,
+      { triggerData: { json: JSON.stringify({}) } },
+      runtime.logger,
+      runtime.config.functionTimeoutMs,
+    );
+    await runtime.outputs.write(fn, outcome.response);
+  });
+}
+
+async function waitIdle(listeners: readonly QueueTriggerListener[], inFlight: InFlight): Promise<void> {
+  for (;;) {
+    if (inFlight.count === 0 && (await queuesEmpty(listeners)) && inFlight.count === 0) return;
+    await sleep(IDLE_POLL_MS);
+  }
+}
+
+async function queuesEmpty(listeners: readonly QueueTriggerListener[]): Promise<boolean> {
+  const counts = await Promise.all(listeners.map((l) => l.approximateMessageCount()));
+  return counts.every((n) => n === 0);
+}
+
+function definedEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  return env;
+}
