@@ -164,3 +164,34 @@ export function stringArray(node: SyntaxNode | undefined): string[] {
   if (node?.type !== 'array') return [];
   return node.namedChildren.map(literalString).filter((s): s is string => s !== undefined);
 }
+
+export interface AppSetting {
+  readonly name: string;
+  /** The literal value, or the expression's source text. */
+  readonly value: string;
+  readonly valueNode: SyntaxNode | undefined;
+}
+
+/** `siteConfig.appSettings: [{ name, value }]` of a Microsoft.Web/sites body. */
+export function appSettings(site: SyntaxNode): AppSetting[] {
+  const list = ownPath(site, ['properties', 'siteConfig', 'appSettings']);
+  if (list?.type !== 'array') return [];
+  return list.namedChildren
+    .filter((n) => n.type === 'object')
+    .map((n) => {
+      const name = ownProperty(n, 'name');
+      const value = ownProperty(n, 'value');
+      return {
+        name: (name && (literalString(name) ?? name.text)) ?? '',
+        value: (value && (literalString(value) ?? value.text)) ?? '',
+        valueNode: value,
+      };
+    });
+}
+
+/** Follows direct properties: ownPath(x, ['a', 'b']) is x.a.b. */
+export function ownPath(node: SyntaxNode, keys: readonly string[]): SyntaxNode | undefined {
+  let current: SyntaxNode | undefined = node;
+  for (const key of keys) current = current && ownProperty(current, key);
+  return current;
+}
