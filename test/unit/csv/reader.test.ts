@@ -2,13 +2,8 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import {
-  CsvFileError,
-  isCsvFileError,
-  openCsv,
-  type CsvReadOptions,
-  type CsvRow,
-} from '../../../src/csv/reader.js';
+import type { CsvFileError } from '../../../src/csv/reader.js';
+import { isCsvFileError, openCsv, type CsvReadOptions, type CsvRow } from '../../../src/csv/reader.js';
 
 const corpus = join(import.meta.dirname, '../../fixtures/csv');
 const expect3 = { required: ['Email', 'First Name', 'Last Name'] };
