@@ -1,0 +1,248 @@
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { stringify, type Stringifier } from 'csv-stringify';
+import { resultFiles, runPaths } from './paths.js';
+import { loadChunk, loadManifest } from './write-chunk.js';
+import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
+import {
+  addCounters,
+  isSuccess,
+  type ChunkResult,
+  type InputRef,
+  type RequestCounters,
+  type RowOutcome,
+  type RunManifest,
+  type RunStatus,
+  type RunSummary,
+} from './types.js';
+
+export interface FinalizeDeps {
+  readonly runs: ObjectStore;
+  readonly results: ObjectStore;
+  /** Marks the input (blob metadata) with the run id and status; best effort. */
+  readonly markInput?: (manifest: RunManifest, summary: RunSummary) => Promise<void>;
+  readonly clock?: () => Date;
+}
+
+/**
+ * Fan-in: when every chunk has a result, writes errors.csv and records.csv, then summary.json
+ * with a create-only write. Any number of workers may call this concurrently or again after a
+ * crash: the result files are rewritten identically and exactly one summary is ever created.
+ */
+export async function tryFinalize(deps: FinalizeDeps, runId: string): Promise<RunSummary | undefined> {
+  const manifest = await loadManifest(deps.runs, runId);
+  const summaryPath = manifest.resultsPrefix + resultFiles.summary;
+  const existing = await getJson<RunSummary>(deps.results, summaryPath);
+  if (existing) return existing;
+  if (!(await allChunksDone(deps.runs, manifest))) return undefined;
+
+  const clock = deps.clock ?? (() => new Date());
+  const tally = await writeResultFiles(deps, manifest);
+  const finishedAt = clock();
+  const summary: RunSummary = {
+    runId,
+    job: manifest.jobName,
+    status: statusOf(tally.succeeded, tally.failed),
+    input: { name: manifest.input.name, url: manifest.input.url, etag: manifest.input.etag },
+    dryRun: manifest.dryRun,
+    rows: {
+      total: tally.succeeded + tally.failed,
+      succeeded: tally.succeeded,
+      failed: tally.failed,
+      created: tally.byStatus.created,
+      updated: tally.byStatus.updated,
+      upserted: tally.byStatus.upserted,
+      deleted: tally.byStatus.deleted,
+      unchanged: tally.byStatus.unchanged,
+    },
+    chunks: manifest.chunkCount,
+    durationMs: finishedAt.getTime() - Date.parse(manifest.startedAt),
+    ...tally.counters,
+    startedAt: manifest.startedAt,
+    finishedAt: finishedAt.toISOString(),
+    errorsFile: manifest.resultsPrefix + resultFiles.errors,
+    recordsFile: manifest.resultsPrefix + resultFiles.records,
+  };
+  const created = await putJson(deps.results, summaryPath, summary, { ifNoneMatch: true });
+  const final = created ? summary : ((await getJson<RunSummary>(deps.results, summaryPath)) ?? summary);
+  if (created) await putJson(deps.runs, runPaths.finalized(runId), { finishedAt: final.finishedAt });
+  await deps.markInput?.(manifest, final).catch(() => undefined);
+  return final;
+}
+
+export async function allChunksDone(runs: ObjectStore, manifest: RunManifest): Promise<boolean> {
+  let done = 0;
+  for await (const _ of runs.list(runPaths.resultsPrefix(manifest.runId))) done += 1;
+  // One result per chunk plus the planner's.
+  return done >= manifest.chunkCount + 1;
+}
+
+interface Tally {
+  succeeded: number;
+  failed: number;
+  byStatus: Record<'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged', number>;
+  counters: RequestCounters;
+}
+
+async function writeResultFiles(deps: FinalizeDeps, manifest: RunManifest): Promise<Tally> {
+  const { runs, results } = deps;
+  const header = [...manifest.header];
+  const errors = openCsv(results, manifest.resultsPrefix + resultFiles.errors, [
+    ...header,
+    'row',
+    'code',
+    'message',
+    'column',
+  ]);
+  const records = openCsv(results, manifest.resultsPrefix + resultFiles.records, [
+    'row',
+    'status',
+    'id',
+    ...header,
+  ]);
+  const tally: Tally = {
+    succeeded: 0,
+    failed: 0,
+    byStatus: { created: 0, updated: 0, upserted: 0, deleted: 0, unchanged: 0 },
+    counters: manifest.planCounters,
+  };
+  const planResult = await getJson<ChunkResult>(runs, runPaths.planResult(manifest.runId));
+  // Planner failures can be rows no chunk holds (unreadable rows): merge them in row order.
+  const planFailures = [...(planResult?.outcomes ?? [])].sort((a, b) => a.row - b.row);
+  let nextPlan = 0;
+
+  const emit = async (outcome: RowOutcome, cells: readonly string[] | undefined): Promise<void> => {
+    const padded = header.map((_, i) => cells?.[i] ?? '');
+    if (isSuccess(outcome)) {
+      tally.succeeded += 1;
+      if (outcome.status !== 'failed') tally.byStatus[outcome.status] += 1;
+      await write(records.csv, [String(outcome.row), outcome.status, outcome.id ?? '', ...padded]);
+    } else {
+      tally.failed += 1;
+      await write(errors.csv, [
+        ...padded,
+        String(outcome.row),
+        outcome.code ?? 'Failed',
+        outcome.message ?? '',
+        outcome.column ?? '',
+      ]);
+      await write(records.csv, [String(outcome.row), 'failed', '', ...padded]);
+    }
+  };
+
+  for (let chunk = 0; chunk < manifest.chunkCount; chunk += 1) {
+    const rows = await loadChunk(runs, manifest.runId, chunk);
+    const cellsByRow = new Map(rows.map((row) => [row.row, row.cells]));
+    const result = await getJson<ChunkResult>(runs, runPaths.chunkResult(manifest.runId, chunk));
+    if (!result) throw new Error(`Run ${manifest.runId} chunk ${chunk} has no result`);
+    tally.counters = addCounters(tally.counters, result.counters);
+    const lastRow = rows.at(-1)?.row ?? 0;
+    const merged = mergeByRow(result.outcomes, planFailures, nextPlan, lastRow);
+    nextPlan = merged.nextPlan;
+    for (const outcome of merged.outcomes) await emit(outcome, cellsByRow.get(outcome.row));
+  }
+  for (; nextPlan < planFailures.length; nextPlan += 1) {
+    const outcome = planFailures[nextPlan];
+    if (outcome) await emit(outcome, undefined);
+  }
+  await Promise.all([errors.close(), records.close()]);
+  return tally;
+}
+
+function mergeByRow(
+  chunkOutcomes: readonly RowOutcome[],
+  planFailures: readonly RowOutcome[],
+  start: number,
+  lastRow: number,
+): { outcomes: RowOutcome[]; nextPlan: number } {
+  const outcomes = [...chunkOutcomes];
+  let next = start;
+  while (next < planFailures.length && (planFailures[next]?.row ?? Infinity) <= lastRow) {
+    const failure = planFailures[next];
+    if (failure) outcomes.push(failure);
+    next += 1;
+  }
+  outcomes.sort((a, b) => a.row - b.row);
+  return { outcomes, nextPlan: next };
+}
+
+function statusOf(succeeded: number, failed: number): RunStatus {
+  if (failed === 0) return 'succeeded';
+  return succeeded === 0 ? 'failed' : 'completedWithErrors';
+}
+
+/**
+ * errors.csv keeps cells exactly as the user sent them (no formula prefixing), so fixing the
+ * rows and dropping the file back in imports the same values.
+ */
+function openCsv(
+  store: ObjectStore,
+  path: string,
+  columns: readonly string[],
+): { csv: Stringifier; close: () => Promise<void> } {
+  const csv = stringify({ bom: true, header: true, columns: [...columns], record_delimiter: 'windows' });
+  const body = new PassThrough();
+  csv.pipe(body);
+  const upload = store.putStream(path, body, { contentType: 'text/csv; charset=utf-8' });
+  return {
+    csv,
+    close: async () => {
+      csv.end();
+      await upload;
+    },
+  };
+}
+
+async function write(csv: Stringifier, record: readonly string[]): Promise<void> {
+  if (!csv.write(record)) await once(csv, 'drain');
+}
+
+/** A file that cannot be processed at all still gets a summary and an errors.csv saying why. */
+export async function writeRejectedRun(
+  results: ObjectStore,
+  resultsPrefix: string,
+  details: {
+    readonly runId: string;
+    readonly job: string;
+    readonly input: InputRef;
+    readonly code: string;
+    readonly message: string;
+    readonly startedAt: Date;
+    readonly dryRun?: boolean;
+  },
+  clock: () => Date = () => new Date(),
+): Promise<RunSummary> {
+  const finishedAt = clock();
+  const errors = openCsv(results, resultsPrefix + resultFiles.errors, ['row', 'code', 'message']);
+  await write(errors.csv, ['1', details.code, details.message]);
+  await errors.close();
+  const summary: RunSummary = {
+    runId: details.runId,
+    job: details.job,
+    status: 'failed',
+    input: { name: details.input.name, url: details.input.url, etag: details.input.etag },
+    dryRun: details.dryRun ?? false,
+    rows: {
+      total: 0,
+      succeeded: 0,
+      failed: 0,
+      created: 0,
+      updated: 0,
+      upserted: 0,
+      deleted: 0,
+      unchanged: 0,
+    },
+    chunks: 0,
+    durationMs: finishedAt.getTime() - details.startedAt.getTime(),
+    requests: 0,
+    retries: 0,
+    throttled: 0,
+    startedAt: details.startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    errorsFile: resultsPrefix + resultFiles.errors,
+    recordsFile: resultsPrefix + resultFiles.records,
+    error: { code: details.code, message: details.message },
+  };
+  await putJson(results, resultsPrefix + resultFiles.summary, summary, { ifNoneMatch: true });
+  return (await getJson<RunSummary>(results, resultsPrefix + resultFiles.summary)) ?? summary;
+}

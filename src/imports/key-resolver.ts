@@ -1,0 +1,103 @@
+import type { Row, WriteClient } from './write-client.js';
+
+export type KeyValues = Readonly<Record<string, string | number>>;
+
+/** Dataverse compares string keys case-insensitively (SQL collation), so the lookup does too. */
+export function normalizeKey(key: KeyValues): string {
+  return Object.keys(key)
+    .sort()
+    .map((name) => {
+      const value = key[name];
+      return `${name}=${typeof value === 'string' ? value.trim().toLowerCase() : String(value)}`;
+    })
+    .join('\u001f');
+}
+
+export function odataLiteral(value: string | number): string {
+  return typeof value === 'number' ? String(value) : `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Keeps a GET well inside Dataverse's 32 KB URL limit whatever the key lengths. */
+const MAX_FILTER_CHARS = 12_000;
+
+/**
+ * Finds the ids of existing records for many alternate keys with a few filtered reads; reads
+ * are far cheaper than upserts by key (dataverse-performance.md §3.3: 60 ms per record).
+ */
+export async function resolveKeys(
+  client: WriteClient,
+  table: string,
+  primaryIdAttribute: string,
+  keys: readonly KeyValues[],
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const wanted = new Map<string, KeyValues>();
+  for (const key of keys) wanted.set(normalizeKey(key), key);
+  const attributes = keys[0] ? Object.keys(keys[0]).sort() : [];
+  if (attributes.length === 0) return found;
+
+  for (const filter of filterBatches([...wanted.values()], attributes)) {
+    const rows = client.query(table, {
+      select: [primaryIdAttribute, ...attributes],
+      filter,
+      pageSize: 5_000,
+    });
+    for await (const row of rows.rows()) {
+      const id = row[primaryIdAttribute];
+      if (typeof id !== 'string') continue;
+      found.set(normalizeKey(keyOfRow(row, attributes)), id);
+    }
+  }
+  return found;
+}
+
+/** Resolves which of the given ids already exist (used when a chunk is retried after a crash). */
+export async function existingIds(
+  client: WriteClient,
+  table: string,
+  primaryIdAttribute: string,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  const found = new Set<string>();
+  const keys = ids.map((id) => ({ [primaryIdAttribute]: id }));
+  for (const filter of filterBatches(keys, [primaryIdAttribute], true)) {
+    for await (const row of client.query(table, { select: [primaryIdAttribute], filter }).rows()) {
+      const id = row[primaryIdAttribute];
+      if (typeof id === 'string') found.add(id.toLowerCase());
+    }
+  }
+  return found;
+}
+
+function* filterBatches(
+  keys: readonly KeyValues[],
+  attributes: readonly string[],
+  guids = false,
+): Generator<string> {
+  let clauses: string[] = [];
+  let length = 0;
+  for (const key of keys) {
+    const parts = attributes.map((name) => {
+      const value = key[name] ?? '';
+      return `${name} eq ${guids ? String(value) : odataLiteral(value)}`;
+    });
+    const clause = parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' and ')})`;
+    if (length + clause.length > MAX_FILTER_CHARS && clauses.length > 0) {
+      yield clauses.join(' or ');
+      clauses = [];
+      length = 0;
+    }
+    clauses.push(clause);
+    length += clause.length + 4;
+  }
+  if (clauses.length > 0) yield clauses.join(' or ');
+}
+
+function keyOfRow(row: Row, attributes: readonly string[]): KeyValues {
+  const key: Record<string, string | number> = {};
+  for (const name of attributes) {
+    const value = row[name];
+    key[name] = typeof value === 'number' ? value : String(value ?? '');
+  }
+  return key;
+}

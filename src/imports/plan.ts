@@ -1,0 +1,175 @@
+import { KeyIndex } from './key-index.js';
+import { runPaths } from './paths.js';
+import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
+import type {
+  ChunkMessage,
+  ChunkResult,
+  ChunkRow,
+  InputRef,
+  RequestCounters,
+  RowOutcome,
+  RunManifest,
+} from './types.js';
+
+/** A record from the CSV reader: its cells in header order, or why it could not be read. */
+export type SourceRecord =
+  | { readonly row: number; readonly cells: readonly string[]; readonly error?: undefined }
+  | {
+      readonly row: number;
+      readonly cells?: readonly string[];
+      readonly error: { readonly code: string; readonly message: string; readonly column?: string };
+    };
+
+export type DuplicateKeyPolicy = 'lastWins' | 'failAll';
+
+export interface PlanOptions {
+  readonly runId: string;
+  readonly input: InputRef;
+  readonly jobName: string;
+  readonly job: unknown;
+  readonly header: readonly string[];
+  readonly records: AsyncIterable<SourceRecord>;
+  readonly chunkSize: number;
+  /** The key of a record as Dataverse compares it, or undefined when the job has none. */
+  readonly keyOf?: (cells: readonly string[]) => string | undefined;
+  readonly duplicateKeys: DuplicateKeyPolicy;
+  readonly store: ObjectStore;
+  readonly dryRun: boolean;
+  readonly resultsPrefix: string;
+  readonly counters?: RequestCounters;
+  readonly clock?: () => Date;
+  readonly onProgress?: (rowsRead: number) => void;
+}
+
+export interface PlanResult {
+  readonly manifest: RunManifest;
+  readonly messages: readonly ChunkMessage[];
+  /** False when the run was already planned (a re-delivered event): nothing new was written. */
+  readonly created: boolean;
+}
+
+/**
+ * Streams the input once: splits it into chunk objects, fails unreadable rows and in-file
+ * duplicate keys up front, then writes the manifest last, so a crash mid-plan simply re-plans.
+ */
+export async function planRun(options: PlanOptions): Promise<PlanResult> {
+  const { store, runId } = options;
+  const clock = options.clock ?? (() => new Date());
+  const existing = await getJson<RunManifest>(store, runPaths.manifest(runId));
+  if (existing) return { manifest: existing, messages: chunkMessages(existing), created: false };
+
+  const startedAt = clock();
+  const failures: RowOutcome[] = [];
+  const skipped = new Set<number>();
+  const keys = options.keyOf ? new KeyIndex() : undefined;
+  let buffer: ChunkRow[] = [];
+  let chunkCount = 0;
+  let totalRows = 0;
+
+  const flush = async (): Promise<void> => {
+    if (buffer.length === 0) return;
+    const body = buffer.map((row) => JSON.stringify(row)).join('\n');
+    await store.put(runPaths.chunk(runId, chunkCount), body, { contentType: 'application/x-ndjson' });
+    chunkCount += 1;
+    buffer = [];
+  };
+
+  for await (const record of options.records) {
+    totalRows += 1;
+    if (totalRows % 10_000 === 0) options.onProgress?.(totalRows);
+    if (record.error) {
+      failures.push({ row: record.row, status: 'failed', ...record.error });
+      continue;
+    }
+    const key = keys && options.keyOf?.(record.cells);
+    if (keys && key !== undefined) {
+      // lastWins remembers the latest row for the key; failAll keeps the first.
+      const earlier = options.duplicateKeys === 'lastWins' ? keys.set(key, record.row) : keys.get(key);
+      if (earlier === undefined) keys.set(key, record.row);
+      else noteDuplicate(earlier, record.row, options.duplicateKeys, skipped, failures);
+    }
+    buffer.push({ row: record.row, cells: record.cells });
+    if (buffer.length >= options.chunkSize) await flush();
+  }
+  await flush();
+  options.onProgress?.(totalRows);
+
+  const planResult: ChunkResult = {
+    runId,
+    chunk: 'plan',
+    outcomes: failures,
+    counters: options.counters ?? { requests: 0, retries: 0, throttled: 0 },
+    durationMs: clock().getTime() - startedAt.getTime(),
+    completedAt: clock().toISOString(),
+  };
+  await putJson(store, runPaths.planResult(runId), planResult);
+  await putJson(
+    store,
+    runPaths.skips(runId),
+    [...skipped].sort((a, b) => a - b),
+  );
+
+  const manifest: RunManifest = {
+    runId,
+    input: options.input,
+    job: options.job,
+    jobName: options.jobName,
+    header: options.header,
+    chunkCount,
+    chunkSize: options.chunkSize,
+    totalRows,
+    planFailures: failures.length,
+    dryRun: options.dryRun,
+    startedAt: startedAt.toISOString(),
+    plannedAt: clock().toISOString(),
+    planCounters: planResult.counters,
+    resultsPrefix: options.resultsPrefix,
+  };
+  const created = await putJson(store, runPaths.manifest(runId), manifest, { ifNoneMatch: true });
+  const stored = created
+    ? manifest
+    : ((await getJson<RunManifest>(store, runPaths.manifest(runId))) ?? manifest);
+  return { manifest: stored, messages: chunkMessages(stored), created };
+}
+
+export function chunkMessages(manifest: RunManifest): ChunkMessage[] {
+  return Array.from({ length: manifest.chunkCount }, (_, chunk) => ({ runId: manifest.runId, chunk }));
+}
+
+/**
+ * lastWins: the earlier row is failed (it would be overwritten) and the later one goes ahead.
+ * failAll: every row sharing the key fails, because the file does not say which one is right.
+ */
+function noteDuplicate(
+  earlier: number,
+  later: number,
+  policy: DuplicateKeyPolicy,
+  skipped: Set<number>,
+  failures: RowOutcome[],
+): void {
+  if (policy === 'lastWins') {
+    skipped.add(earlier);
+    failures.push({
+      row: earlier,
+      status: 'failed',
+      code: 'DuplicateKeyInFile',
+      message: `Row ${earlier} has the same key as row ${later}, which was written instead (duplicateKeys: lastWins).`,
+    });
+    return;
+  }
+  if (!skipped.has(earlier)) {
+    skipped.add(earlier);
+    failures.push(duplicateFailure(earlier, later));
+  }
+  skipped.add(later);
+  failures.push(duplicateFailure(later, earlier));
+}
+
+function duplicateFailure(row: number, other: number): RowOutcome {
+  return {
+    row,
+    status: 'failed',
+    code: 'DuplicateKeyInFile',
+    message: `Row ${row} has the same key as row ${other}; none of them was written (duplicateKeys: failAll).`,
+  };
+}

@@ -1,0 +1,119 @@
+/** What happened to one input row. Every row of every run ends in exactly one of these. */
+export type RowStatus = 'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged' | 'failed';
+
+export interface RowOutcome {
+  /** Spreadsheet row number: header = 1, first record = 2. */
+  readonly row: number;
+  readonly status: RowStatus;
+  readonly id?: string;
+  /** Failed rows: a stable code (`StringTooLong`, `0x80044331`, ...), the column and a message. */
+  readonly code?: string;
+  readonly column?: string;
+  readonly message?: string;
+}
+
+export function isSuccess(outcome: RowOutcome): boolean {
+  return outcome.status !== 'failed';
+}
+
+/** Where the input came from. `etag` identifies the version, so a re-delivered event maps to the same run. */
+export interface InputRef {
+  readonly job: string;
+  /** Name as users see it, relative to the job folder: `contacts-2026-11.csv`. */
+  readonly name: string;
+  /** Blob URL or absolute file path. */
+  readonly url: string;
+  readonly etag: string;
+  readonly size?: number;
+}
+
+export interface RequestCounters {
+  readonly requests: number;
+  readonly retries: number;
+  readonly throttled: number;
+}
+
+export const zeroCounters: RequestCounters = { requests: 0, retries: 0, throttled: 0 };
+
+export function addCounters(a: RequestCounters, b: RequestCounters): RequestCounters {
+  return {
+    requests: a.requests + b.requests,
+    retries: a.retries + b.retries,
+    throttled: a.throttled + b.throttled,
+  };
+}
+
+/** Written last by the planner: its existence means the plan is complete. */
+export interface RunManifest {
+  readonly runId: string;
+  readonly input: InputRef;
+  /** The job definition as it was when the run started, so edits mid-run change nothing. */
+  readonly job: unknown;
+  readonly jobName: string;
+  readonly header: readonly string[];
+  readonly chunkCount: number;
+  readonly chunkSize: number;
+  readonly totalRows: number;
+  /** Rows failed during planning (ragged rows, bad bytes, duplicate keys): results/plan.json. */
+  readonly planFailures: number;
+  readonly dryRun: boolean;
+  readonly startedAt: string;
+  readonly plannedAt: string;
+  readonly planCounters: RequestCounters;
+  /** Where summary.json / errors.csv / records.csv go, relative to the results store. */
+  readonly resultsPrefix: string;
+}
+
+/** One line of a chunk file: the row number and the cells in header order. */
+export interface ChunkRow {
+  readonly row: number;
+  readonly cells: readonly string[];
+}
+
+export interface ChunkMessage {
+  readonly runId: string;
+  readonly chunk: number;
+}
+
+export interface ChunkResult {
+  readonly runId: string;
+  readonly chunk: number | 'plan';
+  readonly outcomes: readonly RowOutcome[];
+  readonly counters: RequestCounters;
+  readonly durationMs: number;
+  readonly completedAt: string;
+  /** Set when the whole chunk failed (poisoned): every row carries the same reason. */
+  readonly chunkError?: string;
+}
+
+export type RunStatus = 'succeeded' | 'completedWithErrors' | 'failed';
+
+/** summary.json: the DESIGN.md contract fields plus detail. */
+export interface RunSummary {
+  readonly runId: string;
+  readonly job: string;
+  readonly status: RunStatus;
+  readonly input: { readonly name: string; readonly url: string; readonly etag: string };
+  readonly dryRun: boolean;
+  readonly rows: {
+    readonly total: number;
+    readonly succeeded: number;
+    readonly failed: number;
+    readonly created: number;
+    readonly updated: number;
+    readonly upserted: number;
+    readonly deleted: number;
+    readonly unchanged: number;
+  };
+  readonly chunks: number;
+  readonly durationMs: number;
+  readonly requests: number;
+  readonly retries: number;
+  readonly throttled: number;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly errorsFile: string;
+  readonly recordsFile: string;
+  /** When the file could not be processed at all (bad header, unknown job). */
+  readonly error?: { readonly code: string; readonly message: string };
+}

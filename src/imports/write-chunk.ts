@@ -1,0 +1,157 @@
+import { runPaths } from './paths.js';
+import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
+import { writeRows, type WritableRow, type WriteContext } from './write-rows.js';
+import type {
+  ChunkMessage,
+  ChunkResult,
+  ChunkRow,
+  RequestCounters,
+  RowOutcome,
+  RunManifest,
+} from './types.js';
+
+/** Turns a chunk's rows into writable payloads or row failures (lookups resolved in batches). */
+export interface ChunkMapper {
+  mapChunk(rows: readonly ChunkRow[]): Promise<{ writable: WritableRow[]; failures: RowOutcome[] }>;
+}
+
+/** Everything a chunk needs that depends on the run's job: built once per run and process. */
+export interface PreparedRun {
+  readonly mapper: ChunkMapper;
+  readonly write: Omit<WriteContext, 'recovering' | 'dryRun'>;
+}
+
+export interface ChunkWorkerDeps {
+  readonly runs: ObjectStore;
+  readonly prepare: (manifest: RunManifest) => Promise<PreparedRun>;
+  /** Runs `work` and reports the Dataverse requests it made (attributed per chunk). */
+  readonly measure: <T>(work: () => Promise<T>) => Promise<{ value: T; counters: RequestCounters }>;
+  readonly clock?: () => Date;
+}
+
+export interface ChunkOutcome {
+  readonly result: ChunkResult;
+  /** False when the chunk had already been written (a re-delivered message): nothing was sent. */
+  readonly fresh: boolean;
+}
+
+/**
+ * Writes one chunk at most once in effect: a stored result short-circuits a re-delivery, and a
+ * chunk that was started before (crash mid-write) runs in recovery mode, where creates first
+ * check which deterministic ids already exist.
+ */
+export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage): Promise<ChunkOutcome> {
+  const { runs } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const resultPath = runPaths.chunkResult(message.runId, message.chunk);
+  const done = await getJson<ChunkResult>(runs, resultPath);
+  if (done) return { result: done, fresh: false };
+
+  const manifest = await loadManifest(runs, message.runId);
+  if (message.chunk < 0 || message.chunk >= manifest.chunkCount) {
+    throw new Error(`Run ${message.runId} has no chunk ${message.chunk}`);
+  }
+  const started = clock();
+  const firstAttempt = await runs.put(
+    runPaths.chunkStarted(message.runId, message.chunk),
+    started.toISOString(),
+    {
+      ifNoneMatch: true,
+    },
+  );
+  const rows = await loadChunk(runs, message.runId, message.chunk);
+  const skipped = await loadSkips(runs, message.runId);
+  const prepared = await deps.prepare(manifest);
+
+  const { value: outcomes, counters } = await deps.measure(async () => {
+    const eligible = rows.filter((row) => !skipped.has(row.row));
+    const { writable, failures } = await prepared.mapper.mapChunk(eligible);
+    const written = await writeRows(
+      { ...prepared.write, recovering: !firstAttempt, dryRun: manifest.dryRun },
+      writable,
+    );
+    return [...failures, ...written].sort((a, b) => a.row - b.row);
+  });
+  assertOneOutcomePerRow(rows, skipped, outcomes, message);
+
+  const result: ChunkResult = {
+    runId: message.runId,
+    chunk: message.chunk,
+    outcomes,
+    counters,
+    durationMs: clock().getTime() - started.getTime(),
+    completedAt: clock().toISOString(),
+  };
+  const stored = await putJson(runs, resultPath, result, { ifNoneMatch: true });
+  if (!stored) {
+    // A duplicate delivery finished first; its result stands and ours is dropped.
+    return { result: (await getJson<ChunkResult>(runs, resultPath)) ?? result, fresh: false };
+  }
+  return { result, fresh: true };
+}
+
+/**
+ * A chunk that could not be processed after every retry (a poison message): all of its rows
+ * are recorded as failed with the reason, so the run can still be finalized.
+ */
+export async function failChunk(
+  runs: ObjectStore,
+  message: ChunkMessage,
+  reason: string,
+  clock: () => Date = () => new Date(),
+): Promise<ChunkResult> {
+  const resultPath = runPaths.chunkResult(message.runId, message.chunk);
+  const done = await getJson<ChunkResult>(runs, resultPath);
+  if (done) return done;
+  const rows = await loadChunk(runs, message.runId, message.chunk);
+  const skipped = await loadSkips(runs, message.runId);
+  const result: ChunkResult = {
+    runId: message.runId,
+    chunk: message.chunk,
+    outcomes: rows
+      .filter((row) => !skipped.has(row.row))
+      .map((row) => ({ row: row.row, status: 'failed', code: 'ChunkFailed', message: reason })),
+    counters: { requests: 0, retries: 0, throttled: 0 },
+    durationMs: 0,
+    completedAt: clock().toISOString(),
+    chunkError: reason,
+  };
+  await putJson(runs, resultPath, result, { ifNoneMatch: true });
+  return (await getJson<ChunkResult>(runs, resultPath)) ?? result;
+}
+
+export async function loadManifest(runs: ObjectStore, runId: string): Promise<RunManifest> {
+  const manifest = await getJson<RunManifest>(runs, runPaths.manifest(runId));
+  if (!manifest) throw new Error(`Run ${runId} has no manifest in ${runs.location}`);
+  return manifest;
+}
+
+export async function loadChunk(runs: ObjectStore, runId: string, chunk: number): Promise<ChunkRow[]> {
+  const body = await runs.get(runPaths.chunk(runId, chunk));
+  if (!body) throw new Error(`Run ${runId} chunk ${chunk} is missing from ${runs.location}`);
+  return body
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as ChunkRow);
+}
+
+async function loadSkips(runs: ObjectStore, runId: string): Promise<Set<number>> {
+  return new Set((await getJson<number[]>(runs, runPaths.skips(runId))) ?? []);
+}
+
+/** The contract is one outcome per row; a gap here would silently lose a row, so fail loudly. */
+function assertOneOutcomePerRow(
+  rows: readonly ChunkRow[],
+  skipped: ReadonlySet<number>,
+  outcomes: readonly RowOutcome[],
+  message: ChunkMessage,
+): void {
+  const expected = rows.filter((row) => !skipped.has(row.row)).map((row) => row.row);
+  const actual = outcomes.map((outcome) => outcome.row);
+  if (expected.length !== actual.length || expected.some((row, i) => row !== actual[i])) {
+    throw new Error(
+      `Run ${message.runId} chunk ${message.chunk}: ${actual.length} outcomes for ${expected.length} rows`,
+    );
+  }
+}

@@ -1,0 +1,296 @@
+import { isDuplicateCode, isNotFoundCode, type DataverseError } from '../dataverse/errors.js';
+import { existingIds, normalizeKey, resolveKeys, type KeyValues } from './key-resolver.js';
+import type { RowOutcome, RowStatus } from './types.js';
+import type { RecordResult, Row, WriteClient } from './write-client.js';
+
+export type ImportOperation = 'create' | 'update' | 'upsert' | 'delete';
+/** `auto`: resolve keys, then CreateMultiple + UpdateMultiple by id; `upsertMultiple`: by key. */
+export type WriteStrategy = 'auto' | 'upsertMultiple';
+
+/** A row that passed mapping and validation, ready to send. */
+export interface WritableRow {
+  readonly row: number;
+  readonly data: Row;
+  /** The record id when a column maps to the primary id. */
+  readonly id?: string;
+  /** Alternate-key values when the job has a key. */
+  readonly key?: KeyValues;
+}
+
+export interface WriteContext {
+  readonly client: WriteClient;
+  readonly table: string;
+  readonly primaryIdAttribute: string;
+  readonly operation: ImportOperation;
+  readonly strategy: WriteStrategy;
+  /** Deterministic id for a new record, so a retried or raced create never duplicates. */
+  readonly newIdFor: (row: WritableRow) => string;
+  /** True when an earlier attempt at this chunk may have written some rows already. */
+  readonly recovering: boolean;
+  readonly dryRun: boolean;
+}
+
+/** Writes rows with the fastest safe strategy and returns exactly one outcome per row. */
+export async function writeRows(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
+  if (rows.length === 0) return [];
+  context = { ...context, client: skippingEmptyCalls(context.client) };
+  switch (context.operation) {
+    case 'create':
+      return createRows(context, rows);
+    case 'update':
+      return updateRows(context, rows);
+    case 'upsert':
+      return context.strategy === 'upsertMultiple' ? upsertByKey(context, rows) : upsertAuto(context, rows);
+    case 'delete':
+      return deleteRows(context, rows);
+  }
+}
+
+async function createRows(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
+  const ids = rows.map((row) => (row.id ?? context.newIdFor(row)).toLowerCase());
+  const already = context.recovering
+    ? await existingIds(context.client, context.table, context.primaryIdAttribute, ids)
+    : new Set<string>();
+  const outcomes: RowOutcome[] = [];
+  const pending: { row: WritableRow; id: string }[] = [];
+  rows.forEach((row, i) => {
+    const id = ids[i] ?? '';
+    if (already.has(id)) outcomes.push({ row: row.row, status: 'created', id });
+    else pending.push({ row, id });
+  });
+  if (context.dryRun) return [...outcomes, ...pending.map(({ row, id }) => dry(row, 'created', id))];
+  const results = await context.client.createMultiple(
+    context.table,
+    pending.map(({ row, id }) => ({ id, data: withPrimaryId(context, row.data, id) })),
+  );
+  const byIndex = indexResults(results);
+  const duplicates: { row: WritableRow; id: string; error: DataverseError }[] = [];
+  pending.forEach(({ row, id }, i) => {
+    const result = resultAt(byIndex, i);
+    if (result.ok) outcomes.push({ row: row.row, status: 'created', id });
+    else if (isDuplicateCode(result.error.code)) duplicates.push({ row, id, error: result.error });
+    else outcomes.push(failure(row.row, result.error));
+  });
+  if (duplicates.length > 0) {
+    // A record with our deterministic id exists: an earlier attempt created it. Anything else
+    // (another record holding the same alternate key) is a real failure of this create.
+    const ours = await existingIds(
+      context.client,
+      context.table,
+      context.primaryIdAttribute,
+      duplicates.map((d) => d.id),
+    );
+    for (const { row, id, error } of duplicates) {
+      outcomes.push(ours.has(id) ? { row: row.row, status: 'created', id } : failure(row.row, error));
+    }
+  }
+  return outcomes;
+}
+
+async function updateRows(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
+  const { targets, outcomes } = await targetsById(context, rows, 'update');
+  if (context.dryRun) return [...outcomes, ...targets.map(({ row, id }) => dry(row, 'updated', id))];
+  const results = await context.client.updateMultiple(
+    context.table,
+    targets.map(({ row, id }) => ({ id, data: withoutKey(row) })),
+  );
+  const byIndex = indexResults(results);
+  targets.forEach(({ row, id }, i) => {
+    const result = resultAt(byIndex, i);
+    outcomes.push(result.ok ? { row: row.row, status: 'updated', id } : failure(row.row, result.error));
+  });
+  return outcomes;
+}
+
+async function deleteRows(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
+  const { targets, outcomes } = await targetsById(context, rows, 'delete');
+  if (context.dryRun) return [...outcomes, ...targets.map(({ row, id }) => dry(row, 'deleted', id))];
+  const results = await context.client.deleteMultiple(
+    context.table,
+    targets.map(({ id }) => ({ id })),
+  );
+  const byIndex = indexResults(results);
+  targets.forEach(({ row, id }, i) => {
+    const result = resultAt(byIndex, i);
+    if (result.ok) outcomes.push({ row: row.row, status: 'deleted', id });
+    else if (isNotFoundCode(result.error.code)) outcomes.push(absent(row.row));
+    else outcomes.push(failure(row.row, result.error));
+  });
+  return outcomes;
+}
+
+/**
+ * Upsert without UpsertMultiple's alternate-key cost: look the keys up (cheap reads), create the
+ * new rows with CreateMultiple and deterministic ids, update the rest with UpdateMultiple by id.
+ * A create that meets a duplicate (another writer got there first) becomes an update.
+ */
+async function upsertAuto(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
+  const outcomes: RowOutcome[] = [];
+  const existing = await lookUpIds(context, rows);
+  const creates: { row: WritableRow; id: string }[] = [];
+  const updates: { row: WritableRow; id: string }[] = [];
+  for (const row of rows) {
+    const id = row.id ?? (row.key ? existing.get(normalizeKey(row.key)) : undefined);
+    if (id && (row.id === undefined || existing.has(id.toLowerCase()))) updates.push({ row, id });
+    else creates.push({ row, id: (row.id ?? context.newIdFor(row)).toLowerCase() });
+  }
+  if (context.dryRun) {
+    return [
+      ...creates.map(({ row, id }) => dry(row, 'created', id)),
+      ...updates.map(({ row, id }) => dry(row, 'updated', id)),
+    ];
+  }
+  const createResults = await context.client.createMultiple(
+    context.table,
+    creates.map(({ row, id }) => ({ id, data: withPrimaryId(context, row.data, id) })),
+  );
+  const createIndex = indexResults(createResults);
+  const raced: WritableRow[] = [];
+  creates.forEach(({ row, id }, i) => {
+    const result = resultAt(createIndex, i);
+    if (result.ok) outcomes.push({ row: row.row, status: 'created', id });
+    else if (isDuplicateCode(result.error.code)) raced.push(row);
+    else outcomes.push(failure(row.row, result.error));
+  });
+  if (raced.length > 0) {
+    const racedIds = await lookUpIds(context, raced);
+    for (const row of raced) {
+      const id = row.key ? racedIds.get(normalizeKey(row.key)) : (row.id ?? context.newIdFor(row));
+      if (id) updates.push({ row, id });
+      else
+        outcomes.push({
+          row: row.row,
+          status: 'failed',
+          code: 'DuplicateKey',
+          message: 'The key exists but could not be read back.',
+        });
+    }
+  }
+  const updateResults = await context.client.updateMultiple(
+    context.table,
+    updates.map(({ row, id }) => ({ id, data: withoutKey(row) })),
+  );
+  const updateIndex = indexResults(updateResults);
+  updates.forEach(({ row, id }, i) => {
+    const result = resultAt(updateIndex, i);
+    outcomes.push(result.ok ? { row: row.row, status: 'updated', id } : failure(row.row, result.error));
+  });
+  return outcomes;
+}
+
+async function upsertByKey(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
+  if (context.dryRun) return rows.map((row) => dry(row, 'upserted', row.id));
+  const results = await context.client.upsertMultiple(
+    context.table,
+    rows.map((row) => ({
+      target: row.id ? { id: row.id } : { key: row.key ?? {} },
+      data: withoutKey(row),
+    })),
+  );
+  const byIndex = indexResults(results);
+  return rows.map((row, i) => {
+    const result = resultAt(byIndex, i);
+    return result.ok
+      ? { row: row.row, status: 'upserted', id: result.id ?? row.id }
+      : failure(row.row, result.error);
+  });
+}
+
+/** Ids for update/delete targets: given directly, or found by alternate key. */
+async function targetsById(
+  context: WriteContext,
+  rows: readonly WritableRow[],
+  verb: 'update' | 'delete',
+): Promise<{ targets: { row: WritableRow; id: string }[]; outcomes: RowOutcome[] }> {
+  const existing = await lookUpIds(
+    context,
+    rows.filter((row) => row.id === undefined),
+  );
+  const targets: { row: WritableRow; id: string }[] = [];
+  const outcomes: RowOutcome[] = [];
+  for (const row of rows) {
+    const id = row.id ?? (row.key ? existing.get(normalizeKey(row.key)) : undefined);
+    if (id) targets.push({ row, id });
+    else if (verb === 'delete') outcomes.push(absent(row.row));
+    else {
+      outcomes.push({
+        row: row.row,
+        status: 'failed',
+        code: 'RecordNotFound',
+        message: `No ${context.table} record has the key ${describeKey(row.key)}; nothing was updated.`,
+      });
+    }
+  }
+  return { targets, outcomes };
+}
+
+/** Map of normalized key → id, plus each found id (lower case) mapped to itself. */
+async function lookUpIds(context: WriteContext, rows: readonly WritableRow[]): Promise<Map<string, string>> {
+  const keys = rows.flatMap((row) => (row.key ? [row.key] : []));
+  const found = keys.length
+    ? await resolveKeys(context.client, context.table, context.primaryIdAttribute, keys)
+    : new Map<string, string>();
+  const byId = rows.flatMap((row) => (row.id ? [row.id.toLowerCase()] : []));
+  if (byId.length > 0) {
+    for (const id of await existingIds(context.client, context.table, context.primaryIdAttribute, byId)) {
+      found.set(id, id);
+    }
+  }
+  return found;
+}
+
+function withPrimaryId(context: WriteContext, data: Row, id: string): Row {
+  return { ...data, [context.primaryIdAttribute]: id };
+}
+
+/** Key columns are left out of updates by id: they did not change and some tables refuse them. */
+function withoutKey(row: WritableRow): Row {
+  if (!row.key) return row.data;
+  const data = { ...row.data };
+  for (const name of Object.keys(row.key)) delete data[name];
+  return data;
+}
+
+/** Bulk calls with nothing to send are answered locally instead of costing a request. */
+function skippingEmptyCalls(client: WriteClient): WriteClient {
+  return {
+    createMultiple: (table, records) => (records.length ? client.createMultiple(table, records) : none()),
+    updateMultiple: (table, records) => (records.length ? client.updateMultiple(table, records) : none()),
+    upsertMultiple: (table, records) => (records.length ? client.upsertMultiple(table, records) : none()),
+    deleteMultiple: (table, targets) => (targets.length ? client.deleteMultiple(table, targets) : none()),
+    query: (table, options) => client.query(table, options),
+  };
+}
+
+function none(): Promise<RecordResult[]> {
+  return Promise.resolve([]);
+}
+
+function indexResults(results: readonly RecordResult[]): Map<number, RecordResult> {
+  return new Map(results.map((result) => [result.index, result]));
+}
+
+function resultAt(results: ReadonlyMap<number, RecordResult>, index: number): RecordResult {
+  const result = results.get(index);
+  if (!result) throw new Error(`The Dataverse client returned no result for record ${index}`);
+  return result;
+}
+
+function failure(row: number, error: DataverseError): RowOutcome {
+  return { row, status: 'failed', code: error.code || `HTTP${error.status}`, message: error.message };
+}
+
+function absent(row: number): RowOutcome {
+  return { row, status: 'unchanged', message: 'No matching record: nothing to delete.' };
+}
+
+function dry(row: WritableRow, status: RowStatus, id?: string): RowOutcome {
+  return { row: row.row, status, ...(id ? { id } : {}), message: 'Dry run: validated, not written.' };
+}
+
+function describeKey(key: KeyValues | undefined): string {
+  if (!key) return '(none)';
+  return Object.entries(key)
+    .map(([name, value]) => `${name}=${String(value)}`)
+    .join(', ');
+}

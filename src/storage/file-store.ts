@@ -1,0 +1,105 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { ObjectStore, PutOptions } from './object-store.js';
+
+/** An ObjectStore over a local folder, for the CLI. Writes go through a temp file and a rename. */
+export class FileObjectStore implements ObjectStore {
+  readonly location: string;
+  readonly #root: string;
+
+  constructor(root: string) {
+    this.#root = root;
+    this.location = root.endsWith(sep) ? root : root + sep;
+  }
+
+  async put(path: string, body: string | Buffer, options: PutOptions = {}): Promise<boolean> {
+    const target = this.#resolve(path);
+    await mkdir(dirname(target), { recursive: true });
+    if (options.ifNoneMatch) {
+      // 'wx' fails when the file exists: the same create-only guarantee as a blob's If-None-Match: *.
+      try {
+        const handle = await open(target, 'wx');
+        try {
+          await handle.writeFile(body);
+        } finally {
+          await handle.close();
+        }
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw error;
+      }
+    }
+    const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(body);
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+    return true;
+  }
+
+  async putStream(path: string, body: Readable): Promise<void> {
+    const target = this.#resolve(path);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    await pipeline(body, createWriteStream(temp));
+    await rename(temp, target);
+  }
+
+  async get(path: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.#resolve(path));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async getStream(path: string): Promise<Readable | undefined> {
+    return (await this.exists(path)) ? createReadStream(this.#resolve(path)) : undefined;
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      return (await stat(this.#resolve(path))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    const base = this.#resolve(prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '');
+    let entries: string[];
+    try {
+      entries = await readdir(base, { recursive: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const names = entries
+      .map((entry) => relative(this.#root, join(base, entry)).split(sep).join('/'))
+      .filter((name) => name.startsWith(prefix) && !name.endsWith('.tmp'))
+      .sort();
+    for (const name of names) {
+      if (await this.exists(name)) yield name;
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    await rm(this.#resolve(path), { force: true });
+  }
+
+  #resolve(path: string): string {
+    const target = join(this.#root, ...path.split('/'));
+    if (target !== this.#root && !target.startsWith(this.location)) {
+      throw new Error(`Path escapes the store: ${path}`);
+    }
+    return target;
+  }
+}

@@ -1,0 +1,155 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse } from 'csv-parse/sync';
+import { FileObjectStore } from '../../../src/storage/file-store.js';
+import { planRun, type SourceRecord } from '../../../src/imports/plan.js';
+import { processChunk, failChunk, type ChunkWorkerDeps } from '../../../src/imports/write-chunk.js';
+import { tryFinalize } from '../../../src/imports/finalize.js';
+import type { InputRef } from '../../../src/imports/types.js';
+import { FakeTable } from './fake-write-client.js';
+
+const header = ['Email', 'Last Name'];
+const input: InputRef = { job: 'contacts', name: 'people.csv', url: 'file:///people.csv', etag: 'e1' };
+
+async function* records(list: SourceRecord[]): AsyncIterable<SourceRecord> {
+  yield* list;
+}
+
+describe('plan → chunks → finalize', () => {
+  let dir: string;
+  let runs: FileObjectStore;
+  let results: FileObjectStore;
+  const table = new FakeTable('contactid', ['emailaddress1']);
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dvp-run-'));
+    runs = new FileObjectStore(join(dir, 'runs'));
+    results = new FileObjectStore(join(dir, 'results'));
+    table.rows.clear();
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const deps = (): ChunkWorkerDeps => ({
+    runs,
+    measure: async (work) => ({ value: await work(), counters: { requests: 1, retries: 0, throttled: 0 } }),
+    prepare: async () => ({
+      mapper: {
+        mapChunk: async (rows) => ({
+          writable: rows
+            .filter((r) => r.cells[1] !== '')
+            .map((r) => ({
+              row: r.row,
+              data: { emailaddress1: r.cells[0], lastname: r.cells[1] },
+              key: { emailaddress1: r.cells[0] ?? '' },
+            })),
+          failures: rows
+            .filter((r) => r.cells[1] === '')
+            .map((r) => ({
+              row: r.row,
+              status: 'failed' as const,
+              code: 'Required',
+              column: 'Last Name',
+              message: 'empty',
+            })),
+        }),
+      },
+      write: {
+        client: table,
+        table: 'contact',
+        primaryIdAttribute: 'contactid',
+        operation: 'upsert',
+        strategy: 'auto',
+        newIdFor: (row) => `id-${row.row}`,
+      },
+    }),
+  });
+
+  const plan = (duplicateKeys: 'lastWins' | 'failAll') =>
+    planRun({
+      runId: 'r1',
+      input,
+      jobName: 'contacts',
+      job: {},
+      header,
+      records: records([
+        { row: 2, cells: ['a@x.com', 'A'] },
+        { row: 3, cells: ['b@x.com', ''] },
+        {
+          row: 4,
+          error: { code: 'RaggedRow', message: 'expected 2 cells, found 3' },
+          cells: ['x', 'y', 'z'],
+        },
+        { row: 5, cells: ['A@X.COM', 'A2'] },
+        { row: 6, cells: ['c@x.com', 'C'] },
+      ]),
+      chunkSize: 2,
+      keyOf: (cells) => cells[0]?.toLowerCase(),
+      duplicateKeys,
+      store: runs,
+      dryRun: false,
+      resultsPrefix: 'contacts/people.csv/r1/',
+    });
+
+  it('accounts for every row exactly once with lastWins, and finalizes once', async () => {
+    const { manifest, messages, created } = await plan('lastWins');
+    expect(created).toBe(true);
+    expect(manifest.totalRows).toBe(5);
+    expect(messages).toHaveLength(2);
+    expect(await tryFinalize({ runs, results }, 'r1')).toBeUndefined();
+
+    for (const message of messages) await processChunk(deps(), message);
+    // A re-delivered chunk message changes nothing.
+    const again = await processChunk(deps(), messages[0]!);
+    expect(again.fresh).toBe(false);
+
+    const summary = await tryFinalize({ runs, results }, 'r1');
+    expect(summary?.rows).toMatchObject({ total: 5, succeeded: 2, failed: 3, created: 2 });
+    expect(summary?.requests).toBe(2);
+    expect(summary?.status).toBe('completedWithErrors');
+    expect([...table.rows.values()].map((r) => r.lastname).sort()).toEqual(['A2', 'C']);
+
+    const errors = parse(await readFile(join(dir, 'results', 'contacts/people.csv/r1/errors.csv')), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+    expect(errors.map((e) => [e.row, e.code])).toEqual([
+      ['2', 'DuplicateKeyInFile'],
+      ['3', 'Required'],
+      ['4', 'RaggedRow'],
+    ]);
+    expect(errors[0]).toMatchObject({ Email: 'a@x.com', 'Last Name': 'A' });
+    expect(Object.keys(errors[0]!)).toEqual(['Email', 'Last Name', 'row', 'code', 'message', 'column']);
+
+    const second = await tryFinalize({ runs, results }, 'r1');
+    expect(second?.finishedAt).toBe(summary?.finishedAt);
+  });
+
+  it('fails every row sharing a key with failAll', async () => {
+    const { messages } = await plan('failAll');
+    for (const message of messages) await processChunk(deps(), message);
+    const summary = await tryFinalize({ runs, results }, 'r1');
+    expect(summary?.rows).toMatchObject({ total: 5, succeeded: 1, failed: 4 });
+  });
+
+  it('re-planning a planned run writes nothing new', async () => {
+    await plan('lastWins');
+    const again = await plan('lastWins');
+    expect(again.created).toBe(false);
+    expect(again.messages).toHaveLength(2);
+  });
+
+  it('finalizes a run whose chunk was poisoned, listing every row of it as failed', async () => {
+    const { messages } = await plan('lastWins');
+    await processChunk(deps(), messages[0]!);
+    await failChunk(runs, messages[1]!, 'The chunk failed 5 times: boom');
+    const summary = await tryFinalize({ runs, results }, 'r1');
+    expect(summary?.rows.total).toBe(5);
+    const errors = parse(await readFile(join(dir, 'results', 'contacts/people.csv/r1/errors.csv')), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+    expect(errors.filter((e) => e.code === 'ChunkFailed').map((e) => e.row)).toEqual(['5', '6']);
+  });
+});

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { writeRows, type WritableRow, type WriteContext } from '../../../src/imports/write-rows.js';
+import type { WriteClient } from '../../../src/imports/write-client.js';
+import { FakeTable } from './fake-write-client.js';
+
+function context(table: WriteClient, overrides: Partial<WriteContext> = {}): WriteContext {
+  return {
+    client: table,
+    table: 'contact',
+    primaryIdAttribute: 'contactid',
+    operation: 'upsert',
+    strategy: 'auto',
+    newIdFor: (row) => `id-${String(row.key?.emailaddress1 ?? row.row).toLowerCase()}`,
+    recovering: false,
+    dryRun: false,
+    ...overrides,
+  };
+}
+
+const row = (n: number, email: string, lastname = `L${n}`): WritableRow => ({
+  row: n,
+  data: { emailaddress1: email, lastname },
+  key: { emailaddress1: email },
+});
+
+describe('writeRows upsert (auto strategy)', () => {
+  it('creates new keys and updates existing ones, one outcome per row', async () => {
+    const table = new FakeTable('contactid', ['emailaddress1']);
+    table.rows.set('existing', { contactid: 'existing', emailaddress1: 'Old@x.com', lastname: 'Before' });
+    const outcomes = await writeRows(context(table), [row(2, 'new@x.com'), row(3, 'old@x.com', 'After')]);
+    expect(outcomes).toEqual([
+      { row: 2, status: 'created', id: 'id-new@x.com' },
+      { row: 3, status: 'updated', id: 'existing' },
+    ]);
+    expect(table.rows.get('existing')?.lastname).toBe('After');
+    expect(table.calls).toEqual(['query', 'create:1', 'update:1']);
+  });
+
+  it('turns a create that meets a duplicate key (a racing writer) into an update', async () => {
+    const table = new FakeTable('contactid', ['emailaddress1']);
+    let first = true;
+    // The key lookup misses, then another writer inserts the record before our create lands.
+    const racing: WriteClient = {
+      createMultiple: (name, records) => table.createMultiple(name, records),
+      updateMultiple: (name, records) => table.updateMultiple(name, records),
+      upsertMultiple: (name, records) => table.upsertMultiple(name, records),
+      deleteMultiple: (name, targets) => table.deleteMultiple(name, targets),
+      query: (name, options) => {
+        if (!first) return table.query(name, options);
+        first = false;
+        table.rows.set('theirs', { contactid: 'theirs', emailaddress1: 'a@x.com', lastname: 'Theirs' });
+        return { rows: async function* () {} };
+      },
+    };
+    const outcomes = await writeRows(context(racing), [row(2, 'a@x.com', 'Ours')]);
+    expect(outcomes).toEqual([{ row: 2, status: 'updated', id: 'theirs' }]);
+    expect(table.rows.get('theirs')?.lastname).toBe('Ours');
+    expect(table.rows.size).toBe(1);
+  });
+
+  it('reports a failed record against its own row and writes the others', async () => {
+    const table = new FakeTable('contactid', ['emailaddress1']);
+    table.failIds.add('id-bad@x.com');
+    const outcomes = await writeRows(context(table), [row(2, 'ok@x.com'), row(3, 'bad@x.com')]);
+    expect(outcomes[0]).toMatchObject({ row: 2, status: 'created' });
+    expect(outcomes[1]).toMatchObject({ row: 3, status: 'failed', code: '0x80044331' });
+  });
+
+  it('writes nothing in a dry run but says what would happen', async () => {
+    const table = new FakeTable('contactid', ['emailaddress1']);
+    table.rows.set('e', { contactid: 'e', emailaddress1: 'e@x.com' });
+    const outcomes = await writeRows(context(table, { dryRun: true }), [
+      row(2, 'n@x.com'),
+      row(3, 'e@x.com'),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['created', 'updated']);
+    expect(table.calls).toEqual(['query']);
+  });
+});
+
+describe('writeRows create', () => {
+  it('counts records already created under our deterministic id as created when recovering', async () => {
+    const table = new FakeTable('contactid', []);
+    const rows = [2, 3].map((n) => ({ row: n, data: { lastname: `L${n}` } }));
+    const ctx = context(table, {
+      operation: 'create',
+      newIdFor: (r) => `00000000-0000-0000-0000-00000000000${r.row}`,
+    });
+    await writeRows(ctx, rows.slice(0, 1));
+    const outcomes = await writeRows({ ...ctx, recovering: true }, rows);
+    expect(outcomes.map((o) => o.status)).toEqual(['created', 'created']);
+    expect(table.rows.size).toBe(2);
+  });
+
+  it('treats a duplicate of our own id as created even without recovery mode', async () => {
+    const table = new FakeTable('contactid', []);
+    const ctx = context(table, { operation: 'create', newIdFor: () => 'fixed-id' });
+    await writeRows(ctx, [{ row: 2, data: { lastname: 'A' } }]);
+    const outcomes = await writeRows(ctx, [{ row: 2, data: { lastname: 'A' } }]);
+    expect(outcomes).toEqual([{ row: 2, status: 'created', id: 'fixed-id' }]);
+    expect(table.rows.size).toBe(1);
+  });
+});
+
+describe('writeRows update and delete', () => {
+  it('fails updates of unknown keys with RecordNotFound and updates the rest', async () => {
+    const table = new FakeTable('contactid', ['emailaddress1']);
+    table.rows.set('k', { contactid: 'k', emailaddress1: 'k@x.com' });
+    const outcomes = await writeRows(context(table, { operation: 'update' }), [
+      row(2, 'k@x.com', 'New'),
+      row(3, 'missing@x.com'),
+    ]);
+    expect(outcomes.find((o) => o.row === 2)).toMatchObject({ status: 'updated', id: 'k' });
+    expect(outcomes.find((o) => o.row === 3)).toMatchObject({ status: 'failed', code: 'RecordNotFound' });
+  });
+
+  it('deletes by key and reports already-absent records as unchanged', async () => {
+    const table = new FakeTable('contactid', ['emailaddress1']);
+    table.rows.set('k', { contactid: 'k', emailaddress1: "o'neil@x.com" });
+    const outcomes = await writeRows(context(table, { operation: 'delete' }), [
+      row(2, "o'neil@x.com"),
+      row(3, 'gone@x.com'),
+    ]);
+    expect(outcomes.find((o) => o.row === 2)).toMatchObject({ status: 'deleted', id: 'k' });
+    expect(outcomes.find((o) => o.row === 3)).toMatchObject({ status: 'unchanged' });
+    expect(table.rows.size).toBe(0);
+  });
+});
