@@ -7,8 +7,10 @@ import { readHostJson, resolveHostConfig, type HostConfig } from './host-json.js
 import { InFlight } from './in-flight.js';
 import { invokeHostedFunction } from './invoker.js';
 import { HostLogger, stdoutLogSink, toHostLogLevel, type HostLogEntry } from './log.js';
+import { defaultUseMonitor, parseNcrontab, resolveScheduleSetting } from './ncrontab.js';
 import { OutputWriter } from './outputs.js';
 import { QueueTriggerListener } from './queue-trigger.js';
+import { TimerScheduler, type TimerInfoPayload } from './timer-trigger.js';
 
 export type { HostLogEntry } from './log.js';
 
@@ -31,6 +33,8 @@ export interface LocalHostOptions {
   messageLeaseMs?: number;
   /** How long stop() waits for running invocations. Default 30 s. */
   stopTimeoutMs?: number;
+  /** A timer run starting this late after its occurrence gets `isPastDue`. Default 1 s. */
+  timerPastDueToleranceMs?: number;
 }
 
 export interface EventGridOptions {
@@ -48,8 +52,8 @@ export interface RunningLocalHost {
   /** http://127.0.0.1:<port> */
   readonly httpUrl: string;
   readonly functions: readonly string[];
-  /** Runs a timer function now; rejects if it fails. */
-  fireTimer(name: string): Promise<void>;
+  /** Runs a timer function now (optionally as a past-due run); rejects if it fails. */
+  fireTimer(name: string, options?: { isPastDue?: boolean }): Promise<void>;
   /** Resolves once every trigger queue is empty and nothing is running. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -58,6 +62,7 @@ export interface RunningLocalHost {
 const DEFAULT_LEASE_MS = 60_000;
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 const IDLE_POLL_MS = 50;
+const DEFAULT_PAST_DUE_TOLERANCE_MS = 1_000;
 
 /**
  * Starts a local Functions host in this process for the app at `appRoot`. The app's ESM modules
@@ -77,7 +82,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const clients = new StorageClients(settings);
   const outputs = new OutputWriter(clients, config.queues.messageEncoding, logger);
   const inFlight = new InFlight();
-  const runtime: HostRuntime = { app, config, clients, outputs, logger, inFlight };
+  const runtime: HostRuntime = { app, config, clients, outputs, logger, inFlight, settings };
+  const timers = new Map<string, TimerScheduler>();
 
   const listeners: QueueTriggerListener[] = [];
   const stoppers: (() => Promise<void>)[] = [];
@@ -85,6 +91,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     for (const fn of app.functions) {
       if (fn.trigger.type.toLowerCase() === 'queuetrigger') {
         listeners.push(await startQueueListener(runtime, fn, options.messageLeaseMs ?? DEFAULT_LEASE_MS));
+      } else if (fn.trigger.type.toLowerCase() === 'timertrigger') {
+        timers.set(fn.name, createTimer(runtime, fn, options.timerPastDueToleranceMs));
       }
     }
   } catch (error) {
@@ -92,6 +100,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     throw error;
   }
   stoppers.push(...listeners.map((l) => () => l.stop()));
+  stoppers.push(async () => timers.forEach((t) => t.stop()));
+  timers.forEach((t) => t.start());
   logger.host(
     'information',
     `Host started with ${app.functions.map((f) => f.name).join(', ') || 'no functions'}.`,
@@ -101,7 +111,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   return {
     httpUrl: '',
     functions: app.functions.map((f) => f.name),
-    fireTimer: (name) => fireTimer(runtime, name),
+    fireTimer: async (name, fire = {}) => {
+      const timer = timers.get(name);
+      const fn = app.functions.find((f) => f.name === name);
+      if (!timer || !fn) throw new DevHostError(`No timer function named "${name}".`);
+      await runTimer(runtime, fn, timer.payload(fire.isPastDue ?? false));
+    },
     idle: () => waitIdle(listeners, inFlight),
     stop: () =>
       (stopped ??= (async () => {
@@ -120,6 +135,7 @@ interface HostRuntime {
   readonly outputs: OutputWriter;
   readonly logger: HostLogger;
   readonly inFlight: InFlight;
+  readonly settings: Readonly<Record<string, string>>;
 }
 
 async function startQueueListener(
@@ -146,14 +162,31 @@ async function startQueueListener(
   return listener;
 }
 
-async function fireTimer(runtime: HostRuntime, name: string): Promise<void> {
-  const fn = runtime.app.functions.find((f) => f.name === name);
-  if (!fn) throw new DevHostError(`No function named "${name}".`);
-  await runtime.inFlight.run(async () => {
+function createTimer(
+  runtime: HostRuntime,
+  fn: HostedFunction,
+  toleranceMs: number | undefined,
+): TimerScheduler {
+  const expression = bindingOption(fn.trigger, 'schedule');
+  if (!expression) throw new DevHostError(`Timer trigger of "${fn.name}" has no schedule.`);
+  const schedule = parseNcrontab(resolveScheduleSetting(expression, runtime.settings));
+  const useMonitor = fn.trigger.useMonitor;
+  return new TimerScheduler({
+    schedule,
+    useMonitor: typeof useMonitor === 'boolean' ? useMonitor : defaultUseMonitor(schedule, new Date()),
+    runOnStartup: fn.trigger.runOnStartup === true,
+    pastDueToleranceMs: toleranceMs ?? DEFAULT_PAST_DUE_TOLERANCE_MS,
+    // A failed scheduled run is logged by the invoker; the schedule carries on.
+    invoke: (payload) => runTimer(runtime, fn, payload).catch(() => {}),
+  });
+}
+
+function runTimer(runtime: HostRuntime, fn: HostedFunction, payload: TimerInfoPayload): Promise<void> {
+  return runtime.inFlight.run(async () => {
     const outcome = await invokeHostedFunction(
       runtime.app,
       fn,
-      { triggerData: { json: JSON.stringify({}) } },
+      { triggerData: { json: JSON.stringify(payload) } },
       runtime.logger,
       runtime.config.functionTimeoutMs,
     );

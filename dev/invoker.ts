@@ -88,7 +88,8 @@ export async function invokeHostedFunction(
   for (const hook of coreHooks('postInvocation')) await hook(post);
   const duration = Math.round(performance.now() - started);
   if (post.error !== undefined && post.error !== null) {
-    say('error', `Executed '${fn.name}' (Failed, Id=${invocationId}, Duration=${duration}ms)`);
+    const reason = post.error instanceof Error ? post.error.message : String(post.error);
+    say('error', `Executed '${fn.name}' (Failed, Id=${invocationId}, Duration=${duration}ms): ${reason}`);
     throw post.error;
   }
   say('information', `Executed '${fn.name}' (Succeeded, Id=${invocationId}, Duration=${duration}ms)`);

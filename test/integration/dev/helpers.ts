@@ -32,3 +32,17 @@ export async function drainQueue(queue: QueueClient, count: number, timeoutMs = 
 
 export const fromBase64 = (text: string): string => Buffer.from(text, 'base64').toString('utf8');
 export const toBase64 = (text: string): string => Buffer.from(text).toString('base64');
+
+/** Receives and deletes messages until one matches `predicate` or `timeoutMs` passed. */
+export async function findMessage(
+  queue: QueueClient,
+  predicate: (body: string) => boolean,
+  timeoutMs = 20_000,
+): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const [body] = await drainQueue(queue, 1, Math.max(0, deadline - Date.now()));
+    if (body !== undefined && predicate(body)) return body;
+  }
+  return undefined;
+}
