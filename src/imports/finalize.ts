@@ -20,7 +20,7 @@ export interface FinalizeDeps {
   readonly runs: ObjectStore;
   readonly results: ObjectStore;
   /** Marks the input (blob metadata) with the run id and status; best effort. */
-  readonly markInput?: (manifest: RunManifest, summary: RunSummary) => Promise<void>;
+  readonly markInput?: (input: InputRef, summary: RunSummary) => Promise<void>;
   readonly clock?: () => Date;
 }
 
@@ -66,7 +66,7 @@ export async function tryFinalize(deps: FinalizeDeps, runId: string): Promise<Ru
   const created = await putJson(deps.results, summaryPath, summary, { ifNoneMatch: true });
   const final = created ? summary : ((await getJson<RunSummary>(deps.results, summaryPath)) ?? summary);
   if (created) await putJson(deps.runs, runPaths.finalized(runId), { finishedAt: final.finishedAt });
-  await deps.markInput?.(manifest, final).catch(() => undefined);
+  await deps.markInput?.(manifest.input, final).catch(() => undefined);
   return final;
 }
 

@@ -1,0 +1,208 @@
+import type { Readable } from 'node:stream';
+import { isCsvFileError, openCsv } from '../csv/reader.js';
+import type { ImportJob } from '../config/job.js';
+import { attributeOf, requiredHeaders } from '../config/job.js';
+import type { Logger } from '../logging.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { getJson } from '../storage/object-store.js';
+import { tryFinalize, writeRejectedRun, type FinalizeDeps } from './finalize.js';
+import { runPaths } from './paths.js';
+import { chunkMessages, planRun, type SourceRecord } from './plan.js';
+import { runIdFor } from './run-id.js';
+import type { ChunkMessage, InputRef, RunManifest, RunSummary } from './types.js';
+import { failChunk, processChunk, type ChunkWorkerDeps } from './write-chunk.js';
+
+export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
+  readonly runs: ObjectStore;
+  readonly results: ObjectStore;
+  readonly defaultChunkSize: number;
+  readonly log: Logger;
+}
+
+export interface StartRequest {
+  readonly input: InputRef;
+  readonly job: ImportJob | undefined;
+  readonly open: () => Promise<Readable>;
+  /** Where result files go in the results store; defaults to `<job>/<input name>/<runId>/`. */
+  readonly resultsPrefix?: (runId: string) => string;
+  readonly dryRun?: boolean;
+  /** An explicit re-run of the same input gets a new run id. */
+  readonly rerunNonce?: string;
+  readonly onProgress?: (rowsRead: number) => void;
+}
+
+export type StartResult =
+  | { readonly kind: 'planned'; readonly manifest: RunManifest; readonly messages: readonly ChunkMessage[] }
+  /** Already planned by an earlier delivery: only the chunks still lacking a result are returned. */
+  | { readonly kind: 'resumed'; readonly manifest: RunManifest; readonly messages: readonly ChunkMessage[] }
+  | { readonly kind: 'rejected'; readonly summary: RunSummary };
+
+/** Plans a run for one input version. Safe to call again for the same input: it resumes. */
+export async function startImport(deps: ImportDeps, request: StartRequest): Promise<StartResult> {
+  const clock = deps.clock ?? (() => new Date());
+  const { input } = request;
+  const runId = runIdFor(input.url, input.etag, request.rerunNonce);
+  const resultsPrefix = (request.resultsPrefix ?? defaultResultsPrefix(input))(runId);
+  const startedAt = clock();
+
+  const existing = await getJson<RunManifest>(deps.runs, runPaths.manifest(runId));
+  if (existing)
+    return { kind: 'resumed', manifest: existing, messages: await pendingMessages(deps, existing) };
+  const rejectedBefore = await getJson<RunSummary>(deps.results, `${resultsPrefix}summary.json`);
+  if (rejectedBefore) return { kind: 'rejected', summary: rejectedBefore };
+
+  const reject = async (code: string, message: string): Promise<StartResult> => {
+    deps.log.warn('Input rejected', { runId, job: input.job, input: input.name, code });
+    const summary = await writeRejectedRun(
+      deps.results,
+      resultsPrefix,
+      { runId, job: input.job, input, code, message, startedAt, dryRun: request.dryRun ?? false },
+      clock,
+    );
+    await deps.markInput?.(input, summary).catch(() => undefined);
+    return { kind: 'rejected', summary };
+  };
+
+  const job = request.job;
+  if (!job) {
+    return reject(
+      'UnknownJob',
+      `No import job named '${input.job}': add jobs/${input.job}.json or put the file in a known job folder.`,
+    );
+  }
+  const source = `${input.job}/${input.name}`;
+  try {
+    const csv = await openCsv(await request.open(), {
+      source,
+      delimiter: job.csv.delimiter,
+      quote: job.csv.quote,
+      encoding: job.csv.encoding,
+      expect: { required: requiredHeaders(job), optional: Object.keys(job.columns) },
+    });
+    const header = csv.header.names;
+    const { manifest, messages } = await planRun({
+      runId,
+      input,
+      jobName: job.name,
+      job,
+      header,
+      records: asSourceRecords(csv.rows),
+      chunkSize: job.chunkSize ?? deps.defaultChunkSize,
+      keyOf: keyExtractor(job, header),
+      duplicateKeys: job.duplicateKeys,
+      store: deps.runs,
+      dryRun: request.dryRun ?? false,
+      resultsPrefix,
+      clock,
+      onProgress: request.onProgress,
+    });
+    deps.log.info('Run planned', {
+      runId,
+      job: job.name,
+      rows: manifest.totalRows,
+      chunks: manifest.chunkCount,
+      planFailures: manifest.planFailures,
+      notes: csv.header.notes.length,
+    });
+    return { kind: 'planned', manifest, messages };
+  } catch (error) {
+    if (isCsvFileError(error)) return reject(error.code, error.message);
+    throw error;
+  }
+}
+
+/**
+ * Writes one chunk, then tries the fan-in. Returns the summary when this call (or an earlier
+ * one) completed the run.
+ */
+export async function handleChunk(deps: ImportDeps, message: ChunkMessage): Promise<RunSummary | undefined> {
+  const { result, fresh } = await processChunk(deps, message);
+  if (fresh) {
+    const failed = result.outcomes.filter((o) => o.status === 'failed').length;
+    deps.log.info('Chunk written', {
+      runId: message.runId,
+      chunk: message.chunk,
+      rows: result.outcomes.length,
+      failed,
+      requests: result.counters.requests,
+      throttled: result.counters.throttled,
+      durationMs: result.durationMs,
+    });
+  }
+  return finalizeIfComplete(deps, message.runId);
+}
+
+/** A chunk that exhausted its retries: every row fails with the reason and the run still ends. */
+export async function handlePoisonedChunk(
+  deps: ImportDeps,
+  message: ChunkMessage,
+  reason: string,
+): Promise<RunSummary | undefined> {
+  deps.log.error('Chunk poisoned', { runId: message.runId, chunk: message.chunk, reason });
+  await failChunk(deps.runs, message, reason, deps.clock);
+  return finalizeIfComplete(deps, message.runId);
+}
+
+async function finalizeIfComplete(deps: ImportDeps, runId: string): Promise<RunSummary | undefined> {
+  const summary = await tryFinalize(deps, runId);
+  if (summary) {
+    deps.log.info('Run finished', {
+      runId,
+      status: summary.status,
+      total: summary.rows.total,
+      succeeded: summary.rows.succeeded,
+      failed: summary.rows.failed,
+      durationMs: summary.durationMs,
+    });
+  }
+  return summary;
+}
+
+export function defaultResultsPrefix(input: InputRef): (runId: string) => string {
+  return (runId) => `${input.job}/${input.name}/${runId}/`;
+}
+
+async function pendingMessages(deps: ImportDeps, manifest: RunManifest): Promise<ChunkMessage[]> {
+  const pending: ChunkMessage[] = [];
+  for (const message of chunkMessages(manifest)) {
+    if (!(await deps.runs.exists(runPaths.chunkResult(manifest.runId, message.chunk)))) pending.push(message);
+  }
+  return pending;
+}
+
+async function* asSourceRecords(
+  rows: AsyncIterable<
+    | { row: number; cells: readonly string[]; error?: undefined }
+    | { row: number; cells: readonly string[]; error: { code: string; message: string; column?: string } }
+  >,
+): AsyncIterable<SourceRecord> {
+  for await (const row of rows) {
+    yield row.error
+      ? {
+          row: row.row,
+          cells: row.cells,
+          error: { code: row.error.code, message: row.error.message, column: row.error.column },
+        }
+      : { row: row.row, cells: row.cells };
+  }
+}
+
+/**
+ * The in-file duplicate check compares key cells the way Dataverse compares alternate keys:
+ * trimmed and case-insensitive.
+ */
+function keyExtractor(
+  job: ImportJob,
+  header: readonly string[],
+): ((cells: readonly string[]) => string | undefined) | undefined {
+  if (job.operation === 'create' || !job.key?.length) return undefined;
+  const positions = job.key.map((attribute) => {
+    const column = Object.entries(job.columns).find(([, spec]) => attributeOf(spec) === attribute)?.[0];
+    return column === undefined ? -1 : header.indexOf(column);
+  });
+  if (positions.some((p) => p < 0)) return undefined;
+  return (cells) => {
+    const parts = positions.map((p) => (cells[p] ?? '').trim().toLowerCase());
+    return parts.every((part) => part === '') ? undefined : parts.join('\u001f');
+  };
+}
