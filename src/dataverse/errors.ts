@@ -42,6 +42,7 @@ export interface DataverseErrorInit {
   readonly table?: string;
   readonly request?: RedactedRequest;
   readonly retryAfterMs?: number;
+  readonly ambiguous?: boolean;
   readonly cause?: unknown;
 }
 
@@ -55,6 +56,8 @@ export class DataverseError extends Error {
   readonly table?: string;
   readonly request?: RedactedRequest;
   readonly retryAfterMs?: number;
+  /** An earlier attempt of the failed request went unanswered, so the server may have done the work. */
+  readonly ambiguous?: boolean;
 
   constructor(init: DataverseErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -66,12 +69,18 @@ export class DataverseError extends Error {
     if (init.table !== undefined) this.table = init.table;
     if (init.request !== undefined) this.request = redactRequest(init.request);
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+    if (init.ambiguous) this.ambiguous = true;
     Object.setPrototypeOf(this, DataverseError.prototype);
   }
 
   /** The same error attributed to one record of a bulk call. */
   forRecord(recordIndex: number, table?: string): DataverseError {
     return new DataverseError({ ...this.init(), recordIndex, table: table ?? this.table });
+  }
+
+  /** A copy with more context (table, ambiguity). */
+  with(extra: { table?: string; ambiguous?: boolean }): DataverseError {
+    return new DataverseError({ ...this.init(), ...extra });
   }
 
   private init(): DataverseErrorInit {
@@ -84,6 +93,7 @@ export class DataverseError extends Error {
       table: this.table,
       request: this.request,
       retryAfterMs: this.retryAfterMs,
+      ambiguous: this.ambiguous,
       cause: this.cause,
     };
   }

@@ -66,7 +66,13 @@ export function retryPolicy(
   options: RetryOptions,
   clock: Clock,
   random: () => number,
-  onRetry: (info: { reason: string; delayMs: number; attempt: number }) => void = () => {},
+  onRetry: (info: {
+    method: string;
+    url: string;
+    reason: string;
+    delayMs: number;
+    attempt: number;
+  }) => void = () => {},
 ): Policy {
   return {
     name: retryPolicyName,
@@ -108,7 +114,13 @@ export function retryPolicy(
         if (decision.throttle) throttleRetries++;
         else transientRetries++;
         request.context.attempt++;
-        onRetry({ reason, delayMs: decision.delayMs, attempt: request.context.attempt });
+        onRetry({
+          method: request.method,
+          url: request.url,
+          reason,
+          delayMs: decision.delayMs,
+          attempt: request.context.attempt,
+        });
         await clock.sleep(decision.delayMs, request.signal);
       }
     },

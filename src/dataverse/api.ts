@@ -1,0 +1,118 @@
+// The request layer every operation uses: URL building, OData headers, the policy pipeline, error mapping.
+import { errorFromResponse, isDataverseError, redactHeaders, type DataverseError } from './errors.js';
+import type { SendNext } from './policies/pipeline.js';
+import { odataHeaders, type HttpResponse } from './transport.js';
+
+export type Row = Record<string, unknown>;
+
+export interface ApiRequest {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  /** Relative to the API root (`accounts(…)`), or an absolute URL (a nextLink). */
+  readonly path: string;
+  /** OData options, already in their final form (`$select` → `name,accountnumber`). */
+  readonly query?: Readonly<Record<string, string | undefined>>;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** JSON body. */
+  readonly json?: unknown;
+  /** Raw body with its own content type in `headers` ($batch). */
+  readonly raw?: string;
+  readonly prefer?: readonly string[];
+  readonly idempotent: boolean;
+  readonly table?: string;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+export interface ApiResponse extends HttpResponse {
+  /** An earlier attempt of this request may have been executed (its answer never arrived). */
+  readonly ambiguous: boolean;
+}
+
+export interface ApiSender {
+  readonly apiRoot: string;
+  /** Sends and returns 2xx/3xx answers; throws DataverseError for anything else after the retries. */
+  send(request: ApiRequest): Promise<ApiResponse>;
+}
+
+/** `$select=a,b&$filter=…`: values percent-encoded, option names kept literal. */
+export function buildQueryString(query: Readonly<Record<string, string | undefined>>): string {
+  const parts: string[] = [];
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    parts.push(`${name}=${encodeURIComponent(value)}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+export function resolveUrl(
+  apiRoot: string,
+  path: string,
+  query?: Readonly<Record<string, string | undefined>>,
+): string {
+  const base = /^https?:\/\//i.test(path) ? path : apiRoot + path.replace(/^\//, '');
+  const qs = query ? buildQueryString(query) : '';
+  if (!qs) return base;
+  return base.includes('?') ? `${base}&${qs.slice(1)}` : base + qs;
+}
+
+export function createApiSender(
+  apiRoot: string,
+  pipeline: SendNext,
+  onFailure: (error: DataverseError) => void = () => {},
+): ApiSender {
+  return {
+    apiRoot,
+    async send(request) {
+      const url = resolveUrl(apiRoot, request.path, request.query);
+      const body = request.raw ?? (request.json === undefined ? undefined : JSON.stringify(request.json));
+      const headers: Record<string, string> = {
+        ...odataHeaders({ read: request.method === 'GET', hasBody: body !== undefined }),
+        ...(request.prefer?.length ? { prefer: request.prefer.join(',') } : {}),
+        ...request.headers,
+      };
+      const context = { attempt: 0, ambiguous: false };
+      const response = await pipeline({
+        method: request.method,
+        url,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        idempotent: request.idempotent,
+        ...(request.signal ? { signal: request.signal } : {}),
+        ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
+        context,
+      }).catch((e: unknown) => {
+        if (isDataverseError(e)) onFailure(e);
+        throw e;
+      });
+      if (response.status >= 400) {
+        const error = errorFromResponse(response.status, response.body, {
+          method: request.method,
+          url,
+          headers: redactHeaders(headers),
+        });
+        const final = error.with({
+          ...(request.table ? { table: request.table } : {}),
+          ...(context.ambiguous ? { ambiguous: true } : {}),
+        });
+        onFailure(final);
+        throw final;
+      }
+      return { ...response, ambiguous: context.ambiguous };
+    },
+  };
+}
+
+/** Parses a JSON body; empty bodies (204) give undefined. */
+export function parseJson<T>(response: HttpResponse): T | undefined {
+  if (!response.body) return undefined;
+  return JSON.parse(response.body) as T;
+}
+
+/** The GUID in `OData-EntityId: …/accounts(<guid>)`, when the URL uses the primary key. */
+export function idFromEntityUrl(entityUrl: string | undefined): string | undefined {
+  if (!entityUrl) return undefined;
+  const m = /\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$/.exec(
+    entityUrl,
+  );
+  return m?.[1]?.toLowerCase();
+}

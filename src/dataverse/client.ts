@@ -1,0 +1,252 @@
+// The facade the import and extract pipelines use: one client per org, shared by every operation in the process.
+import { createApiSender, type Row } from './api.js';
+import type { TokenProvider } from './auth.js';
+import { executeBatch, maxBatchOperations, type BatchRequest, type BatchResponse } from './batch.js';
+import pMap from 'p-map';
+import { BulkSizer, chunk, writeMultiple, type BulkContext, type RecordResult } from './bulk.js';
+import { systemClock, type Clock } from './clock.js';
+import { isDataverseError, isNotFoundCode, type DataverseError } from './errors.js';
+import { IdentityPool } from './identity-pool.js';
+import { entityInfo, tableMetadata } from './metadata.js';
+import { MetricsRecorder, type ClientEvent, type ClientMetrics } from './metrics.js';
+import type { TableMetadata } from './model.js';
+import { authPolicy } from './policies/auth.js';
+import { composePolicies } from './policies/pipeline.js';
+import { defaultRetryOptions, retryPolicy, type RetryOptions } from './policies/retry.js';
+import { throttlePolicy } from './policies/throttle.js';
+import * as q from './query.js';
+import * as records from './records.js';
+import type { RecordTarget, UpsertMode } from './records.js';
+import type { Dispatcher } from 'undici';
+import { createTransport } from './transport.js';
+
+export interface DataverseClientOptions {
+  /** Org URL, e.g. https://contoso.crm.dynamics.com */
+  readonly url: string;
+  /** One per identity (≥ 1); requests are spread over them. */
+  readonly tokenProviders: readonly TokenProvider[];
+  /** Upper bound of concurrent requests per identity (≤ 52). Default 16. */
+  readonly maxConcurrency?: number;
+  /** Records per bulk request. Default 1,000. */
+  readonly bulkSize?: number;
+  /** Per-request timeout. Default 300 s. */
+  readonly timeoutMs?: number;
+  readonly retry?: Partial<RetryOptions>;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly dispatcher?: Dispatcher;
+  readonly onEvent?: (event: ClientEvent) => void;
+}
+
+export interface QueryRequest extends q.QueryOptions {}
+
+export interface DataverseClient {
+  readonly url: string;
+  metadata(table: string): Promise<TableMetadata>;
+  create(table: string, data: Row, opts?: { id?: string }): Promise<{ id: string; created: boolean }>;
+  update(table: string, target: RecordTarget, data: Row): Promise<void>;
+  upsert(
+    table: string,
+    target: RecordTarget,
+    data: Row,
+    opts?: { mode?: UpsertMode },
+  ): Promise<{ id?: string; created?: boolean }>;
+  delete(table: string, target: RecordTarget): Promise<void>;
+  retrieve(table: string, target: RecordTarget, opts?: { select?: string[] }): Promise<Row | undefined>;
+  createMultiple(table: string, records: readonly { id: string; data: Row }[]): Promise<RecordResult[]>;
+  updateMultiple(table: string, records: readonly { id: string; data: Row }[]): Promise<RecordResult[]>;
+  upsertMultiple(
+    table: string,
+    records: readonly { target: RecordTarget; data: Row }[],
+  ): Promise<RecordResult[]>;
+  deleteMultiple(table: string, targets: readonly RecordTarget[]): Promise<RecordResult[]>;
+  batch(requests: readonly BatchRequest[], opts?: { continueOnError?: boolean }): Promise<BatchResponse[]>;
+  query(table: string, query?: QueryRequest): q.QueryResult;
+  delta(
+    deltaLink: string,
+    opts?: Pick<q.QueryOptions, 'pageSize' | 'formattedValues' | 'signal'>,
+  ): q.QueryResult;
+  count(table: string, filter?: string): Promise<number>;
+  metrics(): ClientMetrics;
+  close(): Promise<void>;
+}
+
+export function apiRootOf(url: string): string {
+  return `${new URL(url).origin}/api/data/v9.2/`;
+}
+
+export function createDataverseClient(options: DataverseClientOptions): DataverseClient {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const maxConcurrency = Math.min(52, Math.max(1, options.maxConcurrency ?? 16));
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const metrics = new MetricsRecorder(clock.now(), options.onEvent);
+  const emit = (event: ClientEvent) => metrics.record(event, clock.now());
+
+  const pool = new IdentityPool(options.tokenProviders, clock, { max: maxConcurrency }, (change) => {
+    emit({ type: 'concurrency', identity: change.identity, limit: change.limit, inFlight: change.inFlight });
+    if (change.addedPauseMs)
+      emit({ type: 'throttle', identity: change.identity, pauseMs: change.addedPauseMs });
+  });
+  const transport = createTransport({
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    connections: maxConcurrency * options.tokenProviders.length,
+    timeoutMs,
+  });
+  const apiRoot = apiRootOf(options.url);
+  const pathOf = (url: string) => {
+    const u = new URL(url);
+    return u.pathname.slice(new URL(apiRoot).pathname.length);
+  };
+  const pipeline = composePolicies(
+    [
+      retryPolicy({ ...defaultRetryOptions, ...options.retry }, clock, random, (r) =>
+        emit({
+          type: 'retry',
+          method: r.method,
+          path: pathOf(r.url),
+          reason: r.reason,
+          delayMs: r.delayMs,
+          attempt: r.attempt,
+        }),
+      ),
+      throttlePolicy(pool, clock, (o) =>
+        emit({
+          type: 'request',
+          method: o.method,
+          path: pathOf(o.url),
+          identity: o.identity,
+          status: o.status,
+          durationMs: o.durationMs,
+          attempt: o.attempt,
+        }),
+      ),
+      authPolicy(),
+    ],
+    transport.send,
+  );
+  const api = createApiSender(apiRoot, pipeline, () => metrics.requestFailed());
+
+  const sizer = new BulkSizer(Math.max(1, Math.min(options.bulkSize ?? 1000, 1000)), timeoutMs);
+  const bulk: BulkContext = {
+    api,
+    sizer,
+    concurrency: () => pool.maxCapacity,
+    lanes: () => pool.capacity,
+    fallbacks: new Set(),
+    now: () => clock.now(),
+    onRecords: (table, operation, succeeded, failed) =>
+      emit({ type: 'records', table, operation, succeeded, failed }),
+    onFallback: (table, operation) => emit({ type: 'fallback', table, operation, to: '$batch' }),
+  };
+
+  const single = async <T>(table: string, operation: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      const r = await run();
+      emit({ type: 'records', table, operation, succeeded: 1, failed: 0 });
+      return r;
+    } catch (e) {
+      if (isDataverseError(e)) emit({ type: 'records', table, operation, succeeded: 0, failed: 1 });
+      throw e;
+    }
+  };
+
+  return {
+    url: options.url,
+    metadata: (table) => tableMetadata(api, table),
+    create: (table, data, opts = {}) => single(table, 'create', () => records.create(api, table, data, opts)),
+    update: (table, target, data) => single(table, 'update', () => records.update(api, table, target, data)),
+    upsert: (table, target, data, opts = {}) =>
+      single(table, 'upsert', () => records.upsert(api, table, target, data, opts)),
+    delete: (table, target) => single(table, 'delete', () => records.remove(api, table, target)),
+    retrieve: (table, target, opts = {}) => records.retrieve(api, table, target, opts),
+    createMultiple: (table, list) =>
+      writeMultiple(
+        bulk,
+        'CreateMultiple',
+        table,
+        list.map((r, index) => ({ index, id: r.id, data: r.data })),
+      ),
+    updateMultiple: (table, list) =>
+      writeMultiple(
+        bulk,
+        'UpdateMultiple',
+        table,
+        list.map((r, index) => ({ index, id: r.id, data: r.data })),
+      ),
+    upsertMultiple: (table, list) =>
+      writeMultiple(
+        bulk,
+        'UpsertMultiple',
+        table,
+        list.map((r, index) => ({ index, target: r.target, data: r.data })),
+      ),
+    deleteMultiple: (table, targets) => deleteMultiple(bulk, table, targets),
+    batch: (requests, opts = {}) => executeBatch(api, requests, opts),
+    query: (table, query = {}) => q.query(api, table, query),
+    delta: (deltaLink, opts = {}) => q.delta(api, deltaLink, opts),
+    count: (table, filter) => q.count(api, table, filter),
+    metrics: () => metrics.snapshot(),
+    close: async () => {
+      pool.close();
+      await transport.close();
+    },
+  };
+}
+
+/** DeleteMultiple only exists for elastic tables, so deletes go as $batch (continue-on-error) of DELETEs. */
+async function deleteMultiple(
+  ctx: BulkContext,
+  table: string,
+  targets: readonly RecordTarget[],
+): Promise<RecordResult[]> {
+  const info = await entityInfo(ctx.api, table);
+  const indexed = targets.map((target, index) => ({ target, index }));
+  const groups = chunk(indexed, Math.min(100, maxBatchOperations));
+  const out: RecordResult[] = new Array<RecordResult>(targets.length);
+  await pMap(
+    groups,
+    async (group) => {
+      let responses: BatchResponse[];
+      let ambiguous = false;
+      try {
+        responses = await executeBatch(
+          ctx.api,
+          group.map((g) => ({ method: 'DELETE', path: info.entitySetName + records.formatKey(g.target) })),
+          { continueOnError: true, idempotent: true },
+        );
+      } catch (e) {
+        if (!isDataverseError(e)) throw e;
+        ambiguous = e.ambiguous === true;
+        responses = group.map(() => ({ status: e.status, headers: {}, error: e }));
+      }
+      let ok = 0;
+      await Promise.all(
+        group.map(async (g, i) => {
+          const error = responses[i]?.error;
+          let result: RecordResult;
+          if (!error || (ambiguous && error.status === 404 && isNotFoundCode(error.code))) {
+            result = { index: g.index, ok: true, ...('id' in g.target ? { id: g.target.id } : {}) };
+          } else if (error.retryable || error.status === 0 || error.status === 429) {
+            result = await records.remove(ctx.api, table, g.target).then(
+              (): RecordResult => ({ index: g.index, ok: true }),
+              (e: unknown): RecordResult => {
+                if (!isDataverseError(e)) throw e;
+                return { index: g.index, ok: false, error: e.forRecord(g.index, table) };
+              },
+            );
+          } else {
+            result = { index: g.index, ok: false, error: error.forRecord(g.index, table) };
+          }
+          if (result.ok) ok++;
+          out[g.index] = result;
+        }),
+      );
+      ctx.onRecords(table, 'delete', ok, group.length - ok);
+    },
+    { concurrency: ctx.concurrency() },
+  );
+  return out;
+}
+
+export type { DataverseError };

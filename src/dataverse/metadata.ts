@@ -1,0 +1,268 @@
+// Table metadata from EntityDefinitions, cached per process (metadata changes need a restart, as in Dataverse caches).
+import { parseJson, type ApiSender } from './api.js';
+import type {
+  AlternateKey,
+  AttributeMetadata,
+  AttributeType,
+  ChoiceOption,
+  DateTimeBehavior,
+  NavigationProperty,
+  TableMetadata,
+} from './model.js';
+
+/** What record operations need: where the table lives and its primary key. */
+export interface EntityInfo {
+  readonly logicalName: string;
+  readonly entitySetName: string;
+  readonly primaryIdAttribute: string;
+  readonly primaryNameAttribute: string;
+  readonly changeTrackingEnabled: boolean;
+}
+
+const entityCache = new Map<string, Promise<EntityInfo>>();
+const tableCache = new Map<string, Promise<TableMetadata>>();
+
+/** Forgets cached metadata (after a schema change in tests or long-lived processes). */
+export function clearMetadataCache(): void {
+  entityCache.clear();
+  tableCache.clear();
+}
+
+function cached<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let p = cache.get(key);
+  if (!p) {
+    p = load();
+    cache.set(key, p);
+    // A failed load is not remembered: the next caller tries again.
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
+function definition(table: string): string {
+  return `EntityDefinitions(LogicalName='${table.replace(/'/g, "''")}')`;
+}
+
+async function get<T>(api: ApiSender, path: string, query: Record<string, string>): Promise<T> {
+  const res = await api.send({ method: 'GET', path, query, idempotent: true });
+  return parseJson<T>(res) as T;
+}
+
+interface RawEntity {
+  LogicalName: string;
+  EntitySetName: string;
+  PrimaryIdAttribute: string;
+  PrimaryNameAttribute?: string | null;
+  ChangeTrackingEnabled?: boolean | null;
+}
+
+export function entityInfo(api: ApiSender, table: string): Promise<EntityInfo> {
+  return cached(entityCache, `${api.apiRoot}|${table}`, async () => {
+    const raw = await get<RawEntity>(api, definition(table), {
+      $select: 'LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled',
+    });
+    return {
+      logicalName: raw.LogicalName,
+      entitySetName: raw.EntitySetName,
+      primaryIdAttribute: raw.PrimaryIdAttribute,
+      primaryNameAttribute: raw.PrimaryNameAttribute ?? '',
+      changeTrackingEnabled: raw.ChangeTrackingEnabled === true,
+    };
+  });
+}
+
+interface Label {
+  UserLocalizedLabel?: { Label?: string } | null;
+  LocalizedLabels?: readonly { Label?: string }[];
+}
+interface RawOption {
+  Value: number;
+  Label?: Label | null;
+}
+interface RawAttribute {
+  LogicalName: string;
+  SchemaName?: string;
+  AttributeType?: string;
+  AttributeTypeName?: { Value?: string } | null;
+  RequiredLevel?: { Value?: string } | null;
+  IsValidForCreate?: boolean | null;
+  IsValidForUpdate?: boolean | null;
+  IsValidForRead?: boolean | null;
+  MaxLength?: number | null;
+  MinValue?: number | null;
+  MaxValue?: number | null;
+  Precision?: number | null;
+  Format?: string | null;
+  DateTimeBehavior?: { Value?: string } | null;
+  Targets?: readonly string[] | null;
+  OptionSet?: { Options?: readonly RawOption[]; TrueOption?: RawOption; FalseOption?: RawOption } | null;
+  GlobalOptionSet?: { Options?: readonly RawOption[] } | null;
+}
+interface RawKey {
+  LogicalName: string;
+  KeyAttributes: readonly string[];
+  EntityKeyIndexStatus?: string | null;
+}
+interface RawRelationship {
+  ReferencingAttribute: string;
+  ReferencedEntity: string;
+  ReferencingEntityNavigationPropertyName: string;
+}
+
+const typeNames: Readonly<Record<string, AttributeType>> = {
+  StringType: 'String',
+  MemoType: 'Memo',
+  IntegerType: 'Integer',
+  BigIntType: 'BigInt',
+  DecimalType: 'Decimal',
+  DoubleType: 'Double',
+  MoneyType: 'Money',
+  BooleanType: 'Boolean',
+  DateTimeType: 'DateTime',
+  PicklistType: 'Picklist',
+  MultiSelectPicklistType: 'MultiSelectPicklist',
+  StateType: 'State',
+  StatusType: 'Status',
+  LookupType: 'Lookup',
+  CustomerType: 'Customer',
+  OwnerType: 'Owner',
+  UniqueidentifierType: 'Uniqueidentifier',
+};
+
+export function attributeType(raw: Pick<RawAttribute, 'AttributeType' | 'AttributeTypeName'>): AttributeType {
+  const byName = raw.AttributeTypeName?.Value ? typeNames[raw.AttributeTypeName.Value] : undefined;
+  if (byName) return byName;
+  const byType = raw.AttributeType ? typeNames[`${raw.AttributeType}Type`] : undefined;
+  return byType ?? 'Other';
+}
+
+function labelOf(option: RawOption): string {
+  const l = option.Label;
+  return l?.UserLocalizedLabel?.Label ?? l?.LocalizedLabels?.[0]?.Label ?? String(option.Value);
+}
+
+const requiredLevels = new Set(['None', 'SystemRequired', 'ApplicationRequired', 'Recommended']);
+const behaviors = new Set(['UserLocal', 'DateOnly', 'TimeZoneIndependent']);
+
+/** Type-specific details come from cast segments, one per metadata type, as the Web API requires. */
+const casts: readonly { type: string; query: Record<string, string> }[] = [
+  { type: 'StringAttributeMetadata', query: { $select: 'LogicalName,MaxLength' } },
+  { type: 'MemoAttributeMetadata', query: { $select: 'LogicalName,MaxLength' } },
+  { type: 'IntegerAttributeMetadata', query: { $select: 'LogicalName,MinValue,MaxValue' } },
+  { type: 'BigIntAttributeMetadata', query: { $select: 'LogicalName,MinValue,MaxValue' } },
+  { type: 'DecimalAttributeMetadata', query: { $select: 'LogicalName,MinValue,MaxValue,Precision' } },
+  { type: 'MoneyAttributeMetadata', query: { $select: 'LogicalName,MinValue,MaxValue,Precision' } },
+  { type: 'DoubleAttributeMetadata', query: { $select: 'LogicalName,MinValue,MaxValue,Precision' } },
+  { type: 'DateTimeAttributeMetadata', query: { $select: 'LogicalName,Format,DateTimeBehavior' } },
+  { type: 'LookupAttributeMetadata', query: { $select: 'LogicalName,Targets' } },
+  ...['Picklist', 'MultiSelectPicklist', 'State', 'Status'].map((t) => ({
+    type: `${t}AttributeMetadata`,
+    query: { $select: 'LogicalName', $expand: 'OptionSet($select=Options),GlobalOptionSet($select=Options)' },
+  })),
+  {
+    type: 'BooleanAttributeMetadata',
+    query: { $select: 'LogicalName', $expand: 'OptionSet($select=TrueOption,FalseOption)' },
+  },
+];
+
+export function tableMetadata(api: ApiSender, table: string): Promise<TableMetadata> {
+  return cached(tableCache, `${api.apiRoot}|${table}`, async () => {
+    const def = definition(table);
+    const [info, attrs, keys, relationships, ...details] = await Promise.all([
+      entityInfo(api, table),
+      get<{ value: RawAttribute[] }>(api, `${def}/Attributes`, {
+        $select:
+          'LogicalName,SchemaName,AttributeType,AttributeTypeName,RequiredLevel,IsValidForCreate,IsValidForUpdate,IsValidForRead',
+      }),
+      get<{ value: RawKey[] }>(api, `${def}/Keys`, {
+        $select: 'LogicalName,SchemaName,KeyAttributes,EntityKeyIndexStatus',
+      }),
+      get<{ value: RawRelationship[] }>(api, `${def}/ManyToOneRelationships`, {
+        $select: 'ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName',
+      }),
+      ...casts.map((c) =>
+        get<{ value: RawAttribute[] }>(api, `${def}/Attributes/Microsoft.Dynamics.CRM.${c.type}`, c.query),
+      ),
+    ]);
+    return buildTableMetadata(
+      info,
+      attrs.value,
+      details.flatMap((d) => d.value),
+      keys.value,
+      relationships.value,
+    );
+  });
+}
+
+/** Pure assembly of the metadata answers into the model the mapping layer uses. */
+export function buildTableMetadata(
+  info: EntityInfo,
+  attributes: readonly RawAttribute[],
+  details: readonly RawAttribute[],
+  keys: readonly RawKey[],
+  relationships: readonly RawRelationship[],
+): TableMetadata {
+  const extra = new Map<string, RawAttribute>();
+  for (const d of details) extra.set(d.LogicalName, { ...extra.get(d.LogicalName), ...d });
+  const map = new Map<string, AttributeMetadata>();
+  for (const a of attributes) {
+    const d = extra.get(a.LogicalName) ?? ({} as Partial<RawAttribute>);
+    const type = attributeType(a);
+    const level = a.RequiredLevel?.Value ?? 'None';
+    const behavior = d.DateTimeBehavior?.Value;
+    const options = optionsOf(type, d);
+    map.set(a.LogicalName, {
+      logicalName: a.LogicalName,
+      schemaName: a.SchemaName ?? a.LogicalName,
+      type,
+      isValidForCreate: a.IsValidForCreate !== false,
+      isValidForUpdate: a.IsValidForUpdate !== false,
+      isValidForRead: a.IsValidForRead !== false,
+      requiredLevel: (requiredLevels.has(level) ? level : 'None') as AttributeMetadata['requiredLevel'],
+      ...(d.MaxLength != null ? { maxLength: d.MaxLength } : {}),
+      ...(d.MinValue != null ? { minValue: d.MinValue } : {}),
+      ...(d.MaxValue != null ? { maxValue: d.MaxValue } : {}),
+      ...(d.Precision != null ? { precision: d.Precision } : {}),
+      ...(behavior && behaviors.has(behavior) ? { dateTimeBehavior: behavior as DateTimeBehavior } : {}),
+      ...(d.Format === 'DateOnly' || d.Format === 'DateAndTime' ? { dateTimeFormat: d.Format } : {}),
+      ...(options ? { options } : {}),
+      ...(d.Targets ? { targets: [...d.Targets] } : {}),
+    });
+  }
+  const navigationProperties: NavigationProperty[] = relationships
+    .filter((r) => r.ReferencingEntityNavigationPropertyName)
+    .map((r) => ({
+      name: r.ReferencingEntityNavigationPropertyName,
+      attribute: r.ReferencingAttribute,
+      target: r.ReferencedEntity,
+    }));
+  const alternateKeys: AlternateKey[] = keys.map((k) => ({
+    logicalName: k.LogicalName,
+    keyAttributes: [...k.KeyAttributes],
+    status: k.EntityKeyIndexStatus ?? 'Active',
+  }));
+  return {
+    logicalName: info.logicalName,
+    entitySetName: info.entitySetName,
+    primaryIdAttribute: info.primaryIdAttribute,
+    primaryNameAttribute: info.primaryNameAttribute,
+    attributes: map,
+    keys: alternateKeys,
+    navigationProperties,
+    changeTrackingEnabled: info.changeTrackingEnabled,
+  };
+}
+
+function optionsOf(type: AttributeType, d: Partial<RawAttribute>): ChoiceOption[] | undefined {
+  if (type === 'Boolean') {
+    const f = d.OptionSet?.FalseOption;
+    const t = d.OptionSet?.TrueOption;
+    if (!f || !t) return undefined;
+    return [
+      { value: 0, label: labelOf(f) },
+      { value: 1, label: labelOf(t) },
+    ];
+  }
+  const raw = d.OptionSet?.Options ?? d.GlobalOptionSet?.Options;
+  return raw?.map((o) => ({ value: o.Value, label: labelOf(o) }));
+}
