@@ -38,7 +38,7 @@ export interface DataverseClientOptions {
   readonly onEvent?: (event: ClientEvent) => void;
 }
 
-export interface QueryRequest extends q.QueryOptions {}
+export type QueryRequest = q.QueryOptions;
 
 export interface DataverseClient {
   readonly url: string;
