@@ -57,3 +57,15 @@ describe('azd project', () => {
     for (const kept of ['src', 'functions']) expect(ignored).not.toContain(kept);
   });
 });
+
+describe('infra workflow', () => {
+  const workflow = readFileSync(join(repoRoot, '.github', 'workflows', 'infra.yml'), 'utf8');
+
+  it('runs the offline checks, az bicep build, and what-if only with OIDC and no stored secrets', () => {
+    expect(workflow).toContain('npx vitest run --project integration test/infra');
+    expect(workflow).toMatch(/az bicep build --file infra\/main\.bicep/);
+    expect(workflow).toMatch(/az deployment sub what-if/);
+    expect(workflow).toMatch(/id-token: write/);
+    expect(workflow).not.toMatch(/secrets\.|client-secret|creds:/);
+  });
+});
