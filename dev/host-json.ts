@@ -8,6 +8,8 @@ export interface HostConfig {
   readonly queues: QueueSettings;
   /** undefined: no limit ("-1"). */
   readonly functionTimeoutMs: number | undefined;
+  /** extensions.http.routePrefix; default `api`. */
+  readonly routePrefix: string;
 }
 
 export interface QueueSettings {
@@ -59,7 +61,13 @@ const queuesSchema = z
 const hostJsonSchema = z
   .object({
     functionTimeout: z.string().optional(),
-    extensions: z.object({ queues: queuesSchema.optional() }).loose().optional(),
+    extensions: z
+      .object({
+        queues: queuesSchema.optional(),
+        http: z.object({ routePrefix: z.string().optional() }).loose().optional(),
+      })
+      .loose()
+      .optional(),
   })
   .loose();
 
@@ -77,6 +85,7 @@ export function resolveHostConfig(hostJson: unknown, settings: Record<string, st
   const polling = queues.maxPollingInterval;
   return {
     functionTimeoutMs: parseFunctionTimeout(parsed.data.functionTimeout),
+    routePrefix: parsed.data.extensions?.http?.routePrefix ?? 'api',
     queues: {
       maxPollingIntervalMs:
         polling === undefined

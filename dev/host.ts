@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { setSystemLogSink } from './core-api.js';
+import { coreHooks, setSystemLogSink } from './core-api.js';
 import { StorageClients } from './connections.js';
 import { DevHostError } from './errors.js';
 import { bindingOption, loadFunctionApp, type HostedFunction, type LoadedApp } from './function-app.js';
 import { readHostJson, resolveHostConfig, type HostConfig } from './host-json.js';
 import { InFlight } from './in-flight.js';
 import { invokeHostedFunction } from './invoker.js';
+import { HttpTriggerServer } from './http-trigger.js';
 import { HostLogger, stdoutLogSink, toHostLogLevel, type HostLogEntry } from './log.js';
 import { defaultUseMonitor, parseNcrontab, resolveScheduleSetting } from './ncrontab.js';
 import { OutputWriter } from './outputs.js';
@@ -21,7 +23,10 @@ export interface LocalHostOptions {
   settings: Record<string, string>;
   /** 0 = a free port. */
   httpPort?: number;
-  /** Key for `authLevel: 'function'` routes; falls back to the `FUNCTIONS_LOCAL_KEY` setting. */
+  /**
+   * Key for `authLevel: 'function'` routes; falls back to the `FUNCTIONS_LOCAL_KEY` setting, else a
+   * random key (see RunningLocalHost.functionKey).
+   */
   functionKey?: string;
   /** Default `{ container: 'incoming', queue: 'import-events' }`; `false` turns the emulation off. */
   eventGrid?: false | EventGridOptions;
@@ -52,6 +57,8 @@ export interface RunningLocalHost {
   /** http://127.0.0.1:<port> */
   readonly httpUrl: string;
   readonly functions: readonly string[];
+  /** The key `authLevel: 'function'` routes accept (`?code=` or `x-functions-key`). */
+  readonly functionKey: string;
   /** Runs a timer function now (optionally as a past-due run); rejects if it fails. */
   fireTimer(name: string, options?: { isPastDue?: boolean }): Promise<void>;
   /** Resolves once every trigger queue is empty and nothing is running. */
@@ -99,6 +106,35 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     await Promise.all(listeners.map((l) => l.stop()));
     throw error;
   }
+  const functionKey =
+    options.functionKey ?? settings.FUNCTIONS_LOCAL_KEY ?? randomBytes(24).toString('base64url');
+  const http = new HttpTriggerServer({
+    functions: app.functions,
+    routePrefix: config.routePrefix,
+    functionKey,
+    logger,
+    invoke: (fn, request) =>
+      inFlight.run(async () => {
+        const outcome = await invokeHostedFunction(
+          app,
+          fn,
+          { triggerData: { http: request } },
+          logger,
+          config.functionTimeoutMs,
+        );
+        await outputs.write(fn, outcome.response, request.params ?? {});
+        return outcome.response;
+      }),
+  });
+  try {
+    await http.listen(options.httpPort ?? 0);
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.stop()));
+    throw error;
+  }
+  for (const route of http.routes()) {
+    logger.host('information', `${route.name}: [${route.methods?.join(',') ?? 'ANY'}] ${route.url}`);
+  }
   stoppers.push(...listeners.map((l) => () => l.stop()));
   stoppers.push(async () => timers.forEach((t) => t.stop()));
   timers.forEach((t) => t.start());
@@ -109,7 +145,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
 
   let stopped: Promise<void> | undefined;
   return {
-    httpUrl: '',
+    httpUrl: http.url,
+    functionKey,
     functions: app.functions.map((f) => f.name),
     fireTimer: async (name, fire = {}) => {
       const timer = timers.get(name);
@@ -120,9 +157,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     idle: () => waitIdle(listeners, inFlight),
     stop: () =>
       (stopped ??= (async () => {
+        const httpClosed = http.close();
         await Promise.all(stoppers.map((stop) => stop()));
         const drained = await inFlight.drained(options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
         if (!drained) logger.host('warning', `Stopped with ${inFlight.count} invocation(s) still running.`);
+        http.forceClose();
+        await httpClosed;
+        for (const hook of coreHooks('appTerminate')) await hook({ hookData: {}, appHookData: {} });
         logger.host('information', 'Host stopped.');
       })()),
   };

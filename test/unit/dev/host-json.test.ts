@@ -5,6 +5,7 @@ describe('resolveHostConfig', () => {
   it('applies the host defaults to an empty host.json', () => {
     expect(resolveHostConfig({})).toEqual({
       functionTimeoutMs: 30 * 60_000,
+      routePrefix: 'api',
       queues: {
         maxPollingIntervalMs: 2_000,
         visibilityTimeoutMs: 0,
