@@ -91,7 +91,7 @@ var retentionRule = {
   definition: {
     filters: {
       blobTypes: ['blockBlob', 'appendBlob']
-      prefixMatch: [for c in retainedContainers: '${c}/']
+      prefixMatch: map(retainedContainers, c => '${c}/')
     }
     actions: {
       baseBlob: { delete: { daysAfterModificationGreaterThan: retentionDays } }
