@@ -1,10 +1,64 @@
 import type { Command } from 'commander';
 
+interface EmulatorCliOptions {
+  readonly port: string;
+  readonly host: string;
+  readonly schema?: string;
+  readonly profile: string;
+  readonly faults?: string;
+  readonly timeScale: string;
+  readonly slowMs: string;
+  readonly log?: boolean;
+  readonly printSchema?: boolean;
+}
+
+function number(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got '${text}'`);
+  return n;
+}
+
 export function registerEmulatorCommand(program: Command): void {
   program
     .command('emulator')
-    .description('(not built yet)')
-    .action(() => {
-      throw new Error('dvpipe emulator is not available yet');
+    .description('Start the local Dataverse Web API emulator (dev and test only; see docs/emulator.md)')
+    .option('--port <n>', 'port on 127.0.0.1 (0 picks a free port)', '0')
+    .option('--host <address>', 'loopback address to bind', '127.0.0.1')
+    .option('--schema <file>', 'tables as a JSON schema file (default: account, contact, dvp_sample)')
+    .option('--profile <name>', 'fast (no limits, no latency) or realistic (limits + cost model)', 'fast')
+    .option('--faults <spec>', 'fault rates, e.g. 429=0.1,503=0.05,drop=0.02,slow=0.01')
+    .option('--time-scale <f>', 'multiplies every cost and window length', '1')
+    .option('--slow-ms <ms>', 'how long a "slow" fault holds the answer', '60000')
+    .option('--log', 'print one JSON line per request to stderr')
+    .option('--print-schema', 'print the default schema as JSON and exit')
+    .action(async (opts: EmulatorCliOptions) => {
+      // Loaded lazily: the emulator is a dev tool and other commands should not pay for it.
+      const { startEmulator, DEFAULT_SCHEMA } = await import('../../../emulator/index.js');
+      if (opts.printSchema) {
+        console.log(JSON.stringify(DEFAULT_SCHEMA, null, 2));
+        return;
+      }
+      if (opts.profile !== 'fast' && opts.profile !== 'realistic') {
+        throw new Error(`--profile must be fast or realistic, got '${opts.profile}'`);
+      }
+      const emulator = await startEmulator({
+        port: number(opts.port, 'port'),
+        host: opts.host,
+        profile: opts.profile,
+        timeScale: number(opts.timeScale, 'time-scale'),
+        slowMs: number(opts.slowMs, 'slow-ms'),
+        ...(opts.schema ? { schema: opts.schema } : {}),
+        ...(opts.faults ? { faults: opts.faults } : {}),
+        ...(opts.log ? { log: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`) } : {}),
+      });
+      console.log(
+        `Dataverse emulator listening on ${emulator.url} (API root ${emulator.apiRoot}, profile ${opts.profile})`,
+      );
+      const stop = () => {
+        void emulator.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await new Promise<never>(() => undefined);
     });
 }

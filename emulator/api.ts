@@ -1,0 +1,391 @@
+import { DataverseError, errors, isDataverseError } from './errors.js';
+import { AnnotationFilter, renderRow } from './format.js';
+import {
+  errorResponse,
+  jsonResponse,
+  parsePrefer,
+  type ApiRequest,
+  type ApiResponse,
+  type Work,
+} from './http.js';
+import { metadataRequest } from './metadata.js';
+import { stableGuid, type Model, type Table } from './model.js';
+import { etagOf, parseEntityRef, type KeyRef, type Records, type WriteContext } from './records.js';
+import { runCount, runQuery, selectColumns } from './query.js';
+import { readMs, type EmulatorSettings } from './settings.js';
+import type { Store } from './store.js';
+
+const API_PREFIX = /^\/api\/data\/(v9\.[0-2])\//;
+const BULK = /^Microsoft\.Dynamics\.CRM\.(CreateMultiple|UpdateMultiple|UpsertMultiple|DeleteMultiple)$/;
+
+export interface CallContext {
+  readonly user: string;
+  readonly userId?: string;
+  /** Set inside a $batch change set. */
+  readonly contentIds?: ReadonlyMap<string, string>;
+}
+
+interface Route {
+  readonly table: Table;
+  readonly key?: string;
+  readonly rest?: string;
+}
+
+/** Splits `set(key)/rest`, honouring quotes inside the key. */
+function splitResource(path: string): { set: string; key?: string; rest?: string } {
+  const open = path.search(/[(/]/);
+  if (open < 0) return { set: path };
+  const set = path.slice(0, open);
+  if (path[open] === '/') return { set, rest: path.slice(open + 1) };
+  let quoted = false;
+  for (let i = open + 1; i < path.length; i += 1) {
+    const c = path[i];
+    if (c === "'") quoted = !quoted;
+    else if (c === ')' && !quoted) {
+      const after = path.slice(i + 1);
+      return {
+        set,
+        key: path.slice(open + 1, i),
+        ...(after.startsWith('/') ? { rest: after.slice(1) } : after ? { rest: after } : {}),
+      };
+    }
+  }
+  return { set, key: path.slice(open + 1) };
+}
+
+export function apiRootOf(url: URL): string {
+  const version = API_PREFIX.exec(url.pathname)?.[1] ?? 'v9.2';
+  return `${url.protocol}//${url.host}/api/data/${version}/`;
+}
+
+/**
+ * The Web API's resources: routing, CRUD, queries, bulk messages, metadata. Pure request in,
+ * response out; the server adds auth, limits, latency and faults around it.
+ */
+export class Api {
+  /** Tables refusing bulk messages at run time (configure). */
+  readonly refuseBulk = new Set<string>();
+
+  constructor(
+    private readonly model: Model,
+    private readonly store: Store,
+    private readonly records: Records,
+    private readonly settings: () => EmulatorSettings,
+  ) {}
+
+  /** Handles one request; Dataverse errors become error responses. */
+  handle(req: ApiRequest, ctx: CallContext): { response: ApiResponse; work: Work } {
+    const work: Work = { countedMs: 0, recordsWritten: 0, bulkRecords: 0, operation: 'other' };
+    try {
+      const response = this.dispatch(req, ctx, work);
+      return { response, work };
+    } catch (error) {
+      work.countedMs = this.settings().fixedServerMs;
+      if (isDataverseError(error)) {
+        return { response: errorResponse(error.status, error.code, error.message, error.headers), work };
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      return { response: errorResponse(500, '0x80040216', `An unexpected error occurred: ${message}`), work };
+    }
+  }
+
+  private dispatch(req: ApiRequest, ctx: CallContext, work: Work): ApiResponse {
+    const s = this.settings();
+    const m = API_PREFIX.exec(req.url.pathname);
+    if (!m) throw errors.segment(req.url.pathname);
+    const path = decodeURIComponent(req.url.pathname.slice(m[0].length));
+    const apiRoot = apiRootOf(req.url);
+    const params = req.url.searchParams;
+    work.countedMs = s.fixedServerMs;
+    if (path === '') {
+      this.allow(req, 'GET');
+      return jsonResponse(200, {
+        '@odata.context': `${apiRoot}$metadata`,
+        value: this.model.tables.map((t) => ({
+          name: t.entitySetName,
+          kind: 'EntitySet',
+          url: t.entitySetName,
+        })),
+      });
+    }
+    if (path === '$metadata') {
+      this.allow(req, 'GET');
+      return {
+        status: 200,
+        headers: { 'Content-Type': 'application/xml', 'OData-Version': '4.0' },
+        body: this.csdl(),
+      };
+    }
+    if (path === 'WhoAmI' || path === 'WhoAmI()') {
+      this.allow(req, 'GET');
+      work.operation = 'whoami';
+      return jsonResponse(200, {
+        '@odata.context': `${apiRoot}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`,
+        BusinessUnitId: stableGuid('businessunit:root'),
+        UserId: ctx.userId ?? stableGuid(`systemuser:${ctx.user}`),
+        OrganizationId: stableGuid('organization:emulator'),
+      });
+    }
+    if (path.startsWith('EntityDefinitions')) {
+      this.allow(req, 'GET');
+      work.operation = 'metadata';
+      return jsonResponse(200, metadataRequest(this.model, apiRoot, path, params));
+    }
+    const { set, key, rest } = splitResource(path);
+    const table = this.model.tableBySet(set);
+    if (!table) throw errors.segment(set);
+    const route: Route = {
+      table,
+      ...(key !== undefined ? { key } : {}),
+      ...(rest !== undefined ? { rest } : {}),
+    };
+    const prefer = parsePrefer(req.headers.prefer);
+    const writeCtx: WriteContext = {
+      ...(ctx.userId ? { userId: ctx.userId } : {}),
+      ...(ctx.contentIds ? { contentIds: ctx.contentIds } : {}),
+    };
+
+    if (route.key === undefined) {
+      if (route.rest === '$count') {
+        this.allow(req, 'GET');
+        work.operation = 'count';
+        const n = runCount(this.store, { table, params, maxCount: s.maxCount });
+        return {
+          status: 200,
+          headers: { 'Content-Type': 'text/plain', 'OData-Version': '4.0' },
+          body: String(n),
+        };
+      }
+      const bulk = route.rest ? BULK.exec(route.rest) : null;
+      if (bulk) {
+        this.allow(req, 'POST');
+        return this.bulk(bulk[1]!, table, req, apiRoot, writeCtx, work);
+      }
+      if (route.rest) throw errors.segment(route.rest);
+      if (req.method === 'GET') {
+        work.operation = 'read';
+        const out = runQuery(this.model, this.store, {
+          table,
+          params,
+          prefer,
+          requestUrl: req.url.toString(),
+          apiRoot,
+          maxPageSize: s.maxPageSize,
+          maxCount: s.maxCount,
+          now: new Date(),
+        });
+        work.countedMs = readMs(s, out.rows, out.columns);
+        const headers: Record<string, string> = {};
+        if (out.preferenceApplied.length > 0) headers['Preference-Applied'] = out.preferenceApplied.join(',');
+        return jsonResponse(200, out.body, headers);
+      }
+      if (req.method === 'POST') {
+        work.operation = 'create';
+        const body = this.parseBody(table, req.body);
+        const { id, row } = this.records.create(table, body, writeCtx);
+        work.countedMs = s.createMs;
+        work.recordsWritten = 1;
+        if (prefer.includes('return=representation')) {
+          return this.representation(201, table, row, params, prefer, apiRoot);
+        }
+        return {
+          status: 204,
+          headers: { 'OData-Version': '4.0', 'OData-EntityId': `${apiRoot}${table.entitySetName}(${id})` },
+        };
+      }
+      throw errors.methodNotAllowed(req.method);
+    }
+
+    if (route.rest) throw errors.segment(route.rest);
+    const ref = this.records.parseKey(table, route.key!);
+    const entityUrl = `${apiRoot}${table.entitySetName}(${ref.kind === 'id' ? ref.id : route.key})`;
+    const ifMatch = req.headers['if-match'];
+    const ifNoneMatch = req.headers['if-none-match'];
+    switch (req.method) {
+      case 'GET': {
+        work.operation = 'retrieve';
+        work.countedMs = s.retrieveMs;
+        const { row } = this.records.require(table, ref);
+        const { filter } = AnnotationFilter.fromPrefer(prefer);
+        if (ifNoneMatch && ifNoneMatch !== 'null' && ifNoneMatch === etagOf(row) && !filter.any) {
+          return { status: 304, headers: { 'OData-Version': '4.0', ETag: etagOf(row) } };
+        }
+        return this.representation(200, table, row, params, prefer, apiRoot, false);
+      }
+      case 'PATCH': {
+        work.operation = ifMatch === '*' ? 'update' : ref.kind === 'key' ? 'upsert-key' : 'upsert-id';
+        const body = this.parseBody(table, req.body);
+        const cond = {
+          ...(ifMatch !== undefined ? { ifMatch } : {}),
+          ...(ifNoneMatch !== undefined && ifNoneMatch !== 'null' ? { ifNoneMatch } : {}),
+        };
+        const result = this.records.upsert(table, ref, body, writeCtx, cond);
+        work.countedMs = ifMatch === '*' ? s.updateMs : ref.kind === 'key' ? s.upsertByKeyMs : s.upsertByIdMs;
+        work.recordsWritten = 1;
+        if (prefer.includes('return=representation')) {
+          return this.representation(result.created ? 201 : 200, table, result.row, params, prefer, apiRoot);
+        }
+        return { status: 204, headers: { 'OData-Version': '4.0', 'OData-EntityId': entityUrl } };
+      }
+      case 'DELETE': {
+        work.operation = 'delete';
+        this.records.delete(table, ref, ifMatch !== undefined ? { ifMatch } : {});
+        work.countedMs = s.deleteMs;
+        work.recordsWritten = 1;
+        return { status: 204, headers: { 'OData-Version': '4.0' } };
+      }
+      default:
+        throw errors.methodNotAllowed(req.method);
+    }
+  }
+
+  private allow(req: ApiRequest, method: string): void {
+    if (req.method !== method) throw errors.methodNotAllowed(req.method);
+  }
+
+  private parseBody(table: Table, text: string): Record<string, unknown> {
+    let body: unknown;
+    try {
+      body = JSON.parse(text === '' ? '{}' : text);
+    } catch (error) {
+      throw errors.payload(table, `Invalid JSON. ${error instanceof Error ? error.message : ''}`.trim());
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw errors.payload(table, 'A JSON object was expected for an entry.');
+    }
+    return body as Record<string, unknown>;
+  }
+
+  private representation(
+    status: number,
+    table: Table,
+    row: Record<string, unknown>,
+    params: URLSearchParams,
+    prefer: readonly string[],
+    apiRoot: string,
+    applied = true,
+  ): ApiResponse {
+    const select = params.get('$select');
+    const columns = selectColumns(table, select);
+    const { filter, applied: annotations } = AnnotationFilter.fromPrefer(prefer);
+    const rendered = renderRow(this.model, this.store, table, row as never, columns, filter);
+    const body = {
+      '@odata.context': `${apiRoot}$metadata#${table.entitySetName}${select ? `(${select})` : ''}/$entity`,
+      ...rendered,
+    };
+    const preferenceApplied = [
+      ...(applied ? ['return=representation'] : []),
+      ...(annotations ? [annotations] : []),
+    ];
+    return jsonResponse(status, body, {
+      ETag: String(rendered['@odata.etag']),
+      ...(preferenceApplied.length > 0 ? { 'Preference-Applied': preferenceApplied.join(',') } : {}),
+    });
+  }
+
+  private bulk(
+    message: string,
+    table: Table,
+    req: ApiRequest,
+    apiRoot: string,
+    ctx: WriteContext,
+    work: Work,
+  ): ApiResponse {
+    const s = this.settings();
+    work.operation = message;
+    if (table.spec.bulkMessages === false || this.refuseBulk.has(table.logicalName)) {
+      throw errors.messageNotSupported(message, table);
+    }
+    if (message === 'DeleteMultiple') {
+      throw new DataverseError(400, '0x80040800', 'DeleteMultiple has not yet been implemented.');
+    }
+    const body = this.parseBody(table, req.body);
+    const targets = body.Targets;
+    if (!Array.isArray(targets))
+      throw errors.payload(table, "The parameter 'Targets' is required and must be an array of entities.");
+    const typeName = table.typeName;
+    for (const t of targets) {
+      const type =
+        typeof t === 'object' && t !== null ? (t as Record<string, unknown>)['@odata.type'] : undefined;
+      if (typeof type !== 'string' || type.replace(/^#/, '') !== typeName) {
+        throw errors.payload(
+          table,
+          `Every item of 'Targets' must carry "@odata.type": "${typeName}"${type === undefined ? '' : ` (found '${String(type)}')`}.`,
+        );
+      }
+    }
+    const items = targets as Record<string, unknown>[];
+    const pk = table.primaryId.logicalName;
+    // Standard tables: all or nothing; the first failure is the error.
+    const response = this.store.atomically((): ApiResponse => {
+      if (message === 'CreateMultiple') {
+        const ids = items.map((t) => this.records.create(table, t, ctx).id);
+        work.countedMs = s.fixedServerMs + s.createMultipleMs * items.length;
+        return jsonResponse(200, {
+          '@odata.context': `${apiRoot}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse`,
+          Ids: ids,
+        });
+      }
+      if (message === 'UpdateMultiple') {
+        for (const t of items) {
+          const id = t[pk];
+          if (typeof id !== 'string') throw errors.invalidArgument('Entity Id must be specified for Update');
+          const ref: KeyRef = this.records.parseKey(table, id);
+          const found = this.records.require(table, ref);
+          this.records.update(table, found.id, t, ctx);
+        }
+        work.countedMs = s.fixedServerMs + s.updateMultipleMs * items.length;
+        return { status: 204, headers: { 'OData-Version': '4.0' } };
+      }
+      let counted = s.fixedServerMs;
+      for (const t of items) {
+        const odataId = t['@odata.id'];
+        let ref: KeyRef | undefined;
+        if (typeof odataId === 'string') {
+          const parsed = parseEntityRef(odataId);
+          if (!parsed || parsed.set !== table.entitySetName) {
+            throw errors.payload(
+              table,
+              `The '@odata.id' value '${odataId}' does not identify a ${table.logicalName} record.`,
+            );
+          }
+          ref = this.records.parseKey(table, parsed.key);
+        } else if (typeof t[pk] === 'string') {
+          ref = this.records.parseKey(table, t[pk] as string);
+        }
+        counted += ref?.kind === 'key' ? s.upsertMultipleByKeyMs : s.upsertMultipleByIdMs;
+        if (ref) this.records.upsert(table, ref, t, ctx);
+        else this.records.create(table, t, ctx);
+      }
+      work.countedMs = counted;
+      return { status: 204, headers: { 'OData-Version': '4.0' } };
+    });
+    work.recordsWritten = items.length;
+    work.bulkRecords = items.length;
+    return response;
+  }
+
+  /** A small CSDL document: entity types with their properties and keys. */
+  private csdl(): string {
+    const edm = (t: Table) =>
+      t.attributes
+        .map((a) =>
+          a.isLookup
+            ? `<Property Name="${a.valueName}" Type="Edm.Guid" />`
+            : `<Property Name="${a.logicalName}" Type="${a.type === 'Uniqueidentifier' ? 'Edm.Guid' : 'Edm.String'}" />`,
+        )
+        .join('');
+    const types = this.model.tables
+      .map(
+        (t) =>
+          `<EntityType Name="${t.logicalName}"><Key><PropertyRef Name="${t.primaryId.logicalName}" /></Key>${edm(t)}</EntityType>`,
+      )
+      .join('');
+    const sets = this.model.tables
+      .map(
+        (t) => `<EntitySet Name="${t.entitySetName}" EntityType="Microsoft.Dynamics.CRM.${t.logicalName}" />`,
+      )
+      .join('');
+    return `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices><Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">${types}<EntityContainer Name="System">${sets}</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`;
+  }
+}

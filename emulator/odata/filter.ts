@@ -1,0 +1,325 @@
+import { errors } from '../errors.js';
+import { formatUtc, parseDateTime } from '../values.js';
+
+// OData $filter subset (reference §5, behaviours item 8): eq ne gt ge lt le, and or not, parentheses,
+// contains/startswith/endswith (case-insensitive), null, numbers, strings, booleans, GUID, date and
+// DateTimeOffset literals, enum literals (metadata), property paths with '/'.
+
+export type Operand =
+  | { readonly kind: 'prop'; readonly name: string }
+  | { readonly kind: 'lit'; readonly value: string | number | boolean | null };
+
+export type FilterExpr =
+  | { readonly kind: 'and' | 'or'; readonly left: FilterExpr; readonly right: FilterExpr }
+  | { readonly kind: 'not'; readonly expr: FilterExpr }
+  | { readonly kind: 'cmp'; readonly op: CmpOp; readonly left: Operand; readonly right: Operand }
+  | { readonly kind: 'fn'; readonly name: StringFn; readonly args: readonly Operand[] }
+  | { readonly kind: 'operand'; readonly operand: Operand };
+
+type CmpOp = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
+type StringFn = 'contains' | 'startswith' | 'endswith';
+const CMP_OPS: ReadonlySet<string> = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
+const STRING_FNS: ReadonlySet<string> = new Set(['contains', 'startswith', 'endswith']);
+
+type Token =
+  | { readonly t: 'punct'; readonly v: '(' | ')' | ','; readonly pos: number }
+  | { readonly t: 'word'; readonly v: string; readonly pos: number }
+  | { readonly t: 'lit'; readonly v: string | number | boolean | null; readonly pos: number };
+
+const GUID_AT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-])/;
+const DATETIME_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?/;
+const DATE_AT = /^\d{4}-\d{2}-\d{2}(?![\w:])/;
+const NUMBER_AT = /^-?\d+(\.\d+)?([eE][+-]?\d+)?[mMdDfFlL]?(?![\w])/;
+const WORD_AT = /^[A-Za-z_$][A-Za-z0-9_./$]*/;
+
+function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t') {
+      i += 1;
+      continue;
+    }
+    if (c === '(' || c === ')' || c === ',') {
+      tokens.push({ t: 'punct', v: c, pos: i });
+      i += 1;
+      continue;
+    }
+    if (c === "'") {
+      const start = i;
+      let value = '';
+      i += 1;
+      for (;;) {
+        if (i >= text.length) {
+          throw errors.uri(`There is an unterminated literal at position ${start} in '${text}'.`);
+        }
+        if (text[i] === "'") {
+          if (text[i + 1] === "'") {
+            value += "'";
+            i += 2;
+            continue;
+          }
+          i += 1;
+          break;
+        }
+        value += text[i];
+        i += 1;
+      }
+      tokens.push({ t: 'lit', v: value, pos: start });
+      continue;
+    }
+    const rest = text.slice(i);
+    let m = GUID_AT.exec(rest);
+    if (m) {
+      tokens.push({ t: 'lit', v: m[0].toLowerCase(), pos: i });
+      i += m[0].length;
+      continue;
+    }
+    m = DATETIME_AT.exec(rest);
+    if (m) {
+      const date = parseDateTime(m[0]);
+      if (!date) throw errors.uri(`Syntax error at position ${i} in '${text}'.`);
+      tokens.push({ t: 'lit', v: formatUtc(date), pos: i });
+      i += m[0].length;
+      continue;
+    }
+    m = DATE_AT.exec(rest);
+    if (m) {
+      tokens.push({ t: 'lit', v: m[0], pos: i });
+      i += m[0].length;
+      continue;
+    }
+    m = NUMBER_AT.exec(rest);
+    if (m) {
+      tokens.push({ t: 'lit', v: Number(m[0].replace(/[mMdDfFlL]$/, '')), pos: i });
+      i += m[0].length;
+      continue;
+    }
+    m = WORD_AT.exec(rest);
+    if (m) {
+      const word = m[0];
+      i += word.length;
+      // Enum literal: Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist'
+      if (text[i] === "'" && word.includes('.')) {
+        const end = text.indexOf("'", i + 1);
+        if (end < 0) throw errors.uri(`There is an unterminated literal at position ${i} in '${text}'.`);
+        tokens.push({ t: 'lit', v: text.slice(i + 1, end), pos: i });
+        i = end + 1;
+        continue;
+      }
+      if (word === 'null') tokens.push({ t: 'lit', v: null, pos: i - word.length });
+      else if (word === 'true' || word === 'false')
+        tokens.push({ t: 'lit', v: word === 'true', pos: i - word.length });
+      else tokens.push({ t: 'word', v: word, pos: i - word.length });
+      continue;
+    }
+    throw errors.uri(`Syntax error: character '${c}' is not valid at position ${i} in '${text}'.`);
+  }
+  return tokens;
+}
+
+class Parser {
+  private i = 0;
+  constructor(
+    private readonly tokens: readonly Token[],
+    private readonly text: string,
+  ) {}
+
+  parse(): FilterExpr {
+    const expr = this.or();
+    if (this.i < this.tokens.length) this.fail(this.tokens[this.i]!.pos);
+    return expr;
+  }
+
+  private fail(pos: number): never {
+    throw errors.uri(`Syntax error at position ${pos} in '${this.text}'.`);
+  }
+
+  private peekWord(word: string): boolean {
+    const t = this.tokens[this.i];
+    return t?.t === 'word' && t.v === word;
+  }
+
+  private or(): FilterExpr {
+    let left = this.and();
+    while (this.peekWord('or')) {
+      this.i += 1;
+      left = { kind: 'or', left, right: this.and() };
+    }
+    return left;
+  }
+
+  private and(): FilterExpr {
+    let left = this.unary();
+    while (this.peekWord('and')) {
+      this.i += 1;
+      left = { kind: 'and', left, right: this.unary() };
+    }
+    return left;
+  }
+
+  private unary(): FilterExpr {
+    if (this.peekWord('not')) {
+      this.i += 1;
+      return { kind: 'not', expr: this.unary() };
+    }
+    return this.comparison();
+  }
+
+  private comparison(): FilterExpr {
+    const t = this.tokens[this.i];
+    if (!t) this.fail(this.text.length);
+    if (t.t === 'punct' && t.v === '(') {
+      this.i += 1;
+      const inner = this.or();
+      this.expect(')');
+      return this.maybeCmp(inner);
+    }
+    if (t.t === 'word' && STRING_FNS.has(t.v) && this.tokens[this.i + 1]?.t === 'punct') {
+      this.i += 1;
+      this.expect('(');
+      const args = [this.operand()];
+      while (this.tokens[this.i]?.t === 'punct' && this.tokens[this.i]!.v === ',') {
+        this.i += 1;
+        args.push(this.operand());
+      }
+      this.expect(')');
+      return this.maybeCmp({ kind: 'fn', name: t.v as StringFn, args });
+    }
+    const left = this.operand();
+    const op = this.tokens[this.i];
+    if (op?.t === 'word' && CMP_OPS.has(op.v)) {
+      this.i += 1;
+      return { kind: 'cmp', op: op.v as CmpOp, left, right: this.operand() };
+    }
+    return { kind: 'operand', operand: left };
+  }
+
+  /** `contains(a,'x') eq true` and `(expr) eq false` forms. */
+  private maybeCmp(expr: FilterExpr): FilterExpr {
+    const op = this.tokens[this.i];
+    if (op?.t === 'word' && (op.v === 'eq' || op.v === 'ne')) {
+      this.i += 1;
+      const right = this.operand();
+      if (right.kind !== 'lit' || typeof right.value !== 'boolean') this.fail(op.pos);
+      const same = (op.v === 'eq') === right.value;
+      return same ? expr : { kind: 'not', expr };
+    }
+    return expr;
+  }
+
+  private expect(v: string): void {
+    const t = this.tokens[this.i];
+    if (t?.t !== 'punct' || t.v !== v) this.fail(t?.pos ?? this.text.length);
+    this.i += 1;
+  }
+
+  private operand(): Operand {
+    const t = this.tokens[this.i];
+    if (!t) this.fail(this.text.length);
+    this.i += 1;
+    if (t.t === 'lit') return { kind: 'lit', value: t.v };
+    if (t.t === 'word') return { kind: 'prop', name: t.v };
+    return this.fail(t.pos);
+  }
+}
+
+export function parseFilter(text: string): FilterExpr {
+  return new Parser(tokenize(text), text).parse();
+}
+
+export type Getter<T> = (subject: T) => unknown;
+/** Resolves a property name to a getter; throws the Dataverse error for unknown names. */
+export type Resolver<T> = (name: string) => Getter<T>;
+
+function norm(value: unknown): unknown {
+  if (typeof value === 'string') return value.toLowerCase();
+  if (typeof value === 'object' && value !== null && 'id' in value) return (value as { id: unknown }).id;
+  return value;
+}
+
+function compare(op: CmpOp, a: unknown, b: unknown): boolean {
+  const x = norm(a);
+  const y = norm(b);
+  if (op === 'eq') return x === y || (x == null && y == null);
+  if (op === 'ne') return !(x === y || (x == null && y == null));
+  if (x == null || y == null) return false;
+  if (typeof x !== typeof y) return false;
+  const lt = (x as number | string) < (y as number | string);
+  const gt = (x as number | string) > (y as number | string);
+  switch (op) {
+    case 'gt':
+      return gt;
+    case 'ge':
+      return !lt;
+    case 'lt':
+      return lt;
+    default:
+      return !gt;
+  }
+}
+
+/** Compiles a parsed filter into a predicate, resolving properties once. */
+export function compileFilter<T>(expr: FilterExpr, resolve: Resolver<T>): (subject: T) => boolean {
+  const operand = (o: Operand): Getter<T> => {
+    if (o.kind === 'lit') {
+      const v = o.value;
+      return () => v;
+    }
+    return resolve(o.name);
+  };
+  switch (expr.kind) {
+    case 'and': {
+      const l = compileFilter(expr.left, resolve);
+      const r = compileFilter(expr.right, resolve);
+      return (s) => l(s) && r(s);
+    }
+    case 'or': {
+      const l = compileFilter(expr.left, resolve);
+      const r = compileFilter(expr.right, resolve);
+      return (s) => l(s) || r(s);
+    }
+    case 'not': {
+      const e = compileFilter(expr.expr, resolve);
+      return (s) => !e(s);
+    }
+    case 'cmp': {
+      const l = operand(expr.left);
+      const r = operand(expr.right);
+      const op = expr.op;
+      return (s) => compare(op, l(s), r(s));
+    }
+    case 'fn': {
+      if (expr.args.length !== 2) throw errors.uri(`The function '${expr.name}' needs two arguments.`);
+      const l = operand(expr.args[0]!);
+      const r = operand(expr.args[1]!);
+      const name = expr.name;
+      return (s) => {
+        const a = l(s);
+        const b = r(s);
+        if (typeof a !== 'string' || typeof b !== 'string') return false;
+        const x = a.toLowerCase();
+        const y = b.toLowerCase();
+        return name === 'contains' ? x.includes(y) : name === 'startswith' ? x.startsWith(y) : x.endsWith(y);
+      };
+    }
+    case 'operand': {
+      const g = operand(expr.operand);
+      return (s) => g(s) === true;
+    }
+  }
+}
+
+/** Resolver over plain objects with `/` paths (metadata queries). */
+export function pathResolver(name: string): Getter<Record<string, unknown>> {
+  const parts = name.split('/');
+  return (subject) => {
+    let v: unknown = subject;
+    for (const p of parts) {
+      if (typeof v !== 'object' || v === null) return undefined;
+      v = (v as Record<string, unknown>)[p];
+    }
+    return v;
+  };
+}

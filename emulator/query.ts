@@ -1,0 +1,304 @@
+import { errors } from './errors.js';
+import { AnnotationFilter, readableColumns, renderRow } from './format.js';
+import type { Attribute, Model, Table } from './model.js';
+import { compileFilter, parseFilter, type Getter } from './odata/filter.js';
+import type { Store } from './store.js';
+import { jsonValue, type Row, type StoredValue } from './values.js';
+
+export interface QueryInput {
+  readonly table: Table;
+  readonly params: URLSearchParams;
+  readonly prefer: readonly string[];
+  /** The request URL as the client sent it (absolute), for nextLink. */
+  readonly requestUrl: string;
+  readonly apiRoot: string;
+  readonly maxPageSize: number;
+  readonly maxCount: number;
+  readonly now: Date;
+}
+
+export interface QueryOutput {
+  readonly body: Record<string, unknown>;
+  readonly preferenceApplied: readonly string[];
+  readonly rows: number;
+  readonly columns: number;
+}
+
+interface Cookie {
+  readonly last: readonly unknown[];
+  readonly page: number;
+  readonly snapshot?: number;
+}
+
+const UNSUPPORTED = ['$skip', '$search', '$format'];
+
+function b64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
+}
+
+function encodeSkipToken(
+  table: Table,
+  cookie: Cookie,
+  first: string,
+  last: string,
+  tracking: boolean,
+): string {
+  const pk = table.primaryId.logicalName;
+  const inner = `<cookie page="${cookie.page}" dvpemu="${b64(JSON.stringify(cookie))}"><${pk} last="{${last.toUpperCase()}}" first="{${first.toUpperCase()}}" /></cookie>`;
+  return `<cookie pagenumber="${cookie.page + 1}" pagingcookie="${encodeURIComponent(encodeURIComponent(inner))}" istracking="${tracking ? 'True' : 'False'}" />`;
+}
+
+function decodeSkipToken(token: string): Cookie {
+  try {
+    const paging = /pagingcookie="([^"]*)"/.exec(token)?.[1];
+    const inner = decodeURIComponent(decodeURIComponent(paging ?? ''));
+    const state = /dvpemu="([^"]*)"/.exec(inner)?.[1];
+    const cookie = JSON.parse(Buffer.from(state ?? '', 'base64url').toString('utf8')) as Cookie;
+    if (!Array.isArray(cookie.last) || typeof cookie.page !== 'number') throw new Error('bad cookie');
+    return cookie;
+  } catch {
+    throw errors.uri(
+      'The $skiptoken value is not valid. Treat @odata.nextLink as opaque and send it unchanged.',
+    );
+  }
+}
+
+/** Resolves `$select` names: logical names of structural columns and `_x_value` for lookups. */
+export function resolveColumn(table: Table, name: string): Attribute {
+  const attr = table.structural.get(name) ?? table.byValueName.get(name);
+  if (!attr || !attr.validForRead) throw errors.uriProperty(table.typeName, name);
+  return attr;
+}
+
+export function selectColumns(table: Table, select: string | null): Attribute[] {
+  if (select === null || select.trim() === '') return readableColumns(table);
+  const seen = new Set<Attribute>();
+  for (const name of select.split(',')) seen.add(resolveColumn(table, name.trim()));
+  return [...seen];
+}
+
+function getter(table: Table, name: string): Getter<Row> {
+  const attr = resolveColumn(table, name);
+  const key = attr.logicalName;
+  return (row) => row[key] ?? null;
+}
+
+function cmpValues(a: unknown, b: unknown): number {
+  const x = typeof a === 'string' ? a.toLowerCase() : a;
+  const y = typeof b === 'string' ? b.toLowerCase() : b;
+  if (x === y) return 0;
+  if (x == null) return -1;
+  if (y == null) return 1;
+  return (x as number) < (y as number) ? -1 : 1;
+}
+
+export function pageSizeFrom(prefer: readonly string[], max: number): number | undefined {
+  for (const p of prefer) {
+    const m = /^odata\.maxpagesize\s*=\s*(\d+)$/i.exec(p);
+    if (m) return Math.max(1, Math.min(Number(m[1]), max));
+  }
+  return undefined;
+}
+
+function contextUrl(input: QueryInput, select: string | null, suffix = ''): string {
+  const cols = select ? `(${select})` : '';
+  return `${input.apiRoot}$metadata#${input.table.entitySetName}${cols}${suffix}`;
+}
+
+function deltaLink(input: QueryInput, select: string | null, version: number): string {
+  const token = `${version}!${input.now.toISOString().slice(0, 19).replace('T', ' ')}`;
+  const sel = select ? `$select=${select}&` : '';
+  return `${input.apiRoot}${input.table.entitySetName}?${sel}$deltatoken=${encodeURIComponent(token)}`;
+}
+
+function parseDeltaToken(store: Store, token: string): number {
+  const m = /^(\d+)!/.exec(token);
+  if (!m) throw errors.expiredDeltaToken();
+  const version = Number(m[1]);
+  if (version < store.minDeltaVersion || version > store.version) throw errors.expiredDeltaToken();
+  return version;
+}
+
+/** GET on an entity set: $select/$filter/$orderby/$top/$count, paging and change tracking. */
+export function runQuery(model: Model, store: Store, input: QueryInput): QueryOutput {
+  const { table, params } = input;
+  for (const name of UNSUPPORTED) {
+    if (params.has(name)) throw errors.uri(`The query parameter '${name}' is not supported.`);
+  }
+  const select = params.get('$select');
+  const columns = selectColumns(table, select);
+  const { filter: annotations, applied: annotationsApplied } = AnnotationFilter.fromPrefer(input.prefer);
+  const preferenceApplied: string[] = [];
+  const deltaToken = params.get('$deltatoken');
+  const tracking =
+    input.prefer.some((p) => p.toLowerCase() === 'odata.track-changes') && table.changeTracking;
+  if (tracking || deltaToken !== null) {
+    for (const option of ['$filter', '$orderby', '$expand', '$top']) {
+      if (params.has(option)) throw errors.trackingOption(option);
+    }
+  }
+  if (params.has('$expand')) {
+    throw errors.uri('$expand is not supported by the dvpipe emulator.');
+  }
+  if (annotationsApplied) preferenceApplied.push(annotationsApplied);
+
+  if (deltaToken !== null) {
+    if (!table.changeTracking) throw errors.expiredDeltaToken();
+    const since = parseDeltaToken(store, deltaToken);
+    const changed = [...store.rows(table)]
+      .filter((r) => Number(r.versionnumber) > since)
+      .sort((a, b) => Number(a.versionnumber) - Number(b.versionnumber));
+    const value: Record<string, unknown>[] = changed.map((r) =>
+      renderRow(model, store, table, r, columns, annotations),
+    );
+    for (const d of store.deletions(table)) {
+      if (d.version > since) {
+        value.push({
+          '@odata.context': `${input.apiRoot}$metadata#${table.entitySetName}/$deletedEntity`,
+          id: d.id,
+          reason: 'deleted',
+        });
+      }
+    }
+    return {
+      body: {
+        '@odata.context': contextUrl(input, select, '/$delta'),
+        value,
+        '@odata.deltaLink': deltaLink(input, select, store.version),
+      },
+      preferenceApplied,
+      rows: value.length,
+      columns: columns.length,
+    };
+  }
+
+  const filterText = params.get('$filter');
+  const predicate = filterText
+    ? compileFilter(parseFilter(filterText), (name) => getter(table, name))
+    : undefined;
+  const orderText = params.get('$orderby');
+  const order: { get: Getter<Row>; desc: boolean }[] = [];
+  if (orderText) {
+    for (const part of orderText.split(',')) {
+      const [name, dir, extra] = part.trim().split(/\s+/);
+      if (!name || extra !== undefined || (dir !== undefined && dir !== 'asc' && dir !== 'desc')) {
+        throw errors.uri(`Syntax error in '$orderby=${orderText}'.`);
+      }
+      order.push({ get: getter(table, name), desc: dir === 'desc' });
+    }
+  }
+  const pk = table.primaryId.logicalName;
+  const sortKey = (row: Row): unknown[] => [
+    ...order.map((o) => jsonValue(o.get(row) as StoredValue)),
+    row[pk],
+  ];
+  const compareKeys = (a: readonly unknown[], b: readonly unknown[]): number => {
+    for (let i = 0; i < order.length; i += 1) {
+      const c = cmpValues(a[i], b[i]);
+      if (c !== 0) return order[i]!.desc ? -c : c;
+    }
+    return cmpValues(a[order.length], b[order.length]);
+  };
+
+  const maxPage = pageSizeFrom(input.prefer, input.maxPageSize);
+  if (maxPage !== undefined) preferenceApplied.push(`odata.maxpagesize=${maxPage}`);
+  const topText = params.get('$top');
+  let top: number | undefined;
+  if (topText !== null) {
+    top = Number(topText);
+    if (!Number.isInteger(top) || top < 0) throw errors.uri(`Invalid value '${topText}' for $top.`);
+  }
+  // $top is ignored when odata.maxpagesize is given (reference §5).
+  const limit = maxPage ?? Math.min(top ?? input.maxPageSize, input.maxPageSize);
+  const pageable = maxPage !== undefined || top === undefined;
+  const skip = params.get('$skiptoken');
+  const cookie = skip !== null ? decodeSkipToken(skip) : undefined;
+  if (tracking) preferenceApplied.push('odata.track-changes');
+  const snapshot = cookie?.snapshot ?? (tracking ? store.version : undefined);
+
+  const page: Row[] = [];
+  let more = false;
+  let total = 0;
+  const wantCount = params.get('$count') === 'true';
+  if (order.length === 0) {
+    const ids = store.sortedIds(table);
+    let start = 0;
+    if (cookie) {
+      const last = String(cookie.last[0]);
+      let lo = 0;
+      let hi = ids.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (ids[mid]! <= last) lo = mid + 1;
+        else hi = mid;
+      }
+      start = lo;
+    }
+    if (wantCount) {
+      for (const row of store.rows(table)) if (!predicate || predicate(row)) total += 1;
+    }
+    for (let i = start; i < ids.length; i += 1) {
+      const row = store.get(table, ids[i]!);
+      if (!row || (predicate && !predicate(row))) continue;
+      if (page.length === limit) {
+        more = true;
+        break;
+      }
+      page.push(row);
+    }
+  } else {
+    const matches: Row[] = [];
+    for (const row of store.rows(table)) if (!predicate || predicate(row)) matches.push(row);
+    total = matches.length;
+    const keyed = matches
+      .map((row) => ({ row, key: sortKey(row) }))
+      .sort((a, b) => compareKeys(a.key, b.key));
+    let start = 0;
+    if (cookie) {
+      while (start < keyed.length && compareKeys(keyed[start]!.key, cookie.last) <= 0) start += 1;
+    }
+    for (let i = start; i < keyed.length; i += 1) {
+      if (page.length === limit) {
+        more = true;
+        break;
+      }
+      page.push(keyed[i]!.row);
+    }
+  }
+
+  const body: Record<string, unknown> = { '@odata.context': contextUrl(input, select) };
+  if (wantCount) body['@odata.count'] = Math.min(total, input.maxCount);
+  if (annotations.wants('Microsoft.Dynamics.CRM.totalrecordcount')) {
+    body['@Microsoft.Dynamics.CRM.totalrecordcount'] = wantCount ? Math.min(total, input.maxCount) : -1;
+    body['@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded'] = wantCount && total > input.maxCount;
+  }
+  body.value = page.map((r) => renderRow(model, store, table, r, columns, annotations));
+  if (more && pageable && page.length > 0) {
+    const lastRow = page[page.length - 1]!;
+    const next: Cookie = {
+      last: sortKey(lastRow),
+      page: (cookie?.page ?? 0) + 1,
+      ...(snapshot !== undefined ? { snapshot } : {}),
+    };
+    const url = new URL(input.requestUrl);
+    url.searchParams.delete('$skiptoken');
+    const base = url.toString().replace(/%24/g, '$');
+    const sep = base.includes('?') ? '&' : '?';
+    body['@odata.nextLink'] =
+      `${base}${sep}$skiptoken=${encodeURIComponent(encodeSkipToken(table, next, String(page[0]![pk]), String(lastRow[pk]), tracking))}`;
+  } else if (tracking && snapshot !== undefined) {
+    body['@odata.deltaLink'] = deltaLink(input, select, snapshot);
+  }
+  return { body, preferenceApplied, rows: page.length, columns: columns.length };
+}
+
+/** GET {set}/$count: plain-text count, capped like Dataverse's. */
+export function runCount(store: Store, input: Pick<QueryInput, 'table' | 'params' | 'maxCount'>): number {
+  const filterText = input.params.get('$filter');
+  const predicate = filterText
+    ? compileFilter(parseFilter(filterText), (name) => getter(input.table, name))
+    : undefined;
+  let n = 0;
+  for (const row of store.rows(input.table)) if (!predicate || predicate(row)) n += 1;
+  return Math.min(n, input.maxCount);
+}

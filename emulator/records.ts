@@ -1,0 +1,333 @@
+import { randomUUID } from 'node:crypto';
+import { DataverseError, errors } from './errors.js';
+import {
+  stableGuid,
+  type AlternateKey,
+  type Attribute,
+  type Model,
+  type NavigationProperty,
+  type Table,
+} from './model.js';
+import { keyText, type Store } from './store.js';
+import { coerceValue, formatUtc, GUID, type Row, type StoredValue } from './values.js';
+
+/** How a URL or `@odata.id` addresses one row: by primary key or by an alternate key. */
+export type KeyRef =
+  | { readonly kind: 'id'; readonly id: string }
+  | { readonly kind: 'key'; readonly key: AlternateKey; readonly values: ReadonlyMap<string, StoredValue> };
+
+export interface WriteContext {
+  /** systemuserid of the caller; becomes ownerid when none is bound. */
+  readonly userId?: string;
+  /** `$n` -> entity URL, inside a $batch change set. */
+  readonly contentIds?: ReadonlyMap<string, string>;
+}
+
+export interface Conditions {
+  readonly ifMatch?: string;
+  readonly ifNoneMatch?: string;
+}
+
+const API_PATH = /^(?:https?:\/\/[^/]+)?\/?(?:api\/data\/v9\.\d\/)?/i;
+const ENTITY_REF = /^([A-Za-z_][A-Za-z0-9_]*)\((.*)\)$/;
+
+/** Splits `a='x,y',b=2` at commas outside quotes. */
+function splitKeyParts(text: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i]!;
+    if (c === "'") {
+      if (quoted && text[i + 1] === "'") {
+        current += "''";
+        i += 1;
+        continue;
+      }
+      quoted = !quoted;
+    }
+    if (c === ',' && !quoted) {
+      parts.push(current);
+      current = '';
+    } else current += c;
+  }
+  parts.push(current);
+  return parts;
+}
+
+function keyLiteral(text: string): StoredValue | undefined {
+  const t = text.trim();
+  if (t.startsWith("'") && t.endsWith("'") && t.length >= 2) return t.slice(1, -1).replace(/''/g, "'");
+  if (GUID.test(t)) return t.toLowerCase();
+  if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
+  if (t === 'true' || t === 'false') return t === 'true';
+  return undefined;
+}
+
+/** Parses an entity reference such as `/accounts(<id>)` or an absolute URL into set + key text. */
+export function parseEntityRef(text: string): { set: string; key: string } | undefined {
+  const path = decodeURIComponent(text.replace(API_PATH, ''));
+  const m = ENTITY_REF.exec(path);
+  return m ? { set: m[1]!, key: m[2]! } : undefined;
+}
+
+export function etagOf(row: Row): string {
+  return `W/"${String(row.versionnumber ?? 0)}"`;
+}
+
+/** Create, update, upsert and delete with Dataverse's validation, keys and lookup binding. */
+export class Records {
+  constructor(
+    private readonly model: Model,
+    private readonly store: Store,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Parses the text between the parentheses of `set(...)`. */
+  parseKey(table: Table, text: string): KeyRef {
+    const trimmed = text.trim();
+    if (GUID.test(trimmed)) return { kind: 'id', id: trimmed.toLowerCase() };
+    const pairs = new Map<string, StoredValue>();
+    for (const part of splitKeyParts(trimmed)) {
+      const eq = part.indexOf('=');
+      if (eq < 0) throw errors.badKey(table);
+      const name = part.slice(0, eq).trim();
+      const value = keyLiteral(part.slice(eq + 1));
+      if (value === undefined) throw errors.badKey(table);
+      pairs.set(name, value);
+    }
+    if (pairs.size === 1 && pairs.has(table.primaryId.logicalName)) {
+      const id = pairs.get(table.primaryId.logicalName);
+      if (typeof id !== 'string' || !GUID.test(id)) throw errors.badKey(table);
+      return { kind: 'id', id: id.toLowerCase() };
+    }
+    for (const key of table.keys) {
+      if (key.attributes.length !== pairs.size) continue;
+      const values = new Map<string, StoredValue>();
+      let matches = true;
+      for (const attr of key.attributes) {
+        const v = pairs.get(attr.valueName);
+        if (v === undefined) {
+          matches = false;
+          break;
+        }
+        values.set(
+          attr.logicalName,
+          attr.isLookup && typeof v === 'string' ? { id: v, table: attr.targets[0] ?? '' } : v,
+        );
+      }
+      if (matches) return { kind: 'key', key, values };
+    }
+    throw errors.badKey(table);
+  }
+
+  findId(table: Table, ref: KeyRef): string | undefined {
+    if (ref.kind === 'id') return this.store.get(table, ref.id) ? ref.id : undefined;
+    const text = keyText(ref.key, (n) => ref.values.get(n));
+    return text === undefined ? undefined : this.store.findByKey(table, ref.key, text);
+  }
+
+  /** Row that must exist (Retrieve, Delete, If-Match: *). */
+  require(table: Table, ref: KeyRef): { id: string; row: Row } {
+    const id = this.findId(table, ref);
+    const row = id === undefined ? undefined : this.store.get(table, id);
+    if (id === undefined || !row) {
+      throw ref.kind === 'id' ? errors.notFound(table, ref.id) : errors.notFoundByKey(table);
+    }
+    return { id, row };
+  }
+
+  /** The systemuser row for an emulator user, created on first use. */
+  ensureUser(name: string): string | undefined {
+    const users = this.model.table('systemuser');
+    if (!users) return undefined;
+    const id = stableGuid(`systemuser:${name}`);
+    if (!this.store.get(users, id)) {
+      const row: Row = { [users.primaryId.logicalName]: id };
+      if (users.byName.has('fullname')) row.fullname = name;
+      if (users.byName.has('domainname')) row.domainname = `${name}@emulator.local`;
+      this.stamp(users, row, true);
+      this.store.insert(users, id, row);
+    }
+    return id;
+  }
+
+  create(
+    table: Table,
+    body: Record<string, unknown>,
+    ctx: WriteContext = {},
+    forcedId?: string,
+  ): { id: string; row: Row } {
+    const values = this.applyBody(table, body, 'create', ctx);
+    const pk = table.primaryId.logicalName;
+    const id = forcedId ?? (values[pk] as string | undefined) ?? randomUUID();
+    if (this.store.get(table, id)) throw errors.duplicateKey();
+    const row: Row = {};
+    for (const attr of table.attributes) {
+      if (attr.spec.default !== undefined) row[attr.logicalName] = attr.spec.default;
+    }
+    Object.assign(row, values);
+    row[pk] = id;
+    const owner = table.byName.get('ownerid');
+    if (owner && row.ownerid == null && ctx.userId && owner.targets.includes('systemuser')) {
+      row.ownerid = { id: ctx.userId, table: 'systemuser' };
+    }
+    this.stamp(table, row, true);
+    this.checkKeys(table, row, id);
+    this.store.insert(table, id, row);
+    return { id, row };
+  }
+
+  update(
+    table: Table,
+    id: string,
+    body: Record<string, unknown>,
+    ctx: WriteContext = {},
+    stripKeys?: AlternateKey,
+  ): Row {
+    const existing = this.store.get(table, id);
+    if (!existing) throw errors.notFound(table, id);
+    const values = this.applyBody(table, body, 'update', ctx);
+    if (stripKeys) for (const attr of stripKeys.attributes) delete values[attr.logicalName];
+    const row: Row = { ...existing, ...values };
+    this.stamp(table, row, false);
+    this.checkKeys(table, row, id);
+    this.store.replace(table, id, row);
+    return row;
+  }
+
+  /** PATCH semantics (reference §3): update when the row exists, else create it. */
+  upsert(
+    table: Table,
+    ref: KeyRef,
+    body: Record<string, unknown>,
+    ctx: WriteContext = {},
+    cond: Conditions = {},
+  ): { id: string; row: Row; created: boolean } {
+    const id = this.findId(table, ref);
+    if (id !== undefined) {
+      if (cond.ifNoneMatch === '*') throw errors.alreadyExists();
+      this.checkEtag(table, id, cond.ifMatch);
+      const row = this.update(table, id, body, ctx, ref.kind === 'key' ? ref.key : undefined);
+      return { id, row, created: false };
+    }
+    if (cond.ifMatch !== undefined) {
+      throw ref.kind === 'id' ? errors.notFound(table, ref.id) : errors.notFoundByKey(table);
+    }
+    if (ref.kind === 'id') {
+      const created = this.create(table, body, ctx, ref.id);
+      return { ...created, created: true };
+    }
+    // Body key values win over the URL's; otherwise the URL's key values are copied in.
+    const merged: Record<string, unknown> = { ...body };
+    for (const attr of ref.key.attributes) {
+      if (merged[attr.logicalName] !== undefined) continue;
+      const v = ref.values.get(attr.logicalName);
+      if (attr.isLookup) {
+        const nav = attr.navByTarget.values().next().value;
+        const target = this.model.table(attr.targets[0] ?? '');
+        if (nav && target && v && typeof v === 'object')
+          merged[`${nav}@odata.bind`] = `${target.entitySetName}(${v.id})`;
+      } else merged[attr.logicalName] = v;
+    }
+    const created = this.create(table, merged, ctx);
+    return { ...created, created: true };
+  }
+
+  delete(table: Table, ref: KeyRef, cond: Conditions = {}): string {
+    const { id } = this.require(table, ref);
+    this.checkEtag(table, id, cond.ifMatch);
+    this.store.remove(table, id);
+    return id;
+  }
+
+  checkEtag(table: Table, id: string, ifMatch: string | undefined): void {
+    if (ifMatch === undefined || ifMatch === '*') return;
+    const row = this.store.get(table, id);
+    if (row && etagOf(row) !== ifMatch.trim()) throw errors.versionMismatch();
+  }
+
+  private stamp(table: Table, row: Row, created: boolean): void {
+    const now = formatUtc(this.now());
+    if (created && table.byName.has('createdon')) row.createdon = now;
+    if (table.byName.has('modifiedon')) row.modifiedon = now;
+    const parts = table.spec.computedName;
+    if (parts) {
+      const text = parts
+        .map((p) => row[p])
+        .filter((v): v is string => typeof v === 'string' && v !== '')
+        .join(' ');
+      row[table.primaryName] = text === '' ? null : text;
+    }
+    row.versionnumber = this.store.nextVersion();
+  }
+
+  private checkKeys(table: Table, row: Row, id: string): void {
+    const conflict = this.store.keyConflict(table, row, id);
+    if (conflict) throw errors.duplicateAlternateKey(conflict.key.logicalName, conflict.values);
+  }
+
+  /** Turns a request body into stored values; unknown names and bad values raise Dataverse's errors. */
+  applyBody(table: Table, body: Record<string, unknown>, mode: 'create' | 'update', ctx: WriteContext): Row {
+    const out: Row = {};
+    for (const name in body) {
+      const value = body[name];
+      const at = name.indexOf('@');
+      if (at === 0) continue;
+      if (at > 0) {
+        const prop = name.slice(0, at);
+        if (name.slice(at + 1) !== 'odata.bind') continue;
+        const nav = table.navigation.get(prop);
+        if (!nav) throw errors.undeclaredAnnotated(table, prop);
+        if (!this.writable(nav.attribute, mode)) continue;
+        out[nav.attribute.logicalName] = value === null ? null : this.bind(table, nav, value, ctx);
+        continue;
+      }
+      const attr = table.structural.get(name);
+      if (!attr) {
+        const nav = table.navigation.get(name);
+        if (!nav) throw errors.unknownProperty(table, name);
+        if (value !== null) {
+          throw errors.payload(
+            table,
+            `Deep insert through '${name}' is not supported by the dvpipe emulator.`,
+          );
+        }
+        if (this.writable(nav.attribute, mode)) out[nav.attribute.logicalName] = null;
+        continue;
+      }
+      if (!this.writable(attr, mode)) continue;
+      out[name] = coerceValue(table, attr, value);
+    }
+    return out;
+  }
+
+  private writable(attr: Attribute, mode: 'create' | 'update'): boolean {
+    return mode === 'create' ? attr.validForCreate : attr.validForUpdate;
+  }
+
+  private bind(table: Table, nav: NavigationProperty, value: unknown, ctx: WriteContext): StoredValue {
+    if (typeof value !== 'string') throw errors.convert(table, value, 'Edm.String');
+    const text = value.startsWith('$') ? (ctx.contentIds?.get(value) ?? value) : value;
+    if (text.startsWith('$')) {
+      throw new DataverseError(
+        400,
+        '0x80060888',
+        `Content-ID Reference: '${text}' does not exist in the batch context.`,
+      );
+    }
+    const ref = parseEntityRef(text);
+    const target = ref ? this.model.tableBySet(ref.set) : undefined;
+    if (!ref || !target || !nav.targets.includes(target.logicalName)) {
+      throw errors.payload(
+        table,
+        `The value '${value}' of navigation property '${nav.name}' does not identify a record of ${nav.targets.join(' or ')}.`,
+      );
+    }
+    const key = this.parseKey(target, ref.key);
+    const id = this.findId(target, key);
+    if (id === undefined)
+      throw key.kind === 'id' ? errors.notFound(target, key.id) : errors.notFoundByKey(target);
+    return { id, table: target.logicalName };
+  }
+}
