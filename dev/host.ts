@@ -7,6 +7,7 @@ import { bindingOption, loadFunctionApp, type HostedFunction, type LoadedApp } f
 import { readHostJson, resolveHostConfig, type HostConfig } from './host-json.js';
 import { InFlight } from './in-flight.js';
 import { invokeHostedFunction } from './invoker.js';
+import { BlobCreatedWatcher } from './event-grid.js';
 import { HttpTriggerServer } from './http-trigger.js';
 import { HostLogger, stdoutLogSink, toHostLogLevel, type HostLogEntry } from './log.js';
 import { defaultUseMonitor, parseNcrontab, resolveScheduleSetting } from './ncrontab.js';
@@ -70,6 +71,8 @@ const DEFAULT_LEASE_MS = 60_000;
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 const IDLE_POLL_MS = 50;
 const DEFAULT_PAST_DUE_TOLERANCE_MS = 1_000;
+const DEFAULT_EVENT_GRID: EventGridOptions = { container: 'incoming', queue: 'import-events' };
+const DEFAULT_EVENT_GRID_POLL_MS = 1_000;
 
 /**
  * Starts a local Functions host in this process for the app at `appRoot`. The app's ESM modules
@@ -132,6 +135,16 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     await Promise.all(listeners.map((l) => l.stop()));
     throw error;
   }
+  let watcher: BlobCreatedWatcher | undefined;
+  if (options.eventGrid !== false) {
+    try {
+      watcher = await startWatcher(runtime, options.eventGrid ?? DEFAULT_EVENT_GRID);
+    } catch (error) {
+      await Promise.all([http.close(), ...listeners.map((l) => l.stop())]);
+      throw error;
+    }
+    stoppers.push(() => watcher?.stop() ?? Promise.resolve());
+  }
   for (const route of http.routes()) {
     logger.host('information', `${route.name}: [${route.methods?.join(',') ?? 'ANY'}] ${route.url}`);
   }
@@ -154,7 +167,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       if (!timer || !fn) throw new DevHostError(`No timer function named "${name}".`);
       await runTimer(runtime, fn, timer.payload(fire.isPastDue ?? false));
     },
-    idle: () => waitIdle(listeners, inFlight),
+    idle: async () => {
+      await watcher?.scanOnce();
+      await waitIdle(listeners, inFlight);
+    },
     stop: () =>
       (stopped ??= (async () => {
         const httpClosed = http.close();
@@ -201,6 +217,22 @@ async function startQueueListener(
   });
   await listener.start();
   return listener;
+}
+
+async function startWatcher(runtime: HostRuntime, eventGrid: EventGridOptions): Promise<BlobCreatedWatcher> {
+  const watcher = new BlobCreatedWatcher({
+    container: runtime.clients.blobService(eventGrid.connection).getContainerClient(eventGrid.container),
+    queue: runtime.clients.queueService(eventGrid.connection).getQueueClient(eventGrid.queue),
+    pollIntervalMs: eventGrid.pollIntervalMs ?? DEFAULT_EVENT_GRID_POLL_MS,
+    includeExisting: eventGrid.includeExisting ?? true,
+    logger: runtime.logger,
+  });
+  await watcher.start();
+  runtime.logger.host(
+    'information',
+    `Event Grid emulation: BlobCreated in container "${eventGrid.container}" -> queue "${eventGrid.queue}".`,
+  );
+  return watcher;
 }
 
 function createTimer(

@@ -77,6 +77,15 @@ describe('local host: queue triggers against Azurite', () => {
     expect((await queues.getQueueClient('fail-in').getProperties()).approximateMessagesCount).toBe(0);
   });
 
+  it('moves a raw (not base64) body straight to poison under the default base64 encoding', async () => {
+    await queues.getQueueClient('echo-in').sendMessage('{"raw":true}');
+    const poisoned = await drainQueue(queues.getQueueClient('echo-in-poison'), 1);
+    expect(poisoned).toEqual(['{"raw":true}']);
+    expect(
+      logs.entries.some((e) => e.functionName === 'echo' && /could not be decoded/.test(e.message)),
+    ).toBe(true);
+  });
+
   it('writes one output message per element of a returned array', async () => {
     await queues.getQueueClient('fanout-in').sendMessage(toBase64(JSON.stringify({ count: 7 })));
     await host.idle();
