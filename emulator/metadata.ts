@@ -126,8 +126,8 @@ export function attributeMetadata(table: Table, attr: Attribute): Json {
       out.Format = 'None';
       break;
     case 'BigInt':
-      out.MinValue = spec.minValue ?? -9223372036854775808;
-      out.MaxValue = spec.maxValue ?? 9223372036854775807;
+      out.MinValue = spec.minValue ?? Number.MIN_SAFE_INTEGER;
+      out.MaxValue = spec.maxValue ?? Number.MAX_SAFE_INTEGER;
       break;
     case 'Decimal':
     case 'Double':

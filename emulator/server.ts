@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
 import { Api } from './api.js';
 import { runBatch } from './batch.js';
@@ -163,7 +163,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     bulkRecordsWritten: 0,
   };
   const ring: RequestLogEntry[] = [];
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
 
   const log = (entry: RequestLogEntry): void => {
     ring.push(entry);
@@ -194,7 +194,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       try {
         return records.create(tableOf(name), body).id;
       } catch (error) {
-        if (isDataverseError(error)) throw new Error(`${error.code}: ${error.message}`);
+        if (isDataverseError(error)) throw new Error(`${error.code}: ${error.message}`, { cause: error });
         throw error;
       }
     },
