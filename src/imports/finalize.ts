@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { stringify, type Stringifier } from 'csv-stringify';
+import type { Stringifier } from 'csv-stringify';
+import { createCsvWriter } from '../csv/writer.js';
 import { resultFiles, runPaths } from './paths.js';
 import { loadChunk, loadManifest } from './write-chunk.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
@@ -180,7 +181,7 @@ function openCsv(
   path: string,
   columns: readonly string[],
 ): { csv: Stringifier; close: () => Promise<void> } {
-  const csv = stringify({ bom: true, header: true, columns: [...columns], record_delimiter: 'windows' });
+  const csv = createCsvWriter({ columns, bom: true, neutraliseFormulas: false });
   const body = new PassThrough();
   csv.pipe(body);
   const upload = store.putStream(path, body, { contentType: 'text/csv; charset=utf-8' });

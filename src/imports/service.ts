@@ -17,6 +17,11 @@ export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
   readonly results: ObjectStore;
   readonly defaultChunkSize: number;
   readonly log: Logger;
+  /**
+   * Checks the job against the table before any row is read; returns why it cannot work, so a
+   * misconfigured job fails the file once instead of every chunk five times.
+   */
+  readonly preflight?: (job: ImportJob) => Promise<string | undefined>;
 }
 
 export interface StartRequest {
@@ -49,7 +54,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
   if (existing)
     return { kind: 'resumed', manifest: existing, messages: await pendingMessages(deps, existing) };
   const rejectedBefore = await getJson<RunSummary>(deps.results, `${resultsPrefix}summary.json`);
-  if (rejectedBefore) return { kind: 'rejected', summary: rejectedBefore };
+  if (rejectedBefore?.runId === runId) return { kind: 'rejected', summary: rejectedBefore };
 
   const reject = async (code: string, message: string): Promise<StartResult> => {
     deps.log.warn('Input rejected', { runId, job: input.job, input: input.name, code });
@@ -70,6 +75,8 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       `No import job named '${input.job}': add jobs/${input.job}.json or put the file in a known job folder.`,
     );
   }
+  const unfit = await deps.preflight?.(job);
+  if (unfit) return reject('JobDoesNotFitTable', unfit);
   const source = `${input.job}/${input.name}`;
   try {
     const csv = await openCsv(await request.open(), {

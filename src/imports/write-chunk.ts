@@ -83,6 +83,7 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
     completedAt: clock().toISOString(),
   };
   const stored = await putJson(runs, resultPath, result, { ifNoneMatch: true });
+  await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(result));
   if (!stored) {
     // A duplicate delivery finished first; its result stands and ours is dropped.
     return { result: (await getJson<ChunkResult>(runs, resultPath)) ?? result, fresh: false };
@@ -117,7 +118,19 @@ export async function failChunk(
     chunkError: reason,
   };
   await putJson(runs, resultPath, result, { ifNoneMatch: true });
+  await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(result));
   return (await getJson<ChunkResult>(runs, resultPath)) ?? result;
+}
+
+/** Small per-chunk tallies, so a status request reads a few bytes per chunk instead of every outcome. */
+export interface ChunkCounts {
+  readonly succeeded: number;
+  readonly failed: number;
+}
+
+function countsOf(result: ChunkResult): ChunkCounts {
+  const failed = result.outcomes.filter((outcome) => outcome.status === 'failed').length;
+  return { succeeded: result.outcomes.length - failed, failed };
 }
 
 export async function loadManifest(runs: ObjectStore, runId: string): Promise<RunManifest> {

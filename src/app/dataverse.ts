@@ -1,0 +1,47 @@
+import {
+  createDataverseClient,
+  credentialsFromSettings,
+  emulatorTokenProvider,
+  isLoopbackUrl,
+  type DataverseClient,
+  type TokenProvider,
+} from '../dataverse/index.js';
+import type { ClientEvent } from '../dataverse/metrics.js';
+
+export interface ClientSettings {
+  readonly url: string;
+  /** Managed identity client ids; on a loopback URL (the emulator) each one is an emulator user. */
+  readonly identities: readonly string[];
+  readonly maxConcurrency?: number;
+  readonly bulkSize?: number;
+  readonly onEvent?: (event: ClientEvent) => void;
+}
+
+/**
+ * A real Dataverse never listens on loopback, so a loopback URL means the project's emulator and
+ * its `emulator:<user>` tokens; anything else goes through @azure/identity.
+ */
+export function tokenProvidersFor(url: string, identities: readonly string[]): TokenProvider[] {
+  if (isLoopbackUrl(url)) {
+    const users = identities.length > 0 ? identities : ['dvpipe'];
+    return users.map((user) => emulatorTokenProvider(url, user));
+  }
+  return credentialsFromSettings(url, identities);
+}
+
+export function createClient(settings: ClientSettings): DataverseClient {
+  return createDataverseClient({
+    url: settings.url,
+    tokenProviders: tokenProvidersFor(settings.url, settings.identities),
+    maxConcurrency: settings.maxConcurrency,
+    bulkSize: settings.bulkSize,
+    onEvent: settings.onEvent,
+  });
+}
+
+export function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+}

@@ -1,0 +1,104 @@
+import { join } from 'node:path';
+import type { ContainerClient } from '@azure/storage-blob';
+import { JobCatalog } from '../config/job-catalog.js';
+import { loadSettings, type Settings } from '../config/settings.js';
+import type { DataverseClient } from '../dataverse/index.js';
+import { checkJobFitsTable, prepareRun } from '../imports/prepare.js';
+import { RequestMeter } from '../imports/request-meter.js';
+import type { ChunkMessage } from '../imports/types.js';
+import type { ImportDeps } from '../imports/service.js';
+import type { Logger } from '../logging.js';
+import { BlobObjectStore } from '../storage/blob-store.js';
+import { storageClientsFromSettings, type StorageClients } from '../storage/connection.js';
+import { FileObjectStore } from '../storage/file-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { StorageQueueSender, type MessageSender } from '../storage/queue.js';
+import { createClient, splitList } from './dataverse.js';
+import { packageRoot } from './package-root.js';
+
+/** Container and queue names: fixed, and created by the Bicep template (infra/). */
+export const names = {
+  incoming: 'incoming',
+  runs: 'runs',
+  results: 'results',
+  extracts: 'extracts',
+  jobs: 'jobs',
+  importEvents: 'import-events',
+  importChunks: 'import-chunks',
+} as const;
+
+/** Everything the function handlers share in one process: one Dataverse client, one governor. */
+export interface Runtime {
+  readonly settings: Settings;
+  readonly storage: StorageClients;
+  readonly containers: Readonly<
+    Record<'incoming' | 'runs' | 'results' | 'extracts' | 'jobs', ContainerClient>
+  >;
+  readonly runs: ObjectStore;
+  readonly results: ObjectStore;
+  readonly jobs: JobCatalog;
+  readonly client: DataverseClient;
+  readonly chunkQueue: MessageSender<ChunkMessage>;
+  importDeps(log: Logger): ImportDeps;
+}
+
+let cached: Runtime | undefined;
+
+/** Built on first use so a cold start pays only for what the first invocation needs. */
+export function getRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
+  cached ??= createRuntime(loadSettings(env), env);
+  return cached;
+}
+
+export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = process.env): Runtime {
+  const storage = storageClientsFromSettings(settings.STORAGE_CONNECTION, env);
+  const container = (name: string) => storage.blobs.getContainerClient(name);
+  const containers = {
+    incoming: container(names.incoming),
+    runs: container(names.runs),
+    results: container(names.results),
+    extracts: container(names.extracts),
+    jobs: container(names.jobs),
+  };
+  const meter = new RequestMeter();
+  let client: DataverseClient | undefined;
+  const runs = new BlobObjectStore(containers.runs);
+  const results = new BlobObjectStore(containers.results);
+  // Jobs in the `jobs` container win over the examples shipped in the package's jobs/ folder.
+  const bundledJobs = new FileObjectStore(join(packageRoot(), 'jobs'));
+  const runtime: Runtime = {
+    settings,
+    storage,
+    containers,
+    runs,
+    results,
+    jobs: new JobCatalog([new BlobObjectStore(containers.jobs), bundledJobs]),
+    get client() {
+      client ??= createClient({
+        url: settings.DATAVERSE_URL,
+        identities: splitList(settings.DATAVERSE_CLIENT_IDS),
+        maxConcurrency: settings.DATAVERSE_MAX_CONCURRENCY,
+        bulkSize: settings.DATAVERSE_BULK_SIZE,
+        onEvent: meter.onEvent,
+      });
+      return client;
+    },
+    chunkQueue: new StorageQueueSender<ChunkMessage>(storage.queues.getQueueClient(names.importChunks)),
+    importDeps: (log) => ({
+      runs,
+      results,
+      defaultChunkSize: settings.IMPORT_CHUNK_SIZE,
+      log,
+      measure: (work) => meter.measure(work),
+      prepare: (manifest) => prepareRun(runtime.client, manifest),
+      preflight: (job) => checkJobFitsTable(runtime.client, job),
+      markInput: async (input, summary) => {
+        // Index tags, not metadata: tags leave the ETag alone, so marking never looks like a new upload.
+        await containers.incoming
+          .getBlobClient(`${input.job}/${input.name}`)
+          .setTags({ dvpipe_run: summary.runId, dvpipe_status: summary.status });
+      },
+    }),
+  };
+  return runtime;
+}

@@ -1,0 +1,172 @@
+import { attributeOf, parseImportJob, type ImportJob } from '../config/job.js';
+import type { CsvRecord } from '../csv/reader.js';
+import { isDataverseError } from '../dataverse/errors.js';
+import { deterministicId } from '../dataverse/ids.js';
+import type { TableMetadata } from '../dataverse/model.js';
+import {
+  createLookupResolver,
+  resolveLookups,
+  type LookupResolver,
+  type QueryFn,
+} from '../mapping/lookups.js';
+import { createRowMapper, isMappingSetupError, type RowMapper } from '../mapping/mapper.js';
+import type { ChunkRow, RowOutcome, RunManifest } from './types.js';
+import type { ChunkMapper, PreparedRun } from './write-chunk.js';
+import type { WritableRow } from './write-rows.js';
+import type { Row, WriteClient } from './write-client.js';
+
+/** What preparing a run needs from the Dataverse client. */
+export interface PrepareClient extends WriteClient {
+  metadata(table: string): Promise<TableMetadata>;
+}
+
+const LOOKUP_TYPES = new Set(['Lookup', 'Customer', 'Owner']);
+const cache = new Map<string, Promise<PreparedRun>>();
+const CACHE_RUNS = 32;
+
+/**
+ * Compiles the run's job against live metadata once per process and run: chunks of the same run
+ * share the mapper and the lookup cache.
+ */
+export function prepareRun(client: PrepareClient, manifest: RunManifest): Promise<PreparedRun> {
+  let prepared = cache.get(manifest.runId);
+  if (!prepared) {
+    prepared = buildPreparedRun(client, manifest);
+    prepared.catch(() => cache.delete(manifest.runId));
+    cache.set(manifest.runId, prepared);
+    if (cache.size > CACHE_RUNS) cache.delete(cache.keys().next().value as string);
+  }
+  return prepared;
+}
+
+async function buildPreparedRun(client: PrepareClient, manifest: RunManifest): Promise<PreparedRun> {
+  const job = parseImportJob(manifest.job, `run ${manifest.runId} job '${manifest.jobName}'`);
+  const table = await client.metadata(job.table);
+  const related = await relatedTables(client, job, table);
+  const mapper = createRowMapper(job, table, related);
+  const query: QueryFn = (name, filter, select) => {
+    const rows = client.query(name, { filter, select, pageSize: 5_000 }).rows();
+    return rows as AsyncIterable<Row>;
+  };
+  const resolver = createLookupResolver(query, async (name) => related.get(name) ?? client.metadata(name));
+  return {
+    mapper: chunkMapper(mapper, resolver, manifest.header),
+    write: {
+      client,
+      table: job.table,
+      primaryIdAttribute: table.primaryIdAttribute,
+      operation: job.operation,
+      strategy: job.writeStrategy,
+      newIdFor: newIdFactory(job, manifest.runId),
+    },
+  };
+}
+
+/** Why the job cannot work against the table's metadata, or undefined when it can. */
+export async function checkJobFitsTable(client: PrepareClient, job: ImportJob): Promise<string | undefined> {
+  try {
+    const table = await client.metadata(job.table);
+    createRowMapper(job, table, await relatedTables(client, job, table));
+    return undefined;
+  } catch (error) {
+    if (isMappingSetupError(error))
+      return `Job '${job.name}' does not fit table '${job.table}':\n${error.message}`;
+    if (isDataverseError(error) && error.status === 404) {
+      return `Job '${job.name}': Dataverse has no table '${job.table}' (or one of its lookup targets): ${error.message}`;
+    }
+    throw error;
+  }
+}
+
+/** Tables that lookup columns point at: named in the job, or the lookup's only target. */
+async function relatedTables(
+  client: PrepareClient,
+  job: ImportJob,
+  table: TableMetadata,
+): Promise<Map<string, TableMetadata>> {
+  const names = new Set<string>();
+  for (const spec of Object.values(job.columns)) {
+    const attribute = table.attributes.get(attributeOf(spec));
+    if (!attribute || !LOOKUP_TYPES.has(attribute.type)) continue;
+    if (typeof spec !== 'string' && spec.lookup) names.add(spec.lookup);
+    else if (attribute.targets?.length === 1 && attribute.targets[0]) names.add(attribute.targets[0]);
+  }
+  const related = new Map<string, TableMetadata>();
+  for (const name of names) related.set(name, await client.metadata(name));
+  return related;
+}
+
+/**
+ * New records get ids derived from what identifies them: the key (so two runs racing on one key
+ * create the same record) or, without a key, the run and row (so a retried chunk recreates nothing).
+ */
+function newIdFactory(job: ImportJob, runId: string): (row: WritableRow) => string {
+  return (row) => {
+    if (row.key) {
+      const keyText = Object.keys(row.key)
+        .sort()
+        .map((name) => `${name}=${String(row.key?.[name]).toLowerCase()}`)
+        .join('\u001f');
+      return deterministicId(`dvpipe:${job.table}`, keyText);
+    }
+    return deterministicId(`dvpipe:${runId}`, String(row.row));
+  };
+}
+
+function chunkMapper(mapper: RowMapper, resolver: LookupResolver, header: readonly string[]): ChunkMapper {
+  return {
+    async mapChunk(rows: readonly ChunkRow[]) {
+      const records = rows.map((row) => toRecord(row, header));
+      const lookups = await resolveLookups(mapper.lookupsNeeded(records), resolver);
+      const writable: WritableRow[] = [];
+      const failures: RowOutcome[] = [];
+      for (const record of records) {
+        const mapped = mapper.map(record, lookups);
+        if (!mapped.ok) {
+          failures.push(failureOf(mapped.row, mapped.errors));
+          continue;
+        }
+        const target = mapped.target;
+        writable.push({
+          row: mapped.row,
+          data: mapped.payload,
+          ...(target.kind === 'id' ? { id: target.id } : {}),
+          ...(target.kind === 'key' ? { key: keyValues(target.key) } : {}),
+        });
+      }
+      return { writable, failures };
+    },
+  };
+}
+
+function toRecord(row: ChunkRow, header: readonly string[]): CsvRecord {
+  const values: Record<string, string> = {};
+  header.forEach((name, i) => {
+    values[name] = row.cells[i] ?? '';
+  });
+  return { row: row.row, values, cells: row.cells };
+}
+
+function keyValues(
+  key: Readonly<Record<string, string | number | boolean>>,
+): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(key))
+    out[name] = typeof value === 'boolean' ? String(value) : value;
+  return out;
+}
+
+/** A row can fail on several cells: the first names the code and column, the message lists all. */
+function failureOf(
+  row: number,
+  errors: readonly { code: string; column?: string; message: string }[],
+): RowOutcome {
+  const first = errors[0];
+  return {
+    row,
+    status: 'failed',
+    code: first?.code ?? 'Invalid',
+    ...(first?.column ? { column: first.column } : {}),
+    message: errors.map((error) => error.message).join('; '),
+  };
+}
