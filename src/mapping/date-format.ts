@@ -44,7 +44,8 @@ export function compileDateFormat(format: string): CompiledDateFormat | string {
       continue;
     }
     const ch = format.charAt(i);
-    if (format.startsWith('yy', i)) return `two-digit years are ambiguous: use yyyy in the date format "${format}"`;
+    if (format.startsWith('yy', i))
+      return `two-digit years are ambiguous: use yyyy in the date format "${format}"`;
     if (!LITERALS.has(ch)) {
       return `unexpected "${ch}" in the date format "${format}": use yyyy, MM, dd, HH, mm, ss and the separators - / . : space T (or "iso")`;
     }
