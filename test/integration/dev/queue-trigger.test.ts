@@ -27,7 +27,15 @@ describe('local host: queue triggers against Azurite', () => {
   });
 
   it('loads every registration from the package.json main glob', () => {
-    expect([...host.functions].sort()).toEqual(['echo', 'echoBody', 'fails', 'fanOut', 'getRun', 'tick']);
+    expect([...host.functions].sort()).toEqual([
+      'echo',
+      'echoBody',
+      'fails',
+      'fanOut',
+      'getRun',
+      'slow',
+      'tick',
+    ]);
   });
 
   it('delivers a base64 message decoded and JSON-parsed, with the trigger metadata', async () => {
