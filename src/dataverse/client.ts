@@ -49,7 +49,7 @@ export interface DataverseClient {
     table: string,
     target: RecordTarget,
     data: Row,
-    opts?: { mode?: UpsertMode },
+    opts?: { mode?: UpsertMode; returnId?: boolean },
   ): Promise<{ id?: string; created?: boolean }>;
   delete(table: string, target: RecordTarget): Promise<void>;
   retrieve(table: string, target: RecordTarget, opts?: { select?: string[] }): Promise<Row | undefined>;

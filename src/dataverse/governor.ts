@@ -57,6 +57,21 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Math.max(0, date - now);
 }
 
+/** Millisecond-precision variants some services send next to Retry-After (Azure's `x-ms-retry-after-ms` …). */
+const preciseRetryAfterHeaders = ['retry-after-ms', 'x-ms-retry-after-ms', 'x-ms-emulator-retry-after-ms'];
+
+/** How long a 429/503 asks us to wait, preferring a millisecond header over whole-second Retry-After. */
+export function retryAfterFromHeaders(
+  headers: Readonly<Record<string, string>>,
+  now: number,
+): number | undefined {
+  for (const name of preciseRetryAfterHeaders) {
+    const v = parseRateLimitNumber(headers[name]);
+    if (v !== undefined && v >= 0) return Math.round(v);
+  }
+  return parseRetryAfter(headers['retry-after'], now);
+}
+
 export function readRateLimitHeaders(headers: Readonly<Record<string, string>>): RateLimitHeaders {
   const dop = parseRateLimitNumber(headers['x-ms-dop-hint']);
   const burst = parseRateLimitNumber(headers['x-ms-ratelimit-burst-remaining-xrm-requests']);
@@ -77,7 +92,7 @@ export class Governor {
   private window: number;
   private threshold: number;
   private epochValue = 0;
-  private hintSeen = false;
+  private hint: number | undefined;
   private running = 0;
   private pauseEnd = 0;
   private peakBurst = 0;
@@ -133,7 +148,10 @@ export class Governor {
       this.pauseEnd = Math.max(this.pauseEnd, outcome.now + (outcome.retryAfterMs ?? 1000));
       // One decrease per round: 429s from requests that started before the last decrease are the same event.
       if (ticket.epoch === this.epochValue) {
-        this.window = this.clamp(this.window * this.decreaseFactor);
+        // Not below the server's recommended parallelism: a 429 for the time budget is waited out by the pause,
+        // and fewer slots than the hint would leave budget unused once it frees up.
+        const floor = Math.min(this.window, this.hint ?? this.min);
+        this.window = this.clamp(Math.max(floor, this.window * this.decreaseFactor));
         this.threshold = this.window;
         this.epochValue++;
       }
@@ -146,10 +164,10 @@ export class Governor {
   }
 
   private observe(rate: RateLimitHeaders): void {
-    if (rate.dopHint !== undefined && !this.hintSeen) {
-      this.hintSeen = true;
+    if (rate.dopHint !== undefined && this.hint === undefined) {
       if (this.epochValue === 0) this.window = this.clamp(rate.dopHint);
     }
+    if (rate.dopHint !== undefined) this.hint = rate.dopHint;
     if (rate.burstRemaining !== undefined) this.peakBurst = Math.max(this.peakBurst, rate.burstRemaining);
     if (rate.timeRemainingSeconds !== undefined)
       this.peakTime = Math.max(this.peakTime, rate.timeRemainingSeconds);

@@ -1,5 +1,6 @@
 // Table metadata from EntityDefinitions, cached per process (metadata changes need a restart, as in Dataverse caches).
 import { parseJson, type ApiSender } from './api.js';
+import { isDataverseError } from './errors.js';
 import type {
   AlternateKey,
   AttributeMetadata,
@@ -179,6 +180,10 @@ export function tableMetadata(api: ApiSender, table: string): Promise<TableMetad
       }),
       get<{ value: RawRelationship[] }>(api, `${def}/ManyToOneRelationships`, {
         $select: 'ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName',
+      }).catch((e: unknown) => {
+        // Servers without relationship metadata (the local emulator): names are derived from the lookups.
+        if (isDataverseError(e) && (e.status === 404 || e.status === 400)) return undefined;
+        throw e;
       }),
       ...casts.map((c) =>
         get<{ value: RawAttribute[] }>(api, `${def}/Attributes/Microsoft.Dynamics.CRM.${c.type}`, c.query),
@@ -189,7 +194,7 @@ export function tableMetadata(api: ApiSender, table: string): Promise<TableMetad
       attrs.value,
       details.flatMap((d) => d.value),
       keys.value,
-      relationships.value,
+      relationships?.value,
     );
   });
 }
@@ -200,7 +205,7 @@ export function buildTableMetadata(
   attributes: readonly RawAttribute[],
   details: readonly RawAttribute[],
   keys: readonly RawKey[],
-  relationships: readonly RawRelationship[],
+  relationships: readonly RawRelationship[] | undefined,
 ): TableMetadata {
   const extra = new Map<string, RawAttribute>();
   for (const d of details) extra.set(d.LogicalName, { ...extra.get(d.LogicalName), ...d });
@@ -230,12 +235,14 @@ export function buildTableMetadata(
     });
   }
   const navigationProperties: NavigationProperty[] = relationships
-    .filter((r) => r.ReferencingEntityNavigationPropertyName)
-    .map((r) => ({
-      name: r.ReferencingEntityNavigationPropertyName,
-      attribute: r.ReferencingAttribute,
-      target: r.ReferencedEntity,
-    }));
+    ? relationships
+        .filter((r) => r.ReferencingEntityNavigationPropertyName)
+        .map((r) => ({
+          name: r.ReferencingEntityNavigationPropertyName,
+          attribute: r.ReferencingAttribute,
+          target: r.ReferencedEntity,
+        }))
+    : derivedNavigation([...map.values()]);
   const alternateKeys: AlternateKey[] = keys.map((k) => ({
     logicalName: k.LogicalName,
     keyAttributes: [...k.KeyAttributes],
@@ -251,6 +258,26 @@ export function buildTableMetadata(
     navigationProperties,
     changeTrackingEnabled: info.changeTrackingEnabled,
   };
+}
+
+/**
+ * Dataverse's naming for lookups without relationship metadata: a single-target lookup (and Owner) is bound
+ * through a property named like the attribute; a polymorphic one (Customer) through `<attribute>_<target>`.
+ */
+export function derivedNavigation(attributes: readonly AttributeMetadata[]): NavigationProperty[] {
+  const out: NavigationProperty[] = [];
+  for (const a of attributes) {
+    const targets = a.targets ?? [];
+    for (const target of targets) {
+      const single = targets.length === 1 || a.type === 'Owner';
+      out.push({
+        name: single ? a.logicalName : `${a.logicalName}_${target}`,
+        attribute: a.logicalName,
+        target,
+      });
+    }
+  }
+  return out;
 }
 
 function optionsOf(type: AttributeType, d: Partial<RawAttribute>): ChoiceOption[] | undefined {

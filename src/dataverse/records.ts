@@ -104,10 +104,10 @@ export async function upsert(
   table: string,
   target: RecordTarget,
   data: Row,
-  options: RecordOptions & { mode?: UpsertMode } = {},
+  options: RecordOptions & { mode?: UpsertMode; returnId?: boolean } = {},
 ): Promise<{ id?: string; created?: boolean }> {
   const mode = options.mode ?? 'upsert';
-  const { path } = await recordPath(api, table, target);
+  const { info, path } = await recordPath(api, table, target);
   const conditional: Record<string, string> =
     mode === 'createOnly' ? { 'if-none-match': '*' } : mode === 'updateOnly' ? { 'if-match': '*' } : {};
   const knownId = 'id' in target ? target.id.toLowerCase() : undefined;
@@ -117,12 +117,28 @@ export async function upsert(
       path,
       json: data,
       headers: conditional,
+      // With returnId the answer says which record it was and whether it was new (201) or updated (200),
+      // at the cost of a read on the server.
+      ...(options.returnId
+        ? { prefer: ['return=representation'], query: { $select: info.primaryIdAttribute } }
+        : {}),
       idempotent: true,
       table,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    const id = idFromEntityUrl(res.headers['odata-entityid']) ?? knownId;
-    const created = mode === 'createOnly' ? true : mode === 'updateOnly' ? false : undefined;
+    const returned = options.returnId ? parseJson<Row>(res)?.[info.primaryIdAttribute] : undefined;
+    const id =
+      (typeof returned === 'string' ? returned.toLowerCase() : undefined) ??
+      idFromEntityUrl(res.headers['odata-entityid']) ??
+      knownId;
+    const created =
+      mode === 'createOnly'
+        ? true
+        : mode === 'updateOnly'
+          ? false
+          : options.returnId && (res.status === 201 || res.status === 200)
+            ? res.status === 201
+            : undefined;
     return { ...(id ? { id } : {}), ...(created !== undefined ? { created } : {}) };
   } catch (e) {
     // createOnly retried after an unanswered attempt: the record that now exists is the one we sent.

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { isDataverseError, isRetryableStatus } from '../errors.js';
-import { parseRetryAfter } from '../governor.js';
+import { retryAfterFromHeaders } from '../governor.js';
 import type { Policy } from './pipeline.js';
 
 export const retryPolicyName = 'dataverseRetry';
@@ -85,7 +85,7 @@ export function retryPolicy(
         try {
           const response = await next(request);
           if (response.status !== 429 && !isRetryableStatus(response.status)) return response;
-          const retryAfterMs = parseRetryAfter(response.headers['retry-after'], clock.now());
+          const retryAfterMs = retryAfterFromHeaders(response.headers, clock.now());
           const failure: Failure = {
             status: response.status,
             transient: true,

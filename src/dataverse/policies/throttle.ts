@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { parseRetryAfter } from '../governor.js';
+import { retryAfterFromHeaders } from '../governor.js';
 import type { IdentityPool } from '../identity-pool.js';
 import type { HttpResponse } from '../transport.js';
 import type { Policy } from './pipeline.js';
@@ -39,7 +39,7 @@ export function throttlePolicy(
         const status = response?.status;
         const retryAfterMs =
           status === 429
-            ? (parseRetryAfter(response?.headers['retry-after'], clock.now()) ?? 1000)
+            ? ((response ? retryAfterFromHeaders(response.headers, clock.now()) : undefined) ?? 1000)
             : undefined;
         lease.release({
           ...(status !== undefined ? { status } : {}),

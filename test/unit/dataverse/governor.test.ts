@@ -4,6 +4,7 @@ import {
   parseRateLimitNumber,
   parseRetryAfter,
   readRateLimitHeaders,
+  retryAfterFromHeaders,
 } from '../../../src/dataverse/governor.js';
 
 /** Starts `n` requests and returns their tickets. */
@@ -146,5 +147,32 @@ describe('Governor', () => {
     for (const t of ts.reverse()) g.finish(t, { now: 0, status: 503 });
     expect(g.limit).toBe(4);
     expect(g.inFlight).toBe(0);
+  });
+});
+
+describe('Governor with a dop hint', () => {
+  it('never decreases below the hint, however many 429s', () => {
+    const g = new Governor({ max: 52 });
+    let [t] = startMany(g, 1);
+    g.finish(t!, { now: 0, status: 204, headers: { 'x-ms-dop-hint': '4' } });
+    for (let i = 0; i < 20; i++) {
+      const ts = startMany(g, g.limit);
+      for (const x of ts.reverse()) g.finish(x, { now: 0, status: 204 });
+    }
+    expect(g.limit).toBeGreaterThan(8);
+    for (let i = 0; i < 10; i++) {
+      [t] = startMany(g, 1);
+      g.finish(t!, { now: i, status: 429, retryAfterMs: 10 });
+    }
+    expect(g.limit).toBe(4);
+  });
+});
+
+describe('retryAfterFromHeaders', () => {
+  it('prefers millisecond headers over whole-second Retry-After', () => {
+    expect(retryAfterFromHeaders({ 'retry-after': '1', 'x-ms-retry-after-ms': '37' }, 0)).toBe(37);
+    expect(retryAfterFromHeaders({ 'retry-after-ms': '12.6' }, 0)).toBe(13);
+    expect(retryAfterFromHeaders({ 'retry-after': '3' }, 0)).toBe(3000);
+    expect(retryAfterFromHeaders({}, 0)).toBeUndefined();
   });
 });
