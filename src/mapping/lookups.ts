@@ -153,7 +153,7 @@ function literalFor(attribute: AttributeMetadata): Literal {
     case 'Decimal':
     case 'Double':
     case 'Money':
-      return (v) => (/^[+-]?\d+(\.\d+)?$/.test(v.trim()) ? v.trim() : undefined);
+      return (v) => (/^[+-]?\d+(\.\d+)?$/.test(v.trim()) ? String(Number(v.trim())) : undefined);
     case 'Uniqueidentifier':
       return (v) =>
         /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v.trim())
