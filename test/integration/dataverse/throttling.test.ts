@@ -1,0 +1,132 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
+import {
+  createDataverseClient,
+  emulatorTokenProvider,
+  type DataverseClient,
+} from '../../../src/dataverse/index.js';
+
+// Realistic cost model, time-scaled so a 300 s window lasts 1.5 s, with an execution budget of a quarter of the
+// documented one so the 20,000 upserts (1,200 s of counted time) need several windows: the limits bite.
+const timeScale = 0.005;
+const settings = { maxExecutionMs: 300_000 };
+const total = 20_000;
+
+const email = (i: number) => `user${i}@example.com`;
+const rows = Array.from({ length: total }, (_, i) => ({
+  target: { key: { emailaddress1: email(i) } },
+  data: { lastname: `Last ${i}`, firstname: `First ${i}` },
+}));
+
+/** Every record is in the store exactly once, with its data. */
+function expectWrittenExactlyOnce(emu: RunningEmulator) {
+  const all = emu.store.all('contact');
+  expect(all).toHaveLength(total);
+  const emails = new Set(all.map((r) => r['emailaddress1']));
+  expect(emails.size).toBe(total);
+  for (const i of [0, 1234, total - 1]) {
+    const row = all.find((r) => r['emailaddress1'] === email(i));
+    expect(row?.['lastname']).toBe(`Last ${i}`);
+  }
+}
+
+describe('20,000-record upsert under service protection limits (realistic profile)', () => {
+  let emu: RunningEmulator | undefined;
+  let client: DataverseClient | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await emu?.close();
+  });
+
+  it('completes with every record written exactly once and no error reaching the caller', async () => {
+    emu = await startEmulator({ profile: 'realistic', timeScale, settings });
+    client = createDataverseClient({ url: emu.url, tokenProviders: [emulatorTokenProvider(emu.url)] });
+    const results = await client.upsertMultiple('contact', rows);
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(results).toHaveLength(total);
+    expectWrittenExactlyOnce(emu);
+    const m = client.metrics();
+    // The limits did bite: the emulator refused requests and the client waited them out.
+    expect(emu.stats().throttled).toBeGreaterThan(0);
+    expect(m.throttled).toBeGreaterThan(0);
+    expect(m.throttleWaitMs).toBeGreaterThan(0);
+    expect(m.recordsSucceeded).toBe(total);
+  });
+
+  it('holds with 429s, 503s and dropped connections injected', async () => {
+    emu = await startEmulator({
+      profile: 'realistic',
+      timeScale,
+      settings,
+      faults: '429=0.1,503=0.1,drop=0.05',
+    });
+    client = createDataverseClient({
+      url: emu.url,
+      tokenProviders: [emulatorTokenProvider(emu.url)],
+      retry: { baseDelayMs: 20, maxDelayMs: 500, maxRetries: 10 },
+    });
+    const results = await client.upsertMultiple('contact', rows);
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expectWrittenExactlyOnce(emu);
+    const faults = emu.stats().faults;
+    expect(faults['429'] + faults['503'] + faults.drop).toBeGreaterThan(0);
+    expect(client.metrics().retries).toBeGreaterThan(0);
+  });
+
+  it('spreads the load over several identities, each with its own governor', async () => {
+    emu = await startEmulator({ profile: 'realistic', timeScale, settings });
+    client = createDataverseClient({
+      url: emu.url,
+      tokenProviders: [emulatorTokenProvider(emu.url, 'app1'), emulatorTokenProvider(emu.url, 'app2')],
+    });
+    const results = await client.upsertMultiple('contact', rows.slice(0, 8000));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(emu.store.count('contact')).toBe(8000);
+    const users = emu
+      .stats()
+      .users.map((u) => u.user)
+      .sort();
+    expect(users).toEqual(['app1', 'app2']);
+    const by = client.metrics().byIdentity;
+    expect(by['app1']!.requests).toBeGreaterThan(0);
+    expect(by['app2']!.requests).toBeGreaterThan(0);
+  });
+});
+
+describe('idempotent creates under dropped connections', () => {
+  let emu: RunningEmulator | undefined;
+  let client: DataverseClient | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await emu?.close();
+  });
+
+  it('a create whose answer was lost is retried without making a second record', async () => {
+    // drop = the server applies the write, then closes the connection without answering.
+    emu = await startEmulator({ profile: 'fast', faults: 'drop=0.3' });
+    client = createDataverseClient({
+      url: emu.url,
+      tokenProviders: [emulatorTokenProvider(emu.url)],
+      retry: { baseDelayMs: 5, maxDelayMs: 50, maxRetries: 20 },
+    });
+    const list = Array.from({ length: 2000 }, (_, i) => ({
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      data: { dvp_name: `c${i}` },
+    }));
+    const results = await client.createMultiple('dvp_sample', list);
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(emu.store.count('dvp_sample')).toBe(2000);
+    const singles = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        client!.create(
+          'dvp_sample',
+          { dvp_name: `s${i}` },
+          { id: `00000000-0000-4000-9000-${String(i).padStart(12, '0')}` },
+        ),
+      ),
+    );
+    expect(singles).toHaveLength(40);
+    expect(emu.store.count('dvp_sample')).toBe(2040);
+    expect(emu.stats().faults.drop).toBeGreaterThan(0);
+  });
+});
