@@ -1,0 +1,110 @@
+import { attributeOf, type ExtractJob, type ImportJob, type Job } from '../config/job.js';
+import type { TableMetadata } from '../dataverse/model.js';
+import { compileJob, type MappingProblem } from './compile.js';
+
+export type { MappingProblem } from './compile.js';
+
+export type GetTable = (logicalName: string) => Promise<TableMetadata>;
+
+/**
+ * Checks a job against live or emulated metadata (what `dvpipe jobs validate` runs): unknown columns,
+ * read-only columns for the operation, lookup targets, `by` columns, keys that are not alternate keys,
+ * options on columns of the wrong type, constants that do not convert. Errors stop a run; warnings not.
+ */
+export async function validateJobAgainstMetadata(job: Job, getTable: GetTable): Promise<MappingProblem[]> {
+  let table: TableMetadata;
+  try {
+    table = await getTable(job.table);
+  } catch (error) {
+    return [
+      { severity: 'error', path: 'table', message: `cannot read table "${job.table}": ${errorText(error)}` },
+    ];
+  }
+  return job.type === 'import' ? validateImport(job, table, getTable) : validateExtract(job, table);
+}
+
+async function validateImport(
+  job: ImportJob,
+  table: TableMetadata,
+  getTable: GetTable,
+): Promise<MappingProblem[]> {
+  const targets = new Set<string>();
+  for (const spec of Object.values(job.columns)) {
+    const attribute = table.attributes.get(attributeOf(spec));
+    if (typeof spec !== 'string' && spec.lookup !== undefined) targets.add(spec.lookup);
+    else if (attribute?.targets?.length === 1) targets.add(attribute.targets[0] as string);
+  }
+  for (const name of Object.keys(job.constants ?? {})) {
+    const attribute = table.attributes.get(name);
+    if (attribute?.targets?.length === 1) targets.add(attribute.targets[0] as string);
+  }
+  const related = new Map<string, TableMetadata>();
+  const unreadable: MappingProblem[] = [];
+  await Promise.all(
+    [...targets].map(async (name) => {
+      try {
+        related.set(name, await getTable(name));
+      } catch (error) {
+        unreadable.push({
+          severity: 'error',
+          path: 'columns',
+          message: `cannot read lookup table "${name}": ${errorText(error)}`,
+        });
+      }
+    }),
+  );
+  return [...unreadable, ...compileJob(job, table, related).problems];
+}
+
+function validateExtract(job: ExtractJob, table: TableMetadata): MappingProblem[] {
+  const problems: MappingProblem[] = [];
+  job.columns.forEach((name, i) => {
+    const attribute = table.attributes.get(name);
+    if (attribute === undefined) {
+      problems.push({
+        severity: 'error',
+        path: `columns[${i}]`,
+        message: `${table.logicalName} has no column "${name}"`,
+      });
+    } else if (!attribute.isValidForRead) {
+      problems.push({ severity: 'error', path: `columns[${i}]`, message: `"${name}" cannot be read` });
+    }
+  });
+  if (job.incremental?.mode === 'watermark') {
+    const column = table.attributes.get(job.incremental.column);
+    if (column?.type !== 'DateTime') {
+      problems.push({
+        severity: 'error',
+        path: 'incremental.column',
+        message: `the watermark column must be a date-time column of ${table.logicalName}`,
+      });
+    }
+  }
+  if (job.incremental?.mode === 'changeTracking' && !table.changeTrackingEnabled) {
+    problems.push({
+      severity: 'error',
+      path: 'incremental.mode',
+      message: `change tracking is not enabled on ${table.logicalName}: enable it, or use mode "watermark"`,
+    });
+  }
+  return problems;
+}
+
+/** One line per problem, errors first: `jobs/contacts.json: columns."Company".by: error: ...`. */
+export function formatProblems(problems: readonly MappingProblem[], source: string): string {
+  const ordered = [...problems].sort((a, b) =>
+    a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1,
+  );
+  return ordered
+    .map((p) => `${source}: ${p.path === '' ? '' : `${p.path}: `}${p.severity}: ${p.message}`)
+    .join('\n');
+}
+
+/** True when the problems allow the job to run. */
+export function isRunnable(problems: readonly MappingProblem[]): boolean {
+  return problems.every((p) => p.severity !== 'error');
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
