@@ -1,0 +1,57 @@
+// Output path template rendering ({job}/{yyyy}/... placeholders of the job's output.path) and the
+// paths of the files that travel with an extract.
+
+export interface PathValues {
+  readonly job: string;
+  /** The run's scheduled time: the date parts are its UTC calendar fields. */
+  readonly now: Date;
+  readonly runId: string;
+  readonly partition?: string;
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** `20260126T020000Z`: sortable, and free of characters that blob tools or file systems dislike. */
+export function compactTimestamp(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}
+
+export function renderPath(template: string, values: PathValues): string {
+  const d = values.now;
+  const parts: Record<string, string> = {
+    job: values.job,
+    yyyy: pad(d.getUTCFullYear(), 4),
+    MM: pad(d.getUTCMonth() + 1),
+    dd: pad(d.getUTCDate()),
+    HH: pad(d.getUTCHours()),
+    mm: pad(d.getUTCMinutes()),
+    ss: pad(d.getUTCSeconds()),
+    timestamp: compactTimestamp(d),
+    runId: values.runId,
+    partition: values.partition ?? '',
+  };
+  return template.replace(/\{([^}]*)\}/g, (whole, name: string) => parts[name] ?? whole).replace(/^\/+/, '');
+}
+
+/** `a/b/x.csv` -> `a/b/x`; a path without `.csv` is its own base. */
+function base(csvPath: string): string {
+  return csvPath.toLowerCase().endsWith('.csv') ? csvPath.slice(0, -4) : csvPath;
+}
+
+/** The manifest beside the CSV; written last, so its presence means the extract is complete. */
+export function manifestPathOf(csvPath: string): string {
+  return `${base(csvPath)}.manifest.json`;
+}
+
+/** Deleted record ids when the job reports deletes in a separate file. */
+export function deletesPathOf(csvPath: string): string {
+  return `${base(csvPath)}.deletes.csv`;
+}
+
+/** Where a job's incremental state (watermark, delta link) lives in the state store. */
+export function statePathOf(job: string): string {
+  return `extract-state/${job}.json`;
+}

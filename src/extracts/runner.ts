@@ -1,0 +1,424 @@
+// One extract run: plan the read (full, watermark or change tracking; partitions), stream every
+// partition into staged blocks of one CSV, commit in partition order, then the manifest (the
+// completion marker), then the incremental state. Nothing is visible before the commit, and the state
+// moves only after the manifest, so a failed run is simply run again.
+import { createHash, randomUUID } from 'node:crypto';
+import pMap from 'p-map';
+import type { ExtractJob } from '../config/job.js';
+import type { CsvCell } from '../csv/writer.js';
+import {
+  isDataverseError,
+  isDeletedEntity,
+  systemClock,
+  type Clock,
+  type ClientMetrics,
+  type DataverseClient,
+  type QueryResult,
+  type Row,
+} from '../dataverse/index.js';
+import { silentLogger, type Logger } from '../logging.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { StagedObject, StagedSink } from '../storage/staged-sink.js';
+import { BlockIds, defaultBlockBytes, stageHeader, stageRecords, type CsvFormat } from './blocks.js';
+import { planColumns, type ColumnPlan } from './columns.js';
+import { ExtractError } from './errors.js';
+import { deltaTokenOf, type ExtractManifest, type ExtractMode, type ExtractTrigger } from './manifest.js';
+import { andFilters, planPartitions, type Partition } from './partitions.js';
+import { compactTimestamp, deletesPathOf, manifestPathOf, renderPath } from './paths.js';
+import { readState, signatureOf, writeState, type ExtractState } from './state.js';
+import { watermarkFilter, WatermarkTracker } from './watermark.js';
+
+/** Dataverse's answer to an expired or unknown change-tracking version stamp. */
+export const expiredDeltaCode = '0x80044352';
+
+export interface ExtractDeps {
+  readonly client: DataverseClient;
+  /** Where the CSV, the deletes file and the manifest go. */
+  readonly sink: StagedSink;
+  /** Watermarks and delta links between runs. */
+  readonly state: ObjectStore;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+}
+
+export interface ExtractProgress {
+  readonly rows: number;
+  readonly partitionsDone: number;
+  readonly partitions: number;
+}
+
+export interface ExtractOptions {
+  /** The run's (scheduled) time: fills the path template. Default: the clock's now. */
+  readonly now?: Date;
+  readonly trigger?: ExtractTrigger;
+  readonly runId?: string;
+  /** Output path in the sink, instead of the job's template (the CLI's --out). */
+  readonly path?: string;
+  /** Ignore the stored position and read everything (the position is still stored afterwards). */
+  readonly full?: boolean;
+  /** Partitions read at once. Default: the job's `partitions`. The client's governor still caps requests. */
+  readonly concurrency?: number;
+  readonly blockBytes?: number;
+  readonly onProgress?: (progress: ExtractProgress) => void;
+}
+
+export interface ExtractResult {
+  readonly manifest: ExtractManifest;
+  readonly manifestPath: string;
+}
+
+interface ReadOutcome {
+  rows: number;
+  deleted: number;
+  deltaLink?: string;
+}
+
+export async function runExtract(
+  deps: ExtractDeps,
+  job: ExtractJob,
+  options: ExtractOptions = {},
+): Promise<ExtractResult> {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log ?? silentLogger;
+  const startedMs = clock.now();
+  const now = options.now ?? new Date(startedMs);
+  const runId = options.runId ?? `${job.name}-${compactTimestamp(now)}-${randomUUID().slice(0, 8)}`;
+  const before = deps.client.metrics();
+  const incremental = job.incremental;
+
+  if (incremental?.mode === 'changeTracking' && job.filter) {
+    throw new ExtractError(
+      'InvalidJob',
+      `Job "${job.name}": change tracking cannot be combined with a filter (Dataverse refuses $filter on tracked queries)`,
+    );
+  }
+  const table = await deps.client.metadata(job.table);
+  if (incremental?.mode === 'changeTracking' && !table.changeTrackingEnabled) {
+    throw new ExtractError('InvalidJob', `Job "${job.name}": table "${job.table}" does not track changes`);
+  }
+  const watermarkColumn = incremental?.mode === 'watermark' ? incremental.column : undefined;
+  const plan = planColumns(job, table, watermarkColumn ? { extraSelect: watermarkColumn } : {});
+
+  const stored = options.full ? undefined : await readState(deps.state, job.name);
+  let fullReason: string | undefined;
+  let state: ExtractState | undefined = stored;
+  if (incremental && !stored) fullReason = options.full ? 'full run requested' : 'no stored position';
+  if (stored && stored.signature !== signatureOf(job)) {
+    fullReason = 'the job changed since the stored position';
+    state = undefined;
+  }
+
+  const path = options.path ?? renderPath(job.output.path, { job: job.name, now, runId });
+  const format: CsvFormat = {
+    columns: plan.header,
+    delimiter: job.output.delimiter,
+    neutraliseFormulas: job.output.neutraliseFormulas,
+    bom: job.output.bom,
+  };
+  const deletesMode = incremental?.mode === 'changeTracking' ? job.output.deletes : 'omit';
+  if (incremental?.mode === 'watermark' && job.output.deletes !== 'omit') {
+    log.warn('A watermark extract cannot see deletions; use change tracking to report them', {
+      job: job.name,
+    });
+  }
+  const blockBytes = options.blockBytes ?? defaultBlockBytes;
+  let rowsSoFar = 0;
+  const progress = (partitionsDone: number, partitions: number) =>
+    options.onProgress?.({ rows: rowsSoFar, partitionsDone, partitions });
+
+  let mode: ExtractMode = 'full';
+  let partitionCount = 1;
+  let outcome: ReadOutcome;
+  let ids = new BlockIds(randomUUID().slice(0, 8));
+  let target = deps.sink.open(path);
+  const deletes =
+    deletesMode === 'separateFile' ? new DeletesFile(deps.sink.open(deletesPathOf(path)), plan) : undefined;
+  let watermarkFrom: string | undefined;
+  let tracker: WatermarkTracker | undefined;
+  let deltaUsed: string | undefined;
+
+  try {
+    await stageHeader(target, ids, format);
+    if (incremental?.mode === 'changeTracking') {
+      const deltaLink = state?.deltaLink;
+      if (deltaLink) {
+        try {
+          outcome = await readChanges(
+            deps.client.delta(deltaLink, {
+              pageSize: job.pageSize,
+              formattedValues: job.output.formattedValues,
+            }),
+          );
+          mode = 'changeTracking';
+          deltaUsed = deltaTokenOf(deltaLink);
+        } catch (error) {
+          if (!isDataverseError(error) || !isExpiredToken(error)) throw error;
+          fullReason = 'the delta token expired';
+          log.warn('Delta token expired or invalid: reading the whole table again', {
+            job: job.name,
+            code: error.code,
+          });
+          // Start over with fresh block ids: the blocks already staged are simply never committed.
+          await target.abort();
+          await deletes?.reset();
+          target = deps.sink.open(path);
+          ids = new BlockIds(randomUUID().slice(0, 8));
+          await stageHeader(target, ids, format);
+          outcome = await readTrackedFull();
+        }
+      } else {
+        outcome = await readTrackedFull();
+      }
+    } else {
+      let filter = job.filter;
+      if (incremental?.mode === 'watermark') {
+        const bound = watermarkFilter(state?.watermark, incremental);
+        filter = andFilters(filter, bound.filter);
+        watermarkFrom = bound.from;
+        if (bound.filter) mode = 'watermark';
+        tracker = new WatermarkTracker(incremental, plan.primaryId, state?.watermark);
+      }
+      const workers = Math.max(1, options.concurrency ?? job.partitions);
+      const partitions = await planPartitions(deps.client, job.table, plan.primaryId, filter, workers);
+      partitionCount = partitions.length;
+      outcome = await readPartitions(partitions, filter, workers);
+    }
+
+    if (deletes) await deletes.commit();
+    await target.commit(ids.ordered(), 'text/csv; charset=utf-8');
+  } catch (error) {
+    await target.abort().catch(() => {});
+    await deletes?.abort().catch(() => {});
+    throw error;
+  }
+
+  const { sha256, bytes } = await hashOf(deps.sink, path);
+  const after = deps.client.metrics();
+  const finishedMs = clock.now();
+  const watermarkState = tracker?.state();
+  const manifest: ExtractManifest = {
+    job: job.name,
+    table: job.table,
+    runId,
+    trigger: options.trigger ?? 'cli',
+    mode,
+    ...(fullReason && mode === 'full' ? { fullReason } : {}),
+    path,
+    ...(deletes ? { deletesPath: deletesPathOf(path) } : {}),
+    columns: plan.header,
+    rows: outcome.rows,
+    deletedRows: outcome.deleted,
+    bytes,
+    sha256,
+    bom: job.output.bom,
+    partitions: partitionCount,
+    ...(watermarkColumn
+      ? {
+          watermark: {
+            column: watermarkColumn,
+            ...(watermarkFrom ? { from: watermarkFrom } : {}),
+            ...(watermarkState ? { to: watermarkState.value } : {}),
+          },
+        }
+      : {}),
+    ...(incremental?.mode === 'changeTracking'
+      ? {
+          deltaToken: {
+            ...(deltaUsed ? { used: deltaUsed } : {}),
+            ...(outcome.deltaLink ? { next: deltaTokenOf(outcome.deltaLink) } : {}),
+          },
+        }
+      : {}),
+    startedAt: new Date(startedMs).toISOString(),
+    finishedAt: new Date(finishedMs).toISOString(),
+    durationMs: finishedMs - startedMs,
+    ...metricsDelta(before, after),
+  };
+  const manifestPath = manifestPathOf(path);
+  await deps.sink.put(manifestPath, JSON.stringify(manifest, null, 2), 'application/json');
+
+  if (incremental) {
+    await writeState(deps.state, {
+      version: 1,
+      job: job.name,
+      signature: signatureOf(job),
+      ...(watermarkState ? { watermark: watermarkState } : {}),
+      ...(outcome.deltaLink ? { deltaLink: outcome.deltaLink } : {}),
+      lastRun: { runId, finishedAt: manifest.finishedAt, path },
+    });
+  }
+  log.info('Extract complete', {
+    job: job.name,
+    runId,
+    mode,
+    rows: manifest.rows,
+    deletedRows: manifest.deletedRows,
+    path: `${deps.sink.location}${path}`,
+    durationMs: manifest.durationMs,
+  });
+  return { manifest, manifestPath };
+
+  async function readPartitions(
+    partitions: readonly Partition[],
+    filter: string | undefined,
+    workers: number,
+  ) {
+    let done = 0;
+    const counts = await pMap(
+      partitions,
+      async (partition) => {
+        const result = deps.client.query(job.table, {
+          select: plan.select,
+          ...(andFilters(filter, partition.filter) ? { filter: andFilters(filter, partition.filter) } : {}),
+          pageSize: job.pageSize,
+          formattedValues: job.output.formattedValues,
+        });
+        const written = await stageRecords(
+          target,
+          ids,
+          partition.index,
+          rowsOf(result, tracker),
+          format,
+          blockBytes,
+        );
+        done += 1;
+        progress(done, partitions.length);
+        return written.rows;
+      },
+      { concurrency: Math.min(workers, partitions.length) },
+    );
+    return { rows: counts.reduce((a, b) => a + b, 0), deleted: 0 };
+  }
+
+  async function readTrackedFull(): Promise<ReadOutcome> {
+    mode = 'full';
+    const result = deps.client.query(job.table, {
+      select: plan.select,
+      pageSize: job.pageSize,
+      formattedValues: job.output.formattedValues,
+      trackChanges: true,
+    });
+    const written = await stageRecords(target, ids, 1, rowsOf(result, undefined), format, blockBytes);
+    progress(1, 1);
+    if (!result.deltaLink) {
+      throw new ExtractError('OutputFailed', `Dataverse returned no delta link for table "${job.table}"`);
+    }
+    return { rows: written.rows, deleted: 0, deltaLink: result.deltaLink };
+  }
+
+  async function readChanges(result: QueryResult): Promise<ReadOutcome> {
+    let deleted = 0;
+    const seen = new Set<string>();
+    const deletedIds: string[] = [];
+    const changed = async function* (): AsyncGenerator<CsvCell[]> {
+      for await (const page of result.pages()) {
+        for (const row of page) {
+          if (isDeletedEntity(row)) {
+            if (seen.has(row.id)) continue;
+            seen.add(row.id);
+            deleted += 1;
+            if (deletesMode === 'column') yield plan.deletedCells(row.id);
+            else if (deletes) deletedIds.push(row.id);
+            continue;
+          }
+          const id = row[plan.primaryId];
+          if (typeof id === 'string') {
+            if (seen.has(id)) continue;
+            seen.add(id);
+          }
+          rowsSoFar += 1;
+          yield plan.cells(row);
+        }
+        if (deletes && deletedIds.length > 0) await deletes.add(deletedIds.splice(0));
+        progress(0, 1);
+      }
+    };
+    const written = await stageRecords(target, ids, 1, changed(), format, blockBytes);
+    progress(1, 1);
+    return {
+      rows: written.rows - (deletesMode === 'column' ? deleted : 0),
+      deleted,
+      ...(result.deltaLink ? { deltaLink: result.deltaLink } : {}),
+    };
+  }
+
+  async function* rowsOf(
+    result: QueryResult,
+    watermark: WatermarkTracker | undefined,
+  ): AsyncGenerator<CsvCell[]> {
+    for await (const page of result.pages()) {
+      for (const row of page as Row[]) {
+        if (watermark && !watermark.accept(row)) continue;
+        rowsSoFar += 1;
+        yield plan.cells(row);
+      }
+      progress(0, partitionCount);
+    }
+  }
+}
+
+function isExpiredToken(error: { status: number; code: string }): boolean {
+  return error.code.toLowerCase() === expiredDeltaCode || error.status === 410;
+}
+
+function metricsDelta(before: ClientMetrics, after: ClientMetrics) {
+  return {
+    requests: after.requests - before.requests,
+    retries: after.retries - before.retries,
+    throttled: after.throttled - before.throttled,
+  };
+}
+
+/** sha256 and size of the committed CSV, read back as consumers will read it. */
+async function hashOf(sink: StagedSink, path: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of await sink.read(path)) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Deleted record ids in a CSV of their own (output.deletes = "separateFile"), one column: the primary id. */
+class DeletesFile {
+  private ids = new BlockIds(randomUUID().slice(0, 8));
+  private staged = false;
+  private readonly format: CsvFormat;
+
+  constructor(
+    private target: StagedObject,
+    plan: ColumnPlan,
+  ) {
+    this.format = { columns: [plan.primaryId], delimiter: ',', neutraliseFormulas: false, bom: false };
+  }
+
+  async add(idsToAdd: readonly string[]): Promise<void> {
+    await this.ensureHeader();
+    const records = async function* () {
+      for (const id of idsToAdd) yield [id] as CsvCell[];
+    };
+    await stageRecords(this.target, this.ids, 1, records(), this.format);
+  }
+
+  async commit(): Promise<void> {
+    await this.ensureHeader();
+    await this.target.commit(this.ids.ordered(), 'text/csv; charset=utf-8');
+  }
+
+  async reset(): Promise<void> {
+    await this.target.abort();
+    this.ids = new BlockIds(randomUUID().slice(0, 8));
+    this.staged = false;
+  }
+
+  abort(): Promise<void> {
+    return this.target.abort();
+  }
+
+  private async ensureHeader(): Promise<void> {
+    if (this.staged) return;
+    this.staged = true;
+    await stageHeader(this.target, this.ids, this.format);
+  }
+}
