@@ -1,3 +1,4 @@
+import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../../dev/azurite.js';
 import { startLocalHost, type RunningLocalHost } from '../../../dev/host.js';
@@ -59,6 +60,15 @@ describe('local host: HTTP triggers', () => {
     expect(response.status).toBe(201);
     expect(response.headers.get('x-echo')).toBe('hello');
     expect(await response.text()).toBe('a,b\n1,2\n');
+  });
+
+  it('writes a blob output binding, with the path filled from route parameters', async () => {
+    const response = await fetch(`${host.httpUrl}/api/save/note-1`, { method: 'PUT', body: 'kept' });
+    expect(response.status).toBe(204);
+    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString)
+      .getContainerClient('saved')
+      .getBlobClient('note-1.txt');
+    expect((await blob.downloadToBuffer()).toString()).toBe('kept');
   });
 
   it('answers 404 for unknown routes and methods a function does not accept', async () => {

@@ -32,7 +32,9 @@ describe('local host: queue triggers against Azurite', () => {
       'echoBody',
       'fails',
       'fanOut',
+      'gauge',
       'getRun',
+      'save',
       'slow',
       'tick',
     ]);
@@ -101,6 +103,19 @@ describe('local host: queue triggers against Azurite', () => {
     const items = out.map((m) => JSON.parse(fromBase64(m)) as { index: number; of: number });
     expect(items.map((i) => i.index).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(items.every((i) => i.of === 7)).toBe(true);
+  });
+
+  it('runs at most batchSize + newBatchThreshold messages of a function at once (host.json 4 + 2)', async () => {
+    const gauge = queues.getQueueClient('gauge-in');
+    await Promise.all(Array.from({ length: 14 }, () => gauge.sendMessage(toBase64('{"ms":250}'))));
+    await host.idle();
+    const active = logs.entries
+      .filter((e) => e.functionName === 'gauge' && e.message.startsWith('active '))
+      .map((e) => Number(e.message.slice('active '.length)));
+    expect(active).toHaveLength(14);
+    expect(Math.max(...active)).toBeLessThanOrEqual(6);
+    // The first batch of four runs together.
+    expect(Math.max(...active)).toBeGreaterThanOrEqual(4);
   });
 
   it('routes context.log lines to the log hook with function name and invocation id', async () => {
