@@ -106,9 +106,12 @@ function contextUrl(input: QueryInput, select: string | null, suffix = ''): stri
 }
 
 function deltaLink(input: QueryInput, select: string | null, version: number): string {
-  const token = `${version}!${input.now.toISOString().slice(0, 19).replace('T', ' ')}`;
+  // Same shape as Dataverse's `<version>!MM/dd/yyyy HH:mm:ss`, encoded like its links (`!` as %21).
+  const iso = input.now.toISOString();
+  const stamp = `${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(0, 4)} ${iso.slice(11, 19)}`;
+  const token = encodeURIComponent(`${version}!${stamp}`).replace(/!/g, '%21');
   const sel = select ? `$select=${select}&` : '';
-  return `${input.apiRoot}${input.table.entitySetName}?${sel}$deltatoken=${encodeURIComponent(token)}`;
+  return `${input.apiRoot}${input.table.entitySetName}?${sel}$deltatoken=${token}`;
 }
 
 function parseDeltaToken(store: Store, token: string): number {

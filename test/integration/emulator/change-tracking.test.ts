@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningEmulator } from '../../../emulator/index.js';
+import { call, idFrom, startFast } from './client.js';
+
+let emu: RunningEmulator;
+beforeAll(async () => {
+  emu = await startFast();
+});
+afterAll(() => emu.close());
+
+const TRACK = { Prefer: 'odata.track-changes' };
+
+describe('change tracking (behaviours item 10)', () => {
+  it('[webapi §5 change tracking] initial load gives a deltaLink; the delta has new, changed and deleted rows', async () => {
+    const a = idFrom(
+      (await call(emu, 'POST', 'accounts', { body: { name: 'A', accountnumber: 'CT-A' } })).headers.get(
+        'odata-entityid',
+      ),
+    );
+    const b = idFrom(
+      (await call(emu, 'POST', 'accounts', { body: { name: 'B' } })).headers.get('odata-entityid'),
+    );
+    const initial = await call(emu, 'GET', 'accounts?$select=name,accountnumber', { headers: TRACK });
+    expect(initial.status).toBe(200);
+    expect(initial.headers.get('preference-applied')).toBe('odata.track-changes');
+    expect(initial.json.value).toHaveLength(2);
+    const deltaLink: string = initial.json['@odata.deltaLink'];
+    expect(deltaLink).toMatch(
+      new RegExp(
+        `^${emu.apiRoot.replace(/\./g, '\\.')}accounts\\?\\$select=name,accountnumber&\\$deltatoken=\\d+%21`,
+      ),
+    );
+
+    await call(emu, 'PATCH', `accounts(${a})`, { body: { name: 'A2' } });
+    await call(emu, 'DELETE', `accounts(${b})`);
+    const c = idFrom(
+      (await call(emu, 'POST', 'accounts', { body: { name: 'C' } })).headers.get('odata-entityid'),
+    );
+
+    const delta = await call(emu, 'GET', deltaLink, { headers: TRACK });
+    expect(delta.status).toBe(200);
+    expect(delta.json['@odata.context']).toBe(`${emu.apiRoot}$metadata#accounts(name,accountnumber)/$delta`);
+    const changed = delta.json.value.filter((v: { id?: string }) => v.id === undefined);
+    expect(changed.map((v: { accountid: string; name: string }) => [v.accountid, v.name])).toEqual([
+      [a, 'A2'],
+      [c, 'C'],
+    ]);
+    const deleted = delta.json.value.filter((v: { id?: string }) => v.id !== undefined);
+    expect(deleted).toEqual([
+      { '@odata.context': `${emu.apiRoot}$metadata#accounts/$deletedEntity`, id: b, reason: 'deleted' },
+    ]);
+    // Deletes come after new and updated rows.
+    expect(delta.json.value.at(-1).reason).toBe('deleted');
+
+    const next = await call(emu, 'GET', delta.json['@odata.deltaLink'], { headers: TRACK });
+    expect(next.json.value).toEqual([]);
+  });
+
+  it('[webapi §5 change tracking] $filter/$orderby/$top with track-changes → documented message', async () => {
+    for (const option of ['$filter', '$orderby', '$top']) {
+      const value = option === '$top' ? '1' : option === '$filter' ? "name eq 'x'" : 'name';
+      const r = await call(emu, 'GET', `accounts?$select=name&${option}=${encodeURIComponent(value)}`, {
+        headers: TRACK,
+      });
+      expect(r.status).toBe(400);
+      expect(r.json.error.message).toBe(
+        `The "${option}" query parameter isn't supported when Change Tracking is enabled.`,
+      );
+    }
+  });
+
+  it('[webapi §5 change tracking] an invalid or expired delta token gives an error (code UNCONFIRMED, see docs)', async () => {
+    const bad = await call(emu, 'GET', 'accounts?$select=name&$deltatoken=garbage', { headers: TRACK });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('0x80044352');
+    const initial = await call(emu, 'GET', 'accounts?$select=name', { headers: TRACK });
+    const link: string = initial.json['@odata.deltaLink'];
+    expect((await call(emu, 'GET', link, { headers: TRACK })).status).toBe(200);
+    emu.configure({ expireDeltaTokens: true });
+    const expired = await call(emu, 'GET', link, { headers: TRACK });
+    expect(expired.status).toBe(400);
+    expect(expired.json.error.code).toBe('0x80044352');
+  });
+
+  it('[webapi §5 change tracking] the initial load pages with istracking="True" and ends with the deltaLink', async () => {
+    emu.store.clear('contact');
+    for (let i = 0; i < 5; i += 1) emu.store.put('contact', { lastname: `T${i}` });
+    const first = await call(emu, 'GET', 'contacts?$select=lastname', {
+      headers: { Prefer: 'odata.track-changes,odata.maxpagesize=3' },
+    });
+    expect(first.json.value).toHaveLength(3);
+    expect(first.json['@odata.deltaLink']).toBeUndefined();
+    const next: string = first.json['@odata.nextLink'];
+    expect(new URL(next).searchParams.get('$skiptoken')).toContain('istracking="True"');
+    const second = await call(emu, 'GET', next, {
+      headers: { Prefer: 'odata.track-changes,odata.maxpagesize=3' },
+    });
+    expect(second.json.value).toHaveLength(2);
+    expect(second.json['@odata.deltaLink']).toContain('$deltatoken=');
+  });
+});
