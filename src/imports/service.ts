@@ -75,8 +75,9 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       `No import job named '${input.job}': add jobs/${input.job}.json or put the file in a known job folder.`,
     );
   }
-  const unfit = await deps.preflight?.(job);
-  if (unfit) return reject('JobDoesNotFitTable', unfit);
+  // Metadata reads of the preflight are the run's requests too: they count in its summary.
+  const preflight = await deps.measure(async () => deps.preflight?.(job));
+  if (preflight.value) return reject('JobDoesNotFitTable', preflight.value);
   const source = `${input.job}/${input.name}`;
   try {
     const csv = await openCsv(await request.open(), {
@@ -102,6 +103,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       resultsPrefix,
       clock,
       onProgress: request.onProgress,
+      counters: preflight.counters,
     });
     deps.log.info('Run planned', {
       runId,
