@@ -33,6 +33,41 @@ const contactMethod = options([1, 'Any'], [2, 'Email'], [3, 'Phone'], [4, 'Fax']
 const doNotAllow = options([0, 'Allow'], [1, 'Do Not Allow']);
 const state = options([0, 'Active'], [1, 'Inactive']);
 const status = options([1, 'Active'], [2, 'Inactive']);
+const industries = options(
+  [1, 'Accounting'],
+  [2, 'Agriculture and Non-petrol Natural Resource Extraction'],
+  [3, 'Broadcasting Printing and Publishing'],
+  [4, 'Brokers'],
+  [5, 'Building Supply Retail'],
+  [6, 'Business Services'],
+  [7, 'Consulting'],
+  [8, 'Consumer Services'],
+  [9, 'Design, Direction and Creative Management'],
+  [10, 'Distributors, Dispatchers and Processors'],
+  [11, "Doctor's Offices and Clinics"],
+  [12, 'Durable Manufacturing'],
+  [13, 'Eating and Drinking Places'],
+  [14, 'Entertainment Retail'],
+  [15, 'Equipment Rental and Leasing'],
+  [16, 'Financial'],
+  [17, 'Food and Tobacco Processing'],
+  [18, 'Inbound Capital Intensive Processing'],
+  [19, 'Inbound Repair and Services'],
+  [20, 'Insurance'],
+  [21, 'Legal Services'],
+  [22, 'Non-Durable Merchandise Retail'],
+  [23, 'Outbound Consumer Service'],
+  [24, 'Petrochemical Extraction and Distribution'],
+  [25, 'Service Retail'],
+  [26, 'SIG Affiliations'],
+  [27, 'Social Services'],
+  [28, 'Special Outbound Trade Contractors'],
+  [29, 'Specialty Realty'],
+  [30, 'Transportation'],
+  [31, 'Utility Creation and Distribution'],
+  [32, 'Vehicle Retail'],
+  [33, 'Wholesale'],
+);
 const money = { minValue: 0, maxValue: 100_000_000_000_000, precision: 2 };
 
 function table(
@@ -72,13 +107,7 @@ export const account: TableMetadata = table(
     attr('revenue', 'Money', money),
     attr('creditlimit', 'Money', money),
     attr('creditonhold', 'Boolean', { options: options([0, 'No'], [1, 'Yes']) }),
-    attr('industrycode', 'Picklist', {
-      options: options(
-        [1, 'Accounting'],
-        [2, 'Agriculture and Non-petrol Natural Resource Extraction'],
-        [7, 'Consulting'],
-      ),
-    }),
+    attr('industrycode', 'Picklist', { options: industries }),
     attr('accountcategorycode', 'Picklist', { options: options([1, 'Preferred Customer'], [2, 'Standard']) }),
     attr('preferredcontactmethodcode', 'Picklist', { options: contactMethod }),
     attr('donotemail', 'Boolean', { options: doNotAllow }),
