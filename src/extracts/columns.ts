@@ -13,8 +13,8 @@ import { ExtractError } from './errors.js';
 
 /** Suffix of the extra column holding a choice label or a lookup's primary name. */
 export const labelSuffix = '@label';
-/** Name of the extra column marking deleted records (output.deletes = "column"). */
-export const deletedColumn = '@deleted';
+/** The extra column marking deleted records (output.deletes = "column"); no logical name has a `$`, and a header starting with `@` would be neutralised as a formula. */
+export const deletedColumn = '$deleted';
 
 /** Types whose formatted value says more than the raw value. */
 const LABELLED = new Set([
