@@ -40,6 +40,11 @@ export interface DataverseClientOptions {
 
 export type QueryRequest = q.QueryOptions;
 
+export interface BulkCallOptions {
+  /** Stops waiting and sending (a Functions invocation nearing its timeout); unsent records are not reported. */
+  readonly signal?: AbortSignal;
+}
+
 export interface DataverseClient {
   readonly url: string;
   metadata(table: string): Promise<TableMetadata>;
@@ -53,13 +58,22 @@ export interface DataverseClient {
   ): Promise<{ id?: string; created?: boolean }>;
   delete(table: string, target: RecordTarget): Promise<void>;
   retrieve(table: string, target: RecordTarget, opts?: { select?: string[] }): Promise<Row | undefined>;
-  createMultiple(table: string, records: readonly { id: string; data: Row }[]): Promise<RecordResult[]>;
-  updateMultiple(table: string, records: readonly { id: string; data: Row }[]): Promise<RecordResult[]>;
+  createMultiple(
+    table: string,
+    records: readonly { id: string; data: Row }[],
+    opts?: BulkCallOptions,
+  ): Promise<RecordResult[]>;
+  updateMultiple(
+    table: string,
+    records: readonly { id: string; data: Row }[],
+    opts?: BulkCallOptions,
+  ): Promise<RecordResult[]>;
   upsertMultiple(
     table: string,
     records: readonly { target: RecordTarget; data: Row }[],
+    opts?: BulkCallOptions,
   ): Promise<RecordResult[]>;
-  deleteMultiple(table: string, targets: readonly RecordTarget[]): Promise<RecordResult[]>;
+  deleteMultiple(table: string, targets: readonly RecordTarget[], opts?: BulkCallOptions): Promise<RecordResult[]>;
   batch(requests: readonly BatchRequest[], opts?: { continueOnError?: boolean }): Promise<BatchResponse[]>;
   query(table: string, query?: QueryRequest): q.QueryResult;
   delta(
@@ -160,28 +174,28 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
       single(table, 'upsert', () => records.upsert(api, table, target, data, opts)),
     delete: (table, target) => single(table, 'delete', () => records.remove(api, table, target)),
     retrieve: (table, target, opts = {}) => records.retrieve(api, table, target, opts),
-    createMultiple: (table, list) =>
+    createMultiple: (table, list, opts = {}) =>
       writeMultiple(
-        bulk,
+        withSignal(bulk, opts.signal),
         'CreateMultiple',
         table,
         list.map((r, index) => ({ index, id: r.id, data: r.data })),
       ),
-    updateMultiple: (table, list) =>
+    updateMultiple: (table, list, opts = {}) =>
       writeMultiple(
-        bulk,
+        withSignal(bulk, opts.signal),
         'UpdateMultiple',
         table,
         list.map((r, index) => ({ index, id: r.id, data: r.data })),
       ),
-    upsertMultiple: (table, list) =>
+    upsertMultiple: (table, list, opts = {}) =>
       writeMultiple(
-        bulk,
+        withSignal(bulk, opts.signal),
         'UpsertMultiple',
         table,
         list.map((r, index) => ({ index, target: r.target, data: r.data })),
       ),
-    deleteMultiple: (table, targets) => deleteMultiple(bulk, table, targets),
+    deleteMultiple: (table, targets, opts = {}) => deleteMultiple(withSignal(bulk, opts.signal), table, targets),
     batch: (requests, opts = {}) => executeBatch(api, requests, opts),
     query: (table, query = {}) => q.query(api, table, query),
     delta: (deltaLink, opts = {}) => q.delta(api, deltaLink, opts),
@@ -192,6 +206,10 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
       await transport.close();
     },
   };
+}
+
+function withSignal(ctx: BulkContext, signal: AbortSignal | undefined): BulkContext {
+  return signal ? { ...ctx, signal } : ctx;
 }
 
 /** DeleteMultiple only exists for elastic tables, so deletes go as $batch (continue-on-error) of DELETEs. */
@@ -213,7 +231,7 @@ async function deleteMultiple(
         responses = await executeBatch(
           ctx.api,
           group.map((g) => ({ method: 'DELETE', path: info.entitySetName + records.formatKey(g.target) })),
-          { continueOnError: true, idempotent: true },
+          { continueOnError: true, idempotent: true, ...(ctx.signal ? { signal: ctx.signal } : {}) },
         );
       } catch (e) {
         if (!isDataverseError(e)) throw e;
@@ -228,7 +246,7 @@ async function deleteMultiple(
           if (!error || (ambiguous && error.status === 404 && isNotFoundCode(error.code))) {
             result = { index: g.index, ok: true, ...('id' in g.target ? { id: g.target.id } : {}) };
           } else if (error.retryable || error.status === 0 || error.status === 429) {
-            result = await records.remove(ctx.api, table, g.target).then(
+            result = await records.remove(ctx.api, table, g.target, ctx.signal ? { signal: ctx.signal } : {}).then(
               (): RecordResult => ({ index: g.index, ok: true }),
               (e: unknown): RecordResult => {
                 if (!isDataverseError(e)) throw e;

@@ -1,6 +1,6 @@
 // Public surface of the Dataverse client.
 export { createDataverseClient, apiRootOf } from './client.js';
-export type { DataverseClient, DataverseClientOptions, QueryRequest } from './client.js';
+export type { BulkCallOptions, DataverseClient, DataverseClientOptions, QueryRequest } from './client.js';
 export type { Row } from './api.js';
 export {
   azureTokenProvider,
