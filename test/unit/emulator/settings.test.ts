@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { ceiling, countedMs, REALISTIC } from '../../../emulator/settings.js';
+
+describe('cost model and ceiling', () => {
+  it('[perf §3.3] counted ms per request: fixed + per record for bulk, totals for single writes', () => {
+    expect(countedMs(REALISTIC, 'create', 1)).toBe(80);
+    expect(countedMs(REALISTIC, 'create-multiple', 100)).toBeCloseTo(685, 9);
+    expect(countedMs(REALISTIC, 'create-multiple', 1000)).toBeCloseTo(6535, 9);
+    expect(countedMs(REALISTIC, 'upsert-multiple-key', 100)).toBe(6035);
+    expect(countedMs(REALISTIC, 'batch', 10)).toBe(435);
+    expect(countedMs(REALISTIC, 'read', 5000, 10)).toBeCloseTo(535, 9);
+    expect(countedMs(REALISTIC, 'read', 5000, 5)).toBeCloseTo(535, 9);
+    expect(countedMs(REALISTIC, 'read', 5000, 20)).toBeCloseTo(1035, 9);
+  });
+
+  it('[perf §4] sustained ceilings match the reference table for long runs', () => {
+    const long = 1e9;
+    const cm100 = ceiling(REALISTIC, { operation: 'create-multiple', batchSize: 100, runSeconds: long });
+    expect(cm100.binding).toBe('execution-time');
+    expect(cm100.recordsPerSecond).toBeCloseTo(4000 / 6.85, 3); // about 584 rec/s
+    const cm1000 = ceiling(REALISTIC, { operation: 'create-multiple', batchSize: 1000, runSeconds: long });
+    expect(cm1000.recordsPerSecond).toBeCloseTo(4000 / 6.535, 3); // about 612 rec/s
+    const create = ceiling(REALISTIC, { operation: 'create', runSeconds: long });
+    expect(create.binding).toBe('requests');
+    expect(create.recordsPerSecond).toBeCloseTo(20, 3);
+    const batch = ceiling(REALISTIC, { operation: 'batch', batchSize: 100, runSeconds: long });
+    expect(batch.recordsPerSecond).toBeCloseTo((4000 / 4035) * 100, 3); // about 100 rec/s
+    const upsertKey = ceiling(REALISTIC, {
+      operation: 'upsert-multiple-key',
+      batchSize: 100,
+      runSeconds: long,
+    });
+    expect(upsertKey.recordsPerSecond).toBeCloseTo((4000 / 6035) * 100, 3); // about 67 rec/s
+    const read = ceiling(REALISTIC, { operation: 'read', batchSize: 5000, columns: 10, runSeconds: long });
+    expect(read.recordsPerSecond).toBeCloseTo((4000 / 535) * 5000, 0); // about 37k rows/s
+  });
+
+  it('[perf §4] a fresh user gets a whole window of burst: a 300 s run allows twice the sustained rate', () => {
+    const sustained = 4000 / 6.85; // 4 s of execution per second over 6.85 ms per record
+    const fiveMinutes = ceiling(REALISTIC, { operation: 'create-multiple', batchSize: 100, runSeconds: 300 });
+    expect(fiveMinutes.recordsPerSecond / sustained).toBeCloseTo(2, 6);
+  });
+
+  it('[perf §4] users multiply the ceiling; the time scale converts to real seconds', () => {
+    const one = ceiling(REALISTIC, { operation: 'update-multiple', batchSize: 100, runSeconds: 600 });
+    const two = ceiling(REALISTIC, {
+      operation: 'update-multiple',
+      batchSize: 100,
+      runSeconds: 600,
+      users: 2,
+    });
+    expect(two.recordsPerSecond).toBeCloseTo(2 * one.recordsPerSecond, 6);
+    const scaled = ceiling(
+      { ...REALISTIC, timeScale: 0.01 },
+      { operation: 'update-multiple', batchSize: 100, runSeconds: 6 },
+    );
+    expect(scaled.recordsPerSecond).toBeCloseTo(100 * one.recordsPerSecond, 6);
+  });
+
+  it('[perf §3.6] the concurrency bound binds when requests are long and limits are generous', () => {
+    const generous = { ...REALISTIC, maxExecutionMs: 1e12, maxRequests: 1e12 };
+    const c = ceiling(generous, { operation: 'create', runSeconds: 60 });
+    expect(c.binding).toBe('concurrency');
+    const observed = (40 + (300 / 10_000_000) * 1000 + 80) * (52 / 4) ** 0.6;
+    expect(c.observedMsAtConcurrency).toBeCloseTo(observed, 6);
+    expect(c.recordsPerSecond).toBeCloseTo(52 / (observed / 1000), 6);
+  });
+});
