@@ -109,8 +109,9 @@ export class BlobCreatedWatcher {
     await this.#options.container.createIfNotExists();
     await this.#options.queue.createIfNotExists();
     if (!this.#options.includeExisting) {
-      for await (const blob of this.#options.container.listBlobsFlat())
-        this.#seen.set(blob.name, blob.properties.etag ?? '');
+      for await (const blob of this.#options.container.listBlobsFlat()) {
+        this.#seen.set(blob.name, quoteEtag(blob.properties.etag ?? ''));
+      }
     }
     this.#loop = this.#poll();
   }

@@ -90,6 +90,13 @@ export class QueueTriggerListener {
         continue;
       }
       delay = MIN_POLLING_INTERVAL_MS;
+      if (this.#stopping.signal.aborted) {
+        // Fetched while stopping: hand them back at once rather than start new work.
+        await Promise.allSettled(
+          messages.map((m) => queue.updateMessage(m.messageId, m.popReceipt, undefined, 0)),
+        );
+        break;
+      }
       for (const message of messages) {
         this.#active += 1;
         void this.#options.inFlight

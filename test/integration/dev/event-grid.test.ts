@@ -2,8 +2,9 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../../dev/azurite.js';
-import type { EventGridEvent } from '../../../dev/event-grid.js';
+import { BlobCreatedWatcher, type EventGridEvent } from '../../../dev/event-grid.js';
 import { startLocalHost, type RunningLocalHost } from '../../../dev/host.js';
+import { HostLogger } from '../../../dev/log.js';
 import { captureLogs, drainQueue, fixtureApp, fromBase64, QUIET_SCHEDULE } from './helpers.js';
 
 describe('local host: Event Grid BlobCreated emulation', () => {
@@ -96,5 +97,26 @@ describe('local host: Event Grid BlobCreated emulation', () => {
     await blob.commitBlockList([id]);
     const [message] = await drainQueue(queues.getQueueClient('import-events'), 1);
     expect(decode(message ?? '').data.api).toBe('PutBlockList');
+  });
+
+  it('with includeExisting false, emits only for blobs written after the watcher started', async () => {
+    const incoming = blobs.getContainerClient('incoming');
+    const events = queues.getQueueClient('later-events');
+    const watcher = new BlobCreatedWatcher({
+      container: incoming,
+      queue: events,
+      pollIntervalMs: 60_000,
+      includeExisting: false,
+      logger: new HostLogger(() => {}),
+    });
+    await watcher.start();
+    try {
+      await incoming.getBlockBlobClient('after-start.csv').upload('a\n', 2);
+      await watcher.scanOnce();
+      const subjects = (await drainQueue(events, 2, 500)).map((m) => decode(m).subject);
+      expect(subjects).toEqual(['/blobServices/default/containers/incoming/blobs/after-start.csv']);
+    } finally {
+      await watcher.stop();
+    }
   });
 });
