@@ -110,7 +110,7 @@ export class BlobCreatedWatcher {
     await this.#options.queue.createIfNotExists();
     if (!this.#options.includeExisting) {
       for await (const blob of this.#options.container.listBlobsFlat()) {
-        this.#seen.set(blob.name, quoteEtag(blob.properties.etag ?? ''));
+        this.#seen.set(blob.name, bareEtag(blob.properties.etag ?? ''));
       }
     }
     this.#loop = this.#poll();
@@ -149,7 +149,7 @@ export class BlobCreatedWatcher {
     const { container, queue, logger } = this.#options;
     let written = 0;
     for await (const item of container.listBlobsFlat()) {
-      const etag = quoteEtag(item.properties.etag ?? '');
+      const etag = bareEtag(item.properties.etag ?? '');
       if (this.#seen.get(item.name) === etag) continue;
       const blob: BlobSnapshot = {
         name: item.name,
@@ -193,7 +193,7 @@ export class BlobCreatedWatcher {
   }
 }
 
-/** Listings may give the ETag bare; Event Grid, like the ETag header, quotes it. */
-export function quoteEtag(etag: string): string {
-  return etag === '' || etag.startsWith('"') ? etag : `"${etag}"`;
+/** Event Grid writes the ETag without the quotes the ETag header and the SDK carry. */
+export function bareEtag(etag: string): string {
+  return etag.replace(/^"(.*)"$/, '$1');
 }

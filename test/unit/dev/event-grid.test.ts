@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildBlobCreatedEvent, encodeEventForQueue, quoteEtag } from '../../../dev/event-grid.js';
+import { bareEtag, buildBlobCreatedEvent, encodeEventForQueue } from '../../../dev/event-grid.js';
 
 const input = {
   accountName: 'devstoreaccount1',
@@ -9,7 +9,7 @@ const input = {
   eventTime: new Date('2026-11-26T10:00:00.000Z'),
   blob: {
     name: 'contacts/2026-11.csv',
-    etag: '"0x8DE0000000000001"',
+    etag: '0x8DE0000000000001',
     url: 'http://127.0.0.1:10000/devstoreaccount1/incoming/contacts/2026-11.csv',
     contentType: 'text/csv',
     contentLength: 1234,
@@ -31,7 +31,7 @@ describe('buildBlobCreatedEvent', () => {
       eventTime: '2026-11-26T10:00:00.000Z',
       data: {
         api: 'PutBlob',
-        eTag: '"0x8DE0000000000001"',
+        eTag: '0x8DE0000000000001',
         contentType: 'text/csv',
         contentLength: 1234,
         blobType: 'BlockBlob',
@@ -54,9 +54,9 @@ describe('buildBlobCreatedEvent', () => {
   });
 });
 
-describe('quoteEtag', () => {
-  it('quotes a bare ETag and leaves a quoted one alone', () => {
-    expect(quoteEtag('0x1')).toBe('"0x1"');
-    expect(quoteEtag('"0x1"')).toBe('"0x1"');
+describe('bareEtag', () => {
+  it('strips the quotes of an ETag header value and leaves a bare one alone', () => {
+    expect(bareEtag('"0x1"')).toBe('0x1');
+    expect(bareEtag('0x1')).toBe('0x1');
   });
 });
