@@ -42,8 +42,8 @@ export interface ColumnPlan {
 }
 
 export interface PlanOptions {
-  /** Also select this column (the watermark), without writing it. */
-  readonly extraSelect?: string;
+  /** Also select these columns (the watermark, the row version), without writing them. */
+  readonly extraSelect?: readonly string[];
 }
 
 export function planColumns(job: ExtractJob, table: TableMetadata, options: PlanOptions = {}): ColumnPlan {
@@ -70,7 +70,7 @@ export function planColumns(job: ExtractJob, table: TableMetadata, options: Plan
       readers.push((row) => textOrEmpty(row[annotation]));
     }
   }
-  if (options.extraSelect) select.add(readableAttribute(table, options.extraSelect).logicalName);
+  for (const name of options.extraSelect ?? []) select.add(readableAttribute(table, name).logicalName);
   if (deletesInColumn) header.push(deletedColumn);
 
   return {

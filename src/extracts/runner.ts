@@ -26,7 +26,7 @@ import { deltaTokenOf, type ExtractManifest, type ExtractMode, type ExtractTrigg
 import { andFilters, planPartitions, type Partition } from './partitions.js';
 import { compactTimestamp, deletesPathOf, manifestPathOf, renderPath } from './paths.js';
 import { readState, signatureOf, writeState, type ExtractState } from './state.js';
-import { watermarkFilter, WatermarkTracker } from './watermark.js';
+import { rowVersionColumn, watermarkFilter, WatermarkTracker } from './watermark.js';
 
 /** Dataverse's answer to an expired or unknown change-tracking version stamp. */
 export const expiredDeltaCode = '0x80044352';
@@ -97,7 +97,11 @@ export async function runExtract(
     throw new ExtractError('InvalidJob', `Job "${job.name}": table "${job.table}" does not track changes`);
   }
   const watermarkColumn = incremental?.mode === 'watermark' ? incremental.column : undefined;
-  const plan = planColumns(job, table, watermarkColumn ? { extraSelect: watermarkColumn } : {});
+  const plan = planColumns(job, table, {
+    extraSelect: watermarkColumn
+      ? [watermarkColumn, ...(table.attributes.has(rowVersionColumn) ? [rowVersionColumn] : [])]
+      : [],
+  });
 
   const stored = options.full ? undefined : await readState(deps.state, job.name);
   let fullReason: string | undefined;

@@ -8,8 +8,11 @@ export interface WatermarkState {
   readonly column: string;
   /** Highest value of the column read so far (ISO 8601). */
   readonly value: string;
-  /** [id, ms] of rows at or after value - overlap: a re-read of them is skipped when unchanged. */
-  readonly boundary: readonly (readonly [string, number])[];
+  /**
+   * [id, ms, stamp] of rows at or after value - overlap: a re-read of them is skipped while the stamp
+   * (row version, or the watermark value without one) is unchanged.
+   */
+  readonly boundary: readonly (readonly [string, number, string])[];
 }
 
 export interface ExtractState {

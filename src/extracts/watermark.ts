@@ -18,6 +18,9 @@ export function watermarkFilter(
   return { filter: `${options.column} ge ${from}`, from };
 }
 
+/** Dataverse's row version: changes on every write, even within the same second of modifiedon. */
+export const rowVersionColumn = 'versionnumber';
+
 /**
  * Follows the highest watermark value while rows stream by, keeping the ids inside the overlap window
  * (bounded by the rows modified within `overlapSeconds` of the newest one), and de-duplicates against
@@ -25,8 +28,9 @@ export function watermarkFilter(
  */
 export class WatermarkTracker {
   private max = Number.NEGATIVE_INFINITY;
-  private readonly recent = new Map<string, number>();
-  private readonly seen: ReadonlyMap<string, number>;
+  /** id -> [watermark ms, stamp]; the stamp is the row version when selected, else the ms. */
+  private readonly recent = new Map<string, readonly [number, string]>();
+  private readonly seen: ReadonlyMap<string, readonly [number, string]>;
   private readonly overlapMs: number;
   private pruneAt = 10_000;
   skipped = 0;
@@ -37,7 +41,7 @@ export class WatermarkTracker {
     private readonly previous: WatermarkState | undefined,
   ) {
     this.overlapMs = options.overlapSeconds * 1000;
-    this.seen = new Map(previous?.boundary ?? []);
+    this.seen = new Map((previous?.boundary ?? []).map(([id, ms, stamp]) => [id, [ms, stamp]] as const));
     if (previous) this.max = Date.parse(previous.value);
   }
 
@@ -48,13 +52,15 @@ export class WatermarkTracker {
     if (typeof id !== 'string' || typeof value !== 'string') return true;
     const ms = Date.parse(value);
     if (Number.isNaN(ms)) return true;
-    if (this.seen.get(id) === ms) {
+    const version = row[rowVersionColumn];
+    const stamp = version === undefined || version === null ? String(ms) : String(version);
+    if (this.seen.get(id)?.[1] === stamp) {
       this.skipped += 1;
       return false;
     }
     if (ms > this.max) this.max = ms;
     if (ms >= this.max - this.overlapMs) {
-      this.recent.set(id, ms);
+      this.recent.set(id, [ms, stamp]);
       if (this.recent.size > this.pruneAt) {
         this.prune();
         this.pruneAt = Math.max(10_000, this.recent.size * 2);
@@ -67,16 +73,16 @@ export class WatermarkTracker {
   state(): WatermarkState | undefined {
     if (!Number.isFinite(this.max)) return this.previous;
     this.prune();
-    const boundary: [string, number][] = [...this.recent];
+    const boundary: [string, number, string][] = [...this.recent].map(([id, [ms, stamp]]) => [id, ms, stamp]);
     // Rows of the previous window still inside the new one were skipped above, not re-added.
-    for (const [id, ms] of this.seen) {
-      if (ms >= this.max - this.overlapMs && !this.recent.has(id)) boundary.push([id, ms]);
+    for (const [id, [ms, stamp]] of this.seen) {
+      if (ms >= this.max - this.overlapMs && !this.recent.has(id)) boundary.push([id, ms, stamp]);
     }
     return { column: this.options.column, value: new Date(this.max).toISOString(), boundary };
   }
 
   private prune(): void {
     const floor = this.max - this.overlapMs;
-    for (const [id, ms] of this.recent) if (ms < floor) this.recent.delete(id);
+    for (const [id, [ms]] of this.recent) if (ms < floor) this.recent.delete(id);
   }
 }

@@ -1,10 +1,126 @@
+import { dirname, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { createClient, splitList } from '../../app/dataverse.js';
+import { loadJobFile, type ExtractJob } from '../../config/job.js';
+import { runExtract, type ExtractProgress } from '../../extracts/index.js';
+import type { Logger } from '../../logging.js';
+import { FileBlockSink } from '../../storage/file-block-sink.js';
+import { FileObjectStore } from '../../storage/file-store.js';
+
+interface ExtractCliOptions {
+  readonly job: string;
+  readonly url: string;
+  readonly out?: string;
+  readonly dir?: string;
+  readonly state?: string;
+  readonly identities?: string;
+  readonly full?: boolean;
+  readonly concurrency?: string;
+  readonly progress: boolean;
+}
 
 export function registerExtractCommand(program: Command): void {
   program
     .command('extract')
-    .description('(not built yet)')
-    .action(() => {
-      throw new Error('dvpipe extract is not available yet');
+    .description('Extract a Dataverse table to CSV (the same runner as the scheduled extracts)')
+    .requiredOption('--job <job.json>', 'extract job definition')
+    .requiredOption('--url <org url>', 'Dataverse org URL (a loopback URL means the emulator)')
+    .option('--out <file.csv>', 'write the CSV to this file (its manifest goes beside it)')
+    .option('--dir <folder>', "write under this folder using the job's output path template")
+    .option(
+      '--state <folder>',
+      'where watermarks and delta links are kept (default: .dvpipe-state beside the output)',
+    )
+    .option(
+      '--identities <list>',
+      'managed identity client ids, or emulator users on a loopback URL (default dvpipe)',
+    )
+    .option('--full', 'ignore the stored incremental position and read everything')
+    .option('--concurrency <n>', "partitions read at once (default: the job's partitions)")
+    .option('--no-progress', 'no progress bar on stderr')
+    .action(async (opts: ExtractCliOptions) => {
+      if (!opts.out === !opts.dir) throw new Error('Give exactly one of --out <file.csv> or --dir <folder>');
+      const loaded = await loadJobFile(opts.job);
+      if (loaded.type !== 'extract')
+        throw new Error(`${opts.job}: expected an extract job, got an import job`);
+      const job: ExtractJob = loaded;
+      const concurrency = opts.concurrency === undefined ? undefined : Number(opts.concurrency);
+      if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
+        throw new Error(`--concurrency must be a positive integer, got '${opts.concurrency}'`);
+      }
+      const outFile = opts.out ? resolve(opts.out) : undefined;
+      const root = outFile ? dirname(outFile) : resolve(opts.dir ?? '.');
+      const client = createClient({
+        url: opts.url,
+        identities: opts.identities ? splitList(opts.identities) : [],
+        ...(concurrency ? { maxConcurrency: Math.min(52, Math.max(concurrency, 4)) } : {}),
+      });
+      const bar = opts.progress && process.stderr.isTTY ? progressBar(job.name) : undefined;
+      try {
+        const { manifest, manifestPath } = await runExtract(
+          {
+            client,
+            sink: new FileBlockSink(root),
+            state: new FileObjectStore(resolve(opts.state ?? resolve(root, '.dvpipe-state'))),
+            log: stderrLogger,
+          },
+          job,
+          {
+            trigger: 'cli',
+            ...(outFile ? { path: outFile.slice(root.length + 1) } : {}),
+            ...(opts.full ? { full: true } : {}),
+            ...(concurrency ? { concurrency } : {}),
+            ...(bar ? { onProgress: bar.update } : {}),
+          },
+        );
+        bar?.stop();
+        process.stderr.write(
+          `${manifest.rows} rows${manifest.deletedRows ? ` and ${manifest.deletedRows} deletions` : ''} ` +
+            `(${manifest.mode}) -> ${resolve(root, manifest.path)} in ${(manifest.durationMs / 1000).toFixed(1)} s, ` +
+            `${manifest.requests} requests, ${manifest.throttled} throttled; manifest ${resolve(root, manifestPath)}\n`,
+        );
+        process.stdout.write(`${JSON.stringify(manifest)}\n`);
+      } finally {
+        bar?.stop();
+        await client.close();
+      }
     });
+}
+
+const stderrLogger: Logger = {
+  info: () => {},
+  warn: (message, properties) =>
+    process.stderr.write(`warning: ${message} ${JSON.stringify(properties ?? {})}\n`),
+  error: (message, properties) =>
+    process.stderr.write(`error: ${message} ${JSON.stringify(properties ?? {})}\n`),
+};
+
+function progressBar(job: string): { update: (p: ExtractProgress) => void; stop: () => void } {
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${job} |{bar}| {value}/{total} partitions | {rows} rows`,
+      stream: process.stderr,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  let stopped = false;
+  return {
+    update: (p) => {
+      if (!started) {
+        bar.start(p.partitions, 0, { rows: 0 });
+        started = true;
+      }
+      bar.setTotal(p.partitions);
+      bar.update(p.partitionsDone > 0 ? p.partitionsDone : bar.getProgress() * p.partitions, {
+        rows: p.rows,
+      });
+    },
+    stop: () => {
+      if (started && !stopped) bar.stop();
+      stopped = true;
+    },
+  };
 }

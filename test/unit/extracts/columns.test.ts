@@ -75,7 +75,7 @@ describe('planColumns', () => {
   });
 
   it('selects the watermark column without writing it', () => {
-    const plan = planColumns(job({ columns: ['firstname'] }), contactTable, { extraSelect: 'modifiedon' });
+    const plan = planColumns(job({ columns: ['firstname'] }), contactTable, { extraSelect: ['modifiedon'] });
     expect(plan.select).toContain('modifiedon');
     expect(plan.header).toEqual(['firstname']);
   });

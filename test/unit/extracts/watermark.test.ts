@@ -25,12 +25,12 @@ describe('watermark increments', () => {
     }
     const state = first.state()!;
     expect(state.value).toBe('2026-01-01T10:00:00.000Z');
-    expect(new Map(state.boundary)).toEqual(
-      new Map([
-        ['b', Date.parse('2026-01-01T09:59:30Z')],
-        ['c', Date.parse('2026-01-01T10:00:00Z')],
-      ]),
-    );
+    const b = Date.parse('2026-01-01T09:59:30Z');
+    const c = Date.parse('2026-01-01T10:00:00Z');
+    expect(state.boundary).toEqual([
+      ['b', b, String(b)],
+      ['c', c, String(c)],
+    ]);
 
     const second = new WatermarkTracker(options, 'contactid', state);
     expect(second.accept(row('b', '2026-01-01T09:59:30Z'))).toBe(false);
@@ -42,11 +42,21 @@ describe('watermark increments', () => {
     expect(next.boundary.map(([id]) => id)).toEqual(['d']);
   });
 
+  it('tells rewrites within the same second apart by row version', () => {
+    const at = '2026-01-01T10:00:00Z';
+    const first = new WatermarkTracker(options, 'contactid', undefined);
+    first.accept({ ...row('a', at), versionnumber: 7 });
+    first.accept({ ...row('b', at), versionnumber: 8 });
+    const second = new WatermarkTracker(options, 'contactid', first.state());
+    expect(second.accept({ ...row('a', at), versionnumber: 7 })).toBe(false);
+    expect(second.accept({ ...row('b', at), versionnumber: 9 })).toBe(true);
+  });
+
   it('keeps the previous position when nothing new was read', () => {
     const previous = {
       column: 'modifiedon',
       value: '2026-01-01T10:00:00.000Z',
-      boundary: [] as [string, number][],
+      boundary: [] as [string, number, string][],
     };
     expect(new WatermarkTracker(options, 'contactid', previous).state()).toEqual({
       ...previous,
