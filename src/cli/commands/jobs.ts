@@ -1,10 +1,58 @@
 import type { Command } from 'commander';
+import { createClient } from '../../app/dataverse.js';
+import { isJobDefinitionError, loadJobFile } from '../../config/job.js';
+import { errorMessage } from '../../logging.js';
+import { formatProblems, isRunnable, validateJobAgainstMetadata } from '../../mapping/validate.js';
+
+interface ValidateOptions {
+  readonly url?: string;
+  readonly user: string;
+}
 
 export function registerJobsCommand(program: Command): void {
-  program
-    .command('jobs')
-    .description('(not built yet)')
-    .action(() => {
-      throw new Error('dvpipe jobs is not available yet');
+  const jobs = program.command('jobs').description('Work with job definitions');
+  jobs
+    .command('validate')
+    .description("Check job files: their shape, and with --url the table's live (or emulated) metadata")
+    .argument('<job.json...>', 'job definition files')
+    .option(
+      '--url <org url>',
+      'Dataverse environment (or emulator) to check the columns, lookups and keys against',
+    )
+    .option('--user <name>', 'emulator user (emulator URLs only)', 'dvpipe')
+    .action(async (files: string[], options: ValidateOptions) => {
+      process.exitCode = await validate(files, options);
     });
+}
+
+/** Exit 0 when every job can run, 2 otherwise; warnings are printed but do not fail. */
+async function validate(files: readonly string[], options: ValidateOptions): Promise<number> {
+  const client = options.url ? createClient({ url: options.url, identities: [options.user] }) : undefined;
+  let ok = true;
+  try {
+    for (const file of files) {
+      try {
+        const job = await loadJobFile(file);
+        if (!client) {
+          process.stdout.write(
+            `${file}: ${job.type} job '${job.name}' is well-formed (add --url to check it against Dataverse)\n`,
+          );
+          continue;
+        }
+        const problems = await validateJobAgainstMetadata(job, (table) => client.metadata(table));
+        if (problems.length > 0) process.stdout.write(`${formatProblems(problems, file)}\n`);
+        if (isRunnable(problems))
+          process.stdout.write(`${file}: ${job.type} job '${job.name}' fits table '${job.table}'\n`);
+        else ok = false;
+      } catch (error) {
+        ok = false;
+        process.stdout.write(
+          `${isJobDefinitionError(error) ? error.message : `${file}: ${errorMessage(error)}`}\n`,
+        );
+      }
+    }
+  } finally {
+    await client?.close();
+  }
+  return ok ? 0 : 2;
 }
