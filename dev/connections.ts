@@ -16,43 +16,48 @@ export type StorageConnection =
 const HOST_STORAGE = 'AzureWebJobsStorage';
 
 /**
- * Resolves a binding's `connection` name against app settings like the Functions host:
- * an empty name means `AzureWebJobsStorage`; `<name>` (then `AzureWebJobs<name>`) holding a
- * connection string wins; otherwise `<name>__queueServiceUri` / `__blobServiceUri` /
- * `__serviceUri` / `__accountName` describe an identity-based connection.
+ * Resolves a binding's `connection` name against app settings as the Functions host does
+ * (WebJobs GetWebJobsConnectionStringSection): an empty name means `AzureWebJobsStorage`; the
+ * prefixed `AzureWebJobs<name>` is tried before `<name>`. Each is either a connection string or a
+ * section of `__queueServiceUri` / `__blobServiceUri` / `__serviceUri` / `__accountName` settings
+ * describing an identity-based connection.
  */
 export function resolveConnection(
   connection: string | undefined,
   settings: Readonly<Record<string, string | undefined>>,
 ): StorageConnection {
   const name = connection?.trim() || HOST_STORAGE;
-  const candidates = name.startsWith('AzureWebJobs') ? [name] : [name, `AzureWebJobs${name}`];
+  const candidates = name.startsWith('AzureWebJobs') ? [name] : [`AzureWebJobs${name}`, name];
   for (const setting of candidates) {
     const value = settings[setting]?.trim();
     if (value) return { kind: 'connectionString', setting, connectionString: value };
-  }
-  for (const prefix of candidates) {
-    const read = (suffix: string): string | undefined =>
-      settings[`${prefix}__${suffix}`]?.trim() || undefined;
-    const accountName = read('accountName');
-    const serviceUri = read('serviceUri');
-    const blobServiceUri = read('blobServiceUri') ?? serviceUri ?? accountUri(accountName, 'blob');
-    const queueServiceUri = read('queueServiceUri') ?? serviceUri ?? accountUri(accountName, 'queue');
-    if (blobServiceUri || queueServiceUri) {
-      const clientId = read('clientId');
-      return {
-        kind: 'identity',
-        setting: prefix,
-        ...(blobServiceUri ? { blobServiceUri } : {}),
-        ...(queueServiceUri ? { queueServiceUri } : {}),
-        ...(clientId ? { clientId } : {}),
-      };
-    }
+    const identity = identityConnection(setting, settings);
+    if (identity) return identity;
   }
   throw new DevHostError(
     `Connection "${name}" is not configured: set ${candidates.join(' or ')} to a connection string, ` +
       `or ${name}__queueServiceUri / ${name}__blobServiceUri for an identity-based connection.`,
   );
+}
+
+function identityConnection(
+  prefix: string,
+  settings: Readonly<Record<string, string | undefined>>,
+): StorageConnection | undefined {
+  const read = (suffix: string): string | undefined => settings[`${prefix}__${suffix}`]?.trim() || undefined;
+  const accountName = read('accountName');
+  const serviceUri = read('serviceUri');
+  const blobServiceUri = read('blobServiceUri') ?? serviceUri ?? accountUri(accountName, 'blob');
+  const queueServiceUri = read('queueServiceUri') ?? serviceUri ?? accountUri(accountName, 'queue');
+  if (!blobServiceUri && !queueServiceUri) return undefined;
+  const clientId = read('clientId');
+  return {
+    kind: 'identity',
+    setting: prefix,
+    ...(blobServiceUri ? { blobServiceUri } : {}),
+    ...(queueServiceUri ? { queueServiceUri } : {}),
+    ...(clientId ? { clientId } : {}),
+  };
 }
 
 function accountUri(accountName: string | undefined, service: 'blob' | 'queue'): string | undefined {

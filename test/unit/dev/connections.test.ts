@@ -11,9 +11,16 @@ describe('resolveConnection', () => {
     });
   });
 
-  it('prefers the setting named by the binding, then AzureWebJobs<name>', () => {
+  it('tries AzureWebJobs<name> before <name>, as the host does', () => {
     const both = { Storage: 'A', AzureWebJobsStorage: 'B' };
-    expect(resolveConnection('Storage', both)).toMatchObject({ setting: 'Storage', connectionString: 'A' });
+    expect(resolveConnection('Storage', both)).toMatchObject({
+      setting: 'AzureWebJobsStorage',
+      connectionString: 'B',
+    });
+    expect(resolveConnection('Storage', { Storage: 'A' })).toMatchObject({
+      setting: 'Storage',
+      connectionString: 'A',
+    });
     expect(resolveConnection('Storage', { AzureWebJobsStorage: 'B' })).toMatchObject({
       setting: 'AzureWebJobsStorage',
       connectionString: 'B',
@@ -49,6 +56,6 @@ describe('resolveConnection', () => {
       caught = error;
     }
     expect(isDevHostError(caught)).toBe(true);
-    expect((caught as Error).message).toMatch(/Storage or AzureWebJobsStorage/);
+    expect((caught as Error).message).toMatch(/AzureWebJobsStorage or Storage/);
   });
 });
