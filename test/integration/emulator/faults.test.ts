@@ -66,7 +66,7 @@ describe('fault injection', () => {
       body: JSON.stringify({ faults: '429=0.1,drop=0.02' }),
     });
     expect(ok.status).toBe(200);
-    expect((await ok.json()).faults).toBe('429=0.1,drop=0.02');
+    expect(((await ok.json()) as { faults: string }).faults).toBe('429=0.1,drop=0.02');
     const bad = await fetch(`${emu.url}/_emulator/configure`, {
       method: 'POST',
       body: JSON.stringify({ faults: 'boom=1' }),
