@@ -110,6 +110,7 @@ async function writeResultFiles(deps: FinalizeDeps, manifest: RunManifest): Prom
   const planResult = await getJson<ChunkResult>(runs, runPaths.planResult(manifest.runId));
   // Planner failures can be rows no chunk holds (unreadable rows): merge them in row order.
   const planFailures = [...(planResult?.outcomes ?? [])].sort((a, b) => a.row - b.row);
+  const planCells = planResult?.cells ?? {};
   let nextPlan = 0;
 
   const emit = async (outcome: RowOutcome, cells: readonly string[] | undefined): Promise<void> => {
@@ -140,11 +141,13 @@ async function writeResultFiles(deps: FinalizeDeps, manifest: RunManifest): Prom
     const lastRow = rows.at(-1)?.row ?? 0;
     const merged = mergeByRow(result.outcomes, planFailures, nextPlan, lastRow);
     nextPlan = merged.nextPlan;
-    for (const outcome of merged.outcomes) await emit(outcome, cellsByRow.get(outcome.row));
+    for (const outcome of merged.outcomes) {
+      await emit(outcome, cellsByRow.get(outcome.row) ?? planCells[outcome.row]);
+    }
   }
   for (; nextPlan < planFailures.length; nextPlan += 1) {
     const outcome = planFailures[nextPlan];
-    if (outcome) await emit(outcome, undefined);
+    if (outcome) await emit(outcome, planCells[outcome.row]);
   }
   await Promise.all([errors.close(), records.close()]);
   return tally;

@@ -60,6 +60,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
 
   const startedAt = clock();
   const failures: RowOutcome[] = [];
+  const failedCells: Record<string, readonly string[]> = {};
   const skipped = new Set<number>();
   const keys = options.keyOf ? new KeyIndex() : undefined;
   let buffer: ChunkRow[] = [];
@@ -79,6 +80,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     if (totalRows % 10_000 === 0) options.onProgress?.(totalRows);
     if (record.error) {
       failures.push({ row: record.row, status: 'failed', ...record.error });
+      if (record.cells) failedCells[record.row] = record.cells;
       continue;
     }
     const key = keys && options.keyOf?.(record.cells);
@@ -98,6 +100,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     runId,
     chunk: 'plan',
     outcomes: failures,
+    cells: failedCells,
     counters: options.counters ?? { requests: 0, retries: 0, throttled: 0 },
     durationMs: clock().getTime() - startedAt.getTime(),
     completedAt: clock().toISOString(),

@@ -82,6 +82,8 @@ export interface ChunkResult {
   readonly counters: RequestCounters;
   readonly durationMs: number;
   readonly completedAt: string;
+  /** Planner only: what could be read of rows no chunk holds (unreadable rows), for errors.csv. */
+  readonly cells?: Readonly<Record<string, readonly string[]>>;
   /** Set when the whole chunk failed (poisoned): every row carries the same reason. */
   readonly chunkError?: string;
 }

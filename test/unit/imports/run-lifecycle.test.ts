@@ -7,10 +7,12 @@ import { FileObjectStore } from '../../../src/storage/file-store.js';
 import { planRun, type SourceRecord } from '../../../src/imports/plan.js';
 import { processChunk, failChunk, type ChunkWorkerDeps } from '../../../src/imports/write-chunk.js';
 import { tryFinalize } from '../../../src/imports/finalize.js';
+import { rerunFailedRows } from '../../../src/imports/rerun.js';
 import type { InputRef } from '../../../src/imports/types.js';
 import { FakeTable } from './fake-write-client.js';
 
 const header = ['Email', 'Last Name'];
+const runId = 'r0123456789abcdef01234567';
 const input: InputRef = { job: 'contacts', name: 'people.csv', url: 'file:///people.csv', etag: 'e1' };
 
 async function* records(list: SourceRecord[]): AsyncIterable<SourceRecord> {
@@ -68,7 +70,7 @@ describe('plan → chunks → finalize', () => {
 
   const plan = (duplicateKeys: 'lastWins' | 'failAll') =>
     planRun({
-      runId: 'r1',
+      runId: runId,
       input,
       jobName: 'contacts',
       job: {},
@@ -89,7 +91,7 @@ describe('plan → chunks → finalize', () => {
       duplicateKeys,
       store: runs,
       dryRun: false,
-      resultsPrefix: 'contacts/people.csv/r1/',
+      resultsPrefix: `contacts/people.csv/${runId}/`,
     });
 
   it('accounts for every row exactly once with lastWins, and finalizes once', async () => {
@@ -97,20 +99,20 @@ describe('plan → chunks → finalize', () => {
     expect(created).toBe(true);
     expect(manifest.totalRows).toBe(5);
     expect(messages).toHaveLength(2);
-    expect(await tryFinalize({ runs, results }, 'r1')).toBeUndefined();
+    expect(await tryFinalize({ runs, results }, runId)).toBeUndefined();
 
     for (const message of messages) await processChunk(deps(), message);
     // A re-delivered chunk message changes nothing.
     const again = await processChunk(deps(), messages[0]!);
     expect(again.fresh).toBe(false);
 
-    const summary = await tryFinalize({ runs, results }, 'r1');
+    const summary = await tryFinalize({ runs, results }, runId);
     expect(summary?.rows).toMatchObject({ total: 5, succeeded: 2, failed: 3, created: 2 });
     expect(summary?.requests).toBe(2);
     expect(summary?.status).toBe('completedWithErrors');
     expect([...table.rows.values()].map((r) => r.lastname).sort()).toEqual(['A2', 'C']);
 
-    const errors = parse(await readFile(join(dir, 'results', 'contacts/people.csv/r1/errors.csv')), {
+    const errors = parse(await readFile(join(dir, 'results', `contacts/people.csv/${runId}/errors.csv`)), {
       columns: true,
       bom: true,
     }) as Record<string, string>[];
@@ -122,14 +124,26 @@ describe('plan → chunks → finalize', () => {
     expect(errors[0]).toMatchObject({ Email: 'a@x.com', 'Last Name': 'A' });
     expect(Object.keys(errors[0]!)).toEqual(['Email', 'Last Name', 'row', 'code', 'message', 'column']);
 
-    const second = await tryFinalize({ runs, results }, 'r1');
+    const second = await tryFinalize({ runs, results }, runId);
     expect(second?.finishedAt).toBe(summary?.finishedAt);
+  });
+
+  it('re-runs the failed rows as a new input holding their original cells', async () => {
+    const { messages } = await plan('lastWins');
+    for (const message of messages) await processChunk(deps(), message);
+    await tryFinalize({ runs, results }, runId);
+    const incoming = new FileObjectStore(join(dir, 'incoming'));
+    const rerun = await rerunFailedRows(runs, results, incoming, runId);
+    expect(rerun).toEqual({ input: `contacts/people.rerun-${runId}.csv`, rows: 3 });
+    const rows = parse(await readFile(join(dir, 'incoming', rerun!.input)), { bom: true }) as string[][];
+    expect(rows).toEqual([header, ['a@x.com', 'A'], ['b@x.com', ''], ['x', 'y']]);
+    expect(await rerunFailedRows(runs, results, incoming, 'not-a-run')).toBeUndefined();
   });
 
   it('fails every row sharing a key with failAll', async () => {
     const { messages } = await plan('failAll');
     for (const message of messages) await processChunk(deps(), message);
-    const summary = await tryFinalize({ runs, results }, 'r1');
+    const summary = await tryFinalize({ runs, results }, runId);
     expect(summary?.rows).toMatchObject({ total: 5, succeeded: 1, failed: 4 });
   });
 
@@ -144,9 +158,9 @@ describe('plan → chunks → finalize', () => {
     const { messages } = await plan('lastWins');
     await processChunk(deps(), messages[0]!);
     await failChunk(runs, messages[1]!, 'The chunk failed 5 times: boom');
-    const summary = await tryFinalize({ runs, results }, 'r1');
+    const summary = await tryFinalize({ runs, results }, runId);
     expect(summary?.rows.total).toBe(5);
-    const errors = parse(await readFile(join(dir, 'results', 'contacts/people.csv/r1/errors.csv')), {
+    const errors = parse(await readFile(join(dir, 'results', `contacts/people.csv/${runId}/errors.csv`)), {
       columns: true,
       bom: true,
     }) as Record<string, string>[];
