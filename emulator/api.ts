@@ -11,7 +11,7 @@ import {
 import { metadataRequest } from './metadata.js';
 import { stableGuid, type Model, type Table } from './model.js';
 import { etagOf, parseEntityRef, type KeyRef, type Records, type WriteContext } from './records.js';
-import { runCount, runQuery, selectColumns } from './query.js';
+import { parseExpand, runCount, runQuery, selectColumns } from './query.js';
 import { readMs, type EmulatorSettings } from './settings.js';
 import type { Store } from './store.js';
 
@@ -196,8 +196,8 @@ export class Api {
       throw errors.methodNotAllowed(req.method);
     }
 
-    if (route.rest) throw errors.segment(route.rest);
     const ref = this.records.parseKey(table, route.key!);
+    if (route.rest) return this.property(req, table, ref, route.rest, apiRoot, writeCtx, work);
     const entityUrl = `${apiRoot}${table.entitySetName}(${ref.kind === 'id' ? ref.id : route.key})`;
     const ifMatch = req.headers['if-match'];
     const ifNoneMatch = req.headers['if-none-match'];
@@ -239,6 +239,40 @@ export class Api {
     }
   }
 
+  /** `GET|PUT|DELETE {set}(key)/{column}` (reference §3: single property update and clear). */
+  private property(
+    req: ApiRequest,
+    table: Table,
+    ref: KeyRef,
+    name: string,
+    apiRoot: string,
+    ctx: WriteContext,
+    work: Work,
+  ): ApiResponse {
+    const s = this.settings();
+    const attr = table.structural.get(name);
+    if (!attr) throw errors.segment(name);
+    const { id, row } = this.records.require(table, ref);
+    if (req.method === 'GET') {
+      work.operation = 'retrieve';
+      work.countedMs = s.retrieveMs;
+      const value = row[attr.logicalName] ?? null;
+      if (value === null) return { status: 204, headers: { 'OData-Version': '4.0' } };
+      return jsonResponse(200, {
+        '@odata.context': `${apiRoot}$metadata#${table.entitySetName}(${id})/${attr.logicalName}`,
+        value,
+      });
+    }
+    if (req.method !== 'PUT' && req.method !== 'DELETE') throw errors.methodNotAllowed(req.method);
+    work.operation = 'update';
+    work.countedMs = s.updateMs;
+    const value = req.method === 'DELETE' ? null : this.parseBody(table, req.body).value;
+    if (value === undefined) throw errors.payload(table, 'A property value must be sent as {"value": ...}.');
+    this.records.update(table, id, { [attr.logicalName]: value }, ctx);
+    work.recordsWritten = 1;
+    return { status: 204, headers: { 'OData-Version': '4.0' } };
+  }
+
   private allow(req: ApiRequest, method: string): void {
     if (req.method !== method) throw errors.methodNotAllowed(req.method);
   }
@@ -268,7 +302,9 @@ export class Api {
     const select = params.get('$select');
     const columns = selectColumns(table, select);
     const { filter, applied: annotations } = AnnotationFilter.fromPrefer(prefer);
-    const rendered = renderRow(this.model, this.store, table, row as never, columns, filter);
+    // $expand is honoured on GET and ignored on writes (reference §3).
+    const expansions = applied ? [] : parseExpand(this.model, table, params.get('$expand'));
+    const rendered = renderRow(this.model, this.store, table, row as never, columns, filter, expansions);
     const body = {
       '@odata.context': `${apiRoot}$metadata#${table.entitySetName}${select ? `(${select})` : ''}/$entity`,
       ...rendered,

@@ -1,4 +1,4 @@
-import type { Attribute, Model, Table } from './model.js';
+import type { Attribute, Model, NavigationProperty, Table } from './model.js';
 import { etagOf } from './records.js';
 import type { Store } from './store.js';
 import { isLookupRef, jsonValue, type Row, type StoredValue } from './values.js';
@@ -102,6 +102,12 @@ export function readableColumns(table: Table): Attribute[] {
   return table.attributes.filter((a) => a.validForRead);
 }
 
+/** `$expand` of a single-valued navigation property, with the columns to return per target table. */
+export interface Expansion {
+  readonly nav: NavigationProperty;
+  readonly columns: ReadonlyMap<string, readonly Attribute[]>;
+}
+
 /** One row as the Web API returns it: `@odata.etag`, then columns with annotations before values. */
 export function renderRow(
   model: Model,
@@ -110,6 +116,7 @@ export function renderRow(
   row: Row,
   columns: readonly Attribute[],
   annotations: AnnotationFilter,
+  expansions: readonly Expansion[] = [],
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { '@odata.etag': etagOf(row) };
   const formatted = annotations.any && annotations.wants(FORMATTED);
@@ -131,5 +138,15 @@ export function renderRow(
     out[name] = jsonValue(value);
   }
   if (!sawPk) out[table.primaryId.logicalName] = row[table.primaryId.logicalName];
+  for (const { nav, columns: byTarget } of expansions) {
+    const value = row[nav.attribute.logicalName];
+    const target =
+      isLookupRef(value) && nav.targets.includes(value.table) ? model.table(value.table) : undefined;
+    const related = target && isLookupRef(value) ? store.get(target, value.id) : undefined;
+    out[nav.name] =
+      target && related
+        ? renderRow(model, store, target, related, byTarget.get(target.logicalName) ?? [], annotations)
+        : null;
+  }
   return out;
 }

@@ -1,6 +1,7 @@
 import { errors } from './errors.js';
 import { stableGuid, type AlternateKey, type Attribute, type Model, type Table } from './model.js';
 import { compileFilter, parseFilter, pathResolver } from './odata/filter.js';
+import { splitExpand } from './query.js';
 import type { AttributeType } from './schema/format.js';
 
 // EntityDefinitions endpoints (reference §1): entity, Attributes with typed casts, OptionSet expansion, Keys.
@@ -192,30 +193,6 @@ function entityMetadata(table: Table): Json {
     DisplayName: label(s.displayName ?? table.schemaName),
     DisplayCollectionName: label(s.displayCollectionName ?? `${s.displayName ?? table.schemaName}s`),
   };
-}
-
-/** Splits `$expand=A($select=x;$filter=y),B` at top-level commas. */
-function splitExpand(text: string): { name: string; options: string }[] {
-  const out: { name: string; options: string }[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i <= text.length; i += 1) {
-    const c = text[i];
-    if (c === '(') depth += 1;
-    else if (c === ')') depth -= 1;
-    else if ((c === ',' && depth === 0) || i === text.length) {
-      const part = text.slice(start, i).trim();
-      const open = part.indexOf('(');
-      if (part)
-        out.push(
-          open < 0
-            ? { name: part, options: '' }
-            : { name: part.slice(0, open), options: part.slice(open + 1, -1) },
-        );
-      start = i + 1;
-    }
-  }
-  return out;
 }
 
 function nestedParams(options: string): URLSearchParams {

@@ -1,5 +1,5 @@
 import { errors } from './errors.js';
-import { AnnotationFilter, readableColumns, renderRow } from './format.js';
+import { AnnotationFilter, readableColumns, renderRow, type Expansion } from './format.js';
 import type { Attribute, Model, Table } from './model.js';
 import { compileFilter, parseFilter, type Getter } from './odata/filter.js';
 import type { Store } from './store.js';
@@ -77,6 +77,52 @@ export function selectColumns(table: Table, select: string | null): Attribute[] 
   return [...seen];
 }
 
+/** Splits `a($select=x;$top=1),b` at top-level commas into names and option texts. */
+export function splitExpand(text: string): { name: string; options: string }[] {
+  const out: { name: string; options: string }[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i <= text.length; i += 1) {
+    const c = text[i];
+    if (c === '(') depth += 1;
+    else if (c === ')') depth -= 1;
+    else if ((c === ',' && depth === 0) || i === text.length) {
+      const part = text.slice(start, i).trim();
+      const open = part.indexOf('(');
+      if (part) {
+        out.push(
+          open < 0
+            ? { name: part, options: '' }
+            : { name: part.slice(0, open), options: part.slice(open + 1, -1) },
+        );
+      }
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+const MAX_EXPANDS = 15;
+
+/** `$expand` of single-valued navigation properties with `$select` inside (reference §5). */
+export function parseExpand(model: Model, table: Table, text: string | null): Expansion[] {
+  if (text === null || text.trim() === '') return [];
+  const parts = splitExpand(text);
+  if (parts.length > MAX_EXPANDS)
+    throw errors.uri(`The number of $expand options exceeds the limit of ${MAX_EXPANDS}.`);
+  return parts.map(({ name, options }) => {
+    const nav = table.navigation.get(name);
+    if (!nav) throw errors.uriProperty(table.typeName, name);
+    const select = new URLSearchParams(options.replace(/;/g, '&')).get('$select');
+    const columns = new Map<string, Attribute[]>();
+    for (const target of nav.targets) {
+      const t = model.table(target);
+      if (t) columns.set(target, selectColumns(t, select));
+    }
+    return { nav, columns };
+  });
+}
+
 function getter(table: Table, name: string): Getter<Row> {
   const attr = resolveColumn(table, name);
   const key = attr.logicalName;
@@ -140,9 +186,7 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
       if (params.has(option)) throw errors.trackingOption(option);
     }
   }
-  if (params.has('$expand')) {
-    throw errors.uri('$expand is not supported by the dvpipe emulator.');
-  }
+  const expansions = parseExpand(model, table, params.get('$expand'));
   if (annotationsApplied) preferenceApplied.push(annotationsApplied);
 
   if (deltaToken !== null) {
@@ -275,7 +319,7 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
     body['@Microsoft.Dynamics.CRM.totalrecordcount'] = wantCount ? Math.min(total, input.maxCount) : -1;
     body['@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded'] = wantCount && total > input.maxCount;
   }
-  body.value = page.map((r) => renderRow(model, store, table, r, columns, annotations));
+  body.value = page.map((r) => renderRow(model, store, table, r, columns, annotations, expansions));
   if (more && pageable && page.length > 0) {
     const lastRow = page[page.length - 1]!;
     const next: Cookie = {

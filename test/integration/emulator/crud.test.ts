@@ -263,4 +263,16 @@ describe('delete', () => {
     expect(r.status).toBe(204);
     expect(emu.store.count('account')).toBe(0);
   });
+
+  it('[webapi §3] single property: PUT {"value"} updates, DELETE clears, GET reads', async () => {
+    const created = await call(emu, 'POST', 'accounts', { body: { name: 'Prop', description: 'to clear' } });
+    const id = idFrom(created.headers.get('odata-entityid'));
+    expect((await call(emu, 'PUT', `accounts(${id})/name`, { body: { value: 'Renamed' } })).status).toBe(204);
+    expect((await call(emu, 'DELETE', `accounts(${id})/description`)).status).toBe(204);
+    const name = await call(emu, 'GET', `accounts(${id})/name`);
+    expect(name.json.value).toBe('Renamed');
+    expect(emu.store.get('account', id)?.description).toBeNull();
+    const tooLong = await call(emu, 'PUT', `accounts(${id})/name`, { body: { value: 'x'.repeat(161) } });
+    expect(tooLong.json.error.code).toBe('0x80044331');
+  });
 });

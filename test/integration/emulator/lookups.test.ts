@@ -105,4 +105,31 @@ describe('lookups (behaviours item 4)', () => {
     expect(r.status).toBe(200);
     expect(r.json.value).toHaveLength(1);
   });
+
+  it('[webapi §5 $expand] single-valued navigation properties expand with $select; other targets give null', async () => {
+    const created = await contactWith({ 'parentcustomerid_account@odata.bind': `/accounts(${accountId})` });
+    const id = String(created.json.contactid);
+    const r = await call(
+      emu,
+      'GET',
+      `contacts(${id})?$select=lastname&$expand=parentcustomerid_account($select=name,accountnumber),parentcustomerid_contact($select=fullname)`,
+    );
+    expect(r.status).toBe(200);
+    expect(r.json.parentcustomerid_account).toMatchObject({
+      name: 'Parent Co',
+      accountnumber: 'P-1',
+      accountid: accountId,
+    });
+    expect(r.json.parentcustomerid_account['@odata.etag']).toMatch(/^W\/"\d+"$/);
+    expect(r.json.parentcustomerid_contact).toBeNull();
+    const list = await call(
+      emu,
+      'GET',
+      `contacts?$select=lastname&$expand=parentcustomerid_account($select=name)`,
+    );
+    expect(list.json.value[0].parentcustomerid_account.name).toBe('Parent Co');
+    const bad = await call(emu, 'GET', `contacts?$select=lastname&$expand=nosuchnav`);
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('0x80060888');
+  });
 });
