@@ -67,7 +67,7 @@ export async function onImportEvent(runtime: Runtime, body: unknown, log: Logger
     open: async () => {
       // Read exactly the version the event announced; a newer upload has an event of its own.
       const response = await blob.download(0, undefined, {
-        conditions: event.etag ? { ifMatch: event.etag } : undefined,
+        conditions: event.etag ? { ifMatch: `"${event.etag}"` } : undefined,
       });
       if (!response.readableStreamBody) throw new Error(`Blob ${event.blobName} has no body`);
       return response.readableStreamBody as Readable;

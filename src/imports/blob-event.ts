@@ -56,7 +56,8 @@ export function parseBlobCreated(body: unknown): BlobCreated | undefined {
     url: event.data.url,
     container: decodeURIComponent(container),
     blobName: rest.map((part) => decodeURIComponent(part)).join('/'),
-    etag: event.data.eTag ?? '',
+    // Event Grid writes the ETag unquoted, the blob API quoted: keep one form so run ids agree.
+    etag: (event.data.eTag ?? '').replace(/^"(.*)"$/, '$1'),
     contentLength: event.data.contentLength,
     eventId: event.id,
   };
