@@ -15,10 +15,10 @@ import { parse } from 'csv-parse';
 import { startEmulator } from '../emulator/index.js';
 import { parseImportJob, requiredHeaders } from '../src/config/job.js';
 import { openCsv, type CsvRecord } from '../src/csv/reader.js';
-import { createDataverseClient, emulatorTokenProvider } from '../src/dataverse/index.js';
+import { createDataverseClient, emulatorTokenProvider, type TableMetadata } from '../src/dataverse/index.js';
 import { createDuplicateKeyTracker } from '../src/mapping/duplicates.js';
 import { createLookupResolver, resolveLookups } from '../src/mapping/lookups.js';
-import { createRowMapper, type RowMapper } from '../src/mapping/mapper.js';
+import { createRowMapper } from '../src/mapping/mapper.js';
 
 const { values } = parseArgs({
   options: {
@@ -92,12 +92,15 @@ async function rawParse(path: string): Promise<number> {
 
 async function pipeline(
   path: string,
-  mapper: RowMapper,
+  tables: { contact: TableMetadata; account: TableMetadata },
   resolver: ReturnType<typeof createLookupResolver>,
 ): Promise<{ rows: number; failed: number; bytes: number }> {
   const file = await openCsv(createReadStream(path), {
     source: path,
     expect: { required: requiredHeaders(job) },
+  });
+  const mapper = createRowMapper(job, tables.contact, new Map([['account', tables.account]]), {
+    header: file.header.names,
   });
   const tracker = createDuplicateKeyTracker(job.duplicateKeys);
   let chunk: CsvRecord[] = [];
@@ -146,7 +149,6 @@ try {
     })),
   );
   const [contact, account] = await Promise.all([client.metadata('contact'), client.metadata('account')]);
-  const mapper = createRowMapper(job, contact, new Map([['account', account]]));
   const path = join(dir, 'contacts.csv');
   await writeInput(path);
 
@@ -167,7 +169,7 @@ try {
       (name) => (name === 'account' ? account : client.metadata(name)),
     );
     start = performance.now();
-    last = await pipeline(path, mapper, resolver);
+    last = await pipeline(path, { contact, account }, resolver);
     pipelineTimes.push(performance.now() - start);
     requestsForLookups = client.metrics().requests - before;
     if (last.rows !== rowCount || last.failed !== 0) throw new Error(`pipeline: ${JSON.stringify(last)}`);

@@ -159,9 +159,8 @@ async function* iterateRows(
       // Trailing delimiters (`a,b,c,,`) carry nothing: tolerated.
       while (count > width && cells[count - 1] === '') count -= 1;
       if (count !== cells.length) cells.length = count;
-      const values: Record<string, string> = {};
-      for (let i = 0; i < width && i < count; i += 1) values[names[i] as string] = cells[i] as string;
       if (count !== width) {
+        const values = toValues(names, cells);
         const message =
           count < width
             ? `the row has ${count} cells, the header has ${width}: cells may have shifted, so none is trusted`
@@ -180,14 +179,38 @@ async function* iterateRows(
             code: 'BadEncoding',
             message: `column "${names[bad]}" holds bytes that are not valid in the file's encoding (shown as U+FFFD): ${showValue(value)}`,
           };
-          yield { row, error, values, cells };
+          yield { row, error, values: toValues(names, cells), cells };
           continue;
         }
       }
-      yield { row, values, cells };
+      yield new LazyRecord(row, cells, names);
     }
   } finally {
     await records.return?.();
+  }
+}
+
+/** Cells keyed by header name. Short rows get only the cells they have. */
+export function toValues(names: readonly string[], cells: readonly string[]): Record<string, string> {
+  const values: Record<string, string> = {};
+  const n = Math.min(names.length, cells.length);
+  for (let i = 0; i < n; i += 1) values[names[i] as string] = cells[i] as string;
+  return values;
+}
+
+/** Builds `values` only when asked: the mapper reads cells by index, so most rows never need it. */
+class LazyRecord implements CsvRecord {
+  readonly #names: readonly string[];
+  #values: Record<string, string> | undefined;
+  constructor(
+    readonly row: number,
+    readonly cells: readonly string[],
+    names: readonly string[],
+  ) {
+    this.#names = names;
+  }
+  get values(): Readonly<Record<string, string>> {
+    return (this.#values ??= toValues(this.#names, this.cells));
   }
 }
 
@@ -250,10 +273,12 @@ function missingMessage(source: string, missing: string[], names: string[], opti
     const near = byLower.get(m.toLowerCase());
     return near === undefined ? [] : [`"${near}" for "${m}"`];
   });
-  if (nearMisses.length > 0) message += `; the header has ${nearMisses.join(', ')} (names are case-sensitive)`;
+  if (nearMisses.length > 0)
+    message += `; the header has ${nearMisses.join(', ')} (names are case-sensitive)`;
   const delimiter = options.delimiter === 'tab' ? '\t' : (options.delimiter ?? ',');
   const only = names.length === 1 ? names[0] : undefined;
-  const other = only === undefined ? undefined : [';', ',', '\t', '|'].find((d) => d !== delimiter && only.includes(d));
+  const other =
+    only === undefined ? undefined : [';', ',', '\t', '|'].find((d) => d !== delimiter && only.includes(d));
   if (other !== undefined) {
     message += `; the header reads as one column: is the delimiter ${other === '\t' ? 'tab' : `"${other}"`}? (set csv.delimiter in the job)`;
   }

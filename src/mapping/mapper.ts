@@ -1,5 +1,4 @@
 import type { ImportJob } from '../config/job.js';
-import type { CsvRecord } from '../csv/reader.js';
 import { showValue, type RowError, type RowErrorCode } from '../csv/row-error.js';
 import type { TableMetadata } from '../dataverse/model.js';
 import { compileJob, type CompiledColumn, type MappingProblem } from './compile.js';
@@ -35,13 +34,28 @@ export interface FailedRow {
 
 export type MapResult = MappedRow | FailedRow;
 
+/** A CSV record (`CsvRecord`) or a stored chunk row: cells in header order, `values` optional. */
+export interface MappableRecord {
+  readonly row: number;
+  readonly cells: readonly string[];
+  readonly values?: Readonly<Record<string, string>>;
+}
+
+export interface RowMapperOptions {
+  /**
+   * The file's header. With it, cells are read by position (faster, and chunk rows need no `values`);
+   * without it, records must carry `values`.
+   */
+  readonly header?: readonly string[];
+}
+
 export interface RowMapper {
   /** Warnings found while compiling (errors throw instead). */
   readonly warnings: readonly MappingProblem[];
   /** The distinct lookup values these rows need, grouped per (table, by). */
-  lookupsNeeded(rows: Iterable<CsvRecord>): LookupRequest[];
+  lookupsNeeded(rows: Iterable<MappableRecord>): LookupRequest[];
   /** Maps one record. Nothing is produced for a row with any error; all its errors are listed. */
-  map(record: CsvRecord, lookups?: LookupResults): MapResult;
+  map(record: MappableRecord, lookups?: LookupResults): MapResult;
 }
 
 /** The job does not fit the table: every problem is listed. */
@@ -66,6 +80,7 @@ export function createRowMapper(
   job: ImportJob,
   table: TableMetadata,
   related: ReadonlyMap<string, TableMetadata>,
+  options: RowMapperOptions = {},
 ): RowMapper {
   const compiled = compileJob(job, table, related);
   const errors = compiled.problems.filter((p) => p.severity === 'error');
@@ -78,6 +93,21 @@ export function createRowMapper(
   const constants = isDelete ? [] : compiled.constants;
   const key = compiled.key;
   const keyColumns = key.map((name) => columns.find((c) => c.attribute === name) as CompiledColumn);
+  const header = options.header;
+  // Position of each column's cell in the header (-1: the file lacks the column).
+  const positions = columns.map((c) => (header === undefined ? -1 : header.indexOf(c.header)));
+  const lookupPositions = lookupColumns.map((c) => positions[columns.indexOf(c)] as number);
+  const rawCell =
+    header === undefined
+      ? (record: MappableRecord, i: number): string | undefined => {
+          if (record.values === undefined)
+            throw new Error('map(): records need `values` when no header is given');
+          return record.values[(columns[i] as CompiledColumn).header];
+        }
+      : (record: MappableRecord, i: number): string | undefined => {
+          const position = positions[i] as number;
+          return position < 0 ? undefined : record.cells[position];
+        };
 
   return {
     warnings: compiled.problems.filter((p) => p.severity === 'warning'),
@@ -85,8 +115,13 @@ export function createRowMapper(
     lookupsNeeded(rows) {
       const wanted = new Map<string, { table: string; by: string; values: Set<string> }>();
       for (const record of rows) {
-        for (const column of lookupColumns) {
-          const text = cellText(column, record.values[column.header]);
+        for (let l = 0; l < lookupColumns.length; l += 1) {
+          const column = lookupColumns[l] as CompiledColumn;
+          const raw =
+            header === undefined
+              ? record.values?.[column.header]
+              : record.cells[lookupPositions[l] as number];
+          const text = cellText(column, raw);
           if (text === undefined) continue;
           const { table: target, by } = column.lookup as NonNullable<CompiledColumn['lookup']>;
           const name = `${target}\u0000${by}`;
@@ -106,40 +141,30 @@ export function createRowMapper(
       const payload: Record<string, unknown> = {};
       let errors: RowError[] | undefined;
       let id: string | undefined;
-      const fail = (column: CompiledColumn, value: string, code: RowErrorCode, reason: string) => {
-        (errors ??= []).push({
-          row,
-          column: column.header,
-          value,
-          code,
-          message: `column "${column.header}": ${showValue(value)} ${reason}`,
-        });
-      };
 
-      for (const column of columns) {
-        const text = cellText(column, record.values[column.header]);
+      for (let i = 0; i < columns.length; i += 1) {
+        const column = columns[i] as CompiledColumn;
+        const raw = rawCell(record, i);
+        const text = cellText(column, raw);
         if (text === undefined) {
           if (column.keyIndex >= 0) {
-            (errors ??= []).push({
-              row,
-              column: column.header,
-              value: '',
-              code: 'MissingKey',
-              message: `column "${column.header}" is empty, but it is part of the key`,
-            });
-          } else if (column.clears && record.values[column.header] !== undefined) {
+            errors = addError(errors, row, column, '', 'MissingKey', 'is empty, but it is part of the key');
+          } else if (column.clears && raw !== undefined) {
             payload[column.field] = null;
           }
           continue;
         }
         let value = column.convert(text);
         if (value instanceof Failure) {
-          fail(column, text, value.code, value.reason);
+          errors = addError(errors, row, column, text, value.code, value.reason);
           continue;
         }
         if (column.kind === 'lookup') {
-          value = bindLookup(column, text, lookups, fail);
-          if (value === undefined) continue;
+          value = bindLookup(column, text, lookups);
+          if (value instanceof Failure) {
+            errors = addError(errors, row, column, text, value.code, value.reason);
+            continue;
+          }
         }
         if (column.kind === 'id') id = value as string;
         else payload[column.field] = value;
@@ -184,8 +209,7 @@ function bindLookup(
   column: CompiledColumn,
   text: string,
   lookups: LookupResults | undefined,
-  fail: (column: CompiledColumn, value: string, code: RowErrorCode, reason: string) => void,
-): string | undefined {
+): string | Failure {
   const lookup = column.lookup as NonNullable<CompiledColumn['lookup']>;
   const ids = lookups?.ids(lookup.table, lookup.by, text);
   if (ids === undefined) {
@@ -194,7 +218,24 @@ function bindLookup(
     );
   }
   if (ids.length === 1) return `/${lookup.entitySet}(${ids[0] as string})`;
-  if (ids.length === 0) fail(column, text, 'LookupNotFound', `matches no ${lookup.table} by ${lookup.by}`);
-  else fail(column, text, 'LookupAmbiguous', `matches ${ids.length} ${lookup.table} records by ${lookup.by}`);
-  return undefined;
+  if (ids.length === 0) return new Failure('LookupNotFound', `matches no ${lookup.table} by ${lookup.by}`);
+  return new Failure('LookupAmbiguous', `matches ${ids.length} ${lookup.table} records by ${lookup.by}`);
+}
+
+function addError(
+  errors: RowError[] | undefined,
+  row: number,
+  column: CompiledColumn,
+  value: string,
+  code: RowErrorCode,
+  reason: string,
+): RowError[] {
+  const message =
+    value === ''
+      ? `column "${column.header}" ${reason}`
+      : `column "${column.header}": ${showValue(value)} ${reason}`;
+  const error: RowError = { row, column: column.header, value, code, message };
+  if (errors === undefined) return [error];
+  errors.push(error);
+  return errors;
 }

@@ -463,3 +463,32 @@ describe('createRowMapper: jobs that do not fit the table', () => {
     expect(error.message).toContain('can point at account or contact: say which with "lookup"');
   });
 });
+
+describe('mapper: reading cells by header position', () => {
+  const job = importJob({
+    table: 'contact',
+    operation: 'upsert',
+    key: ['emailaddress1'],
+    columns: {
+      Email: 'emailaddress1',
+      Last: 'lastname',
+      Title: { attribute: 'jobtitle', optional: true, default: 'n/a' },
+    },
+  });
+
+  it('maps chunk rows (cells only) the same as records with values', () => {
+    const byPosition = createRowMapper(job, contact, related, { header: ['Last', 'Notes', 'Email'] });
+    const chunkRow = { row: 12, cells: ['Hopper', 'ignored', 'G@x.io'] };
+    const result = ok(byPosition.map(chunkRow));
+    expect(result.payload).toEqual({ emailaddress1: 'G@x.io', lastname: 'Hopper', jobtitle: 'n/a' });
+    const byName = createRowMapper(job, contact, related);
+    expect(ok(byName.map(record(12, { Last: 'Hopper', Notes: 'ignored', Email: 'G@x.io' }))).payload).toEqual(
+      result.payload,
+    );
+  });
+
+  it('without a header, records must carry values', () => {
+    const byName = createRowMapper(job, contact, related);
+    expect(() => byName.map({ row: 2, cells: ['a'] })).toThrow(/need `values`/);
+  });
+});
