@@ -192,31 +192,60 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
   if (deltaToken !== null) {
     if (!table.changeTracking) throw errors.expiredDeltaToken();
     const since = parseDeltaToken(store, deltaToken);
+    const skip = params.get('$skiptoken');
+    const cookie = skip !== null ? decodeSkipToken(skip) : undefined;
+    // Pages of one delta share a snapshot: later changes wait for the next deltaLink.
+    const snapshot = cookie?.snapshot ?? store.version;
+    const [lastKind, lastVersion] = (cookie?.last ?? [-1, 0]) as [number, number];
+    const after = (kind: number, version: number) =>
+      kind > lastKind || (kind === lastKind && version > lastVersion);
+    const limit = pageSizeFrom(input.prefer, input.maxPageSize) ?? input.maxPageSize;
     const changed = [...store.rows(table)]
-      .filter((r) => Number(r.versionnumber) > since)
+      .filter((r) => {
+        const v = Number(r.versionnumber);
+        return v > since && v <= snapshot && after(0, v);
+      })
       .sort((a, b) => Number(a.versionnumber) - Number(b.versionnumber));
-    const value: Record<string, unknown>[] = changed.map((r) =>
-      renderRow(model, store, table, r, columns, annotations),
-    );
-    for (const d of store.deletions(table)) {
-      if (d.version > since) {
-        value.push({
+    const deleted = store
+      .deletions(table)
+      .filter((d) => d.version > since && d.version <= snapshot && after(1, d.version));
+    const entries: { kind: number; version: number; render: () => Record<string, unknown> }[] = [
+      ...changed.map((r) => ({
+        kind: 0,
+        version: Number(r.versionnumber),
+        render: () => renderRow(model, store, table, r, columns, annotations),
+      })),
+      ...deleted.map((d) => ({
+        kind: 1,
+        version: d.version,
+        render: () => ({
           '@odata.context': `${input.apiRoot}$metadata#${table.entitySetName}/$deletedEntity`,
           id: d.id,
           reason: 'deleted',
-        });
-      }
-    }
-    return {
-      body: {
-        '@odata.context': contextUrl(input, select, '/$delta'),
-        value,
-        '@odata.deltaLink': deltaLink(input, select, store.version),
-      },
-      preferenceApplied,
-      rows: value.length,
-      columns: columns.length,
+        }),
+      })),
+    ];
+    const page = entries.slice(0, limit);
+    const body: Record<string, unknown> = {
+      '@odata.context': contextUrl(input, select, '/$delta'),
+      value: page.map((e) => e.render()),
     };
+    const last = page.at(-1);
+    if (entries.length > limit && last) {
+      const next: Cookie = { last: [last.kind, last.version], page: (cookie?.page ?? 0) + 1, snapshot };
+      const url = new URL(input.requestUrl);
+      url.searchParams.delete('$skiptoken');
+      const base = url.toString().replace(/%24/g, '$');
+      const first = String(entries[0]!.version);
+      body['@odata.nextLink'] =
+        `${base}&$skiptoken=${encodeURIComponent(encodeSkipToken(table, next, first, String(last.version), true))}`;
+    } else {
+      body['@odata.deltaLink'] = deltaLink(input, select, snapshot);
+    }
+    const maxPage = pageSizeFrom(input.prefer, input.maxPageSize);
+    if (maxPage !== undefined) preferenceApplied.push(`odata.maxpagesize=${maxPage}`);
+    if (tracking) preferenceApplied.push('odata.track-changes');
+    return { body, preferenceApplied, rows: page.length, columns: columns.length };
   }
 
   const filterText = params.get('$filter');

@@ -98,4 +98,32 @@ describe('change tracking (behaviours item 10)', () => {
     expect(second.json.value).toHaveLength(2);
     expect(second.json['@odata.deltaLink']).toContain('$deltatoken=');
   });
+
+  it('[webapi §5 change tracking] delta answers page with nextLink; changes made meanwhile wait for the next delta', async () => {
+    emu.store.clear('dvp_sample');
+    const initial = await call(emu, 'GET', 'dvp_samples?$select=dvp_name', { headers: TRACK });
+    const link: string = initial.json['@odata.deltaLink'];
+    const ids = Array.from({ length: 5 }, (_, i) => emu.store.put('dvp_sample', { dvp_name: `d${i}` }));
+    await call(emu, 'DELETE', `dvp_samples(${ids[0]})`);
+    const prefer = { Prefer: 'odata.track-changes,odata.maxpagesize=2' };
+    const seen: unknown[] = [];
+    let url: string | undefined = link;
+    let deltaLink: string | undefined;
+    let pages = 0;
+    while (url) {
+      const r = await call(emu, 'GET', url, { headers: prefer });
+      expect(r.status).toBe(200);
+      seen.push(
+        ...r.json.value.map((v: { dvp_name?: string; id?: string }) => v.dvp_name ?? `deleted:${v.id}`),
+      );
+      url = r.json['@odata.nextLink'];
+      deltaLink = r.json['@odata.deltaLink'];
+      if (pages === 0) emu.store.put('dvp_sample', { dvp_name: 'during paging' });
+      pages += 1;
+    }
+    expect(pages).toBe(3);
+    expect(seen).toEqual(['d1', 'd2', 'd3', 'd4', `deleted:${ids[0]}`]);
+    const next = await call(emu, 'GET', deltaLink!, { headers: TRACK });
+    expect(next.json.value.map((v: { dvp_name: string }) => v.dvp_name)).toEqual(['during paging']);
+  });
 });
