@@ -13,6 +13,7 @@ import { HostLogger, stdoutLogSink, toHostLogLevel, type HostLogEntry } from './
 import { defaultUseMonitor, parseNcrontab, resolveScheduleSetting } from './ncrontab.js';
 import { OutputWriter } from './outputs.js';
 import { QueueTriggerListener } from './queue-trigger.js';
+import { BlobScheduleMonitor, HOST_CONTAINER } from './timer-monitor.js';
 import { TimerScheduler, type TimerInfoPayload } from './timer-trigger.js';
 
 export type { HostLogEntry } from './log.js';
@@ -73,6 +74,8 @@ const IDLE_POLL_MS = 50;
 const DEFAULT_PAST_DUE_TOLERANCE_MS = 1_000;
 const DEFAULT_EVENT_GRID: EventGridOptions = { container: 'incoming', queue: 'import-events' };
 const DEFAULT_EVENT_GRID_POLL_MS = 1_000;
+/** Names the timers' status blobs; set AzureFunctionsWebHost__hostid to separate apps sharing storage. */
+const DEFAULT_HOST_ID = 'local-dev-host';
 
 /**
  * Starts a local Functions host in this process for the app at `appRoot`. The app's ESM modules
@@ -150,7 +153,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   }
   stoppers.push(...listeners.map((l) => () => l.stop()));
   stoppers.push(async () => timers.forEach((t) => t.stop()));
-  timers.forEach((t) => t.start());
+  await Promise.all([...timers.values()].map((t) => t.start()));
   logger.host(
     'information',
     `Host started with ${app.functions.map((f) => f.name).join(', ') || 'no functions'}.`,
@@ -168,6 +171,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       await runTimer(runtime, fn, timer.payload(fire.isPastDue ?? false));
     },
     idle: async () => {
+      await Promise.all([...timers.values()].map((t) => t.settled()));
       await watcher?.scanOnce();
       await waitIdle(listeners, inFlight);
     },
@@ -244,14 +248,33 @@ function createTimer(
   if (!expression) throw new DevHostError(`Timer trigger of "${fn.name}" has no schedule.`);
   const schedule = parseNcrontab(resolveScheduleSetting(expression, runtime.settings));
   const useMonitor = fn.trigger.useMonitor;
+  const hostId = runtime.settings.AzureFunctionsWebHost__hostid || DEFAULT_HOST_ID;
   return new TimerScheduler({
     schedule,
     useMonitor: typeof useMonitor === 'boolean' ? useMonitor : defaultUseMonitor(schedule, new Date()),
+    ...monitorFor(runtime, fn, hostId),
+    onMonitorError: (error) =>
+      runtime.logger.host('warning', `Timer schedule status unavailable: ${String(error)}`, fn.name),
     runOnStartup: fn.trigger.runOnStartup === true,
     pastDueToleranceMs: toleranceMs ?? DEFAULT_PAST_DUE_TOLERANCE_MS,
     // A failed scheduled run is logged by the invoker; the schedule carries on.
     invoke: (payload) => runTimer(runtime, fn, payload).catch(() => {}),
   });
+}
+
+/** Timers keep their status in AzureWebJobsStorage; without it they run unmonitored. */
+function monitorFor(
+  runtime: HostRuntime,
+  fn: HostedFunction,
+  hostId: string,
+): { monitor?: BlobScheduleMonitor } {
+  try {
+    const container = runtime.clients.blobService(undefined).getContainerClient(HOST_CONTAINER);
+    return { monitor: new BlobScheduleMonitor(container, hostId, fn.name) };
+  } catch (error) {
+    runtime.logger.host('warning', `Schedule status not kept: ${String(error)}`, fn.name);
+    return {};
+  }
 }
 
 function runTimer(runtime: HostRuntime, fn: HostedFunction, payload: TimerInfoPayload): Promise<void> {

@@ -7,6 +7,18 @@ export interface TimerInfoPayload {
   IsPastDue: boolean;
 }
 
+export interface ScheduleStatus {
+  readonly last: Date | undefined;
+  readonly next: Date | undefined;
+  readonly lastUpdated: Date;
+}
+
+/** Where a monitored schedule's status survives restarts (the host keeps it in AzureWebJobsStorage). */
+export interface ScheduleMonitor {
+  load(): Promise<ScheduleStatus | undefined>;
+  save(status: ScheduleStatus): Promise<void>;
+}
+
 export interface TimerSchedulerOptions {
   readonly schedule: NcrontabSchedule;
   readonly useMonitor: boolean;
@@ -15,6 +27,10 @@ export interface TimerSchedulerOptions {
   readonly pastDueToleranceMs: number;
   /** Runs the function; errors are the caller's to log. */
   readonly invoke: (timer: TimerInfoPayload) => Promise<void>;
+  /** With useMonitor: an occurrence missed while no host ran fires once, past due, at start. */
+  readonly monitor?: ScheduleMonitor;
+  /** Told when the monitor cannot be read or written; the schedule carries on. */
+  readonly onMonitorError?: (error: unknown) => void;
   readonly now?: () => Date;
 }
 
@@ -30,9 +46,10 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 export class TimerScheduler {
   readonly #options: TimerSchedulerOptions;
   readonly #now: () => Date;
-  #status: { last: Date | undefined; next: Date | undefined; lastUpdated: Date };
+  #status: ScheduleStatus;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #running: Promise<void> = Promise.resolve();
 
   constructor(options: TimerSchedulerOptions) {
     this.#options = options;
@@ -41,12 +58,20 @@ export class TimerScheduler {
     this.#status = { last: undefined, next: options.schedule.next(now), lastUpdated: now };
   }
 
-  start(): void {
-    if (this.#options.runOnStartup) {
-      void this.#options.invoke(this.payload(false)).finally(() => this.#arm());
+  async start(): Promise<void> {
+    const missed = await this.#restoreStatus();
+    if (missed) {
+      this.#running = this.#fire(missed);
+    } else if (this.#options.runOnStartup) {
+      this.#running = this.#options.invoke(this.payload(false)).finally(() => this.#arm());
     } else {
       this.#arm();
     }
+  }
+
+  /** Resolves once the current scheduled run, if any, has finished and saved its status. */
+  settled(): Promise<void> {
+    return this.#running.catch(() => {});
   }
 
   stop(): void {
@@ -71,12 +96,36 @@ export class TimerScheduler {
     };
   }
 
+  /** Takes the stored status; returns the occurrence missed while no host ran, if any. */
+  async #restoreStatus(): Promise<Date | undefined> {
+    const { monitor, useMonitor } = this.#options;
+    if (!monitor || !useMonitor) return undefined;
+    let stored: ScheduleStatus | undefined;
+    try {
+      stored = await monitor.load();
+    } catch (error) {
+      this.#options.onMonitorError?.(error);
+    }
+    if (!stored) return undefined;
+    const now = this.#now();
+    if (stored.next && stored.next.getTime() < now.getTime()) {
+      this.#status = stored;
+      return stored.next;
+    }
+    this.#status = {
+      last: stored.last,
+      next: this.#options.schedule.next(now),
+      lastUpdated: stored.lastUpdated,
+    };
+    return undefined;
+  }
+
   #arm(): void {
     const due = this.#status.next;
     if (this.#stopped || !due) return;
     const delay = due.getTime() - this.#now().getTime();
     this.#timer = setTimeout(
-      () => (delay > MAX_DELAY_MS ? this.#arm() : void this.#fire(due)),
+      () => (delay > MAX_DELAY_MS ? this.#arm() : (this.#running = this.#fire(due))),
       Math.max(0, Math.min(delay, MAX_DELAY_MS)),
     );
     this.#timer.unref();
@@ -93,6 +142,11 @@ export class TimerScheduler {
       // One catch-up run for any number of missed occurrences, as the host does.
       if (isPastDue && next && next <= now) next = this.#options.schedule.next(now);
       this.#status = { last: occurrence, next, lastUpdated: now };
+      if (this.#options.useMonitor) {
+        await this.#options.monitor
+          ?.save(this.#status)
+          .catch((error: unknown) => this.#options.onMonitorError?.(error));
+      }
       this.#arm();
     }
   }
