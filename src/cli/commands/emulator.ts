@@ -10,6 +10,23 @@ interface EmulatorCliOptions {
   readonly slowMs: string;
   readonly log?: boolean;
   readonly printSchema?: boolean;
+  readonly set?: string[];
+}
+
+/** `--set dopHint=48 --set maxRequests=8000`: any EmulatorSettings constant, number or boolean. */
+function parseSettings(pairs: readonly string[] = []): Record<string, number | boolean> {
+  const out: Record<string, number | boolean> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = pair.slice(0, eq).trim();
+    const raw = pair.slice(eq + 1).trim();
+    if (eq <= 0 || raw === '') throw new Error(`--set needs key=value, got '${pair}'`);
+    const value = raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new Error(`--set ${key}: '${raw}' is not a number`);
+    out[key] = value;
+  }
+  return out;
 }
 
 function number(text: string, name: string): number {
@@ -29,11 +46,15 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--faults <spec>', 'fault rates, e.g. 429=0.1,503=0.05,drop=0.02,slow=0.01')
     .option('--time-scale <f>', 'multiplies every cost and window length', '1')
     .option('--slow-ms <ms>', 'how long a "slow" fault holds the answer', '60000')
+    .option(
+      '--set <key=value...>',
+      'override a cost-model or limit setting, e.g. dopHint=48 (docs/emulator.md)',
+    )
     .option('--log', 'print one JSON line per request to stderr')
     .option('--print-schema', 'print the default schema as JSON and exit')
     .action(async (opts: EmulatorCliOptions) => {
       // Loaded lazily: the emulator is a dev tool and other commands should not pay for it.
-      const { startEmulator, DEFAULT_SCHEMA } = await import('../../../emulator/index.js');
+      const { startEmulator, DEFAULT_SCHEMA, REALISTIC } = await import('../../../emulator/index.js');
       if (opts.printSchema) {
         console.log(JSON.stringify(DEFAULT_SCHEMA, null, 2));
         return;
@@ -41,7 +62,12 @@ export function registerEmulatorCommand(program: Command): void {
       if (opts.profile !== 'fast' && opts.profile !== 'realistic') {
         throw new Error(`--profile must be fast or realistic, got '${opts.profile}'`);
       }
+      const settings = parseSettings(opts.set);
+      for (const key of Object.keys(settings)) {
+        if (!(key in REALISTIC)) throw new Error(`--set: unknown setting '${key}'`);
+      }
       const emulator = await startEmulator({
+        settings,
         port: number(opts.port, 'port'),
         host: opts.host,
         profile: opts.profile,

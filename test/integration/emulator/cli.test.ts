@@ -59,4 +59,43 @@ describe('dvpipe emulator (DESIGN contract)', () => {
     expect(code).toBe(0);
     child = undefined;
   });
+
+  it('[perf §3] --profile realistic --time-scale --set override settings', async () => {
+    child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin', 'dvpipe.js'),
+        'emulator',
+        '--port',
+        '0',
+        '--profile',
+        'realistic',
+        '--time-scale',
+        '0.01',
+        '--set',
+        'dopHint=48',
+        'maxRequests=8000',
+      ],
+      { cwd: root, env: { ...process.env, DVPIPE_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(await firstLine(child))?.[0];
+    const who = await fetch(`${url}/api/data/v9.2/WhoAmI`, {
+      headers: { Authorization: 'Bearer emulator:cli' },
+    });
+    expect(who.status).toBe(200);
+    expect(who.headers.get('x-ms-dop-hint')).toBe('48');
+    expect(who.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('7999');
+    const settings = (await (await fetch(`${url}/_emulator/settings`)).json()) as {
+      settings: Record<string, unknown>;
+    };
+    expect(settings.settings).toMatchObject({
+      limitsEnabled: true,
+      timeScale: 0.01,
+      dopHint: 48,
+      maxRequests: 8000,
+    });
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    child = undefined;
+  });
 });
