@@ -494,6 +494,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     socket.on('close', () => sockets.delete(socket));
   });
   const host = options.host ?? '127.0.0.1';
+  // Dev only: the control endpoints have no auth, so the emulator never listens beyond loopback.
+  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host)) {
+    throw new Error(`The emulator binds loopback addresses only (127.x.x.x, ::1, localhost), not '${host}'`);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolve());

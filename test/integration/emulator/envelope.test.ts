@@ -71,4 +71,8 @@ describe('error envelope, headers and auth (behaviours item 9, DESIGN contract)'
     expect(entries[1]).toMatchObject({ status: 400, code: '0x80044331' });
     expect(JSON.stringify(entries)).not.toContain('Bearer');
   });
+
+  it('refuses to bind a non-loopback address', async () => {
+    await expect(startEmulator({ host: '0.0.0.0' })).rejects.toThrow(/loopback/);
+  });
 });
