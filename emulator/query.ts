@@ -3,7 +3,7 @@ import { AnnotationFilter, readableColumns, renderRow, type Expansion } from './
 import type { Attribute, Model, Table } from './model.js';
 import { compileFilter, parseFilter, type Getter } from './odata/filter.js';
 import type { Store } from './store.js';
-import { jsonValue, type Row, type StoredValue } from './values.js';
+import { isLookupRef, jsonValue, type Row, type StoredValue } from './values.js';
 
 export interface QueryInput {
   readonly table: Table;
@@ -127,6 +127,19 @@ function getter(table: Table, name: string): Getter<Row> {
   const attr = resolveColumn(table, name);
   const key = attr.logicalName;
   return (row) => row[key] ?? null;
+}
+
+/** Lookups sort by the related row's primary name, as Dataverse does (reference §5 $orderby). */
+function orderGetter(model: Model, store: Store, table: Table, name: string): Getter<Row> {
+  const attr = resolveColumn(table, name);
+  if (!attr.isLookup) return getter(table, name);
+  return (row) => {
+    const v = row[attr.logicalName];
+    if (!isLookupRef(v)) return null;
+    const target = model.table(v.table);
+    const related = target ? store.get(target, v.id) : undefined;
+    return target && related ? (related[target.primaryName] ?? null) : null;
+  };
 }
 
 function cmpValues(a: unknown, b: unknown): number {
@@ -260,7 +273,7 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
       if (!name || extra !== undefined || (dir !== undefined && dir !== 'asc' && dir !== 'desc')) {
         throw errors.uri(`Syntax error in '$orderby=${orderText}'.`);
       }
-      order.push({ get: getter(table, name), desc: dir === 'desc' });
+      order.push({ get: orderGetter(model, store, table, name), desc: dir === 'desc' });
     }
   }
   const pk = table.primaryId.logicalName;

@@ -132,4 +132,21 @@ describe('lookups (behaviours item 4)', () => {
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe('0x80060888');
   });
+
+  it('[webapi §5 $orderby] ordering by a lookup sorts by the related primary name', async () => {
+    const zed = idFrom(
+      (await call(emu, 'POST', 'accounts', { body: { name: 'Zed Corp' } })).headers.get('odata-entityid'),
+    );
+    const abc = idFrom(
+      (await call(emu, 'POST', 'accounts', { body: { name: 'Abc Ltd' } })).headers.get('odata-entityid'),
+    );
+    await call(emu, 'POST', 'contacts', {
+      body: { lastname: 'z', 'parentcustomerid_account@odata.bind': `/accounts(${zed})` },
+    });
+    await call(emu, 'POST', 'contacts', {
+      body: { lastname: 'a', 'parentcustomerid_account@odata.bind': `/accounts(${abc})` },
+    });
+    const r = await call(emu, 'GET', 'contacts?$select=lastname&$orderby=_parentcustomerid_value');
+    expect(r.json.value.map((v: { lastname: string }) => v.lastname)).toEqual(['a', 'z']);
+  });
 });
