@@ -82,11 +82,35 @@ export class Api {
     } catch (error) {
       work.countedMs = this.settings().fixedServerMs;
       if (isDataverseError(error)) {
+        const { filter } = AnnotationFilter.fromPrefer(parsePrefer(req.headers.prefer));
+        if (filter.wants('Microsoft.PowerApps.CDS.HelpLink')) {
+          return { response: this.annotatedError(error), work };
+        }
         return { response: errorResponse(error.status, error.code, error.message, error.headers), work };
       }
       const message = error instanceof Error ? error.message : String(error);
       return { response: errorResponse(500, '0x80040216', `An unexpected error occurred: ${message}`), work };
     }
+  }
+
+  /** Error with the `@Microsoft.PowerApps.CDS.*` keys Dataverse adds when annotations are requested (§9). */
+  private annotatedError(error: DataverseError): ApiResponse {
+    const hex = error.code.replace(/^0x/i, '');
+    return jsonResponse(
+      error.status,
+      {
+        error: {
+          code: error.code,
+          message: error.message,
+          '@Microsoft.PowerApps.CDS.ErrorDetails.OperationStatus': '0',
+          '@Microsoft.PowerApps.CDS.ErrorDetails.SubErrorCode': String(parseInt(hex, 16) | 0),
+          '@Microsoft.PowerApps.CDS.HelpLink': `http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a${hex}&client=platform`,
+          '@Microsoft.PowerApps.CDS.TraceText': '',
+          '@Microsoft.PowerApps.CDS.InnerError.Message': error.message,
+        },
+      },
+      error.headers,
+    );
   }
 
   private dispatch(req: ApiRequest, ctx: CallContext, work: Work): ApiResponse {

@@ -75,4 +75,19 @@ describe('error envelope, headers and auth (behaviours item 9, DESIGN contract)'
   it('refuses to bind a non-loopback address', async () => {
     await expect(startEmulator({ host: '0.0.0.0' })).rejects.toThrow(/loopback/);
   });
+
+  it('[webapi §9] @Microsoft.PowerApps.CDS.* error keys appear only when annotations are requested', async () => {
+    const r = await call(emu, 'POST', 'contacts', {
+      body: { lastname: 'x'.repeat(51) },
+      headers: { Prefer: 'odata.include-annotations="*"' },
+    });
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('0x80044331');
+    expect(r.json.error['@Microsoft.PowerApps.CDS.HelpLink']).toBe(
+      'http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a80044331&client=platform',
+    );
+    expect(r.json.error['@Microsoft.PowerApps.CDS.InnerError.Message']).toBe(r.json.error.message);
+    const plain = await call(emu, 'POST', 'contacts', { body: { lastname: 'x'.repeat(51) } });
+    expect(Object.keys(plain.json.error)).toEqual(['code', 'message']);
+  });
 });
