@@ -4,14 +4,23 @@ import { startAzurite, type RunningAzurite } from '../../../dev/azurite.js';
 import { startLocalHost, type RunningLocalHost } from '../../../dev/host.js';
 import { captureLogs, drainQueue, fixtureApp, fromBase64, QUIET_SCHEDULE, toBase64 } from './helpers.js';
 
+let azurite: RunningAzurite;
+
+// One Azurite for the file; each describe runs its own host (the app's registrations load once per process).
+beforeAll(async () => {
+  azurite = await startAzurite();
+});
+
+afterAll(async () => {
+  await azurite?.stop();
+});
+
 describe('local host: queue triggers against Azurite', () => {
-  let azurite: RunningAzurite;
   let host: RunningLocalHost;
   let queues: QueueServiceClient;
   const logs = captureLogs();
 
   beforeAll(async () => {
-    azurite = await startAzurite();
     queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
     host = await startLocalHost({
       appRoot: fixtureApp,
@@ -23,7 +32,6 @@ describe('local host: queue triggers against Azurite', () => {
 
   afterAll(async () => {
     await host?.stop();
-    await azurite?.stop();
   });
 
   it('loads every registration from the package.json main glob', () => {
@@ -124,5 +132,45 @@ describe('local host: queue triggers against Azurite', () => {
     const line = logs.entries.find((e) => e.functionName === 'echo' && e.message.startsWith('echo received'));
     expect(line?.category).toBe('user');
     expect(line?.invocationId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+// host.json messageEncoding "none": bodies reach the handler as written, and outputs are written as text.
+describe('local host: messageEncoding none', () => {
+  let host: RunningLocalHost;
+  let queues: QueueServiceClient;
+  const logs = captureLogs();
+
+  beforeAll(async () => {
+    queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
+    host = await startLocalHost({
+      appRoot: fixtureApp,
+      settings: { AzureWebJobsStorage: azurite.connectionString, TICK_SCHEDULE: QUIET_SCHEDULE },
+      hostJson: {
+        version: '2.0',
+        extensions: { queues: { maxPollingInterval: '00:00:00.200', messageEncoding: 'none' } },
+      },
+      eventGrid: false,
+      log: logs.log,
+    });
+  });
+
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it('delivers a raw JSON body parsed', async () => {
+    await queues.getQueueClient('echo-in').sendMessage(JSON.stringify({ raw: true }));
+    const [out] = await drainQueue(queues.getQueueClient('echo-out'), 1);
+    const echoed = JSON.parse(out ?? '') as Record<string, unknown>;
+    expect(echoed.message).toEqual({ raw: true });
+    expect(echoed.type).toBe('object');
+  });
+
+  it('delivers a base64 body as its text, undecoded, as the real host does', async () => {
+    const encoded = toBase64(JSON.stringify({ wrapped: 1 }));
+    await queues.getQueueClient('echo-in').sendMessage(encoded);
+    const [out] = await drainQueue(queues.getQueueClient('echo-out'), 1);
+    expect((JSON.parse(out ?? '') as Record<string, unknown>).message).toBe(encoded);
   });
 });

@@ -1,22 +1,34 @@
+import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../../dev/azurite.js';
 import { startLocalHost, type RunningLocalHost } from '../../../dev/host.js';
-import { captureLogs, drainQueue, findMessage, fixtureApp, fromBase64 } from './helpers.js';
+import { captureLogs, drainQueue, findMessage, fixtureApp, fromBase64, QUIET_SCHEDULE } from './helpers.js';
+
+const STATUS_PATH = 'timers/local-dev-host/Host.Functions.tick/status';
 
 interface Tick {
   isPastDue: boolean;
   scheduleStatus: { last: string; next: string; lastUpdated: string } | null;
 }
 
+let azurite: RunningAzurite;
+
+// One Azurite for the file; each describe runs its own host (the app's registrations load once per process).
+beforeAll(async () => {
+  azurite = await startAzurite();
+});
+
+afterAll(async () => {
+  await azurite?.stop();
+});
+
 describe('local host: timer triggers', () => {
-  let azurite: RunningAzurite;
   let host: RunningLocalHost;
   let queues: QueueServiceClient;
   const logs = captureLogs();
 
   beforeAll(async () => {
-    azurite = await startAzurite();
     queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
     host = await startLocalHost({
       appRoot: fixtureApp,
@@ -29,7 +41,6 @@ describe('local host: timer triggers', () => {
 
   afterAll(async () => {
     await host?.stop();
-    await azurite?.stop();
   });
 
   it('fires on its six-field NCRONTAB schedule', async () => {
@@ -59,5 +70,61 @@ describe('local host: timer triggers', () => {
 
   it('rejects fireTimer for a function that is not a timer', async () => {
     await expect(host.fireTimer('echo')).rejects.toThrow(/No timer function named "echo"/);
+  });
+});
+
+describe('local host: monitored timer schedules survive restarts', () => {
+  let host: RunningLocalHost;
+  let blobs: BlobServiceClient;
+  const logs = captureLogs();
+
+  beforeAll(async () => {
+    blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    // A previous host ran on 2026-01-01 and expected the next run on 2026-01-02: long missed.
+    const hosts = blobs.getContainerClient('azure-webjobs-hosts');
+    await hosts.createIfNotExists();
+    // Ticks of the previous describe's host must not be mistaken for this one's.
+    await QueueServiceClient.fromConnectionString(azurite.connectionString)
+      .getQueueClient('tick-out')
+      .clearMessages();
+    const status = JSON.stringify({
+      Last: '2026-01-01T00:00:00.000Z',
+      Next: '2026-01-02T00:00:00.000Z',
+      LastUpdated: '2026-01-01T00:00:01.000Z',
+    });
+    await hosts.getBlockBlobClient(STATUS_PATH).upload(status, status.length);
+    host = await startLocalHost({
+      appRoot: fixtureApp,
+      settings: { AzureWebJobsStorage: azurite.connectionString, TICK_SCHEDULE: QUIET_SCHEDULE },
+      eventGrid: false,
+      log: logs.log,
+    });
+  });
+
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it('fires the missed occurrence once at start with isPastDue and the stored status', async () => {
+    const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
+    const [tick] = await drainQueue(queues.getQueueClient('tick-out'), 1);
+    expect(JSON.parse(fromBase64(tick ?? '{}'))).toEqual({
+      isPastDue: true,
+      scheduleStatus: {
+        last: '2026-01-01T00:00:00.000Z',
+        next: '2026-01-02T00:00:00.000Z',
+        lastUpdated: '2026-01-01T00:00:01.000Z',
+      },
+    });
+  });
+
+  it('stores the new status where the Functions host keeps it', async () => {
+    await host.idle();
+    const blob = blobs.getContainerClient('azure-webjobs-hosts').getBlobClient(STATUS_PATH);
+    const stored = JSON.parse((await blob.downloadToBuffer()).toString()) as Record<string, string>;
+    expect(stored.Last).toBe('2026-01-02T00:00:00.000Z');
+    // The quiet schedule runs at 00:00:00 on January 1st.
+    expect(stored.Next).toMatch(/^\d{4}-01-01T00:00:00\.000Z$/);
+    expect(new Date(stored.Next ?? '').getTime()).toBeGreaterThan(Date.now());
   });
 });
