@@ -288,8 +288,9 @@ class LazyRecord implements CsvRecord {
   }
 }
 
+/** No cell holds anything but spaces (an empty line, `,,,`, or `  ,  `). */
 function isBlank(cells: readonly string[]): boolean {
-  for (const cell of cells) if (cell !== '') return false;
+  for (const cell of cells) if (cell.length !== 0 && cell.trim() !== '') return false;
   return true;
 }
 

@@ -65,7 +65,7 @@ export function compileJob(
   const keyAttributes = job.key ?? [];
   const keyIsPrimaryId = keyAttributes.length === 1 && keyAttributes[0] === table.primaryIdAttribute;
   const key = keyIsPrimaryId ? [] : keyAttributes;
-  checkKey(job, table, key, problem);
+  checkKey(table, key, problem);
 
   const columns: CompiledColumn[] = [];
   for (const [header, spec] of Object.entries(job.columns)) {
@@ -284,7 +284,7 @@ function navigationFor(
   return undefined;
 }
 
-function checkKey(job: ImportJob, table: TableMetadata, key: readonly string[], problem: Report): void {
+function checkKey(table: TableMetadata, key: readonly string[], problem: Report): void {
   if (key.length === 0) return;
   key.forEach((name, i) => {
     if (!table.attributes.has(name)) problem('error', ['key', i], unknownAttribute(table, name));
@@ -305,8 +305,6 @@ function checkKey(job: ImportJob, table: TableMetadata, key: readonly string[], 
       `alternate key ${match.logicalName} is ${match.status}, not Active: Dataverse cannot use it yet`,
     );
   }
-  if (job.operation === 'create')
-    problem('warning', ['key'], 'create does not use the key except to find duplicates in the file');
 }
 
 function checkWritable(

@@ -195,6 +195,19 @@ describe('openCsv: streams', () => {
     expect(rows[0]?.values.Email).toBe('a\tb');
   });
 
+  it('quoting can be switched off: quotes are then plain characters', async () => {
+    const { rows } = await readAll(fromChunks(['Email,First Name,Last Name\n"a@x.io,"Ada,Love"lace\n']), {
+      quote: '',
+    });
+    expect(rows[0]?.values).toEqual({ Email: '"a@x.io', 'First Name': '"Ada', 'Last Name': 'Love"lace' });
+  });
+
+  it('rows of spaces only are blank', async () => {
+    const { rows, stats } = await readAll(fromChunks(['Email,First Name,Last Name\n  \n , ,\na,b,c\n']));
+    expect(rows.map((r) => r.row)).toEqual([4]);
+    expect(stats.blankRows).toBe(2);
+  });
+
   it('a 1 MB cell is read whole', async () => {
     const big = 'x'.repeat(1024 * 1024);
     const { rows } = await readAll(fromChunks([`Email,First Name,Last Name\na@x.io,"${big}",z\n`]));
