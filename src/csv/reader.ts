@@ -329,6 +329,14 @@ function readHeader(cells: string[], options: CsvReadOptions, decodeState: Decod
       1,
     );
   }
+  if (names[0]?.startsWith('\u00ef\u00bb\u00bf') === true) {
+    // A UTF-8 BOM read as a single-byte encoding: the whole file is UTF-8.
+    throw new CsvFileError(
+      'BadEncoding',
+      `${source}: the file starts with a UTF-8 byte order mark, but the job reads it as ${options.encoding ?? 'utf-8'}; set csv.encoding to "utf-8"`,
+      1,
+    );
+  }
   const required = options.expect?.required ?? [];
   const known = new Set([...required, ...(options.expect?.optional ?? [])]);
   const missing = required.filter((name) => !seen.has(name));

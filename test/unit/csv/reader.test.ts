@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +27,10 @@ async function fileError(promise: Promise<unknown>): Promise<CsvFileError> {
   );
   if (!isCsvFileError(error)) throw new Error(`expected a CsvFileError, got ${String(error)}`);
   return error;
+}
+
+function summary(row: CsvRow) {
+  return { row: row.row, code: row.error?.code, column: row.error?.column, values: row.values };
 }
 
 function fromChunks(chunks: (string | Buffer)[]): Readable {
@@ -115,6 +120,39 @@ describe('openCsv: the bad-input corpus', () => {
     expect(rows.every((r) => r.error === undefined)).toBe(true);
     expect(rows[0]?.values['First Name']).toBe('René');
     expect(rows[2]?.values.Email).toBe('benoît@example.com');
+  });
+
+  it('a UTF-8 file declared as windows-1252: one clear file error', async () => {
+    const error = await fileError(fixture('bom.csv', { encoding: 'windows-1252' }));
+    expect(error.code).toBe('BadEncoding');
+    expect(error.message).toContain('set csv.encoding to "utf-8"');
+  });
+
+  it('any chunking of the input gives the same rows', async () => {
+    const files = [
+      'quoted-newlines.csv',
+      'mixed-line-endings.csv',
+      'utf16le.csv',
+      'windows-1252.csv',
+      'ragged-rows.csv',
+    ];
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (const name of files) {
+      const options = { encoding: name === 'utf16le.csv' ? 'utf-16le' : 'utf-8' };
+      const whole = await fixture(name, options);
+      const bytes = await readFile(join(corpus, name));
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < bytes.length;) {
+          const size = 1 + Math.floor(random() * 7);
+          chunks.push(bytes.subarray(i, i + size));
+          i += size;
+        }
+        const pieces = await readAll(Readable.from(chunks), options);
+        expect(pieces.rows.map(summary), `${name} attempt ${attempt}`).toEqual(whole.rows.map(summary));
+      }
+    }
   });
 
   it('UTF-16 LE with a BOM', async () => {
