@@ -106,6 +106,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
         listeners.push(await startQueueListener(runtime, fn, options.messageLeaseMs ?? DEFAULT_LEASE_MS));
       } else if (fn.trigger.type.toLowerCase() === 'timertrigger') {
         timers.set(fn.name, createTimer(runtime, fn, options.timerPastDueToleranceMs));
+      } else if (fn.trigger.type.toLowerCase() !== 'httptrigger') {
+        logger.host('warning', `Trigger type "${fn.trigger.type}" is not run by the local host.`, fn.name);
       }
     }
   } catch (error) {
