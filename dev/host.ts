@@ -97,6 +97,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const inFlight = new InFlight();
   const runtime: HostRuntime = { app, config, clients, outputs, logger, inFlight, settings };
   const timers = new Map<string, TimerScheduler>();
+  const disabled = new Map<string, string>();
 
   const listeners: QueueTriggerListener[] = [];
   const stoppers: (() => Promise<void>)[] = [];
@@ -105,7 +106,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       if (fn.trigger.type.toLowerCase() === 'queuetrigger') {
         listeners.push(await startQueueListener(runtime, fn, options.messageLeaseMs ?? DEFAULT_LEASE_MS));
       } else if (fn.trigger.type.toLowerCase() === 'timertrigger') {
-        timers.set(fn.name, createTimer(runtime, fn, options.timerPastDueToleranceMs));
+        try {
+          timers.set(fn.name, createTimer(runtime, fn, options.timerPastDueToleranceMs));
+        } catch (error) {
+          // As in Azure: a function whose binding cannot be resolved is left out; the rest run.
+          disabled.set(fn.name, describeError(error));
+          logger.host('error', `The function is disabled: ${describeError(error)}`, fn.name);
+        }
       } else if (fn.trigger.type.toLowerCase() !== 'httptrigger') {
         logger.host('warning', `Trigger type "${fn.trigger.type}" is not run by the local host.`, fn.name);
       }
@@ -169,6 +176,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     fireTimer: async (name, fire = {}) => {
       const timer = timers.get(name);
       const fn = app.functions.find((f) => f.name === name);
+      const reason = disabled.get(name);
+      if (reason) throw new DevHostError(`Function "${name}" is disabled: ${reason}`);
       if (!timer || !fn) throw new DevHostError(`No timer function named "${name}".`);
       await runTimer(runtime, fn, timer.payload(fire.isPastDue ?? false));
     },
@@ -308,4 +317,8 @@ function definedEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   return env;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -128,3 +128,30 @@ describe('local host: monitored timer schedules survive restarts', () => {
     expect(new Date(stored.Next ?? '').getTime()).toBeGreaterThan(Date.now());
   });
 });
+
+describe('local host: a timer whose schedule setting is missing', () => {
+  let host: RunningLocalHost;
+  const logs = captureLogs();
+
+  beforeAll(async () => {
+    // Earlier hosts in this process copied TICK_SCHEDULE into process.env.
+    delete process.env.TICK_SCHEDULE;
+    host = await startLocalHost({
+      appRoot: fixtureApp,
+      settings: { AzureWebJobsStorage: azurite.connectionString },
+      eventGrid: false,
+      log: logs.log,
+    });
+  });
+
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it('is disabled with the reason logged, while the other functions run', async () => {
+    const error = logs.entries.find((e) => e.functionName === 'tick' && e.level === 'error');
+    expect(error?.message).toMatch(/disabled: .*"TICK_SCHEDULE"/);
+    await expect(host.fireTimer('tick')).rejects.toThrow(/Function "tick" is disabled/);
+    expect((await fetch(`${host.httpUrl}/api/echo`, { method: 'POST', body: 'still up' })).status).toBe(201);
+  });
+});
