@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { coreHooks, setSystemLogSink } from './core-api.js';
 import { StorageClients } from './connections.js';
-import { DevHostError } from './errors.js';
+import { DevHostError, isDevHostError } from './errors.js';
 import { bindingOption, loadFunctionApp, type HostedFunction, type LoadedApp } from './function-app.js';
 import { readHostJson, resolveHostConfig, type HostConfig } from './host-json.js';
 import { InFlight } from './in-flight.js';
@@ -103,18 +103,20 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const stoppers: (() => Promise<void>)[] = [];
   try {
     for (const fn of app.functions) {
-      if (fn.trigger.type.toLowerCase() === 'queuetrigger') {
-        listeners.push(await startQueueListener(runtime, fn, options.messageLeaseMs ?? DEFAULT_LEASE_MS));
-      } else if (fn.trigger.type.toLowerCase() === 'timertrigger') {
-        try {
+      const type = fn.trigger.type.toLowerCase();
+      try {
+        if (type === 'queuetrigger') {
+          listeners.push(await startQueueListener(runtime, fn, options.messageLeaseMs ?? DEFAULT_LEASE_MS));
+        } else if (type === 'timertrigger') {
           timers.set(fn.name, createTimer(runtime, fn, options.timerPastDueToleranceMs));
-        } catch (error) {
-          // As in Azure: a function whose binding cannot be resolved is left out; the rest run.
-          disabled.set(fn.name, describeError(error));
-          logger.host('error', `The function is disabled: ${describeError(error)}`, fn.name);
+        } else if (type !== 'httptrigger') {
+          logger.host('warning', `Trigger type "${fn.trigger.type}" is not run by the local host.`, fn.name);
         }
-      } else if (fn.trigger.type.toLowerCase() !== 'httptrigger') {
-        logger.host('warning', `Trigger type "${fn.trigger.type}" is not run by the local host.`, fn.name);
+      } catch (error) {
+        // As in Azure: a function whose bindings cannot be resolved is left out; the rest run.
+        if (!isDevHostError(error)) throw error;
+        disabled.set(fn.name, error.message);
+        logger.host('error', `The function is disabled: ${error.message}`, fn.name);
       }
     }
   } catch (error) {
@@ -317,8 +319,4 @@ function definedEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   return env;
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
