@@ -10,8 +10,11 @@
 import type { DataverseClient, Row } from '../dataverse/index.js';
 
 export const sliceColumn = 'createdon';
-/** Slices per parallel worker: more slices smooth out bursts of creation at little cost (one request each). */
-export const slicesPerWorker = 4;
+/**
+ * Slices per parallel worker: more slices smooth out bursts of creation (a dense slice costs one
+ * worker longer while the others drain the rest), fewer save requests and server scans.
+ */
+export const defaultSlicesPerWorker = 2;
 
 export interface Partition {
   /** 1-based; the CSV holds partitions in this order. */
@@ -27,20 +30,20 @@ export function andFilters(...filters: readonly (string | undefined)[]): string 
   return parts.map((f) => `(${f})`).join(' and ');
 }
 
-/** OData DateTimeOffset literal (unquoted), whole milliseconds. */
+/** OData DateTimeOffset literal (unquoted) in whole seconds: the Web API gives createdon to the second. */
 export function dateLiteral(ms: number): string {
-  return new Date(ms).toISOString();
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 /**
- * `count` slices over [min, max]: the first is open below, the last open above (rows created while the
- * extract runs land in it, or in no slice if created after its page was read), plus one slice for
- * rows without a createdon.
+ * `count` slices over [min, max], cut on whole seconds: the first is open below, the last open above
+ * (rows created while the extract runs land in it, or in no slice if created after its page was read),
+ * plus one slice for rows without a createdon.
  */
 export function timeSlices(minMs: number, maxMs: number, count: number, column = sliceColumn): Partition[] {
   const n = Math.max(1, Math.floor(count));
-  const span = maxMs - minMs;
-  // Boundaries are whole milliseconds; a narrower span cannot be cut further.
+  const first = Math.floor(minMs / 1000);
+  const span = Math.floor(maxMs / 1000) + 1 - first;
   const slices = Math.max(1, Math.min(n, span));
   if (slices === 1) {
     return [
@@ -49,12 +52,12 @@ export function timeSlices(minMs: number, maxMs: number, count: number, column =
     ];
   }
   const bounds: number[] = [];
-  for (let i = 1; i < slices; i += 1) bounds.push(minMs + Math.floor((span * i) / slices));
+  for (let i = 1; i < slices; i += 1) bounds.push((first + Math.floor((span * i) / slices)) * 1000);
   const out: Partition[] = [];
   for (let i = 0; i < slices; i += 1) {
-    const lower = i === 0 ? undefined : `${column} ge ${dateLiteral(bounds[i - 1]!)}`;
+    const lower = i === 0 ? `${column} ne null` : `${column} ge ${dateLiteral(bounds[i - 1]!)}`;
     const upper = i === slices - 1 ? undefined : `${column} lt ${dateLiteral(bounds[i]!)}`;
-    out.push({ index: i + 1, filter: andFilters(lower ?? `${column} ne null`, upper) ?? '' });
+    out.push({ index: i + 1, filter: andFilters(lower, upper) ?? lower });
   }
   out.push({ index: slices + 1, filter: `${column} eq null` });
   return out;
@@ -96,9 +99,10 @@ export async function planPartitions(
   primaryId: string,
   filter: string | undefined,
   workers: number,
+  slicesPerWorker = defaultSlicesPerWorker,
 ): Promise<Partition[]> {
   if (workers <= 1) return [{ index: 1 }];
   const range = await createdRange(client, table, primaryId, filter);
   if (!range) return [{ index: 1 }];
-  return timeSlices(range.min, range.max + 1, workers * slicesPerWorker);
+  return timeSlices(range.min, range.max, workers * Math.max(1, slicesPerWorker));
 }

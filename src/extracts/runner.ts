@@ -58,6 +58,8 @@ export interface ExtractOptions {
   readonly full?: boolean;
   /** Partitions read at once. Default: the job's `partitions`. The client's governor still caps requests. */
   readonly concurrency?: number;
+  /** createdon slices per parallel worker (default 2): more absorb skew, fewer cost fewer requests. */
+  readonly slicesPerWorker?: number;
   readonly blockBytes?: number;
   readonly onProgress?: (progress: ExtractProgress) => void;
 }
@@ -183,7 +185,14 @@ export async function runExtract(
         tracker = new WatermarkTracker(incremental, plan.primaryId, state?.watermark);
       }
       const workers = Math.max(1, options.concurrency ?? job.partitions);
-      const partitions = await planPartitions(deps.client, job.table, plan.primaryId, filter, workers);
+      const partitions = await planPartitions(
+        deps.client,
+        job.table,
+        plan.primaryId,
+        filter,
+        workers,
+        options.slicesPerWorker,
+      );
       partitionCount = partitions.length;
       outcome = await readPartitions(partitions, filter, workers);
     }

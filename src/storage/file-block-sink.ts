@@ -35,14 +35,9 @@ export class FileBlockSink implements StagedSink {
       commit: async (blockIds) => {
         await mkdir(dirname(target), { recursive: true });
         const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
-        const out = createWriteStream(temp);
         try {
-          for (const id of blockIds) await pipeline(createReadStream(partFile(id)), out, { end: false });
-          await new Promise<void>((done, fail) =>
-            out.end((error?: Error | null) => (error ? fail(error) : done())),
-          );
+          await pipeline(concatenate(blockIds.map(partFile)), createWriteStream(temp));
         } catch (error) {
-          out.destroy();
           await rm(temp, { force: true });
           throw error;
         }
@@ -72,5 +67,12 @@ export class FileBlockSink implements StagedSink {
     const target = resolve(this.#root, ...path.split('/'));
     if (!target.startsWith(this.location)) throw new Error(`Path escapes the sink: ${path}`);
     return target;
+  }
+}
+
+/** The part files' bytes, one file after another. */
+async function* concatenate(files: readonly string[]): AsyncGenerator<Buffer> {
+  for (const file of files) {
+    for await (const chunk of createReadStream(file)) yield chunk as Buffer;
   }
 }

@@ -1,0 +1,187 @@
+// Extract benchmark (issue 8, extract part): on the emulator's realistic profile, time-scaled, in one
+// run: sequential nextLink paging (the seed approach), dynamics-web-api's retrieveAll, and ours
+// (partitioned, parallel, streamed to CSV). Each strategy runs in its own child process as a fresh
+// emulator user; rows/s is compared with the emulator's computed read ceiling for a run of that
+// length. Then ours extracts a larger table alone, for its peak RSS. Prints JSON.
+//
+//   npx tsx bench/extract.ts [--rows 300000] [--rss-rows 1000000] [--time-scale 1.5] [--partitions 48]
+//
+// Why the time scale is above 1 by default: reads are cheap for Dataverse, so the read ceiling is
+// high (52 requests in flight); scaled down, it would exceed what one client core can parse and
+// write, and the run would measure this machine's CPU instead of the strategies.
+import { fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { CeilingAnswer, EmulatorStats } from '../emulator/index.js';
+import { selectedColumnCount } from './lib/extract-columns.js';
+import type { HostRequest } from './lib/extract-emulator.js';
+import type { WorkerResult } from './lib/extract-worker.js';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '100000' },
+    'rss-rows': { type: 'string', default: '1000000' },
+    'time-scale': { type: 'string', default: '2' },
+    partitions: { type: 'string', default: '16' },
+    'memory-partitions': { type: 'string', default: '8' },
+    'slices-per-worker': { type: 'string', default: '1' },
+    strategies: { type: 'string', default: 'sequential,retrieveAll,ours' },
+  },
+});
+const rows = Number(values.rows);
+const rssRows = Number(values['rss-rows']);
+const timeScale = Number(values['time-scale']);
+const partitions = Number(values.partitions);
+
+const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+const tsxArgs = ['--import', 'tsx'];
+
+type HostCall = HostRequest extends infer R ? (R extends HostRequest ? Omit<R, 'id'> : never) : never;
+
+/** The emulator host child, with request/response over IPC. */
+async function startHost() {
+  const child = fork(here('./lib/extract-emulator.ts'), [], {
+    execArgv: tsxArgs,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const pending = new Map<number, (value: unknown) => void>();
+  let ready: (value: unknown) => void = () => {};
+  const started = new Promise((resolve) => (ready = resolve));
+  child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+    if (m.error) throw new Error(`emulator host: ${m.error}`);
+    if (m.id === 0) return ready(m.result);
+    pending.get(m.id)?.(m.result);
+    pending.delete(m.id);
+  });
+  const { url } = (await started) as { url: string };
+  let next = 1;
+  const call = <T>(message: HostCall): Promise<T> =>
+    new Promise<T>((resolve) => {
+      const id = next++;
+      pending.set(id, resolve as (value: unknown) => void);
+      child.send({ ...message, id });
+    });
+  return { url, call, child };
+}
+
+async function runWorker(
+  strategy: string,
+  url: string,
+  user: string,
+  partitions: number,
+): Promise<WorkerResult> {
+  const child = spawn(
+    process.execPath,
+    [
+      ...tsxArgs,
+      here('./lib/extract-worker.ts'),
+      strategy,
+      url,
+      user,
+      String(partitions),
+      values['slices-per-worker'],
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`${strategy} exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as WorkerResult;
+}
+
+const host = await startHost();
+const log = (text: string) => process.stderr.write(`${text}\n`);
+try {
+  log(`seeding ${rows} contacts ...`);
+  await host.call({ type: 'seed', rows });
+  const settings = await host.call<Record<string, unknown>>({ type: 'realistic', timeScale });
+  log(`realistic profile, time scale ${timeScale}`);
+
+  const measure = async (strategy: string, user: string, expected: number, workers = partitions) => {
+    log(`${strategy}: extracting ${expected} rows ...`);
+    const worker = await runWorker(strategy, host.url, user, workers);
+    const stats = await host.call<EmulatorStats>({ type: 'stats' });
+    const usage = stats.users.find((u) => u.user === user);
+    const ceiling = await host.call<CeilingAnswer>({
+      type: 'ceiling',
+      query: { operation: 'read', runSeconds: worker.seconds, columns: selectedColumnCount },
+    });
+    const rowsPerSecond = worker.rows / worker.seconds;
+    return {
+      strategy,
+      rows: worker.rows,
+      complete: worker.rows === expected,
+      seconds: round(worker.seconds, 2),
+      rowsPerSecond: Math.round(rowsPerSecond),
+      ceilingRowsPerSecond: Math.round(ceiling.recordsPerSecond),
+      ceilingBinding: ceiling.binding,
+      fractionOfCeiling: round(rowsPerSecond / ceiling.recordsPerSecond, 3),
+      requests: usage?.totalRequests ?? worker.requests,
+      throttled: usage?.throttled ?? worker.throttled,
+      peakRssMb: worker.peakRssMb,
+      cpuSeconds: round(worker.cpuSeconds, 2),
+    };
+  };
+
+  const results = [];
+  for (const strategy of values.strategies.split(',')) {
+    results.push(await measure(strategy, `bench-${strategy}`, rows));
+  }
+  const sequential = results.find((r) => r.strategy === 'sequential');
+  const ours = results.find((r) => r.strategy === 'ours');
+
+  let memory;
+  if (rssRows > rows) {
+    log(`seeding up to ${rssRows} contacts for the memory run ...`);
+    await host.call({ type: 'seed', rows: rssRows - rows });
+    await host.call({ type: 'realistic', timeScale });
+    memory = await measure('ours', 'bench-ours-memory', rssRows, Number(values['memory-partitions']));
+  }
+
+  const report = {
+    benchmark: 'extract',
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGb: round(totalmem() / 2 ** 30, 1),
+      node: process.version,
+    },
+    command: `npx tsx bench/extract.ts --rows ${rows} --rss-rows ${rssRows} --time-scale ${timeScale} --partitions ${partitions} --slices-per-worker ${values['slices-per-worker']} --memory-partitions ${values['memory-partitions']}`,
+    profile: 'realistic',
+    timeScale,
+    limits: {
+      windowSeconds: settings.windowSeconds,
+      maxRequests: settings.maxRequests,
+      maxExecutionMs: settings.maxExecutionMs,
+      maxConcurrent: settings.maxConcurrent,
+      dopHint: settings.dopHint,
+    },
+    columns: selectedColumnCount,
+    pageSize: 5000,
+    results,
+    oursVsSequential:
+      ours && sequential ? round(ours.rowsPerSecond / sequential.rowsPerSecond, 2) : undefined,
+    memory: memory
+      ? {
+          rows: memory.rows,
+          complete: memory.complete,
+          peakRssMb: memory.peakRssMb,
+          goalMb: 256,
+          run: memory,
+        }
+      : undefined,
+    goals: { fractionOfCeiling: 0.9, peakRssMb: 256 },
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+} finally {
+  await host.call({ type: 'close' }).catch(() => {});
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
