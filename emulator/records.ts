@@ -137,6 +137,19 @@ export class Records {
     return { id, row };
   }
 
+  private readonly defaults = new Map<Table, [string, StoredValue][]>();
+
+  private defaultsOf(table: Table): [string, StoredValue][] {
+    let list = this.defaults.get(table);
+    if (!list) {
+      list = table.attributes
+        .filter((a) => a.spec.default !== undefined)
+        .map((a) => [a.logicalName, a.spec.default!]);
+      this.defaults.set(table, list);
+    }
+    return list;
+  }
+
   /** The systemuser row for an emulator user, created on first use. */
   ensureUser(name: string): string | undefined {
     const users = this.model.table('systemuser');
@@ -163,9 +176,7 @@ export class Records {
     const id = forcedId ?? (values[pk] as string | undefined) ?? randomUUID();
     if (this.store.get(table, id)) throw errors.duplicateKey();
     const row: Row = {};
-    for (const attr of table.attributes) {
-      if (attr.spec.default !== undefined) row[attr.logicalName] = attr.spec.default;
-    }
+    for (const [name, value] of this.defaultsOf(table)) row[name] = value;
     Object.assign(row, values);
     row[pk] = id;
     const owner = table.byName.get('ownerid');
@@ -247,8 +258,22 @@ export class Records {
     if (row && etagOf(row) !== ifMatch.trim()) throw errors.versionMismatch();
   }
 
+  private lastSecond = Number.NaN;
+  private lastStamp = '';
+
+  /** createdon/modifiedon text, formatted once per second (bulk writes stamp thousands of rows). */
+  private stampText(): string {
+    const now = this.now();
+    const second = Math.floor(now.getTime() / 1000);
+    if (second !== this.lastSecond) {
+      this.lastSecond = second;
+      this.lastStamp = formatUtc(now);
+    }
+    return this.lastStamp;
+  }
+
   private stamp(table: Table, row: Row, created: boolean): void {
-    const now = formatUtc(this.now());
+    const now = this.stampText();
     if (created && table.byName.has('createdon')) row.createdon = now;
     if (table.byName.has('modifiedon')) row.modifiedon = now;
     const parts = table.spec.computedName;
