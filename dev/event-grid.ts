@@ -132,6 +132,7 @@ export class BlobCreatedWatcher {
       try {
         await this.scanOnce();
       } catch (error) {
+        if (this.#stopping.signal.aborted) break;
         this.#options.logger.host(
           'warning',
           `Listing container "${this.#options.container.containerName}" failed: ${String(error)}`,
@@ -148,7 +149,7 @@ export class BlobCreatedWatcher {
   async #scan(): Promise<number> {
     const { container, queue, logger } = this.#options;
     let written = 0;
-    for await (const item of container.listBlobsFlat()) {
+    for await (const item of container.listBlobsFlat({ abortSignal: this.#stopping.signal })) {
       const etag = bareEtag(item.properties.etag ?? '');
       if (this.#seen.get(item.name) === etag) continue;
       const blob: BlobSnapshot = {

@@ -77,6 +77,7 @@ export class QueueTriggerListener {
         const received = await queue.receiveMessages({
           numberOfMessages: settings.batchSize,
           visibilityTimeout: toSeconds(this.#options.leaseMs),
+          abortSignal: this.#stopping.signal,
         });
         messages = received.receivedMessageItems;
       } catch (error) {
