@@ -2,6 +2,7 @@
 // the ids read inside the overlap window, or the change-tracking delta link.
 import type { ExtractJob } from '../config/job.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
+import { ExtractError } from './errors.js';
 import { statePathOf } from './paths.js';
 
 export interface WatermarkState {
@@ -36,7 +37,15 @@ export function signatureOf(job: ExtractJob): string {
 }
 
 export async function readState(store: ObjectStore, job: string): Promise<ExtractState | undefined> {
-  const state = await getJson<ExtractState>(store, statePathOf(job));
+  let state: ExtractState | undefined;
+  try {
+    state = await getJson<ExtractState>(store, statePathOf(job));
+  } catch (error) {
+    // Guessing a position could lose changes; the operator deletes the file (full read) or fixes it.
+    throw new ExtractError('StateCorrupt', `${store.location}${statePathOf(job)} is not valid JSON`, {
+      cause: error,
+    });
+  }
   return state?.version === 1 ? state : undefined;
 }
 
