@@ -14,7 +14,26 @@ export type FilterExpr =
   | { readonly kind: 'not'; readonly expr: FilterExpr }
   | { readonly kind: 'cmp'; readonly op: CmpOp; readonly left: Operand; readonly right: Operand }
   | { readonly kind: 'fn'; readonly name: StringFn; readonly args: readonly Operand[] }
-  | { readonly kind: 'operand'; readonly operand: Operand };
+  | { readonly kind: 'operand'; readonly operand: Operand }
+  | {
+      readonly kind: 'crm';
+      readonly name: CrmFn;
+      readonly property: string;
+      readonly values: readonly LiteralValue[];
+    };
+
+type LiteralValue = string | number | boolean | null;
+/** Dataverse query functions (Microsoft.Dynamics.CRM.<Name>(PropertyName=...,PropertyValues=[...])). */
+type CrmFn = 'In' | 'NotIn' | 'Between' | 'NotBetween' | 'ContainValues' | 'DoesNotContainValues';
+const CRM_FNS: ReadonlySet<string> = new Set([
+  'In',
+  'NotIn',
+  'Between',
+  'NotBetween',
+  'ContainValues',
+  'DoesNotContainValues',
+]);
+const CRM_PREFIX = 'Microsoft.Dynamics.CRM.';
 
 type CmpOp = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
 type StringFn = 'contains' | 'startswith' | 'endswith';
@@ -22,7 +41,7 @@ const CMP_OPS: ReadonlySet<string> = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le'
 const STRING_FNS: ReadonlySet<string> = new Set(['contains', 'startswith', 'endswith']);
 
 type Token =
-  | { readonly t: 'punct'; readonly v: '(' | ')' | ','; readonly pos: number }
+  | { readonly t: 'punct'; readonly v: '(' | ')' | ',' | '[' | ']' | '='; readonly pos: number }
   | { readonly t: 'word'; readonly v: string; readonly pos: number }
   | { readonly t: 'lit'; readonly v: string | number | boolean | null; readonly pos: number };
 
@@ -41,9 +60,17 @@ function tokenize(text: string): Token[] {
       i += 1;
       continue;
     }
-    if (c === '(' || c === ')' || c === ',') {
+    if (c === '(' || c === ')' || c === ',' || c === '[' || c === ']' || c === '=') {
       tokens.push({ t: 'punct', v: c, pos: i });
       i += 1;
+      continue;
+    }
+    if (c === '"') {
+      // Double-quoted strings appear in query-function value lists: PropertyValues=["5","2000"].
+      const end = text.indexOf('"', i + 1);
+      if (end < 0) throw errors.uri(`There is an unterminated literal at position ${i} in '${text}'.`);
+      tokens.push({ t: 'lit', v: text.slice(i + 1, end), pos: i });
+      i = end + 1;
       continue;
     }
     if (c === "'") {
@@ -176,6 +203,9 @@ class Parser {
       this.expect(')');
       return this.maybeCmp(inner);
     }
+    if (t.t === 'word' && t.v.startsWith(CRM_PREFIX) && this.tokens[this.i + 1]?.t === 'punct') {
+      return this.crmFunction(t.v.slice(CRM_PREFIX.length), t.pos);
+    }
     if (t.t === 'word' && STRING_FNS.has(t.v) && this.tokens[this.i + 1]?.t === 'punct') {
       this.i += 1;
       this.expect('(');
@@ -194,6 +224,50 @@ class Parser {
       return { kind: 'cmp', op: op.v as CmpOp, left, right: this.operand() };
     }
     return { kind: 'operand', operand: left };
+  }
+
+  /** `Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=['a','b'])` and friends. */
+  private crmFunction(name: string, pos: number): FilterExpr {
+    if (!CRM_FNS.has(name)) {
+      throw errors.uri(
+        `The query function 'Microsoft.Dynamics.CRM.${name}' is not supported by the dvpipe emulator.`,
+      );
+    }
+    this.i += 1;
+    this.expect('(');
+    let property: string | undefined;
+    let values: LiteralValue[] | undefined;
+    for (;;) {
+      const key = this.tokens[this.i];
+      if (key?.t !== 'word') this.fail(key?.pos ?? pos);
+      this.i += 1;
+      this.expect('=');
+      if (key.v === 'PropertyName') {
+        const v = this.tokens[this.i];
+        if (v?.t !== 'lit' || typeof v.v !== 'string') this.fail(v?.pos ?? pos);
+        property = v.v;
+        this.i += 1;
+      } else if (key.v === 'PropertyValues') {
+        this.expect('[');
+        values = [];
+        while (this.tokens[this.i]?.t === 'lit') {
+          values.push((this.tokens[this.i] as { v: LiteralValue }).v);
+          this.i += 1;
+          if (this.tokens[this.i]?.t === 'punct' && this.tokens[this.i]!.v === ',') this.i += 1;
+        }
+        this.expect(']');
+      } else this.fail(key.pos);
+      const next = this.tokens[this.i];
+      if (next?.t === 'punct' && next.v === ',') {
+        this.i += 1;
+        continue;
+      }
+      break;
+    }
+    this.expect(')');
+    if (property === undefined || values === undefined) this.fail(pos);
+    if ((name === 'Between' || name === 'NotBetween') && values.length !== 2) this.fail(pos);
+    return { kind: 'crm', name: name as CrmFn, property, values };
   }
 
   /** `contains(a,'x') eq true` and `(expr) eq false` forms. */
@@ -307,6 +381,57 @@ export function compileFilter<T>(expr: FilterExpr, resolve: Resolver<T>): (subje
     case 'operand': {
       const g = operand(expr.operand);
       return (s) => g(s) === true;
+    }
+    case 'crm':
+      return compileCrm(expr.name, resolve(expr.property), expr.values);
+  }
+}
+
+/** Values in query functions arrive as strings ("5"); compare them with the column's type. */
+function asColumnType(sample: unknown, value: LiteralValue): unknown {
+  if (typeof sample === 'number' && typeof value === 'string' && value.trim() !== '') return Number(value);
+  if (typeof sample === 'boolean' && typeof value === 'string') return value === 'true' || value === '1';
+  return value;
+}
+
+function compileCrm<T>(
+  name: CrmFn,
+  get: Getter<T>,
+  values: readonly LiteralValue[],
+): (subject: T) => boolean {
+  switch (name) {
+    case 'In':
+    case 'NotIn': {
+      const negate = name === 'NotIn';
+      return (s) => {
+        const v = get(s);
+        if (v == null) return false;
+        const hit = values.some((x) => compare('eq', v, asColumnType(norm(v), x)));
+        return negate ? !hit : hit;
+      };
+    }
+    case 'Between':
+    case 'NotBetween': {
+      const negate = name === 'NotBetween';
+      return (s) => {
+        const v = get(s);
+        if (v == null) return false;
+        const inside =
+          compare('ge', v, asColumnType(norm(v), values[0]!)) &&
+          compare('le', v, asColumnType(norm(v), values[1]!));
+        return negate ? !inside : inside;
+      };
+    }
+    case 'ContainValues':
+    case 'DoesNotContainValues': {
+      const wanted = new Set(values.map(String));
+      const negate = name === 'DoesNotContainValues';
+      return (s) => {
+        const v = get(s);
+        const held = typeof v === 'string' && v !== '' ? v.split(',') : [];
+        const hit = held.some((x) => wanted.has(x));
+        return negate ? !hit : hit;
+      };
     }
   }
 }

@@ -69,6 +69,11 @@ describe('query (behaviours item 8)', () => {
     ['dvp_category ne null and dvp_active eq false', ['beta', "O'Brien"]],
     ['dvp_duedate ge 2024-02-01', ['beta', "O'Brien"]],
     ['dvp_quantity ne 5', ['beta', "O'Brien", 'Delta']],
+    ["Microsoft.Dynamics.CRM.In(PropertyName='dvp_code',PropertyValues=['a','D'])", ['Alpha', 'Delta']],
+    [
+      'Microsoft.Dynamics.CRM.Between(PropertyName=\'dvp_quantity\',PropertyValues=["10","30"])',
+      ['beta', "O'Brien"],
+    ],
   ])('[webapi §5] $filter=%s', async (filter, expected) => {
     const r = await call(
       emu,

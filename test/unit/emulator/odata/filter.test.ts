@@ -25,6 +25,11 @@ describe('$filter', () => {
     ['g eq 3F2504E0-4F89-11D3-9A0C-0305E82C3301', [1]],
     ["nested/Value eq Microsoft.Dynamics.CRM.Something'A'", [1, 3]],
     ['(n eq 1 or n eq 2) and d ne null', [1, 2]],
+    ["Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['ALPHA','o''neil'])", [1, 2]],
+    ['Microsoft.Dynamics.CRM.In(PropertyName=\'n\',PropertyValues=["1","3"])', [1, 3]],
+    ["Microsoft.Dynamics.CRM.NotIn(PropertyName='n',PropertyValues=['1'])", [2, 3]],
+    ['Microsoft.Dynamics.CRM.Between(PropertyName=\'n\',PropertyValues=["2","3"])', [2, 3]],
+    ["Microsoft.Dynamics.CRM.In(PropertyName='n',PropertyValues=['2']) or n eq 1", [1, 2]],
   ])('%s', (text, expected) => {
     expect(run(text)).toEqual(expected);
   });
