@@ -381,8 +381,16 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
   return { body, preferenceApplied, rows: page.length, columns: columns.length };
 }
 
-/** GET {set}/$count: plain-text count, capped like Dataverse's. */
+/** GET {set}/$count: plain-text count, capped like Dataverse's; with $deltatoken, the number of changes. */
 export function runCount(store: Store, input: Pick<QueryInput, 'table' | 'params' | 'maxCount'>): number {
+  const token = input.params.get('$deltatoken');
+  if (token !== null) {
+    if (!input.table.changeTracking) throw errors.expiredDeltaToken();
+    const since = parseDeltaToken(store, token);
+    let changes = store.deletions(input.table).filter((d) => d.version > since).length;
+    for (const row of store.rows(input.table)) if (Number(row.versionnumber) > since) changes += 1;
+    return changes;
+  }
   const filterText = input.params.get('$filter');
   const predicate = filterText
     ? compileFilter(parseFilter(filterText), (name) => getter(input.table, name))

@@ -52,6 +52,10 @@ describe('change tracking (behaviours item 10)', () => {
     // Deletes come after new and updated rows.
     expect(delta.json.value.at(-1).reason).toBe('deleted');
 
+    const token = new URL(deltaLink).searchParams.get('$deltatoken')!;
+    const count = await call(emu, 'GET', `accounts/$count?$deltatoken=${encodeURIComponent(token)}`);
+    expect(count.text).toBe('3');
+
     const next = await call(emu, 'GET', delta.json['@odata.deltaLink'], { headers: TRACK });
     expect(next.json.value).toEqual([]);
   });
