@@ -83,48 +83,129 @@ const DEFAULT_HOST_ID = 'local-dev-host';
  * for another app or for a host that can be killed.
  */
 export async function startLocalHost(options: LocalHostOptions): Promise<RunningLocalHost> {
+  const runtime = await createRuntime(options);
+  const { app, logger, inFlight } = runtime;
+  // Undone in reverse if a later step fails; run in order by stop().
+  const started: (() => Promise<void>)[] = [];
+  try {
+    const triggers = await startTriggers(runtime, options);
+    started.push(...triggers.listeners.map((l) => () => l.stop()));
+    started.push(async () => triggers.timers.forEach((t) => t.stop()));
+
+    const functionKey =
+      options.functionKey ?? runtime.settings.FUNCTIONS_LOCAL_KEY ?? randomBytes(24).toString('base64url');
+    const http = await startHttp(runtime, functionKey, options.httpPort ?? 0);
+    started.push(() => http.close());
+
+    const watcher =
+      options.eventGrid === false
+        ? undefined
+        : await startWatcher(runtime, options.eventGrid ?? DEFAULT_EVENT_GRID);
+    if (watcher) started.push(() => watcher.stop());
+
+    await Promise.all([...triggers.timers.values()].map((t) => t.start()));
+    logger.host(
+      'information',
+      `Host started with ${app.functions.map((f) => f.name).join(', ') || 'no functions'}.`,
+    );
+
+    let stopped: Promise<void> | undefined;
+    return {
+      httpUrl: http.url,
+      functionKey,
+      functions: app.functions.map((f) => f.name),
+      fireTimer: async (name, fire = {}) => {
+        const reason = triggers.disabled.get(name);
+        if (reason) throw new DevHostError(`Function "${name}" is disabled: ${reason}`);
+        const timer = triggers.timers.get(name);
+        const fn = app.functions.find((f) => f.name === name);
+        if (!timer || !fn) throw new DevHostError(`No timer function named "${name}".`);
+        await runTimer(runtime, fn, timer.payload(fire.isPastDue ?? false));
+      },
+      idle: async () => {
+        await Promise.all([...triggers.timers.values()].map((t) => t.settled()));
+        await watcher?.scanOnce();
+        await waitIdle(triggers.listeners, inFlight);
+      },
+      stop: () =>
+        (stopped ??= (async () => {
+          // Stop taking work (the HTTP server closes once its requests are answered), then drain.
+          const closing = Promise.all(started.map((stop) => stop()));
+          const drained = await inFlight.drained(options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+          if (!drained) logger.host('warning', `Stopped with ${inFlight.count} invocation(s) still running.`);
+          http.forceClose();
+          await closing;
+          for (const hook of coreHooks('appTerminate')) await hook({ hookData: {}, appHookData: {} });
+          logger.host('information', 'Host stopped.');
+        })()),
+    };
+  } catch (error) {
+    await Promise.allSettled(started.reverse().map((stop) => stop()));
+    throw error;
+  }
+}
+
+/** Settings into process.env (the app reads them there), then the app, host.json and clients. */
+async function createRuntime(options: LocalHostOptions): Promise<HostRuntime> {
   Object.assign(process.env, options.settings);
   const settings = { ...definedEnv(), ...options.settings };
   const logger = new HostLogger(options.log ?? stdoutLogSink);
   setSystemLogSink((level, _category, message) =>
     logger.write({ level: toHostLogLevel(level) ?? 'information', category: 'system', message }),
   );
-
   const app = await loadFunctionApp(options.appRoot);
   const config = resolveHostConfig(options.hostJson ?? (await readHostJson(app.appRoot)), settings);
   const clients = new StorageClients(settings);
   const outputs = new OutputWriter(clients, config.queues.messageEncoding, logger);
-  const inFlight = new InFlight();
-  const runtime: HostRuntime = { app, config, clients, outputs, logger, inFlight, settings };
-  const timers = new Map<string, TimerScheduler>();
-  const disabled = new Map<string, string>();
+  return { app, config, clients, outputs, logger, inFlight: new InFlight(), settings };
+}
 
-  const listeners: QueueTriggerListener[] = [];
-  const stoppers: (() => Promise<void>)[] = [];
+interface StartedTriggers {
+  readonly listeners: QueueTriggerListener[];
+  readonly timers: Map<string, TimerScheduler>;
+  /** Functions left out because their bindings could not be resolved, with the reason. */
+  readonly disabled: Map<string, string>;
+}
+
+async function startTriggers(runtime: HostRuntime, options: LocalHostOptions): Promise<StartedTriggers> {
+  const started: StartedTriggers = { listeners: [], timers: new Map(), disabled: new Map() };
   try {
-    for (const fn of app.functions) {
+    for (const fn of runtime.app.functions) {
       const type = fn.trigger.type.toLowerCase();
       try {
         if (type === 'queuetrigger') {
-          listeners.push(await startQueueListener(runtime, fn, options.messageLeaseMs ?? DEFAULT_LEASE_MS));
+          started.listeners.push(
+            await startQueueListener(runtime, fn, options.messageLeaseMs ?? DEFAULT_LEASE_MS),
+          );
         } else if (type === 'timertrigger') {
-          timers.set(fn.name, createTimer(runtime, fn, options.timerPastDueToleranceMs));
+          started.timers.set(fn.name, createTimer(runtime, fn, options.timerPastDueToleranceMs));
         } else if (type !== 'httptrigger') {
-          logger.host('warning', `Trigger type "${fn.trigger.type}" is not run by the local host.`, fn.name);
+          runtime.logger.host(
+            'warning',
+            `Trigger type "${fn.trigger.type}" is not run by the local host.`,
+            fn.name,
+          );
         }
       } catch (error) {
         // As in Azure: a function whose bindings cannot be resolved is left out; the rest run.
         if (!isDevHostError(error)) throw error;
-        disabled.set(fn.name, error.message);
-        logger.host('error', `The function is disabled: ${error.message}`, fn.name);
+        started.disabled.set(fn.name, error.message);
+        runtime.logger.host('error', `The function is disabled: ${error.message}`, fn.name);
       }
     }
   } catch (error) {
-    await Promise.all(listeners.map((l) => l.stop()));
+    await Promise.allSettled(started.listeners.map((l) => l.stop()));
     throw error;
   }
-  const functionKey =
-    options.functionKey ?? settings.FUNCTIONS_LOCAL_KEY ?? randomBytes(24).toString('base64url');
+  return started;
+}
+
+async function startHttp(
+  runtime: HostRuntime,
+  functionKey: string,
+  port: number,
+): Promise<HttpTriggerServer> {
+  const { app, logger, inFlight, outputs, config } = runtime;
   const http = new HttpTriggerServer({
     functions: app.functions,
     routePrefix: config.routePrefix,
@@ -132,74 +213,17 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     logger,
     invoke: (fn, request) =>
       inFlight.run(async () => {
-        const outcome = await invokeHostedFunction(
-          app,
-          fn,
-          { triggerData: { http: request } },
-          logger,
-          config.functionTimeoutMs,
-        );
+        const input = { triggerData: { http: request } };
+        const outcome = await invokeHostedFunction(app, fn, input, logger, config.functionTimeoutMs);
         await outputs.write(fn, outcome.response, request.params ?? {});
         return outcome.response;
       }),
   });
-  try {
-    await http.listen(options.httpPort ?? 0);
-  } catch (error) {
-    await Promise.all(listeners.map((l) => l.stop()));
-    throw error;
-  }
-  let watcher: BlobCreatedWatcher | undefined;
-  if (options.eventGrid !== false) {
-    try {
-      watcher = await startWatcher(runtime, options.eventGrid ?? DEFAULT_EVENT_GRID);
-    } catch (error) {
-      await Promise.all([http.close(), ...listeners.map((l) => l.stop())]);
-      throw error;
-    }
-    stoppers.push(() => watcher?.stop() ?? Promise.resolve());
-  }
+  await http.listen(port);
   for (const route of http.routes()) {
     logger.host('information', `${route.name}: [${route.methods?.join(',') ?? 'ANY'}] ${route.url}`);
   }
-  stoppers.push(...listeners.map((l) => () => l.stop()));
-  stoppers.push(async () => timers.forEach((t) => t.stop()));
-  await Promise.all([...timers.values()].map((t) => t.start()));
-  logger.host(
-    'information',
-    `Host started with ${app.functions.map((f) => f.name).join(', ') || 'no functions'}.`,
-  );
-
-  let stopped: Promise<void> | undefined;
-  return {
-    httpUrl: http.url,
-    functionKey,
-    functions: app.functions.map((f) => f.name),
-    fireTimer: async (name, fire = {}) => {
-      const timer = timers.get(name);
-      const fn = app.functions.find((f) => f.name === name);
-      const reason = disabled.get(name);
-      if (reason) throw new DevHostError(`Function "${name}" is disabled: ${reason}`);
-      if (!timer || !fn) throw new DevHostError(`No timer function named "${name}".`);
-      await runTimer(runtime, fn, timer.payload(fire.isPastDue ?? false));
-    },
-    idle: async () => {
-      await Promise.all([...timers.values()].map((t) => t.settled()));
-      await watcher?.scanOnce();
-      await waitIdle(listeners, inFlight);
-    },
-    stop: () =>
-      (stopped ??= (async () => {
-        const httpClosed = http.close();
-        await Promise.all(stoppers.map((stop) => stop()));
-        const drained = await inFlight.drained(options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
-        if (!drained) logger.host('warning', `Stopped with ${inFlight.count} invocation(s) still running.`);
-        http.forceClose();
-        await httpClosed;
-        for (const hook of coreHooks('appTerminate')) await hook({ hookData: {}, appHookData: {} });
-        logger.host('information', 'Host stopped.');
-      })()),
-  };
+  return http;
 }
 
 interface HostRuntime {
