@@ -8,6 +8,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -24,6 +25,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Integration suites start real servers; two cores, so keep files from piling up.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
