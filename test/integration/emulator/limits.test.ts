@@ -64,7 +64,7 @@ describe('service protection (behaviours item 7)', () => {
   it('[webapi §8] concurrency above the limit is refused immediately with 0x80072326', async () => {
     const e = await realistic({
       timeScale: 1,
-      settings: { maxConcurrent: 2, networkMs: 400, createMs: 0, retrieveMs: 0, fixedServerMs: 0 },
+      settings: { maxConcurrent: 2, networkMs: 1500, createMs: 0, retrieveMs: 0, fixedServerMs: 0 },
     });
     const replies = await Promise.all([1, 2, 3].map(() => call(e, 'GET', 'WhoAmI')));
     const statuses = replies.map((r) => r.status).sort();
