@@ -1,4 +1,4 @@
-import { KeyIndex } from './key-index.js';
+import { createDuplicateKeyTracker } from '../mapping/duplicates.js';
 import { runPaths } from './paths.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import type {
@@ -30,8 +30,13 @@ export interface PlanOptions {
   readonly header: readonly string[];
   readonly records: AsyncIterable<SourceRecord>;
   readonly chunkSize: number;
-  /** The key of a record as Dataverse compares it, or undefined when the job has none. */
-  readonly keyOf?: (cells: readonly string[]) => string | undefined;
+  /**
+   * The key of a record as Dataverse compares it (`key`) and as the user wrote it (`display`), or
+   * undefined when the row has none.
+   */
+  readonly keyOf?: (
+    cells: readonly string[],
+  ) => { readonly key: string; readonly display: string } | undefined;
   readonly duplicateKeys: DuplicateKeyPolicy;
   readonly store: ObjectStore;
   readonly dryRun: boolean;
@@ -62,7 +67,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   const failures: RowOutcome[] = [];
   const failedCells: Record<string, readonly string[]> = {};
   const skipped = new Set<number>();
-  const keys = options.keyOf ? new KeyIndex() : undefined;
+  const duplicates = options.keyOf ? createDuplicateKeyTracker(options.duplicateKeys) : undefined;
   let buffer: ChunkRow[] = [];
   let chunkCount = 0;
   let totalRows = 0;
@@ -83,12 +88,12 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
       if (record.cells) failedCells[record.row] = record.cells;
       continue;
     }
-    const key = keys && options.keyOf?.(record.cells);
-    if (keys && key !== undefined) {
-      // lastWins remembers the latest row for the key; failAll keeps the first.
-      const earlier = options.duplicateKeys === 'lastWins' ? keys.set(key, record.row) : keys.get(key);
-      if (earlier === undefined) keys.set(key, record.row);
-      else noteDuplicate(earlier, record.row, options.duplicateKeys, skipped, failures);
+    const key = duplicates && options.keyOf?.(record.cells);
+    if (duplicates && key) {
+      for (const failure of duplicates.add(key.key, record.row, key.display)) {
+        skipped.add(failure.row);
+        failures.push({ row: failure.row, status: 'failed', code: failure.code, message: failure.message });
+      }
     }
     buffer.push({ row: record.row, cells: record.cells });
     if (buffer.length >= options.chunkSize) await flush();
@@ -137,42 +142,4 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
 
 export function chunkMessages(manifest: RunManifest): ChunkMessage[] {
   return Array.from({ length: manifest.chunkCount }, (_, chunk) => ({ runId: manifest.runId, chunk }));
-}
-
-/**
- * lastWins: the earlier row is failed (it would be overwritten) and the later one goes ahead.
- * failAll: every row sharing the key fails, because the file does not say which one is right.
- */
-function noteDuplicate(
-  earlier: number,
-  later: number,
-  policy: DuplicateKeyPolicy,
-  skipped: Set<number>,
-  failures: RowOutcome[],
-): void {
-  if (policy === 'lastWins') {
-    skipped.add(earlier);
-    failures.push({
-      row: earlier,
-      status: 'failed',
-      code: 'DuplicateKeyInFile',
-      message: `Row ${earlier} has the same key as row ${later}, which was written instead (duplicateKeys: lastWins).`,
-    });
-    return;
-  }
-  if (!skipped.has(earlier)) {
-    skipped.add(earlier);
-    failures.push(duplicateFailure(earlier, later));
-  }
-  skipped.add(later);
-  failures.push(duplicateFailure(later, earlier));
-}
-
-function duplicateFailure(row: number, other: number): RowOutcome {
-  return {
-    row,
-    status: 'failed',
-    code: 'DuplicateKeyInFile',
-    message: `Row ${row} has the same key as row ${other}; none of them was written (duplicateKeys: failAll).`,
-  };
 }

@@ -1,5 +1,4 @@
 import { attributeOf, parseImportJob, type ImportJob } from '../config/job.js';
-import type { CsvRecord } from '../csv/reader.js';
 import { isDataverseError } from '../dataverse/errors.js';
 import { deterministicId } from '../dataverse/ids.js';
 import type { TableMetadata } from '../dataverse/model.js';
@@ -43,14 +42,14 @@ async function buildPreparedRun(client: PrepareClient, manifest: RunManifest): P
   const job = parseImportJob(manifest.job, `run ${manifest.runId} job '${manifest.jobName}'`);
   const table = await client.metadata(job.table);
   const related = await relatedTables(client, job, table);
-  const mapper = createRowMapper(job, table, related);
+  const mapper = createRowMapper(job, table, related, { header: manifest.header });
   const query: QueryFn = (name, filter, select) => {
     const rows = client.query(name, { filter, select, pageSize: 5_000 }).rows();
     return rows as AsyncIterable<Row>;
   };
   const resolver = createLookupResolver(query, async (name) => related.get(name) ?? client.metadata(name));
   return {
-    mapper: chunkMapper(mapper, resolver, manifest.header),
+    mapper: chunkMapper(mapper, resolver),
     write: {
       client,
       table: job.table,
@@ -113,10 +112,9 @@ function newIdFactory(job: ImportJob, runId: string): (row: WritableRow) => stri
   };
 }
 
-function chunkMapper(mapper: RowMapper, resolver: LookupResolver, header: readonly string[]): ChunkMapper {
+function chunkMapper(mapper: RowMapper, resolver: LookupResolver): ChunkMapper {
   return {
-    async mapChunk(rows: readonly ChunkRow[]) {
-      const records = rows.map((row) => toRecord(row, header));
+    async mapChunk(records: readonly ChunkRow[]) {
       const lookups = await resolveLookups(mapper.lookupsNeeded(records), resolver);
       const writable: WritableRow[] = [];
       const failures: RowOutcome[] = [];
@@ -137,14 +135,6 @@ function chunkMapper(mapper: RowMapper, resolver: LookupResolver, header: readon
       return { writable, failures };
     },
   };
-}
-
-function toRecord(row: ChunkRow, header: readonly string[]): CsvRecord {
-  const values: Record<string, string> = {};
-  header.forEach((name, i) => {
-    values[name] = row.cells[i] ?? '';
-  });
-  return { row: row.row, values, cells: row.cells };
 }
 
 function keyValues(

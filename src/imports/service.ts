@@ -203,7 +203,7 @@ async function* asSourceRecords(
 function keyExtractor(
   job: ImportJob,
   header: readonly string[],
-): ((cells: readonly string[]) => string | undefined) | undefined {
+): ((cells: readonly string[]) => { key: string; display: string } | undefined) | undefined {
   if (job.operation === 'create' || !job.key?.length) return undefined;
   const positions = job.key.map((attribute) => {
     const column = Object.entries(job.columns).find(([, spec]) => attributeOf(spec) === attribute)?.[0];
@@ -211,7 +211,8 @@ function keyExtractor(
   });
   if (positions.some((p) => p < 0)) return undefined;
   return (cells) => {
-    const parts = positions.map((p) => (cells[p] ?? '').trim().toLowerCase());
-    return parts.every((part) => part === '') ? undefined : parts.join('\u001f');
+    const parts = positions.map((p) => (cells[p] ?? '').trim());
+    if (parts.every((part) => part === '')) return undefined;
+    return { key: parts.map((part) => part.toLowerCase()).join('\u001f'), display: parts.join(', ') };
   };
 }

@@ -87,7 +87,7 @@ describe('plan → chunks → finalize', () => {
         { row: 6, cells: ['c@x.com', 'C'] },
       ]),
       chunkSize: 2,
-      keyOf: (cells) => cells[0]?.toLowerCase(),
+      keyOf: (cells) => (cells[0] ? { key: cells[0].toLowerCase(), display: cells[0] } : undefined),
       duplicateKeys,
       store: runs,
       dryRun: false,
