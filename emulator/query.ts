@@ -1,8 +1,8 @@
 import { errors } from './errors.js';
 import { AnnotationFilter, readableColumns, renderRow, type Expansion } from './format.js';
 import type { Attribute, Model, Table } from './model.js';
-import { compileFilter, parseFilter, type Getter } from './odata/filter.js';
-import type { Store } from './store.js';
+import { compileFilter, parseFilter, type FilterExpr, type Getter } from './odata/filter.js';
+import { keyText, type Store } from './store.js';
 import { isLookupRef, jsonValue, type Row, type StoredValue } from './values.js';
 
 export interface QueryInput {
@@ -181,6 +181,48 @@ function parseDeltaToken(store: Store, token: string): number {
   return version;
 }
 
+/**
+ * Ids of the only rows a filter can match when it is a disjunction of `eq` comparisons of one
+ * property that is the primary id or a single-column alternate key; sorted like `sortedIds`. The
+ * predicate still runs on each candidate, so the result is exactly a full scan's.
+ */
+function indexedCandidates(store: Store, table: Table, expr: FilterExpr): string[] | undefined {
+  const values: (string | number | boolean)[] = [];
+  let property: string | undefined;
+  const collect = (e: FilterExpr): boolean => {
+    if (e.kind === 'or') return collect(e.left) && collect(e.right);
+    if (e.kind !== 'cmp' || e.op !== 'eq') return false;
+    const [prop, lit] =
+      e.left.kind === 'prop' && e.right.kind === 'lit'
+        ? [e.left, e.right]
+        : e.right.kind === 'prop' && e.left.kind === 'lit'
+          ? [e.right, e.left]
+          : [];
+    if (!prop || !lit || lit.value === null) return false;
+    if (property !== undefined && property !== prop.name) return false;
+    property = prop.name;
+    values.push(lit.value);
+    return true;
+  };
+  if (!collect(expr) || property === undefined) return undefined;
+  const ids = new Set<string>();
+  if (property === table.primaryId.logicalName) {
+    for (const value of values)
+      if (store.get(table, String(value).toLowerCase())) ids.add(String(value).toLowerCase());
+  } else {
+    const key = table.keys.find(
+      (k) => k.attributes.length === 1 && k.attributes[0]?.logicalName === property,
+    );
+    if (!key) return undefined;
+    for (const value of values) {
+      const text = keyText(key, () => value as StoredValue);
+      const id = text === undefined ? undefined : store.findByKey(table, key, text);
+      if (id) ids.add(id);
+    }
+  }
+  return [...ids].sort();
+}
+
 /** GET on an entity set: $select/$filter/$orderby/$top/$count, paging and change tracking. */
 export function runQuery(model: Model, store: Store, input: QueryInput): QueryOutput {
   const { table, params } = input;
@@ -262,9 +304,10 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
   }
 
   const filterText = params.get('$filter');
-  const predicate = filterText
-    ? compileFilter(parseFilter(filterText), (name) => getter(table, name))
-    : undefined;
+  const parsedFilter = filterText ? parseFilter(filterText) : undefined;
+  const predicate = parsedFilter ? compileFilter(parsedFilter, (name) => getter(table, name)) : undefined;
+  // Equality on the primary key or a one-column alternate key is answered from the index, as SQL would.
+  const candidates = parsedFilter ? indexedCandidates(store, table, parsedFilter) : undefined;
   const orderText = params.get('$orderby');
   const order: { get: Getter<Row>; desc: boolean }[] = [];
   if (orderText) {
@@ -310,7 +353,7 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
   let total = 0;
   const wantCount = params.get('$count') === 'true';
   if (order.length === 0) {
-    const ids = store.sortedIds(table);
+    const ids = candidates ?? store.sortedIds(table);
     let start = 0;
     if (cookie) {
       const last = String(cookie.last[0]);
@@ -324,7 +367,8 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
       start = lo;
     }
     if (wantCount) {
-      for (const row of store.rows(table)) if (!predicate || predicate(row)) total += 1;
+      const counted = candidates ? candidates.map((id) => store.get(table, id)) : store.rows(table);
+      for (const row of counted) if (row && (!predicate || predicate(row))) total += 1;
     }
     for (let i = start; i < ids.length; i += 1) {
       const row = store.get(table, ids[i]!);
