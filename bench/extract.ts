@@ -24,8 +24,9 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '100000' },
     'rss-rows': { type: 'string', default: '1000000' },
     'time-scale': { type: 'string', default: '2' },
-    partitions: { type: 'string', default: '16' },
+    partitions: { type: 'string', default: '10' },
     'memory-partitions': { type: 'string', default: '8' },
+    'memory-heap-mb': { type: 'string', default: '128' },
     'slices-per-worker': { type: 'string', default: '1' },
     strategies: { type: 'string', default: 'sequential,retrieveAll,ours' },
   },
@@ -71,10 +72,12 @@ async function runWorker(
   url: string,
   user: string,
   partitions: number,
+  heapMb?: number,
 ): Promise<WorkerResult> {
   const child = spawn(
     process.execPath,
     [
+      ...(heapMb ? [`--max-old-space-size=${heapMb}`] : []),
       ...tsxArgs,
       here('./lib/extract-worker.ts'),
       strategy,
@@ -100,9 +103,15 @@ try {
   const settings = await host.call<Record<string, unknown>>({ type: 'realistic', timeScale });
   log(`realistic profile, time scale ${timeScale}`);
 
-  const measure = async (strategy: string, user: string, expected: number, workers = partitions) => {
+  const measure = async (
+    strategy: string,
+    user: string,
+    expected: number,
+    workers = partitions,
+    heapMb?: number,
+  ) => {
     log(`${strategy}: extracting ${expected} rows ...`);
-    const worker = await runWorker(strategy, host.url, user, workers);
+    const worker = await runWorker(strategy, host.url, user, workers, heapMb);
     const stats = await host.call<EmulatorStats>({ type: 'stats' });
     const usage = stats.users.find((u) => u.user === user);
     const ceiling = await host.call<CeilingAnswer>({
@@ -138,7 +147,13 @@ try {
     log(`seeding up to ${rssRows} contacts for the memory run ...`);
     await host.call({ type: 'seed', rows: rssRows - rows });
     await host.call({ type: 'realistic', timeScale });
-    memory = await measure('ours', 'bench-ours-memory', rssRows, Number(values['memory-partitions']));
+    memory = await measure(
+      'ours',
+      'bench-ours-memory',
+      rssRows,
+      Number(values['memory-partitions']),
+      Number(values['memory-heap-mb']),
+    );
   }
 
   const report = {
@@ -150,7 +165,7 @@ try {
       memoryGb: round(totalmem() / 2 ** 30, 1),
       node: process.version,
     },
-    command: `npx tsx bench/extract.ts --rows ${rows} --rss-rows ${rssRows} --time-scale ${timeScale} --partitions ${partitions} --slices-per-worker ${values['slices-per-worker']} --memory-partitions ${values['memory-partitions']}`,
+    command: `npx tsx bench/extract.ts --rows ${rows} --rss-rows ${rssRows} --time-scale ${timeScale} --partitions ${partitions} --slices-per-worker ${values['slices-per-worker']} --memory-partitions ${values['memory-partitions']} --memory-heap-mb ${values['memory-heap-mb']}`,
     profile: 'realistic',
     timeScale,
     limits: {
