@@ -1,3 +1,4 @@
+import pMap from 'p-map';
 import type { Row, WriteClient } from './write-client.js';
 
 export type KeyValues = Readonly<Record<string, string | number>>;
@@ -17,8 +18,10 @@ export function odataLiteral(value: string | number): string {
   return typeof value === 'number' ? String(value) : `'${value.replace(/'/g, "''")}'`;
 }
 
-/** Keeps a GET well inside Dataverse's 32 KB URL limit whatever the key lengths. */
-const MAX_FILTER_CHARS = 12_000;
+/** Keeps a GET inside Dataverse's 32 KB URL limit (after percent-encoding) whatever the key lengths. */
+const MAX_FILTER_CHARS = 20_000;
+/** Reads in flight for one resolution; the client's governor still caps the total. */
+const READ_CONCURRENCY = 4;
 
 /**
  * Finds the ids of existing records for many alternate keys with a few filtered reads; reads
@@ -36,18 +39,22 @@ export async function resolveKeys(
   const attributes = keys[0] ? Object.keys(keys[0]).sort() : [];
   if (attributes.length === 0) return found;
 
-  for (const filter of filterBatches([...wanted.values()], attributes)) {
-    const rows = client.query(table, {
-      select: [primaryIdAttribute, ...attributes],
-      filter,
-      pageSize: 5_000,
-    });
-    for await (const row of rows.rows()) {
-      const id = row[primaryIdAttribute];
-      if (typeof id !== 'string') continue;
-      found.set(normalizeKey(keyOfRow(row, attributes)), id);
-    }
-  }
+  const filters = [...filterBatches([...wanted.values()], attributes)];
+  await pMap(
+    filters,
+    async (filter) => {
+      const rows = client.query(table, {
+        select: [primaryIdAttribute, ...attributes],
+        filter,
+        pageSize: 5_000,
+      });
+      for await (const row of rows.rows()) {
+        const id = row[primaryIdAttribute];
+        if (typeof id === 'string') found.set(normalizeKey(keyOfRow(row, attributes)), id);
+      }
+    },
+    { concurrency: READ_CONCURRENCY },
+  );
   return found;
 }
 
@@ -60,12 +67,16 @@ export async function existingIds(
 ): Promise<Set<string>> {
   const found = new Set<string>();
   const keys = ids.map((id) => ({ [primaryIdAttribute]: id }));
-  for (const filter of filterBatches(keys, [primaryIdAttribute], true)) {
-    for await (const row of client.query(table, { select: [primaryIdAttribute], filter }).rows()) {
-      const id = row[primaryIdAttribute];
-      if (typeof id === 'string') found.add(id.toLowerCase());
-    }
-  }
+  await pMap(
+    [...filterBatches(keys, [primaryIdAttribute], true)],
+    async (filter) => {
+      for await (const row of client.query(table, { select: [primaryIdAttribute], filter }).rows()) {
+        const id = row[primaryIdAttribute];
+        if (typeof id === 'string') found.add(id.toLowerCase());
+      }
+    },
+    { concurrency: READ_CONCURRENCY },
+  );
   return found;
 }
 

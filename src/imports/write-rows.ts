@@ -140,10 +140,17 @@ async function upsertAuto(context: WriteContext, rows: readonly WritableRow[]): 
       ...updates.map(({ row, id }) => dry(row, 'updated', id)),
     ];
   }
-  const createResults = await context.client.createMultiple(
-    context.table,
-    creates.map(({ row, id }) => ({ id, data: withPrimaryId(context, row.data, id) })),
-  );
+  // Creates and updates touch different records: send them together so neither waits for the other.
+  const [createResults, updateResults] = await Promise.all([
+    context.client.createMultiple(
+      context.table,
+      creates.map(({ row, id }) => ({ id, data: withPrimaryId(context, row.data, id) })),
+    ),
+    context.client.updateMultiple(
+      context.table,
+      updates.map(({ row, id }) => ({ id, data: withoutKey(row) })),
+    ),
+  ]);
   const createIndex = indexResults(createResults);
   const raced: WritableRow[] = [];
   creates.forEach(({ row, id }, i) => {
@@ -152,27 +159,40 @@ async function upsertAuto(context: WriteContext, rows: readonly WritableRow[]): 
     else if (isDuplicateCode(result.error.code)) raced.push(row);
     else outcomes.push(failure(row.row, result.error));
   });
-  if (raced.length > 0) {
-    const racedIds = await lookUpIds(context, raced);
-    for (const row of raced) {
-      const id = row.key ? racedIds.get(normalizeKey(row.key)) : (row.id ?? context.newIdFor(row));
-      if (id) updates.push({ row, id });
-      else
-        outcomes.push({
-          row: row.row,
-          status: 'failed',
-          code: 'DuplicateKey',
-          message: 'The key exists but could not be read back.',
-        });
-    }
-  }
-  const updateResults = await context.client.updateMultiple(
-    context.table,
-    updates.map(({ row, id }) => ({ id, data: withoutKey(row) })),
-  );
   const updateIndex = indexResults(updateResults);
   updates.forEach(({ row, id }, i) => {
     const result = resultAt(updateIndex, i);
+    outcomes.push(result.ok ? { row: row.row, status: 'updated', id } : failure(row.row, result.error));
+  });
+  if (raced.length > 0) outcomes.push(...(await updateRaced(context, raced)));
+  return outcomes;
+}
+
+/** Creates that met a duplicate: another writer created the record first, so update it instead. */
+async function updateRaced(context: WriteContext, raced: readonly WritableRow[]): Promise<RowOutcome[]> {
+  const outcomes: RowOutcome[] = [];
+  const racedIds = await lookUpIds(context, raced);
+  const updates: { row: WritableRow; id: string }[] = [];
+  for (const row of raced) {
+    const id = row.key ? racedIds.get(normalizeKey(row.key)) : (row.id ?? context.newIdFor(row));
+    if (id) updates.push({ row, id });
+    else {
+      outcomes.push({
+        row: row.row,
+        status: 'failed',
+        code: 'DuplicateKey',
+        message: 'The key exists but could not be read back.',
+      });
+    }
+  }
+  const results = indexResults(
+    await context.client.updateMultiple(
+      context.table,
+      updates.map(({ row, id }) => ({ id, data: withoutKey(row) })),
+    ),
+  );
+  updates.forEach(({ row, id }, i) => {
+    const result = resultAt(results, i);
     outcomes.push(result.ok ? { row: row.row, status: 'updated', id } : failure(row.row, result.error));
   });
   return outcomes;

@@ -1,0 +1,250 @@
+// One import strategy in its own process (so its peak RSS and CPU are its own). Prints one JSON line.
+//   node --import tsx bench/lib/import-strategy.ts <strategy> <emulator url> <csv> <user> <rows>
+import { readFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import pMap from 'p-map';
+import { Agent, request } from 'undici';
+import { DynamicsWebApi } from 'dynamics-web-api';
+import { createClient } from '../../src/app/dataverse.js';
+import { parseImportJob } from '../../src/config/job.js';
+import { runLocalImport } from '../../src/imports/local-run.js';
+import { RequestMeter } from '../../src/imports/request-meter.js';
+import { silentLogger } from '../../src/logging.js';
+import { benchJob } from './import-data.js';
+
+export interface StrategyResult {
+  readonly strategy: string;
+  readonly rowsReportedOk: number;
+  readonly requests: number;
+  readonly throttled: number;
+  readonly otherErrors: number;
+  readonly durationMs: number;
+  readonly cpuSeconds: number;
+  readonly peakRssMb: number;
+}
+
+const [strategy, url, csvPath, user] = process.argv.slice(2) as [string, string, string, string];
+const apiRoot = `${url}/api/data/v9.2/`;
+const token = `emulator:${user}`;
+
+interface Counters {
+  ok: number;
+  requests: number;
+  throttled: number;
+  otherErrors: number;
+}
+
+async function readRows(): Promise<string[][]> {
+  return parse(await readFile(csvPath), { from_line: 2 }) as string[][];
+}
+
+const METHOD: Record<string, number> = { Any: 1, Email: 2, Phone: 3, Fax: 4, Mail: 5 };
+const body = (r: string[]) => ({
+  firstname: r[1],
+  lastname: r[2],
+  telephone1: r[3],
+  jobtitle: r[4],
+  preferredcontactmethodcode: METHOD[r[5] ?? 'Any'] ?? 1,
+});
+const keyOf = (email: string) => `emailaddress1='${email.replace(/'/g, "''")}'`;
+
+/** The seed approach: a fixed pool of 4 workers, one request per row (PATCH = upsert by key), no retry. */
+async function seed(c: Counters): Promise<void> {
+  const rows = await readRows();
+  const dispatcher = new Agent({ connections: 4 });
+  await pMap(
+    rows,
+    async (r) => {
+      c.requests += 1;
+      const res = await request(`${apiRoot}contacts(${keyOf(r[0] ?? '')})`, {
+        method: 'PATCH',
+        dispatcher,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'odata-version': '4.0',
+          'odata-maxversion': '4.0',
+        },
+        body: JSON.stringify(body(r)),
+      }).catch(() => undefined);
+      if (!res) return void (c.otherErrors += 1);
+      await res.body.dump();
+      if (res.statusCode < 300) c.ok += 1;
+      else if (res.statusCode === 429) c.throttled += 1;
+      else c.otherErrors += 1;
+    },
+    { concurrency: 4 },
+  );
+}
+
+/** dynamics-web-api as its README shows bulk work: $batch of up to 1,000 requests, several batches in parallel. */
+async function dynamicsWebApi(c: Counters): Promise<void> {
+  const rows = await readRows();
+  const batches: string[][][] = [];
+  for (let i = 0; i < rows.length; i += 1_000) batches.push(rows.slice(i, i + 1_000));
+  const concurrency = 4;
+  const clients = Array.from(
+    { length: concurrency },
+    () =>
+      new DynamicsWebApi({ serverUrl: url, dataApi: { version: '9.2' }, onTokenRefresh: async () => token }),
+  );
+  const free = [...clients];
+  await pMap(
+    batches,
+    async (batch) => {
+      const api = free.pop()!;
+      try {
+        api.startBatch();
+        for (const r of batch) api.upsert({ collection: 'contacts', key: keyOf(r[0] ?? ''), data: body(r) });
+        c.requests += 1;
+        const results = (await api.executeBatch({ continueOnError: true })) as unknown[];
+        for (const result of results) {
+          if (result instanceof Error) c.otherErrors += 1;
+          else c.ok += 1;
+        }
+      } catch (error) {
+        const status = (error as { status?: number }).status;
+        if (status === 429) c.throttled += 1;
+        else c.otherErrors += 1;
+      } finally {
+        free.push(api);
+      }
+    },
+    { concurrency },
+  );
+}
+
+/**
+ * The .NET ServiceClient way (Microsoft's bulk samples): read x-ms-dop-hint once, run that many
+ * UpsertMultiple requests of 1,000 at a time, and on a 429 wait Retry-After and send it again.
+ */
+async function dotnetStyle(c: Counters): Promise<void> {
+  const rows = await readRows();
+  const headers = {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'application/json',
+    'odata-version': '4.0',
+    'odata-maxversion': '4.0',
+  };
+  const probe = await request(`${apiRoot}WhoAmI`, { headers });
+  await probe.body.dump();
+  c.requests += 1;
+  const dop = Number(probe.headers['x-ms-dop-hint'] ?? 4) || 4;
+  const dispatcher = new Agent({ connections: dop });
+  const batches: string[][][] = [];
+  for (let i = 0; i < rows.length; i += 1_000) batches.push(rows.slice(i, i + 1_000));
+  await pMap(
+    batches,
+    async (batch) => {
+      const payload = JSON.stringify({
+        Targets: batch.map((r) => ({
+          '@odata.type': 'Microsoft.Dynamics.CRM.contact',
+          '@odata.id': `contacts(${keyOf(r[0] ?? '')})`,
+          ...body(r),
+        })),
+      });
+      for (let attempt = 1; attempt <= 10; attempt += 1) {
+        c.requests += 1;
+        const res = await request(`${apiRoot}contacts/Microsoft.Dynamics.CRM.UpsertMultiple`, {
+          method: 'POST',
+          dispatcher,
+          headers,
+          body: payload,
+        }).catch(() => undefined);
+        if (!res) continue;
+        await res.body.dump();
+        if (res.statusCode < 300) return void (c.ok += batch.length);
+        if (res.statusCode === 429 || res.statusCode >= 500) {
+          if (res.statusCode === 429) c.throttled += 1;
+          await sleep(retryAfterMs(res.headers, attempt));
+          continue;
+        }
+        c.otherErrors += batch.length;
+        return;
+      }
+      c.otherErrors += batch.length;
+    },
+    { concurrency: dop },
+  );
+}
+
+/**
+ * Retry-After as sent. Under a time-scaled emulator whole seconds are far too coarse, so both this
+ * baseline and our client take the emulator's millisecond variant when present.
+ */
+function retryAfterMs(headers: Record<string, string | string[] | undefined>, attempt: number): number {
+  const precise = Number(headers['x-ms-emulator-retry-after-ms']);
+  if (Number.isFinite(precise) && precise > 0) return precise;
+  const seconds = Number(headers['retry-after']);
+  return Number.isFinite(seconds) ? seconds * 1000 : 2 ** attempt * 1000;
+}
+
+/** dataverse-pipelines: the real pipeline (plan, chunks, mapping, writes) through the governed client. */
+async function ours(c: Counters): Promise<void> {
+  const meter = new RequestMeter();
+  const client = createClient({
+    url,
+    identities: [user],
+    onEvent: meter.onEvent,
+    ...(process.env.BENCH_BULK_SIZE ? { bulkSize: Number(process.env.BENCH_BULK_SIZE) } : {}),
+    ...(process.env.BENCH_MAX_CONCURRENCY
+      ? { maxConcurrency: Number(process.env.BENCH_MAX_CONCURRENCY) }
+      : {}),
+  });
+  const outDir = await mkdtemp(join(tmpdir(), 'dvp-bench-'));
+  const job = parseImportJob(benchJob, 'bench job');
+  const jobPath = join(outDir, 'job.json');
+  await writeFile(jobPath, JSON.stringify(benchJob));
+  const result = await runLocalImport({
+    file: csvPath,
+    job,
+    client,
+    meter,
+    outDir,
+    log: silentLogger,
+    chunkConcurrency: Number(process.env.BENCH_CHUNK_CONCURRENCY ?? 4),
+    ...(process.env.BENCH_CHUNK_SIZE ? { defaultChunkSize: Number(process.env.BENCH_CHUNK_SIZE) } : {}),
+  });
+  const metrics = client.metrics();
+  c.ok = result.summary.rows.succeeded;
+  c.otherErrors = result.summary.rows.failed;
+  c.requests = metrics.requests;
+  c.throttled = metrics.throttled;
+  await client.close();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const strategies: Record<string, (c: Counters) => Promise<void>> = {
+  seed,
+  'dynamics-web-api': dynamicsWebApi,
+  'dotnet-style': dotnetStyle,
+  ours,
+};
+
+const run = strategies[strategy];
+if (!run) throw new Error(`unknown strategy ${strategy}`);
+const counters: Counters = { ok: 0, requests: 0, throttled: 0, otherErrors: 0 };
+const cpuBefore = process.cpuUsage();
+const started = performance.now();
+await run(counters);
+const durationMs = performance.now() - started;
+const cpu = process.cpuUsage(cpuBefore);
+const result: StrategyResult = {
+  strategy,
+  rowsReportedOk: counters.ok,
+  requests: counters.requests,
+  throttled: counters.throttled,
+  otherErrors: counters.otherErrors,
+  durationMs,
+  cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  peakRssMb: process.resourceUsage().maxRSS / 1024,
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);
