@@ -42,7 +42,6 @@ async function governorRun(emu: RunningEmulator, runSeconds: number, run: number
     data: { lastname: `Last ${i}`, firstname: 'Bench' },
   }));
   let done = 0;
-  let started = 0;
   let deadline = Infinity;
   const client = createDataverseClient({
     url: emu.url,
@@ -54,17 +53,28 @@ async function governorRun(emu: RunningEmulator, runSeconds: number, run: number
     },
   });
   const abort = new AbortController();
-  started = performance.now();
-  deadline = started + runSeconds * 1000;
-  const timer = setTimeout(() => abort.abort(new Error('bench window over')), runSeconds * 1000);
+  deadline = performance.now() + runSeconds * 1000;
+  let writtenAtDeadline = 0;
+  const timer = setTimeout(() => {
+    // What the service committed inside the window, acknowledged or still on its way back.
+    writtenAtDeadline = emu.store.count('contact');
+    abort.abort(new Error('bench window over'));
+  }, runSeconds * 1000);
   await client.upsertMultiple('contact', records, { signal: abort.signal }).catch(() => undefined);
   clearTimeout(timer);
   const m = client.metrics();
   await client.close();
+  // How much of the execution-time budget the run spent: what the emulator charged against the ceiling's budget.
+  const s = emu.settings();
+  const usage = emu.stats().users.find((u) => u.user === `bench-governor-${run}`);
+  const budgetMs = s.maxExecutionMs * (1 + runSeconds / timeScale / s.windowSeconds);
   const recordsPerSecond = done / runSeconds;
   return {
     records: done,
     recordsPerSecond: Math.round(recordsPerSecond),
+    writtenInWindow: writtenAtDeadline,
+    writtenPerSecond: Math.round(writtenAtDeadline / runSeconds),
+    writtenFractionOfCeiling: Number((writtenAtDeadline / runSeconds / ceiling.recordsPerSecond).toFixed(3)),
     ceilingRecordsPerSecond: Math.round(ceiling.recordsPerSecond),
     ceilingBinding: ceiling.binding,
     fractionOfCeiling: Number((recordsPerSecond / ceiling.recordsPerSecond).toFixed(3)),
@@ -73,6 +83,7 @@ async function governorRun(emu: RunningEmulator, runSeconds: number, run: number
     retries: m.retries,
     throttleWaitMs: Math.round(m.throttleWaitMs),
     peakConcurrency: Math.max(0, ...Object.values(m.byIdentity).map((i) => i.peakLimit)),
+    budgetCharged: Number(((usage?.totalCountedMs ?? 0) / budgetMs).toFixed(3)),
   };
 }
 
@@ -124,7 +135,7 @@ const runs = [];
 for (const [run, windows] of windowsList.entries()) {
   // Fresh emulators so neither approach inherits the other's spent budget.
   const emu = await startEmulator({ profile: 'realistic', timeScale });
-  const runSeconds = (emu.settings().windowSeconds * timeScale * windows);
+  const runSeconds = emu.settings().windowSeconds * timeScale * windows;
   const governor = await governorRun(emu, runSeconds, run);
   const writtenByGovernor = emu.store.count('contact');
   await emu.close();

@@ -73,7 +73,11 @@ export interface DataverseClient {
     records: readonly { target: RecordTarget; data: Row }[],
     opts?: BulkCallOptions,
   ): Promise<RecordResult[]>;
-  deleteMultiple(table: string, targets: readonly RecordTarget[], opts?: BulkCallOptions): Promise<RecordResult[]>;
+  deleteMultiple(
+    table: string,
+    targets: readonly RecordTarget[],
+    opts?: BulkCallOptions,
+  ): Promise<RecordResult[]>;
   batch(requests: readonly BatchRequest[], opts?: { continueOnError?: boolean }): Promise<BatchResponse[]>;
   query(table: string, query?: QueryRequest): q.QueryResult;
   delta(
@@ -195,7 +199,8 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
         table,
         list.map((r, index) => ({ index, target: r.target, data: r.data })),
       ),
-    deleteMultiple: (table, targets, opts = {}) => deleteMultiple(withSignal(bulk, opts.signal), table, targets),
+    deleteMultiple: (table, targets, opts = {}) =>
+      deleteMultiple(withSignal(bulk, opts.signal), table, targets),
     batch: (requests, opts = {}) => executeBatch(api, requests, opts),
     query: (table, query = {}) => q.query(api, table, query),
     delta: (deltaLink, opts = {}) => q.delta(api, deltaLink, opts),
@@ -246,13 +251,15 @@ async function deleteMultiple(
           if (!error || (ambiguous && error.status === 404 && isNotFoundCode(error.code))) {
             result = { index: g.index, ok: true, ...('id' in g.target ? { id: g.target.id } : {}) };
           } else if (error.retryable || error.status === 0 || error.status === 429) {
-            result = await records.remove(ctx.api, table, g.target, ctx.signal ? { signal: ctx.signal } : {}).then(
-              (): RecordResult => ({ index: g.index, ok: true }),
-              (e: unknown): RecordResult => {
-                if (!isDataverseError(e)) throw e;
-                return { index: g.index, ok: false, error: e.forRecord(g.index, table) };
-              },
-            );
+            result = await records
+              .remove(ctx.api, table, g.target, ctx.signal ? { signal: ctx.signal } : {})
+              .then(
+                (): RecordResult => ({ index: g.index, ok: true }),
+                (e: unknown): RecordResult => {
+                  if (!isDataverseError(e)) throw e;
+                  return { index: g.index, ok: false, error: e.forRecord(g.index, table) };
+                },
+              );
           } else {
             result = { index: g.index, ok: false, error: error.forRecord(g.index, table) };
           }

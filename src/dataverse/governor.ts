@@ -97,6 +97,11 @@ export class Governor {
   private pauseEnd = 0;
   private peakBurst = 0;
   private peakTime = 0;
+  private started = 0;
+  private lastTime: number | undefined;
+  /** Execution seconds (header units) one request costs, learnt while the budget only went down. */
+  private cost: number | undefined;
+  private costSettled = false;
   private last: RateLimitHeaders = {};
 
   constructor(options: GovernorOptions) {
@@ -136,6 +141,7 @@ export class Governor {
 
   start(): Ticket {
     this.running++;
+    this.started++;
     return { epoch: this.epochValue, saturated: this.running >= this.limit };
   }
 
@@ -158,7 +164,15 @@ export class Governor {
       return;
     }
     const healthy = outcome.status !== undefined && outcome.status < 500;
-    if (!healthy || !ticket.saturated || this.budgetLow()) return;
+    if (!healthy || !ticket.saturated) return;
+    // Execution budget left for more requests than are running: take it now rather than a slot per round trip
+    // (a fresh window, or a window whose earlier burst just expired).
+    const affordable = this.affordable();
+    if (affordable !== undefined && this.running + affordable > this.window) {
+      this.window = this.clamp(this.running + affordable);
+      return;
+    }
+    if (this.budgetLow()) return;
     // Slow start doubles per round trip until the first 429; afterwards grow by one per round trip.
     this.window = this.clamp(this.window < this.threshold ? this.window + 1 : this.window + 1 / this.window);
   }
@@ -169,9 +183,33 @@ export class Governor {
     }
     if (rate.dopHint !== undefined) this.hint = rate.dopHint;
     if (rate.burstRemaining !== undefined) this.peakBurst = Math.max(this.peakBurst, rate.burstRemaining);
-    if (rate.timeRemainingSeconds !== undefined)
+    if (rate.timeRemainingSeconds !== undefined) {
       this.peakTime = Math.max(this.peakTime, rate.timeRemainingSeconds);
+      this.learnCost(rate.timeRemainingSeconds);
+    }
     this.last = { ...this.last, ...rate };
+  }
+
+  /**
+   * Until the remaining execution time first goes up (old requests leaving the window), everything spent is ours:
+   * spent / started is the cost of one request in the header's own units, whatever the clock scale.
+   */
+  private learnCost(remaining: number): void {
+    if (this.costSettled) return;
+    if (this.lastTime !== undefined && remaining > this.lastTime) {
+      this.costSettled = true;
+      return;
+    }
+    this.lastTime = remaining;
+    const spent = this.peakTime - remaining;
+    if (spent > 0 && this.started > 0) this.cost = spent / this.started;
+  }
+
+  /** Requests the remaining execution time pays for, when the cost of one is known. */
+  private affordable(): number | undefined {
+    const remaining = this.last.timeRemainingSeconds;
+    if (this.cost === undefined || remaining === undefined || this.cost <= 0) return undefined;
+    return Math.floor(remaining / this.cost);
   }
 
   private budgetLow(): boolean {

@@ -41,7 +41,9 @@ export function throttlePolicy(
           status === 429
             ? ((response ? retryAfterFromHeaders(response.headers, clock.now()) : undefined) ?? 1000)
             : undefined;
+        const concurrencyLimited = status === 429 && /0x80072326/i.test(response?.body ?? '');
         lease.release({
+          ...(concurrencyLimited ? { concurrencyLimited } : {}),
           ...(status !== undefined ? { status } : {}),
           ...(response ? { headers: response.headers } : {}),
           ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),

@@ -176,3 +176,47 @@ describe('retryAfterFromHeaders', () => {
     expect(retryAfterFromHeaders({}, 0)).toBeUndefined();
   });
 });
+
+describe('Governor reading the execution-time budget', () => {
+  const remaining = (s: number) => ({
+    'x-ms-ratelimit-time-remaining-xrm-requests': s.toLocaleString('en-US', { minimumFractionDigits: 2 }),
+  });
+  /** A first, unsaturated answer that shows the full budget (the metadata read every job starts with). */
+  function fresh(max: number) {
+    const g = new Governor({ max });
+    const [t] = startMany(g, 1);
+    g.finish(t!, { now: 0, status: 200, headers: remaining(1200) });
+    expect(g.limit).toBe(4);
+    return g;
+  }
+
+  it('learns what one request costs and takes the remaining budget in one step', () => {
+    const g = fresh(40);
+    const ts = startMany(g, 4);
+    // Five requests spent 240 s of 1,200 (48 s each on average), so 960 s pays for 20 more.
+    g.finish(ts[3]!, { now: 0, status: 204, headers: remaining(960) });
+    expect(g.limit).toBe(3 + 20);
+  });
+
+  it('takes a burst that frees up later in one step too, never above max', () => {
+    const g = fresh(10);
+    let ts = startMany(g, 4);
+    g.finish(ts[3]!, { now: 0, status: 204, headers: remaining(960) });
+    expect(g.limit).toBe(10);
+    for (const t of ts.slice(0, 3)) g.finish(t, { now: 0, status: 204, headers: remaining(960) });
+    const [t] = startMany(g, 1);
+    g.finish(t!, { now: 1, status: 429, retryAfterMs: 100 });
+    expect(g.limit).toBe(5);
+    // Old requests leave the window: the whole budget is back.
+    ts = startMany(g, 5);
+    g.finish(ts[4]!, { now: 2, status: 204, headers: remaining(1200) });
+    expect(g.limit).toBe(10);
+  });
+
+  it('does not jump while the budget is spent', () => {
+    const g = fresh(40);
+    const ts = startMany(g, 4);
+    g.finish(ts[3]!, { now: 0, status: 204, headers: remaining(20) });
+    expect(g.limit).toBeLessThanOrEqual(5);
+  });
+});
