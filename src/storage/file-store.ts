@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -33,7 +34,7 @@ export class FileObjectStore implements ObjectStore {
         throw error;
       }
     }
-    const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    const temp = `${target}.${randomUUID()}.tmp`;
     const handle = await open(temp, 'w');
     try {
       await handle.writeFile(body);
@@ -47,7 +48,7 @@ export class FileObjectStore implements ObjectStore {
   async putStream(path: string, body: Readable): Promise<void> {
     const target = this.#resolve(path);
     await mkdir(dirname(target), { recursive: true });
-    const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    const temp = `${target}.${randomUUID()}.tmp`;
     await pipeline(body, createWriteStream(temp));
     await rename(temp, target);
   }

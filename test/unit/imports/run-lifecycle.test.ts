@@ -167,3 +167,66 @@ describe('plan → chunks → finalize', () => {
     expect(errors.filter((e) => e.code === 'ChunkFailed').map((e) => e.row)).toEqual(['5', '6']);
   });
 });
+
+describe('concurrent finalizers', () => {
+  it('two workers finishing at the same moment both succeed and one summary exists', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvp-race-'));
+    try {
+      const runs = new FileObjectStore(join(dir, 'runs'));
+      const results = new FileObjectStore(join(dir, 'results'));
+      const runId = 'r' + 'a'.repeat(24);
+      const { messages } = await planRun({
+        runId,
+        input,
+        jobName: 'contacts',
+        job: {},
+        header,
+        records: records([
+          { row: 2, cells: ['a@x.com', 'A'] },
+          { row: 3, cells: ['b@x.com', 'B'] },
+        ]),
+        chunkSize: 1,
+        duplicateKeys: 'lastWins',
+        store: runs,
+        dryRun: false,
+        resultsPrefix: `p/${runId}/`,
+      });
+      const table = new FakeTable('contactid', ['emailaddress1']);
+      const deps: ChunkWorkerDeps = {
+        runs,
+        measure: async (work) => ({
+          value: await work(),
+          counters: { requests: 0, retries: 0, throttled: 0 },
+        }),
+        prepare: async () => ({
+          mapper: {
+            mapChunk: async (rows) => ({
+              writable: rows.map((r) => ({
+                row: r.row,
+                data: { emailaddress1: r.cells[0] },
+                key: { emailaddress1: r.cells[0] ?? '' },
+              })),
+              failures: [],
+            }),
+          },
+          write: {
+            client: table,
+            table: 'contact',
+            primaryIdAttribute: 'contactid',
+            operation: 'upsert',
+            strategy: 'auto',
+            newIdFor: (r) => `id-${r.row}`,
+          },
+        }),
+      };
+      for (const message of messages) await processChunk(deps, message);
+      const summaries = await Promise.all(
+        Array.from({ length: 6 }, () => tryFinalize({ runs, results }, runId)),
+      );
+      expect(new Set(summaries.map((s) => s?.finishedAt)).size).toBe(1);
+      expect(summaries[0]?.rows.succeeded).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
