@@ -18,8 +18,12 @@ export function odataLiteral(value: string | number): string {
   return typeof value === 'number' ? String(value) : `'${value.replace(/'/g, "''")}'`;
 }
 
-/** Keeps a GET inside Dataverse's 32 KB URL limit (after percent-encoding) whatever the key lengths. */
-const MAX_FILTER_CHARS = 20_000;
+/**
+ * Budget for one `$filter`, counted percent-encoded as it travels: well inside Dataverse's 32 KB URL
+ * limit, and inside the 16 KB request-line limit of common HTTP servers (the emulator's included),
+ * whatever characters the keys hold (a non-ASCII character costs up to 12 bytes encoded).
+ */
+const MAX_FILTER_CHARS = 14_000;
 /** Reads in flight for one resolution; the client's governor still caps the total. */
 const READ_CONCURRENCY = 4;
 
@@ -93,13 +97,14 @@ function* filterBatches(
       return `${name} eq ${guids ? String(value) : odataLiteral(value)}`;
     });
     const clause = parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' and ')})`;
-    if (length + clause.length > MAX_FILTER_CHARS && clauses.length > 0) {
+    const cost = encodeURIComponent(clause).length;
+    if (length + cost > MAX_FILTER_CHARS && clauses.length > 0) {
       yield clauses.join(' or ');
       clauses = [];
       length = 0;
     }
     clauses.push(clause);
-    length += clause.length + 4;
+    length += cost + '%20or%20'.length;
   }
   if (clauses.length > 0) yield clauses.join(' or ');
 }
