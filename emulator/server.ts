@@ -108,6 +108,8 @@ export interface RunningEmulator {
 }
 
 const AUTH = /^Bearer\s+emulator:(\S+)\s*$/i;
+/** Longest request URL of a top-level GET (reference §12). */
+const MAX_URL_LENGTH = 32_768;
 const LOG_RING = 1000;
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -471,8 +473,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  // Node's default 16 KB header limit would refuse URLs Dataverse accepts (reference §12: 32,768
+  // characters for a GET); allow them, and refuse longer ones the way the service does.
+  const server: Server = createServer({ maxHeaderSize: 80 * 1024 }, (req, res) => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+    if ((req.url ?? '').length > MAX_URL_LENGTH) {
+      send(res, { status: 414, headers: { 'Content-Type': 'text/plain' }, body: 'Request URI Too Long' });
+      return;
+    }
     const work = url.pathname.startsWith('/_emulator/')
       ? control(req, res, url)
       : url.pathname.startsWith('/api/data/')
