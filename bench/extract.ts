@@ -186,6 +186,10 @@ try {
           complete: memory.complete,
           peakRssMb: memory.peakRssMb,
           goalMb: 256,
+          partitions: Number(values['memory-partitions']),
+          // A hard V8 heap cap: finishing under it shows the live set is bounded; without it V8 lets
+          // garbage pile up while memory is plentiful (see the comparison runs' peakRssMb).
+          nodeFlags: `--max-old-space-size=${values['memory-heap-mb']}`,
           run: memory,
         }
       : undefined,
