@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { onChunkMessage, onImportEvent } from '../../src/app/import-handlers.js';
+import { createRuntime } from '../../src/app/runtime.js';
+import { loadSettings } from '../../src/config/settings.js';
+import { tryFinalize } from '../../src/imports/finalize.js';
+import { runPaths } from '../../src/imports/paths.js';
+import { runIdFor } from '../../src/imports/run-id.js';
+import type { ChunkMessage, RunSummary } from '../../src/imports/types.js';
+import { silentLogger } from '../../src/logging.js';
+import { encodeQueueMessage } from '../../src/storage/queue.js';
+import {
+  contactsCsv,
+  contactsJob,
+  drainConcurrently,
+  expectAccountedFor,
+  expectStoredOnce,
+  readJson,
+} from './helpers.js';
+
+const ROWS = 4_000;
+
+describe('at-least-once delivery: duplicates, reordering, racing runs, crashed finalizers', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ profile: 'fast', timeScale: 0.01 }, { IMPORT_CHUNK_SIZE: '500' });
+    await stack.putJob(contactsJob);
+  });
+  beforeEach(() => stack.emulator.store.clear('contact'));
+  afterAll(async () => stack?.stop());
+
+  const runIdOf = (event: { data: { url: string; eTag: string } }) =>
+    runIdFor(event.data.url, event.data.eTag.replace(/^"(.*)"$/, '$1'));
+
+  /** Takes every queued chunk message off the queue (as a broker holding them would). */
+  async function takeQueued(): Promise<ChunkMessage[]> {
+    const queue = stack.chunkQueue();
+    const taken: ChunkMessage[] = [];
+    for (;;) {
+      const batch = await queue.receiveMessages({ numberOfMessages: 32 });
+      if (batch.receivedMessageItems.length === 0) return taken;
+      for (const item of batch.receivedMessageItems) {
+        taken.push(JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as ChunkMessage);
+        await queue.deleteMessage(item.messageId, item.popReceipt);
+      }
+    }
+  }
+
+  async function summaryCount(summary: RunSummary): Promise<number> {
+    const folder = summary.errorsFile.slice(0, summary.errorsFile.lastIndexOf('/') + 1);
+    let count = 0;
+    for await (const path of stack.runtime.results.list(folder))
+      if (path.endsWith('summary.json')) count += 1;
+    return count;
+  }
+
+  it('the same event delivered twice at once plans one run; every row once', async () => {
+    const expected = contactsCsv(ROWS, 'twice');
+    const event = await stack.dropFile('contacts', 'twice.csv', expected.csv);
+    await Promise.all([
+      onImportEvent(stack.runtime, JSON.stringify(event), silentLogger),
+      onImportEvent(stack.runtime, encodeQueueMessage(event), silentLogger),
+    ]);
+    const drain = await drainConcurrently(stack, { concurrency: 4 });
+    const summary = drain.summary!;
+    expect(summary.runId).toBe(runIdOf(event));
+    await expectAccountedFor(stack, summary, expected, ROWS);
+    expect(await summaryCount(summary)).toBe(1);
+
+    // Delivered once more after the run ended: nothing is sent to Dataverse.
+    const requests = stack.emulator.stats().requests;
+    await onImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
+    expect((await stack.chunkQueue().getProperties()).approximateMessagesCount).toBe(0);
+    expect(stack.emulator.stats().requests).toBe(requests);
+  });
+
+  it('chunk messages delivered twice, in reverse order and interleaved: one result per chunk, no duplicates', async () => {
+    const expected = contactsCsv(ROWS, 'reorder');
+    const event = await stack.dropFile('contacts', 'reorder.csv', expected.csv);
+    await onImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
+    const messages = await takeQueued();
+    expect(messages.length).toBe(ROWS / 500);
+    // Last chunk first, every message twice, the copies spread apart.
+    const reversed = [...messages].reverse();
+    for (const message of [...reversed, ...reversed.filter((_, i) => i % 2 === 0), ...messages]) {
+      await stack.runtime.chunkQueue.send(message);
+    }
+    const drain = await drainConcurrently(stack, { concurrency: 6 });
+    const summary = drain.summary!;
+    await expectAccountedFor(stack, summary, expected, ROWS);
+    expect(summary.rows.created).toBe(expected.goodEmails.size);
+    expect(await summaryCount(summary)).toBe(1);
+  });
+
+  it('two files of the same job with overlapping keys, processed at the same time: each key once', async () => {
+    // a.csv has keys 0..2999, b.csv has 1500..4499: 1,500 keys are in both runs.
+    const a = contactsCsv(3_000, 'race', 0);
+    const bRows = contactsCsv(4_500, 'race', 0);
+    const bCsv = [bRows.csv.split('\n')[0], ...bRows.csv.split('\n').slice(1 + 1_500)].join('\n');
+    const [eventA, eventB] = [
+      await stack.dropFile('contacts', 'race-a.csv', a.csv),
+      await stack.dropFile('contacts', 'race-b.csv', bCsv),
+    ];
+    await Promise.all([
+      onImportEvent(stack.runtime, JSON.stringify(eventA), silentLogger),
+      onImportEvent(stack.runtime, JSON.stringify(eventB), silentLogger),
+    ]);
+    // Interleave the two runs' chunks so they write the shared keys concurrently.
+    const messages = await takeQueued();
+    const runA = messages.filter((m) => m.runId === runIdOf(eventA));
+    const runB = messages.filter((m) => m.runId === runIdOf(eventB));
+    for (let i = 0; i < Math.max(runA.length, runB.length); i += 1) {
+      if (runB[i]) await stack.runtime.chunkQueue.send(runB[i]!);
+      if (runA[i]) await stack.runtime.chunkQueue.send(runA[i]!);
+    }
+    const other = createRuntime(loadSettings(stack.env), stack.env);
+    // Two workers (two processes' worth of runtime) drain the queue side by side.
+    await Promise.all([
+      drainConcurrently(stack, { concurrency: 3 }),
+      drainConcurrently(stack, { concurrency: 3, runtime: other }),
+    ]);
+    await other.client.close();
+
+    const summaries = await Promise.all(
+      [eventA, eventB].map(async (event) => {
+        const manifest = await readJson<{ resultsPrefix: string }>(
+          stack.runtime.runs,
+          runPaths.manifest(runIdOf(event)),
+        );
+        return readJson<RunSummary>(stack.runtime.results, `${manifest!.resultsPrefix}summary.json`);
+      }),
+    );
+    expect(summaries[0]?.rows).toMatchObject({ total: 3_000, failed: 0 });
+    expect(summaries[1]?.rows).toMatchObject({ total: 3_000, failed: 0 });
+    expectStoredOnce(stack, 'race', bRows.goodEmails);
+  });
+
+  it('finalizers that crash mid-finalize, then race: exactly one summary, and it adds up', async () => {
+    const expected = contactsCsv(2_000, 'final');
+    const event = await stack.dropFile('contacts', 'final.csv', expected.csv);
+    const runId = runIdOf(event);
+    await onImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
+
+    // Workers whose process dies after errors.csv/records.csv are written but before summary.json.
+    const crashing = createRuntime(loadSettings(stack.env), stack.env);
+    const realPut = crashing.results.put.bind(crashing.results);
+    crashing.results.put = async (path, body, options) => {
+      if (path.endsWith('summary.json')) throw new Error('finalizer killed');
+      return realPut(path, body, options);
+    };
+    const messages = await takeQueued();
+    for (const message of messages) {
+      const attempt = onChunkMessage(crashing, JSON.stringify(message), silentLogger);
+      // Only the worker that completes the last chunk finalizes, and it dies doing so.
+      if (message === messages.at(-1)) await expect(attempt).rejects.toThrow('finalizer killed');
+      else await attempt;
+    }
+    await crashing.client.close();
+    expect(await readJson(stack.runtime.results, `contacts/final.csv/${runId}/summary.json`)).toBeUndefined();
+    expect(await stack.runtime.results.exists(`contacts/final.csv/${runId}/errors.csv`)).toBe(true);
+
+    // The last message is redelivered to several workers at once; each one tries to finalize. A
+    // loser may fail while the winner's result files are committed under it (storage rejects its
+    // block list); its message is simply delivered again and then finds the summary.
+    const racing = await Promise.allSettled(
+      Array.from({ length: 5 }, () =>
+        onChunkMessage(stack.runtime, JSON.stringify(messages.at(-1)), silentLogger),
+      ),
+    );
+    const finals: (RunSummary | undefined)[] = [];
+    for (const attempt of racing) {
+      if (attempt.status === 'rejected') expect(String(attempt.reason)).toMatch(/block list/i);
+      finals.push(
+        attempt.status === 'fulfilled'
+          ? attempt.value
+          : await onChunkMessage(stack.runtime, JSON.stringify(messages.at(-1)), silentLogger),
+      );
+    }
+    console.info(
+      `[reliability] racing finalizers: ${racing.filter((r) => r.status === 'rejected').length} of 5 failed and were redelivered`,
+    );
+    const first = finals[0]!;
+    for (const summary of finals) expect(summary?.finishedAt).toBe(first.finishedAt);
+    expect(await summaryCount(first)).toBe(1);
+    expect(await tryFinalize(stack.runtime.importDeps(silentLogger), runId)).toEqual(first);
+    await expectAccountedFor(stack, first, expected, 2_000);
+  });
+});
