@@ -21,7 +21,9 @@ describe('timeSlices', () => {
     expect(slices).toHaveLength(17);
     expect(slices.map((s) => s.index)).toEqual(slices.map((_, i) => i + 1));
     const samples: (number | null)[] = [null, min - 1e9, min, max, max + 1e9];
-    for (let i = 0; i < 500; i += 1) samples.push(min + Math.floor(Math.random() * (max - min)));
+    // createdon comes in whole seconds.
+    const second = (t: number) => Math.floor(t / 1000) * 1000;
+    for (let i = 0; i < 500; i += 1) samples.push(second(min + Math.floor(Math.random() * (max - min))));
     let last = 0;
     for (const t of samples) {
       const hits = slices.filter((s) => matches(s.filter, t));
@@ -35,9 +37,15 @@ describe('timeSlices', () => {
   });
 
   it('does not cut a span narrower than the slice count into empty pieces', () => {
-    const slices = timeSlices(1000, 1003, 16);
+    const slices = timeSlices(1000, 3999, 16);
     expect(slices).toHaveLength(4);
-    const same = timeSlices(1000, 1000, 16);
+    expect(slices.map((s) => s.filter)).toEqual([
+      '(createdon ne null) and (createdon lt 1970-01-01T00:00:02Z)',
+      '(createdon ge 1970-01-01T00:00:02Z) and (createdon lt 1970-01-01T00:00:03Z)',
+      'createdon ge 1970-01-01T00:00:03Z',
+      'createdon eq null',
+    ]);
+    const same = timeSlices(1000, 1999, 16);
     expect(same.map((s) => s.filter)).toEqual(['createdon ne null', 'createdon eq null']);
   });
 });
