@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RestError } from '@azure/storage-blob';
 import { isJobDefinitionError } from '../config/job.js';
-import { InvalidEventError, parseBlobCreated } from '../imports/blob-event.js';
+import { parseBlobCreated } from '../imports/blob-event.js';
 import { tryFinalize, writeRejectedRun } from '../imports/finalize.js';
 import { InvalidInputNameError, parseIncomingName, runPaths } from '../imports/paths.js';
 import { runIdFor } from '../imports/run-id.js';
@@ -21,12 +21,10 @@ export async function onImportEvent(runtime: Runtime, body: unknown, log: Logger
   try {
     event = parseBlobCreated(decodeQueueMessage(body));
   } catch (error) {
-    // A malformed event can never succeed: log it and let it go instead of poisoning the queue.
-    if (error instanceof InvalidEventError || error instanceof SyntaxError) {
-      log.error('Ignored a message that is not a BlobCreated event', { reason: errorMessage(error) });
-      return;
-    }
-    throw error;
+    // Decoding and parsing do no I/O, so any failure here is a malformed message that can never
+    // succeed (not JSON, not base64, not an event): log it and let it go instead of poisoning the queue.
+    log.error('Ignored a message that is not a BlobCreated event', { reason: errorMessage(error) });
+    return;
   }
   if (!event || event.container !== names.incoming) return;
 
