@@ -2,6 +2,7 @@ import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/ident
 import { describe, expect, it } from 'vitest';
 import {
   azureTokenProvider,
+  credentialsFromSettings,
   emulatorTokenProvider,
   isLoopbackUrl,
   scopeFor,
@@ -90,5 +91,18 @@ describe('emulatorTokenProvider', () => {
     expect(() => emulatorTokenProvider('http://127.0.0.1.evil.example')).toThrow(/loopback/);
     expect(isLoopbackUrl('not a url')).toBe(false);
     expect(isLoopbackUrl('http://127.1.2.3:9')).toBe(true);
+  });
+});
+
+describe('credentialsFromSettings', () => {
+  it('gives one provider per distinct client id, named by it', () => {
+    const providers = credentialsFromSettings('https://o.crm.dynamics.com', [' id-1 ', 'id-2', 'id-1', '']);
+    expect(providers.map((p) => p.identity)).toEqual(['id-1', 'id-2']);
+  });
+
+  it('falls back to the default credential chain when no client id is configured', () => {
+    expect(credentialsFromSettings('https://o.crm.dynamics.com', []).map((p) => p.identity)).toEqual([
+      'default',
+    ]);
   });
 });
