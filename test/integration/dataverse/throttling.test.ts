@@ -129,4 +129,24 @@ describe('idempotent creates under dropped connections', () => {
     expect(emu.store.count('dvp_sample')).toBe(2040);
     expect(emu.stats().faults.drop).toBeGreaterThan(0);
   });
+
+  it('gives up on answers held too long, and retries them without duplicates', async () => {
+    emu = await startEmulator({ profile: 'fast', faults: 'slow=0.3', slowMs: 3000 });
+    client = createDataverseClient({
+      url: emu.url,
+      tokenProviders: [emulatorTokenProvider(emu.url)],
+      timeoutMs: 300,
+      bulkSize: 100,
+      retry: { baseDelayMs: 5, maxDelayMs: 50, maxRetries: 20 },
+    });
+    const list = Array.from({ length: 3000 }, (_, i) => ({
+      target: { key: { emailaddress1: `slow${i}@example.com` } },
+      data: { lastname: `S${i}` },
+    }));
+    const results = await client.upsertMultiple('contact', list);
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(emu.store.count('contact')).toBe(3000);
+    expect(emu.stats().faults.slow).toBeGreaterThan(0);
+    expect(client.metrics().retries).toBeGreaterThan(0);
+  });
 });
