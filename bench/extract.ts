@@ -4,13 +4,15 @@
 // emulator user; rows/s is compared with the emulator's computed read ceiling for a run of that
 // length. Then ours extracts a larger table alone, for its peak RSS. Prints JSON.
 //
-//   npx tsx bench/extract.ts [--rows 300000] [--rss-rows 1000000] [--time-scale 1.5] [--partitions 48]
+//   npx tsx bench/extract.ts [--rows 100000] [--rss-rows 1000000] [--time-scale 2] [--partitions 10]
+//     [--slices-per-worker 1] [--memory-partitions 8] [--memory-heap-mb 128] [--strategies a,b] [--out file]
 //
 // Why the time scale is above 1 by default: reads are cheap for Dataverse, so the read ceiling is
 // high (52 requests in flight); scaled down, it would exceed what one client core can parse and
 // write, and the run would measure this machine's CPU instead of the strategies.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     'memory-heap-mb': { type: 'string', default: '128' },
     'slices-per-worker': { type: 'string', default: '1' },
     strategies: { type: 'string', default: 'sequential,retrieveAll,ours' },
+    out: { type: 'string' },
   },
 });
 const rows = Number(values.rows);
@@ -196,6 +199,7 @@ try {
     goals: { fractionOfCeiling: 0.9, peakRssMb: 256 },
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (values.out) await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
 } finally {
   await host.call({ type: 'close' }).catch(() => {});
 }
