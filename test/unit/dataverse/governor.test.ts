@@ -220,3 +220,19 @@ describe('Governor reading the execution-time budget', () => {
     expect(g.limit).toBeLessThanOrEqual(5);
   });
 });
+
+describe('Governor on a concurrency 429', () => {
+  it('cuts below the hint: too many requests in flight is the one 429 more slots cannot help', () => {
+    const g = new Governor({ max: 52 });
+    const [t] = startMany(g, 1);
+    g.finish(t!, { now: 0, status: 204, headers: { 'x-ms-dop-hint': '8' } });
+    expect(g.limit).toBe(8);
+    const [a] = startMany(g, 1);
+    g.finish(a!, { now: 1, status: 429, retryAfterMs: 10, concurrencyLimited: true });
+    expect(g.limit).toBe(4);
+    const [b] = startMany(g, 1);
+    g.finish(b!, { now: 2, status: 429, retryAfterMs: 10 });
+    // A budget 429 would not go below the hint, but the window is already under it.
+    expect(g.limit).toBe(4);
+  });
+});
