@@ -31,6 +31,8 @@ export interface Outcome {
   readonly headers?: Readonly<Record<string, string>>;
   /** For a 429: how long every request of this identity must wait. */
   readonly retryAfterMs?: number;
+  /** The 429 was for too many concurrent requests (0x80072326), not for the request or time budget. */
+  readonly concurrencyLimited?: boolean;
 }
 
 export interface Ticket {
@@ -145,7 +147,7 @@ export class Governor {
     return { epoch: this.epochValue, saturated: this.running >= this.limit };
   }
 
-  /** Records a finished request; returns the pause end if this outcome paused the identity. */
+  /** Records a finished request: frees its slot and adapts the limit and the pause to the answer. */
   finish(ticket: Ticket, outcome: Outcome): void {
     this.running = Math.max(0, this.running - 1);
     const rate = outcome.headers ? readRateLimitHeaders(outcome.headers) : {};
@@ -154,9 +156,10 @@ export class Governor {
       this.pauseEnd = Math.max(this.pauseEnd, outcome.now + (outcome.retryAfterMs ?? 1000));
       // One decrease per round: 429s from requests that started before the last decrease are the same event.
       if (ticket.epoch === this.epochValue) {
-        // Not below the server's recommended parallelism: a 429 for the time budget is waited out by the pause,
-        // and fewer slots than the hint would leave budget unused once it frees up.
-        const floor = Math.min(this.window, this.hint ?? this.min);
+        // Too many requests in flight: a plain multiplicative cut. A spent request or time budget is waited out
+        // by the pause instead, so that cut stops at the server's recommended parallelism: fewer slots would
+        // leave budget unused once the window frees it.
+        const floor = outcome.concurrencyLimited ? this.min : Math.min(this.window, this.hint ?? this.min);
         this.window = this.clamp(Math.max(floor, this.window * this.decreaseFactor));
         this.threshold = this.window;
         this.epochValue++;
