@@ -1,5 +1,5 @@
 // The request layer every operation uses: URL building, OData headers, the policy pipeline, error mapping.
-import { errorFromResponse, isDataverseError, redactHeaders, type DataverseError } from './errors.js';
+import { ClientCodes, DataverseError, errorFromResponse, isDataverseError, redactHeaders } from './errors.js';
 import type { SendNext } from './policies/pipeline.js';
 import { odataHeaders, type HttpResponse } from './transport.js';
 
@@ -60,10 +60,19 @@ export function createApiSender(
   pipeline: SendNext,
   onFailure: (error: DataverseError) => void = () => {},
 ): ApiSender {
+  const origin = new URL(apiRoot).origin;
   return {
     apiRoot,
     async send(request) {
       const url = resolveUrl(apiRoot, request.path, request.query);
+      // nextLink and deltaLink URLs come from answers and stored state: the bearer token goes to the org only.
+      if (new URL(url).origin !== origin) {
+        throw new DataverseError({
+          status: 0,
+          code: ClientCodes.foreignOrigin,
+          message: `Refused to send a request to ${new URL(url).origin}: links are followed only within ${origin}`,
+        });
+      }
       const body = request.raw ?? (request.json === undefined ? undefined : JSON.stringify(request.json));
       const headers: Record<string, string> = {
         ...odataHeaders({ read: request.method === 'GET', hasBody: body !== undefined }),

@@ -22,6 +22,8 @@ export const ClientCodes = {
   aborted: 'ABORTED',
   parse: 'PARSE',
   missingResponse: 'MISSING_RESPONSE',
+  /** A link (nextLink, deltaLink) pointing outside the org: never sent, so the token stays home. */
+  foreignOrigin: 'FOREIGN_ORIGIN',
 } as const;
 
 export const dataverseErrorName = 'DataverseError';
