@@ -89,6 +89,7 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
       results,
       defaultChunkSize: settings.IMPORT_CHUNK_SIZE,
       log,
+      logCellValues: settings.LOG_CELL_VALUES,
       measure: (work) => meter.measure(work),
       prepare: (manifest) => prepareRun(runtime.client, manifest),
       preflight: (job) => checkJobFitsTable(runtime.client, job),

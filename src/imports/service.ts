@@ -22,7 +22,12 @@ export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
    * misconfigured job fails the file once instead of every chunk five times.
    */
   readonly preflight?: (job: ImportJob) => Promise<string | undefined>;
+  /** Row-failure logs carry the message, which quotes the cell (personal data), only when true. */
+  readonly logCellValues?: boolean;
 }
+
+/** Row failures logged per chunk; errors.csv holds them all. */
+const LOGGED_ROW_FAILURES = 20;
 
 export interface StartRequest {
   readonly input: InputRef;
@@ -137,6 +142,17 @@ export async function handleChunk(deps: ImportDeps, message: ChunkMessage): Prom
       throttled: result.counters.throttled,
       durationMs: result.durationMs,
     });
+    for (const outcome of result.outcomes
+      .filter((o) => o.status === 'failed')
+      .slice(0, LOGGED_ROW_FAILURES)) {
+      deps.log.warn('Row failed', {
+        runId: message.runId,
+        row: outcome.row,
+        code: outcome.code,
+        column: outcome.column,
+        ...(deps.logCellValues ? { message: outcome.message } : {}),
+      });
+    }
   }
   return finalizeIfComplete(deps, message.runId);
 }
