@@ -180,8 +180,9 @@ export function congestion(s: EmulatorSettings, inflight: number): number {
 
 /**
  * The records/s the limits allow one user (× users) over a run of `runSeconds` real seconds, burst
- * included. For a budget L per window W, capacity over T is L × (1 + T / W): a fresh user spends a
- * whole window's budget at once, then the sustained rate L / W. See docs/emulator.md.
+ * included. With a budget L per sliding window W, at most L can be admitted in any span shorter than
+ * W, so a run of T admits at most L × ⌈T / W⌉: a fresh user may spend each window's budget at its
+ * start (the burst), and no schedule does better. See docs/emulator.md.
  */
 export function ceiling(s: EmulatorSettings, q: CeilingQuery): CeilingAnswer {
   const isSingle = ['create', 'update', 'upsert-id', 'upsert-key', 'delete', 'retrieve'].includes(
@@ -191,7 +192,8 @@ export function ceiling(s: EmulatorSettings, q: CeilingQuery): CeilingAnswer {
   const users = Math.max(1, q.users ?? 1);
   const scale = s.timeScale;
   const modelSeconds = q.runSeconds / scale;
-  const burst = 1 + modelSeconds / s.windowSeconds;
+  // Tiny tolerance: a run of exactly k windows is k windows, not k + 1 after float rounding.
+  const burst = Math.max(1, Math.ceil(modelSeconds / s.windowSeconds - 1e-9));
   const counted = countedMs(s, q.operation, n, q.columns ?? 10);
   const byRequests = (s.maxRequests * burst * n) / modelSeconds;
   const byTime = (((s.maxExecutionMs * burst) / counted) * n) / modelSeconds;

@@ -131,7 +131,7 @@ describe('service protection (behaviours item 7)', () => {
     expect(bulk.binding).toBe('execution-time');
     const single = e.ceiling({ operation: 'create', runSeconds: 3600 });
     expect(single.binding).toBe('requests');
-    // 6,000 requests × (1 + 3600 / 300) windows of budget spread over 3,600 s.
-    expect(single.recordsPerSecond).toBeCloseTo((6000 * 13) / 3600, 6);
+    // 6,000 requests × 3600 / 300 windows of budget spread over 3,600 s.
+    expect(single.recordsPerSecond).toBeCloseTo((6000 * 12) / 3600, 6);
   });
 });
