@@ -107,16 +107,17 @@ function progressBar(job: string): { update: (p: ExtractProgress) => void; stop:
   );
   let started = false;
   let stopped = false;
+  // Page events carry partitionsDone = 0; only partition completions move the bar.
+  let done = 0;
   return {
     update: (p) => {
       if (!started) {
         bar.start(p.partitions, 0, { rows: 0 });
         started = true;
       }
+      done = Math.max(done, p.partitionsDone);
       bar.setTotal(p.partitions);
-      bar.update(p.partitionsDone > 0 ? p.partitionsDone : bar.getProgress() * p.partitions, {
-        rows: p.rows,
-      });
+      bar.update(done, { rows: p.rows });
     },
     stop: () => {
       if (started && !stopped) bar.stop();
