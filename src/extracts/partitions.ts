@@ -92,7 +92,51 @@ function timeOf(row: Row | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** Read plan for a table: one partition, or time slices when parallel reads are asked for. */
+/**
+ * `count` ranges of the primary id, for tables whose ids are random (created with client-side ids, or
+ * by a bulk load faster than createdon's one-second grain can separate). Each bound increases both in
+ * string order (first group first) and in SQL Server's uniqueidentifier order (last group first), so
+ * the ranges are disjoint and complete whichever order the server compares in, and even for random ids.
+ */
+export function idRanges(column: string, count: number): Partition[] {
+  const n = Math.max(1, Math.min(Math.floor(count), 4096));
+  const bounds: string[] = [];
+  for (let i = 1; i < n; i += 1) {
+    const head = Math.floor((i / n) * 2 ** 32)
+      .toString(16)
+      .padStart(8, '0');
+    const tail = Math.floor((i / n) * 2 ** 48)
+      .toString(16)
+      .padStart(12, '0');
+    bounds.push(`${head}-0000-0000-0000-${tail}`);
+  }
+  const out: Partition[] = [];
+  for (let i = 0; i < n; i += 1) {
+    const lower = i === 0 ? undefined : `${column} ge ${bounds[i - 1]!}`;
+    const upper = i === n - 1 ? undefined : `${column} lt ${bounds[i]!}`;
+    const filter = andFilters(lower, upper);
+    out.push(filter === undefined ? { index: i + 1 } : { index: i + 1, filter });
+  }
+  return out;
+}
+
+/**
+ * True when ids look random at both ends (the last digit of the first group and of the last group).
+ * The sample is the first page in key order, so the leading digits of whichever group the server sorts
+ * by are alike; the last digits are not, unless the ids are Dataverse's own sequential ones, which
+ * share their last group within an org and are split by createdon instead.
+ */
+export function idsLookRandom(ids: readonly string[]): boolean {
+  if (ids.length < 32) return false;
+  const spread = (at: number) => new Set(ids.map((id) => id.charAt(at))).size;
+  return spread(7) >= 12 && spread(35) >= 12;
+}
+
+/**
+ * Read plan for a table: one partition, or createdon time slices when parallel reads are asked for;
+ * when the table was created in too few seconds to give every worker a slice, and its ids are random,
+ * primary-id ranges instead.
+ */
 export async function planPartitions(
   client: DataverseClient,
   table: string,
@@ -102,7 +146,16 @@ export async function planPartitions(
   slicesPerWorker = defaultSlicesPerWorker,
 ): Promise<Partition[]> {
   if (workers <= 1) return [{ index: 1 }];
+  const wanted = workers * Math.max(1, slicesPerWorker);
   const range = await createdRange(client, table, primaryId, filter);
-  if (!range) return [{ index: 1 }];
-  return timeSlices(range.min, range.max, workers * Math.max(1, slicesPerWorker));
+  const slices = range ? timeSlices(range.min, range.max, wanted) : [];
+  // The last slice is the one for rows without createdon.
+  if (slices.length - 1 >= workers) return slices;
+  const sample = client.query(table, { select: [primaryId], ...(filter ? { filter } : {}), pageSize: 200 });
+  for await (const page of sample.pages()) {
+    const ids = page.map((row) => row[primaryId]).filter((id): id is string => typeof id === 'string');
+    if (idsLookRandom(ids.map((id) => id.toLowerCase()))) return idRanges(primaryId, wanted);
+    break;
+  }
+  return slices.length > 0 ? slices : [{ index: 1 }];
 }

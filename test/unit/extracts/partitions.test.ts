@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { andFilters, timeSlices } from '../../../src/extracts/partitions.js';
+import { randomUUID } from 'node:crypto';
+import { andFilters, idRanges, idsLookRandom, timeSlices } from '../../../src/extracts/partitions.js';
 
 /** Evaluates the slice filters timeSlices produces (ne/eq null, ge/lt date), joined by "and". */
 function matches(filter: string | undefined, t: number | null): boolean {
@@ -55,5 +56,54 @@ describe('andFilters', () => {
     expect(andFilters(undefined, '')).toBeUndefined();
     expect(andFilters('a eq 1')).toBe('a eq 1');
     expect(andFilters('a eq 1 or b eq 2', undefined, 'c ne null')).toBe('(a eq 1 or b eq 2) and (c ne null)');
+  });
+});
+
+/** SQL Server's uniqueidentifier order: last group, fourth, then the first three byte-reversed. */
+function sqlKey(id: string): string {
+  const [g1 = '', g2 = '', g3 = '', g4 = '', g5 = ''] = id.split('-');
+  const reversed = (hex: string) => hex.match(/../g)!.reverse().join('');
+  return g5 + g4 + reversed(g3) + reversed(g2) + reversed(g1);
+}
+
+function inRange(filter: string | undefined, id: string, key: (id: string) => string): boolean {
+  if (!filter) return true;
+  return filter.split(' and ').every((raw) => {
+    const [, op, bound = ''] = /^\(?contactid (ge|lt) ([0-9a-f-]+)\)?$/.exec(raw.trim()) ?? [];
+    return op === 'ge' ? key(id) >= key(bound) : key(id) < key(bound);
+  });
+}
+
+describe('idRanges', () => {
+  it('puts every id in exactly one range in string order and in SQL Server order, evenly for random ids', () => {
+    const ranges = idRanges('contactid', 8);
+    expect(ranges).toHaveLength(8);
+    const ids = Array.from({ length: 4000 }, () => randomUUID());
+    ids.push('00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff');
+    for (const key of [(id: string) => id, sqlKey]) {
+      const sizes = ranges.map(() => 0);
+      for (const id of ids) {
+        const hits = ranges.filter((r) => inRange(r.filter, id, key));
+        expect(hits).toHaveLength(1);
+        sizes[hits[0]!.index - 1]! += 1;
+      }
+      for (const size of sizes) expect(size).toBeGreaterThan(ids.length / 8 / 2);
+    }
+  });
+});
+
+describe('idsLookRandom', () => {
+  it('accepts random ids even when sampled in key order, and refuses sequential ones', () => {
+    const random = Array.from({ length: 60_000 }, () => randomUUID()).sort();
+    expect(idsLookRandom(random.slice(0, 200))).toBe(true);
+    expect(idsLookRandom([...random].sort((a, b) => (sqlKey(a) < sqlKey(b) ? -1 : 1)).slice(0, 200))).toBe(
+      true,
+    );
+    const sequential = Array.from(
+      { length: 200 },
+      (_, i) => `${(0x5e2e8a00 + i).toString(16)}-1e5c-ee11-9937-000d3a5a8f2b`,
+    );
+    expect(idsLookRandom(sequential)).toBe(false);
+    expect(idsLookRandom(random.slice(0, 10))).toBe(false);
   });
 });
