@@ -227,5 +227,14 @@ describe('the compiled app on the local host in a child process: kill -9 mid-chu
       expect(line).not.toContain(CELL_MARKER);
     }
     expect(emulator.stats().users.map((u) => u.user)).toContain(TOKEN_USER);
+    // Nor in anything the runs stored: run state and result files.
+    for (const store of [runs, results]) {
+      for await (const path of store.list('')) {
+        const text = (await store.get(path))?.toString('utf8') ?? '';
+        expect(text, path).not.toContain(`emulator:${TOKEN_USER}`);
+        expect(text, path).not.toContain(accountKey);
+        expect(text, path).not.toMatch(/Bearer\s+\S/i);
+      }
+    }
   });
 });
