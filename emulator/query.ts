@@ -182,33 +182,61 @@ function parseDeltaToken(store: Store, token: string): number {
 }
 
 /**
- * Ids of the only rows a filter can match when it is a disjunction of `eq` comparisons of one
- * property that is the primary id or a single-column alternate key; sorted like `sortedIds`. The
- * predicate still runs on each candidate, so the result is exactly a full scan's.
+ * Ids (sorted like `sortedIds`) of a superset of the rows a filter can match, from an index, as SQL
+ * would seek: one conjunct of the filter's top-level `and` that is a disjunction of `eq` on the
+ * primary id or a one-column alternate key, or range comparisons of one column. The predicate still
+ * runs on every candidate, so answers are exactly a full scan's; only the cost changes.
  */
 function indexedCandidates(store: Store, table: Table, expr: FilterExpr): string[] | undefined {
+  const conjuncts: FilterExpr[] = [];
+  const flatten = (e: FilterExpr): void => {
+    if (e.kind === 'and') {
+      flatten(e.left);
+      flatten(e.right);
+    } else conjuncts.push(e);
+  };
+  flatten(expr);
+  let best: string[] | undefined;
+  const consider = (ids: string[] | undefined) => {
+    if (ids && (!best || ids.length < best.length)) best = ids;
+  };
+  for (const conjunct of conjuncts) consider(equalityCandidates(store, table, conjunct));
+  for (const [column, range] of rangesOf(conjuncts)) consider(rangeCandidates(store, table, column, range));
+  return best;
+}
+
+function propLiteral(
+  e: FilterExpr,
+): { name: string; op: string; value: string | number | boolean } | undefined {
+  if (e.kind !== 'cmp') return undefined;
+  if (e.left.kind === 'prop' && e.right.kind === 'lit' && e.right.value !== null) {
+    return { name: e.left.name, op: e.op, value: e.right.value };
+  }
+  if (e.right.kind === 'prop' && e.left.kind === 'lit' && e.left.value !== null) {
+    const flipped: Record<string, string> = { gt: 'lt', ge: 'le', lt: 'gt', le: 'ge', eq: 'eq', ne: 'ne' };
+    return { name: e.right.name, op: flipped[e.op] ?? e.op, value: e.left.value };
+  }
+  return undefined;
+}
+
+function equalityCandidates(store: Store, table: Table, expr: FilterExpr): string[] | undefined {
   const values: (string | number | boolean)[] = [];
   let property: string | undefined;
   const collect = (e: FilterExpr): boolean => {
     if (e.kind === 'or') return collect(e.left) && collect(e.right);
-    if (e.kind !== 'cmp' || e.op !== 'eq') return false;
-    const [prop, lit] =
-      e.left.kind === 'prop' && e.right.kind === 'lit'
-        ? [e.left, e.right]
-        : e.right.kind === 'prop' && e.left.kind === 'lit'
-          ? [e.right, e.left]
-          : [];
-    if (!prop || !lit || lit.value === null) return false;
-    if (property !== undefined && property !== prop.name) return false;
-    property = prop.name;
-    values.push(lit.value);
+    const c = propLiteral(e);
+    if (!c || c.op !== 'eq' || (property !== undefined && property !== c.name)) return false;
+    property = c.name;
+    values.push(c.value);
     return true;
   };
   if (!collect(expr) || property === undefined) return undefined;
   const ids = new Set<string>();
   if (property === table.primaryId.logicalName) {
-    for (const value of values)
-      if (store.get(table, String(value).toLowerCase())) ids.add(String(value).toLowerCase());
+    for (const value of values) {
+      const id = String(value).toLowerCase();
+      if (store.get(table, id)) ids.add(id);
+    }
   } else {
     const key = table.keys.find(
       (k) => k.attributes.length === 1 && k.attributes[0]?.logicalName === property,
@@ -221,6 +249,97 @@ function indexedCandidates(store: Store, table: Table, expr: FilterExpr): string
     }
   }
   return [...ids].sort();
+}
+
+interface Range {
+  lower?: { value: string | number; inclusive: boolean };
+  upper?: { value: string | number; inclusive: boolean };
+}
+
+/** Bounds per column from conjuncts like `createdon ge X` and `createdon lt Y`. */
+function rangesOf(conjuncts: readonly FilterExpr[]): Map<string, Range> {
+  const ranges = new Map<string, Range>();
+  for (const conjunct of conjuncts) {
+    const c = propLiteral(conjunct);
+    if (!c || typeof c.value === 'boolean' || !['gt', 'ge', 'lt', 'le'].includes(c.op)) continue;
+    const range = ranges.get(c.name) ?? {};
+    const value = typeof c.value === 'string' ? c.value.toLowerCase() : c.value;
+    if (c.op === 'gt' || c.op === 'ge') range.lower = { value, inclusive: c.op === 'ge' };
+    else range.upper = { value, inclusive: c.op === 'le' };
+    ranges.set(c.name, range);
+  }
+  return ranges;
+}
+
+/** The `k` first rows in sort order, by insertion into a short sorted list: O(n · k) for small k. */
+function smallest(
+  rows: readonly Row[],
+  k: number,
+  keyOf: (row: Row) => unknown[],
+  compare: (a: readonly unknown[], b: readonly unknown[]) => number,
+): { row: Row; key: unknown[] }[] {
+  const out: { row: Row; key: unknown[] }[] = [];
+  if (k === 0) return out;
+  for (const row of rows) {
+    const key = keyOf(row);
+    if (out.length === k && compare(key, out[k - 1]!.key) >= 0) continue;
+    let at = out.length;
+    while (at > 0 && compare(key, out[at - 1]!.key) < 0) at -= 1;
+    out.splice(at, 0, { row, key });
+    if (out.length > k) out.pop();
+  }
+  return out;
+}
+
+/** Sorted (value, id) pairs per table column, rebuilt when the store has changed since. */
+const rangeIndexes = new WeakMap<
+  Store,
+  Map<string, { version: number; values: (string | number)[]; ids: string[] }>
+>();
+
+function rangeCandidates(store: Store, table: Table, column: string, range: Range): string[] | undefined {
+  const attr = table.attributes.find((a) => a.logicalName === column);
+  if (!attr || attr.isLookup) return undefined;
+  let perStore = rangeIndexes.get(store);
+  if (!perStore) rangeIndexes.set(store, (perStore = new Map()));
+  const name = `${table.logicalName}.${column}`;
+  let index = perStore.get(name);
+  if (!index || index.version !== store.version) {
+    const pairs: { value: string | number; id: string }[] = [];
+    for (const id of store.sortedIds(table)) {
+      const raw = store.get(table, id)?.[column];
+      // The filter compares strings case-insensitively (`norm`), so the index orders them that way too.
+      if (typeof raw === 'string') pairs.push({ value: raw.toLowerCase(), id });
+      else if (typeof raw === 'number') pairs.push({ value: raw, id });
+    }
+    pairs.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    index = { version: store.version, values: pairs.map((p) => p.value), ids: pairs.map((p) => p.id) };
+    perStore.set(name, index);
+  }
+  const { values, ids } = index;
+  const sample = values[0];
+  if (sample === undefined) return [];
+  // Mixed types compare as false in the filter; leave such columns to the scan.
+  if (
+    (range.lower && typeof range.lower.value !== typeof sample) ||
+    (range.upper && typeof range.upper.value !== typeof sample)
+  ) {
+    return undefined;
+  }
+  const bound = (target: string | number, after: boolean): number => {
+    let lo = 0;
+    let hi = values.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const v = values[mid]!;
+      if (v < target || (after && v === target)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const from = range.lower ? bound(range.lower.value, !range.lower.inclusive) : 0;
+  const to = range.upper ? bound(range.upper.value, range.upper.inclusive) : values.length;
+  return ids.slice(from, Math.max(from, to)).sort();
 }
 
 /** GET on an entity set: $select/$filter/$orderby/$top/$count, paging and change tracking. */
@@ -381,11 +500,14 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
     }
   } else {
     const matches: Row[] = [];
-    for (const row of store.rows(table)) if (!predicate || predicate(row)) matches.push(row);
+    const scanned = candidates ? candidates.map((id) => store.get(table, id)) : store.rows(table);
+    for (const row of scanned) if (row && (!predicate || predicate(row))) matches.push(row);
     total = matches.length;
-    const keyed = matches
-      .map((row) => ({ row, key: sortKey(row) }))
-      .sort((a, b) => compareKeys(a.key, b.key));
+    // A small $top without paging needs only the first rows in order, not a sort of every match.
+    const keyed =
+      !pageable && top !== undefined && top <= 100 && !wantCount
+        ? smallest(matches, top, sortKey, compareKeys)
+        : matches.map((row) => ({ row, key: sortKey(row) })).sort((a, b) => compareKeys(a.key, b.key));
     let start = 0;
     if (cookie) {
       while (start < keyed.length && compareKeys(keyed[start]!.key, cookie.last) <= 0) start += 1;
