@@ -74,6 +74,23 @@ describe('at-least-once delivery: duplicates, reordering, racing runs, crashed f
     expect(stack.emulator.stats().requests).toBe(requests);
   });
 
+  it('events of two versions of a file delivered newest first: the newer runs, the stale one is skipped', async () => {
+    const v1 = contactsCsv(600, 'version', 0);
+    const v2 = contactsCsv(900, 'version', 0);
+    const old = await stack.dropFile('contacts', 'versions.csv', v1.csv);
+    const current = await stack.dropFile('contacts', 'versions.csv', v2.csv);
+    await onImportEvent(stack.runtime, JSON.stringify(current), silentLogger);
+    const drain = await drainConcurrently(stack);
+    expect(drain.summary?.rows.total).toBe(900);
+    const requests = stack.emulator.stats().requests;
+    // The first upload's event arrives late: its version is gone, so no run starts for it.
+    await onImportEvent(stack.runtime, JSON.stringify(old), silentLogger);
+    expect((await stack.chunkQueue().getProperties()).approximateMessagesCount).toBe(0);
+    expect(await stack.runtime.runs.exists(runPaths.manifest(runIdOf(old)))).toBe(false);
+    expect(stack.emulator.stats().requests).toBe(requests);
+    expectStoredOnce(stack, 'version', v2.goodEmails);
+  });
+
   it('chunk messages delivered twice, in reverse order and interleaved: one result per chunk, no duplicates', async () => {
     const expected = contactsCsv(ROWS, 'reorder');
     const event = await stack.dropFile('contacts', 'reorder.csv', expected.csv);
