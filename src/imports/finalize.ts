@@ -25,6 +25,9 @@ export interface FinalizeDeps {
   readonly clock?: () => Date;
 }
 
+/** Writes of the result files per finalizer before its message goes back to the queue. */
+const FINALIZE_ATTEMPTS = 4;
+
 /**
  * Fan-in: when every chunk has a result, writes errors.csv and records.csv, then summary.json
  * with a create-only write. Any number of workers may call this concurrently or again after a
@@ -38,7 +41,18 @@ export async function tryFinalize(deps: FinalizeDeps, runId: string): Promise<Ru
   if (!(await allChunksDone(deps.runs, manifest))) return undefined;
 
   const clock = deps.clock ?? (() => new Date());
-  const tally = await writeResultFiles(deps, manifest);
+  let tally: Tally | undefined;
+  for (let attempt = 1; !tally; attempt += 1) {
+    try {
+      tally = await writeResultFiles(deps, manifest);
+    } catch (error) {
+      // Finalizers racing on the same files: storage refuses the block list of whoever commits
+      // second. The content is identical, so find the winner's summary or write again.
+      const winner = await getJson<RunSummary>(deps.results, summaryPath);
+      if (winner) return winner;
+      if (attempt >= FINALIZE_ATTEMPTS) throw error;
+    }
+  }
   const finishedAt = clock();
   const summary: RunSummary = {
     runId,
@@ -101,56 +115,63 @@ async function writeResultFiles(deps: FinalizeDeps, manifest: RunManifest): Prom
     'id',
     ...header,
   ]);
-  const tally: Tally = {
-    succeeded: 0,
-    failed: 0,
-    byStatus: { created: 0, updated: 0, upserted: 0, deleted: 0, unchanged: 0 },
-    counters: manifest.planCounters,
-  };
-  const planResult = await getJson<ChunkResult>(runs, runPaths.planResult(manifest.runId));
-  // Planner failures can be rows no chunk holds (unreadable rows): merge them in row order.
-  const planFailures = [...(planResult?.outcomes ?? [])].sort((a, b) => a.row - b.row);
-  const planCells = planResult?.cells ?? {};
-  let nextPlan = 0;
+  try {
+    const tally: Tally = {
+      succeeded: 0,
+      failed: 0,
+      byStatus: { created: 0, updated: 0, upserted: 0, deleted: 0, unchanged: 0 },
+      counters: manifest.planCounters,
+    };
+    const planResult = await getJson<ChunkResult>(runs, runPaths.planResult(manifest.runId));
+    // Planner failures can be rows no chunk holds (unreadable rows): merge them in row order.
+    const planFailures = [...(planResult?.outcomes ?? [])].sort((a, b) => a.row - b.row);
+    const planCells = planResult?.cells ?? {};
+    let nextPlan = 0;
 
-  const emit = async (outcome: RowOutcome, cells: readonly string[] | undefined): Promise<void> => {
-    const padded = header.map((_, i) => cells?.[i] ?? '');
-    if (isSuccess(outcome)) {
-      tally.succeeded += 1;
-      if (outcome.status !== 'failed') tally.byStatus[outcome.status] += 1;
-      await write(records.csv, [String(outcome.row), outcome.status, outcome.id ?? '', ...padded]);
-    } else {
-      tally.failed += 1;
-      await write(errors.csv, [
-        ...padded,
-        String(outcome.row),
-        outcome.code ?? 'Failed',
-        outcome.message ?? '',
-        outcome.column ?? '',
-      ]);
-      await write(records.csv, [String(outcome.row), 'failed', '', ...padded]);
-    }
-  };
+    const emit = async (outcome: RowOutcome, cells: readonly string[] | undefined): Promise<void> => {
+      const padded = header.map((_, i) => cells?.[i] ?? '');
+      if (isSuccess(outcome)) {
+        tally.succeeded += 1;
+        if (outcome.status !== 'failed') tally.byStatus[outcome.status] += 1;
+        await write(records.csv, [String(outcome.row), outcome.status, outcome.id ?? '', ...padded]);
+      } else {
+        tally.failed += 1;
+        await write(errors.csv, [
+          ...padded,
+          String(outcome.row),
+          outcome.code ?? 'Failed',
+          outcome.message ?? '',
+          outcome.column ?? '',
+        ]);
+        await write(records.csv, [String(outcome.row), 'failed', '', ...padded]);
+      }
+    };
 
-  for (let chunk = 0; chunk < manifest.chunkCount; chunk += 1) {
-    const rows = await loadChunk(runs, manifest.runId, chunk);
-    const cellsByRow = new Map(rows.map((row) => [row.row, row.cells]));
-    const result = await getJson<ChunkResult>(runs, runPaths.chunkResult(manifest.runId, chunk));
-    if (!result) throw new Error(`Run ${manifest.runId} chunk ${chunk} has no result`);
-    tally.counters = addCounters(tally.counters, result.counters);
-    const lastRow = rows.at(-1)?.row ?? 0;
-    const merged = mergeByRow(result.outcomes, planFailures, nextPlan, lastRow);
-    nextPlan = merged.nextPlan;
-    for (const outcome of merged.outcomes) {
-      await emit(outcome, cellsByRow.get(outcome.row) ?? planCells[outcome.row]);
+    for (let chunk = 0; chunk < manifest.chunkCount; chunk += 1) {
+      const rows = await loadChunk(runs, manifest.runId, chunk);
+      const cellsByRow = new Map(rows.map((row) => [row.row, row.cells]));
+      const result = await getJson<ChunkResult>(runs, runPaths.chunkResult(manifest.runId, chunk));
+      if (!result) throw new Error(`Run ${manifest.runId} chunk ${chunk} has no result`);
+      tally.counters = addCounters(tally.counters, result.counters);
+      const lastRow = rows.at(-1)?.row ?? 0;
+      const merged = mergeByRow(result.outcomes, planFailures, nextPlan, lastRow);
+      nextPlan = merged.nextPlan;
+      for (const outcome of merged.outcomes) {
+        await emit(outcome, cellsByRow.get(outcome.row) ?? planCells[outcome.row]);
+      }
     }
+    for (; nextPlan < planFailures.length; nextPlan += 1) {
+      const outcome = planFailures[nextPlan];
+      if (outcome) await emit(outcome, planCells[outcome.row]);
+    }
+    await Promise.all([errors.close(), records.close()]);
+    return tally;
+  } catch (error) {
+    // Neither upload may be left waiting for rows that will not come.
+    errors.abort(error);
+    records.abort(error);
+    throw error;
   }
-  for (; nextPlan < planFailures.length; nextPlan += 1) {
-    const outcome = planFailures[nextPlan];
-    if (outcome) await emit(outcome, planCells[outcome.row]);
-  }
-  await Promise.all([errors.close(), records.close()]);
-  return tally;
 }
 
 function mergeByRow(
@@ -183,21 +204,34 @@ function openCsv(
   store: ObjectStore,
   path: string,
   columns: readonly string[],
-): { csv: Stringifier; close: () => Promise<void> } {
+): { csv: Stringifier; close: () => Promise<void>; abort: (error: unknown) => void } {
   const csv = createCsvWriter({ columns, bom: true, neutraliseFormulas: false });
   const body = new PassThrough();
   csv.pipe(body);
   const upload = store.putStream(path, body, { contentType: 'text/csv; charset=utf-8' });
+  // Failures surface through the upload promise and write(); the streams' own error events are expected.
+  csv.on('error', () => undefined);
+  body.on('error', () => undefined);
+  const abort = (error: unknown) => {
+    const reason = error instanceof Error ? error : new Error(String(error));
+    csv.destroy(reason);
+    body.destroy(reason);
+  };
+  // A failed upload stops reading: fail the writer too, so writes neither wait for a drain that
+  // never comes nor leave the rejection unhandled (which ends a Node process).
+  upload.catch(abort);
   return {
     csv,
     close: async () => {
       csv.end();
       await upload;
     },
+    abort,
   };
 }
 
 async function write(csv: Stringifier, record: readonly string[]): Promise<void> {
+  if (csv.destroyed) throw csv.errored ?? new Error('The result file could not be written');
   if (!csv.write(record)) await once(csv, 'drain');
 }
 
