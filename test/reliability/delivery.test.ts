@@ -177,8 +177,8 @@ describe('at-least-once delivery: duplicates, reordering, racing runs, crashed f
     expect(await stack.runtime.results.exists(`contacts/final.csv/${runId}/errors.csv`)).toBe(true);
 
     // The last message is redelivered to several workers at once; each one tries to finalize. A
-    // loser may fail while the winner's result files are committed under it (storage rejects its
-    // block list); its message is simply delivered again and then finds the summary.
+    // loser's result files can be refused while the winner's are committed (storage rejects its
+    // block list): it writes again, and if that keeps failing its message is delivered again.
     const racing = await Promise.allSettled(
       Array.from({ length: 5 }, () =>
         onChunkMessage(stack.runtime, JSON.stringify(messages.at(-1)), silentLogger),
@@ -201,5 +201,25 @@ describe('at-least-once delivery: duplicates, reordering, racing runs, crashed f
     expect(await summaryCount(first)).toBe(1);
     expect(await tryFinalize(stack.runtime.importDeps(silentLogger), runId)).toEqual(first);
     await expectAccountedFor(stack, first, expected, 2_000);
+  });
+  it('a finalizer whose result file is refused by storage (unread, mid-write) writes it again and finishes', async () => {
+    const expected = contactsCsv(1_000, 'refusedfile');
+    const event = await stack.dropFile('contacts', 'refused-file.csv', expected.csv);
+    await onImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
+    const flaky = createRuntime(loadSettings(stack.env), stack.env);
+    const realPutStream = flaky.results.putStream.bind(flaky.results);
+    let refused = 0;
+    flaky.results.putStream = async (path, body, options) => {
+      if (path.endsWith('records.csv') && refused === 0) {
+        refused += 1;
+        throw new Error('The specified block list is invalid.');
+      }
+      return realPutStream(path, body, options);
+    };
+    const drain = await drainConcurrently(stack, { runtime: flaky });
+    await flaky.client.close();
+    expect(refused).toBe(1);
+    expect(drain.failures).toBe(0);
+    await expectAccountedFor(stack, drain.summary!, expected, 1_000);
   });
 });
