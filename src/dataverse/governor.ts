@@ -168,9 +168,10 @@ export class Governor {
     }
     const healthy = outcome.status !== undefined && outcome.status < 500;
     if (!healthy || !ticket.saturated) return;
-    // Execution budget left for more requests than are running: take it now rather than a slot per round trip
-    // (a fresh window, or a window whose earlier burst just expired).
-    const affordable = this.affordable();
+    // A fresh identity's whole window of execution budget: take it now rather than a slot per round trip.
+    // Only before the first 429: re-spending each freed window in a burst ends every window in 429s for the
+    // same throughput (import bench: 82% of the ceiling either way, 115 429s against 28).
+    const affordable = this.epochValue === 0 ? this.affordable() : undefined;
     if (affordable !== undefined && this.running + affordable > this.window) {
       this.window = this.clamp(this.running + affordable);
       return;

@@ -198,7 +198,7 @@ describe('Governor reading the execution-time budget', () => {
     expect(g.limit).toBe(3 + 20);
   });
 
-  it('takes a burst that frees up later in one step too, never above max', () => {
+  it('after the first 429 grows one step at a time even when the budget frees up again', () => {
     const g = fresh(10);
     let ts = startMany(g, 4);
     g.finish(ts[3]!, { now: 0, status: 204, headers: remaining(960) });
@@ -207,10 +207,11 @@ describe('Governor reading the execution-time budget', () => {
     const [t] = startMany(g, 1);
     g.finish(t!, { now: 1, status: 429, retryAfterMs: 100 });
     expect(g.limit).toBe(5);
-    // Old requests leave the window: the whole budget is back.
+    // Old requests leave the window: the budget is back, but spending it in one burst again would end
+    // in another round of 429s (measured on the import bench: the same throughput, 4x the 429s).
     ts = startMany(g, 5);
     g.finish(ts[4]!, { now: 2, status: 204, headers: remaining(1200) });
-    expect(g.limit).toBe(10);
+    expect(g.limit).toBe(5);
   });
 
   it('does not jump while the budget is spent', () => {
