@@ -10,7 +10,7 @@ import { packageRoot } from '../src/app/package-root.js';
 import { startEmulatorProcess, type EmulatorProcess } from './lib/emulator-process.js';
 import { benchRow, writeBenchCsv } from './lib/import-data.js';
 import type { StrategyResult } from './lib/import-strategy.js';
-import { renderChart, type Series } from './lib/svg-chart.js';
+import { renderImportChart } from './lib/import-chart.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,12 +30,6 @@ const timeScale = Number(values['time-scale']);
 const windowSeconds = Number(values.window);
 const strategies = values.strategies.split(',');
 const root = packageRoot();
-const COLORS: Record<string, string> = {
-  seed: '#d62728',
-  'dynamics-web-api': '#ff7f0e',
-  'dotnet-style': '#1f77b4',
-  ours: '#2ca02c',
-};
 
 // The documented limits per 300 s window, scaled to a shorter window with the same sustained rates
 // (20 requests/s, 4 s of server time per s), so a 50,000-row run spans several windows and the
@@ -211,34 +205,15 @@ try {
   await writeFile(join(root, values.out), `${JSON.stringify(output, null, 2)}\n`);
   await writeFile(
     join(root, values.out.replace(/\.json$/, '.svg')),
-    chart(reports.filter((r) => r.rep === 1)),
+    renderImportChart(
+      reports.filter((r) => r.rep === 1),
+      rows,
+      timeScale,
+    ),
   );
   console.log(
     JSON.stringify({ ...output, reports: reports.map(({ samples: _samples, ...r }) => r) }, null, 2),
   );
 } finally {
   await emulator.stop();
-}
-
-function chart(reports: readonly StrategyReport[]): string {
-  const throughput: Series[] = reports.map((r) => ({
-    name: r.strategy,
-    color: COLORS[r.strategy] ?? '#333',
-    points: r.samples.slice(1).map((s, i) => {
-      const prev = r.samples[i] ?? s;
-      return [s.t, Math.max(0, (s.written - prev.written) / Math.max(1e-3, s.t - prev.t))] as const;
-    }),
-  }));
-  const concurrency: Series[] = reports.map((r) => ({
-    name: r.strategy,
-    color: COLORS[r.strategy] ?? '#333',
-    points: r.samples.map((s) => [s.t, s.inflight] as const),
-  }));
-  return renderChart(
-    `Import of ${rows.toLocaleString('en-US')} rows against the realistic emulator (time scale ${timeScale})`,
-    [
-      { title: 'Records written per second (real time)', unit: 'records/s', series: throughput },
-      { title: 'Requests in flight', unit: 'requests', series: concurrency },
-    ],
-  );
 }
