@@ -65,6 +65,8 @@ export interface StrategyReport extends StrategyResult {
   readonly rowsPerSecond: number;
   readonly ceilingRowsPerSecond: number;
   readonly fractionOfCeiling: number;
+  /** Ours: the same fraction over the writing phase alone (from the first write to the last). */
+  readonly writePhaseFraction?: number;
   readonly samples: readonly Sample[];
 }
 
@@ -133,6 +135,9 @@ async function runStrategy(
   const seconds = result.durationMs / 1000;
   const ceilingRowsPerSecond = await mixedCeiling(emulator, seconds);
   const rowsPerSecond = good.size / seconds;
+  const writing = result.phases?.writeSeconds;
+  const writePhaseFraction =
+    writing && writing > 0 ? good.size / writing / (await mixedCeiling(emulator, writing)) : undefined;
   return {
     ...result,
     rep,
@@ -142,6 +147,7 @@ async function runStrategy(
     rowsPerSecond,
     ceilingRowsPerSecond,
     fractionOfCeiling: rowsPerSecond / ceilingRowsPerSecond,
+    ...(writePhaseFraction !== undefined ? { writePhaseFraction } : {}),
     samples,
   };
 }
@@ -187,7 +193,11 @@ try {
       console.error(
         `  ${strategy.padEnd(17)} ${report.rowsPerSecond.toFixed(0).padStart(6)} rows/s (${(report.fractionOfCeiling * 100).toFixed(0)}% of ceiling ${report.ceilingRowsPerSecond.toFixed(0)}), ` +
           `${report.requests} requests, ${report.throttled} 429s, lost ${report.rowsLost}, duplicated ${report.rowsDuplicated}, ` +
-          `${(report.durationMs / 1000).toFixed(1)} s, ${report.cpuSeconds.toFixed(1)} CPU s, ${report.peakRssMb.toFixed(0)} MB`,
+          `${(report.durationMs / 1000).toFixed(1)} s, ${report.cpuSeconds.toFixed(1)} CPU s, ${report.peakRssMb.toFixed(0)} MB` +
+          (report.phases
+            ? ` | plan ${report.phases.planSeconds.toFixed(1)} s, writes ${report.phases.writeSeconds.toFixed(1)} s` +
+              ` (${((report.writePhaseFraction ?? 0) * 100).toFixed(0)}% of their ceiling), result files ${report.phases.finishSeconds.toFixed(1)} s`
+            : ''),
       );
     }
   }

@@ -180,9 +180,10 @@ export function congestion(s: EmulatorSettings, inflight: number): number {
 
 /**
  * The records/s the limits allow one user (× users) over a run of `runSeconds` real seconds, burst
- * included. With a budget L per sliding window W, at most L can be admitted in any span shorter than
- * W, so a run of T admits at most L × ⌈T / W⌉: a fresh user may spend each window's budget at its
- * start (the burst), and no schedule does better. See docs/emulator.md.
+ * included. With a budget L per sliding window W, a run shorter than W can spend one whole budget
+ * (the burst); a longer run can spend L per W of its length, L × T / W, the sustained rate. (Budget
+ * that frees in the run's last partial window cannot finish work inside the run, so it is not
+ * counted: counting it would make the ceiling jump at each window boundary.) See docs/emulator.md.
  */
 export function ceiling(s: EmulatorSettings, q: CeilingQuery): CeilingAnswer {
   const isSingle = ['create', 'update', 'upsert-id', 'upsert-key', 'delete', 'retrieve'].includes(
@@ -192,8 +193,7 @@ export function ceiling(s: EmulatorSettings, q: CeilingQuery): CeilingAnswer {
   const users = Math.max(1, q.users ?? 1);
   const scale = s.timeScale;
   const modelSeconds = q.runSeconds / scale;
-  // Tiny tolerance: a run of exactly k windows is k windows, not k + 1 after float rounding.
-  const burst = Math.max(1, Math.ceil(modelSeconds / s.windowSeconds - 1e-9));
+  const burst = Math.max(1, modelSeconds / s.windowSeconds);
   const counted = countedMs(s, q.operation, n, q.columns ?? 10);
   const byRequests = (s.maxRequests * burst * n) / modelSeconds;
   const byTime = (((s.maxExecutionMs * burst) / counted) * n) / modelSeconds;

@@ -17,6 +17,12 @@ import { benchJob } from './import-data.js';
 
 export interface StrategyResult {
   readonly strategy: string;
+  /** Ours only: seconds spent before the first write (read + plan) and after the last (result files). */
+  readonly phases?: {
+    readonly planSeconds: number;
+    readonly writeSeconds: number;
+    readonly finishSeconds: number;
+  };
   readonly rowsReportedOk: number;
   readonly requests: number;
   readonly throttled: number;
@@ -185,12 +191,23 @@ function retryAfterMs(headers: Record<string, string | string[] | undefined>, at
 }
 
 /** dataverse-pipelines: the real pipeline (plan, chunks, mapping, writes) through the governed client. */
+let phases: StrategyResult['phases'];
+
 async function ours(c: Counters): Promise<void> {
+  const begun = performance.now();
+  let firstWrite: number | undefined;
+  let lastWrite = 0;
   const meter = new RequestMeter();
   const client = createClient({
     url,
     identities: [user],
-    onEvent: meter.onEvent,
+    onEvent: (event) => {
+      meter.onEvent(event);
+      if (event.type === 'records') {
+        firstWrite ??= performance.now();
+        lastWrite = performance.now();
+      }
+    },
     ...(process.env.BENCH_BULK_SIZE ? { bulkSize: Number(process.env.BENCH_BULK_SIZE) } : {}),
     ...(process.env.BENCH_MAX_CONCURRENCY
       ? { maxConcurrency: Number(process.env.BENCH_MAX_CONCURRENCY) }
@@ -210,6 +227,13 @@ async function ours(c: Counters): Promise<void> {
     chunkConcurrency: Number(process.env.BENCH_CHUNK_CONCURRENCY ?? 4),
     ...(process.env.BENCH_CHUNK_SIZE ? { defaultChunkSize: Number(process.env.BENCH_CHUNK_SIZE) } : {}),
   });
+  const ended = performance.now();
+  const first = firstWrite ?? ended;
+  phases = {
+    planSeconds: (first - begun) / 1000,
+    writeSeconds: (lastWrite - first) / 1000,
+    finishSeconds: (ended - lastWrite) / 1000,
+  };
   const metrics = client.metrics();
   c.ok = result.summary.rows.succeeded;
   c.otherErrors = result.summary.rows.failed;
@@ -246,5 +270,6 @@ const result: StrategyResult = {
   durationMs,
   cpuSeconds: (cpu.user + cpu.system) / 1e6,
   peakRssMb: process.resourceUsage().maxRSS / 1024,
+  ...(phases ? { phases } : {}),
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
