@@ -1,4 +1,5 @@
 import { createDuplicateKeyTracker } from '../mapping/duplicates.js';
+import { DiskDuplicateDetector } from './disk-duplicates.js';
 import { runPaths } from './paths.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import type {
@@ -38,6 +39,8 @@ export interface PlanOptions {
     cells: readonly string[],
   ) => { readonly key: string; readonly display: string } | undefined;
   readonly duplicateKeys: DuplicateKeyPolicy;
+  /** Index keys on local disk instead of memory (big inputs: memory stays flat whatever the row count). */
+  readonly spillDuplicates?: boolean;
   readonly store: ObjectStore;
   readonly dryRun: boolean;
   readonly resultsPrefix: string;
@@ -67,7 +70,9 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   const failures: RowOutcome[] = [];
   const failedCells: Record<string, readonly string[]> = {};
   const skipped = new Set<number>();
-  const duplicates = options.keyOf ? createDuplicateKeyTracker(options.duplicateKeys) : undefined;
+  const onDisk =
+    options.keyOf && options.spillDuplicates ? new DiskDuplicateDetector(options.duplicateKeys) : undefined;
+  const duplicates = options.keyOf && !onDisk ? createDuplicateKeyTracker(options.duplicateKeys) : undefined;
   let buffer: ChunkRow[] = [];
   let chunkCount = 0;
   let totalRows = 0;
@@ -88,7 +93,8 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
       if (record.cells) failedCells[record.row] = record.cells;
       continue;
     }
-    const key = duplicates && options.keyOf?.(record.cells);
+    const key = options.keyOf?.(record.cells);
+    if (onDisk && key) await onDisk.add(key.key, record.row);
     if (duplicates && key) {
       for (const failure of duplicates.add(key.key, record.row, key.display)) {
         skipped.add(failure.row);
@@ -100,6 +106,10 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   }
   await flush();
   options.onProgress?.(totalRows);
+  for (const failure of (await onDisk?.finish()) ?? []) {
+    skipped.add(failure.row);
+    failures.push({ row: failure.row, status: 'failed', code: failure.code, message: failure.message });
+  }
 
   const planResult: ChunkResult = {
     runId,

@@ -12,6 +12,9 @@ import { runIdFor } from './run-id.js';
 import type { ChunkMessage, InputRef, RunManifest, RunSummary } from './types.js';
 import { failChunk, processChunk, type ChunkWorkerDeps } from './write-chunk.js';
 
+/** Inputs above this size index their keys on disk (about 1 million rows of typical CSV). */
+const SPILL_DUPLICATES_ABOVE_BYTES = 64 * 1024 * 1024;
+
 export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
   readonly runs: ObjectStore;
   readonly results: ObjectStore;
@@ -103,6 +106,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       chunkSize: job.chunkSize ?? deps.defaultChunkSize,
       keyOf: keyExtractor(job, header),
       duplicateKeys: job.duplicateKeys,
+      spillDuplicates: (input.size ?? 0) > SPILL_DUPLICATES_ABOVE_BYTES,
       store: deps.runs,
       dryRun: request.dryRun ?? false,
       resultsPrefix,

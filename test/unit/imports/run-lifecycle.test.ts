@@ -140,6 +140,32 @@ describe('plan → chunks → finalize', () => {
     expect(await rerunFailedRows(runs, results, incoming, 'not-a-run')).toBeUndefined();
   });
 
+  it('indexes keys on disk for big inputs with the same outcome', async () => {
+    const { messages } = await planRun({
+      runId,
+      input,
+      jobName: 'contacts',
+      job: {},
+      header,
+      records: records([
+        { row: 2, cells: ['a@x.com', 'A'] },
+        { row: 3, cells: ['b@x.com', 'B'] },
+        { row: 4, cells: ['A@X.COM', 'A2'] },
+      ]),
+      chunkSize: 2,
+      keyOf: (cells) => (cells[0] ? { key: cells[0].toLowerCase(), display: cells[0] } : undefined),
+      duplicateKeys: 'lastWins',
+      spillDuplicates: true,
+      store: runs,
+      dryRun: false,
+      resultsPrefix: `contacts/people.csv/${runId}/`,
+    });
+    for (const message of messages) await processChunk(deps(), message);
+    const summary = await tryFinalize({ runs, results }, runId);
+    expect(summary?.rows).toMatchObject({ total: 3, succeeded: 2, failed: 1 });
+    expect([...table.rows.values()].map((r) => r.lastname).sort()).toEqual(['A2', 'B']);
+  });
+
   it('fails every row sharing a key with failAll', async () => {
     const { messages } = await plan('failAll');
     for (const message of messages) await processChunk(deps(), message);
