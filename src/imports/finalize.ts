@@ -101,13 +101,11 @@ interface Tally {
 
 async function writeResultFiles(deps: FinalizeDeps, manifest: RunManifest): Promise<Tally> {
   const { runs, results } = deps;
-  const header = [...manifest.header];
+  const echoed = echoedColumns(manifest);
+  const header = echoed.map((i) => manifest.header[i] ?? '');
   const errors = openCsv(results, manifest.resultsPrefix + resultFiles.errors, [
     ...header,
-    'row',
-    'code',
-    'message',
-    'column',
+    ...RESULT_COLUMNS,
   ]);
   const records = openCsv(results, manifest.resultsPrefix + resultFiles.records, [
     'row',
@@ -129,7 +127,7 @@ async function writeResultFiles(deps: FinalizeDeps, manifest: RunManifest): Prom
     let nextPlan = 0;
 
     const emit = async (outcome: RowOutcome, cells: readonly string[] | undefined): Promise<void> => {
-      const padded = header.map((_, i) => cells?.[i] ?? '');
+      const padded = echoed.map((i) => cells?.[i] ?? '');
       if (isSuccess(outcome)) {
         tally.succeeded += 1;
         if (outcome.status !== 'failed') tally.byStatus[outcome.status] += 1;
@@ -172,6 +170,20 @@ async function writeResultFiles(deps: FinalizeDeps, manifest: RunManifest): Prom
     records.abort(error);
     throw error;
   }
+}
+
+const RESULT_COLUMNS = ['row', 'code', 'message', 'column'] as const;
+
+/**
+ * Positions of the input columns that errors.csv and records.csv repeat. A fixed errors.csv dropped
+ * back in carries the last run's `row`, `code`, `message` and `column`; unless the job maps them,
+ * they are not repeated, so the new file has one set of them, this run's.
+ */
+export function echoedColumns(manifest: RunManifest): number[] {
+  const job = manifest.job as { columns?: Record<string, unknown> } | undefined;
+  const mapped = new Set(Object.keys(job?.columns ?? {}));
+  const ours = new Set<string>(RESULT_COLUMNS);
+  return manifest.header.flatMap((name, i) => (ours.has(name) && !mapped.has(name) ? [] : [i]));
 }
 
 function mergeByRow(

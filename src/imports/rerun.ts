@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse';
 import { createCsvWriter } from '../csv/writer.js';
 import { getJson, type ObjectStore } from '../storage/object-store.js';
+import { echoedColumns } from './finalize.js';
 import { resultFiles, runPaths } from './paths.js';
 import { isRunId } from './run-id.js';
 import type { RunManifest, RunSummary } from './types.js';
@@ -30,7 +31,7 @@ export async function rerunFailedRows(
   const errors = await results.getStream(manifest.resultsPrefix + resultFiles.errors);
   if (!errors) return undefined;
 
-  const header = [...manifest.header];
+  const header = echoedColumns(manifest).map((i) => manifest.header[i] ?? '');
   const writer = createCsvWriter({ columns: header, bom: true, neutraliseFormulas: false });
   const stem = manifest.input.name.replace(/\.csv$/i, '');
   const target = `${manifest.jobName}/${stem}.rerun-${runId}.csv`;

@@ -256,3 +256,68 @@ describe('concurrent finalizers', () => {
     }
   });
 });
+
+describe('a fixed errors.csv dropped back in', () => {
+  it('keeps one set of row/code/message/column: the new run’s', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvp-refix-'));
+    try {
+      const runs = new FileObjectStore(join(dir, 'runs'));
+      const results = new FileObjectStore(join(dir, 'results'));
+      const runId = 'r' + 'b'.repeat(24);
+      const refixHeader = ['Email', 'Last Name', 'row', 'code', 'message', 'column'];
+      const { messages } = await planRun({
+        runId,
+        input,
+        jobName: 'contacts',
+        job: { columns: { Email: 'emailaddress1', 'Last Name': 'lastname' } },
+        header: refixHeader,
+        records: records([{ row: 2, cells: ['a@x.com', '', '7', 'Required', 'empty', 'Last Name'] }]),
+        chunkSize: 10,
+        duplicateKeys: 'lastWins',
+        store: runs,
+        dryRun: false,
+        resultsPrefix: `p/${runId}/`,
+      });
+      const deps: ChunkWorkerDeps = {
+        runs,
+        measure: async (work) => ({
+          value: await work(),
+          counters: { requests: 0, retries: 0, throttled: 0 },
+        }),
+        prepare: async () => ({
+          mapper: {
+            mapChunk: async (rows) => ({
+              writable: [],
+              failures: rows.map((r) => ({
+                row: r.row,
+                status: 'failed' as const,
+                code: 'Required',
+                column: 'Last Name',
+                message: 'still empty',
+              })),
+            }),
+          },
+          write: {
+            client: new FakeTable('contactid', []),
+            table: 'contact',
+            primaryIdAttribute: 'contactid',
+            operation: 'upsert',
+            strategy: 'auto',
+            newIdFor: () => 'x',
+          },
+        }),
+      };
+      for (const message of messages) await processChunk(deps, message);
+      const summary = await tryFinalize({ runs, results }, runId);
+      const rows = parse(await readFile(join(dir, 'results', summary!.errorsFile)), {
+        bom: true,
+      }) as string[][];
+      expect(rows).toEqual([
+        ['Email', 'Last Name', 'row', 'code', 'message', 'column'],
+        ['a@x.com', '', '2', 'Required', 'still empty', 'Last Name'],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
