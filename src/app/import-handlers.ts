@@ -90,6 +90,41 @@ export async function onImportEvent(runtime: Runtime, body: unknown, log: Logger
   });
 }
 
+/**
+ * `importEventPoisoned`: planning the file failed on every attempt (Dataverse or storage down for
+ * the whole retry span, a bug). The file still gets a summary and an errors.csv saying why, so no
+ * input ends without a result; dropping it again (or `--rerun`) starts over.
+ */
+export async function onPoisonedImportEvent(runtime: Runtime, body: unknown, log: Logger): Promise<void> {
+  let event;
+  try {
+    event = parseBlobCreated(decodeQueueMessage(body));
+  } catch {
+    return;
+  }
+  if (!event || event.container !== names.incoming) return;
+  let job: string;
+  let name: string;
+  try {
+    ({ job, name } = parseIncomingName(event.blobName));
+  } catch {
+    return;
+  }
+  const runId = runIdFor(event.url, event.etag);
+  if (await runtime.runs.exists(runPaths.manifest(runId))) return;
+  log.error('Import event poisoned: the file could not be planned', { runId, job });
+  await writeRejectedRun(runtime.results, `${job}/${name}/${runId}/`, {
+    runId,
+    job,
+    input: { job, name, url: event.url, etag: event.etag },
+    code: 'PlanFailed',
+    message:
+      'The file could not be read and planned after every retry (see the function logs for the cause). ' +
+      'Nothing was written. Upload it again to retry.',
+    startedAt: new Date(),
+  });
+}
+
 /** `writeChunk`: writes one chunk; the worker that completes the last chunk finalizes the run. */
 export async function onChunkMessage(
   runtime: Runtime,

@@ -196,6 +196,38 @@ describe('CSV import through the functions handlers (Azurite + emulator)', () =>
   });
 });
 
+describe('an import event that poisons', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ profile: 'fast' });
+    await stack.putJob(contactsJob);
+  });
+  afterAll(async () => stack?.stop());
+
+  it('still gives the file a failed summary saying why, and leaves planned runs alone', async () => {
+    const { onPoisonedImportEvent } = await import('../../../src/app/import-handlers.js');
+    const { silentLogger } = await import('../../../src/logging.js');
+    const { runIdFor } = await import('../../../src/imports/run-id.js');
+    const event = await stack.dropFile('contacts', 'never-planned.csv', generate(10, 1000).csv);
+    await onPoisonedImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
+    const runId = runIdFor(event.data.url, event.data.eTag.replace(/^"(.*)"$/, '$1'));
+    const summary = await stack.runtime.results.get(`contacts/never-planned.csv/${runId}/summary.json`);
+    expect(JSON.parse(summary!.toString('utf8'))).toMatchObject({
+      runId,
+      status: 'failed',
+      error: { code: 'PlanFailed' },
+    });
+
+    const planned = await stack.dropFile('contacts', 'planned.csv', generate(10, 1000).csv);
+    const done = (await stack.importEvent(planned)) as RunSummary;
+    await onPoisonedImportEvent(stack.runtime, JSON.stringify(planned), silentLogger);
+    const after = await stack.runtime.results.get(`contacts/planned.csv/${done.runId}/summary.json`);
+    // The run that was planned keeps its own summary (its rows failed on lookups here: no accounts).
+    expect(JSON.parse(after!.toString('utf8'))).toEqual(done);
+    expect(done.error).toBeUndefined();
+  });
+});
+
 async function findRunId(stack: Stack, name: string, manifests: string[]): Promise<string> {
   for (const path of manifests) {
     const body = await stack.runtime.runs.get(path);
