@@ -6,6 +6,7 @@ import type { RunSummary } from '../../../src/imports/types.js';
 import { createRuntime } from '../../../src/app/runtime.js';
 import { loadSettings } from '../../../src/config/settings.js';
 import type { ObjectStore } from '../../../src/storage/object-store.js';
+import { designColumns } from '../../fixtures/design-job.js';
 
 const contactsJob = {
   name: 'contacts',
@@ -13,12 +14,7 @@ const contactsJob = {
   operation: 'upsert',
   key: ['emailaddress1'],
   columns: {
-    Email: 'emailaddress1',
-    'First Name': 'firstname',
-    'Last Name': 'lastname',
-    Company: { attribute: 'parentcustomerid', lookup: 'account', by: 'accountnumber' },
-    'Contact Method': { attribute: 'preferredcontactmethodcode', choice: 'label' },
-    Birthday: { attribute: 'birthdate', format: 'yyyy-MM-dd' },
+    ...designColumns,
     'Credit Limit': 'creditlimit',
     'Do Not Email': 'donotemail',
   },

@@ -10,21 +10,9 @@ import {
   parseJob,
   requiredHeaders,
 } from '../../../src/config/job.js';
+import { designContactsJob } from '../../fixtures/design-job.js';
 
-const designExample = {
-  name: 'contacts',
-  table: 'contact',
-  operation: 'upsert',
-  key: ['emailaddress1'],
-  columns: {
-    Email: 'emailaddress1',
-    'First Name': 'firstname',
-    'Last Name': 'lastname',
-    Company: { attribute: 'parentcustomerid', lookup: 'account', by: 'accountnumber' },
-    'Contact Method': { attribute: 'preferredcontactmethodcode', choice: 'label' },
-    Birthday: { attribute: 'birthdate', format: 'yyyy-MM-dd' },
-  },
-};
+const designExample = designContactsJob;
 
 function problemText(json: unknown, source = 'jobs/contacts.json'): string {
   try {
@@ -51,8 +39,13 @@ describe('parseJob: import jobs', () => {
   });
 
   it('names the file and the field path of a bad lookup table', () => {
-    const json = structuredClone(designExample);
-    json.columns.Company = { attribute: 'parentcustomerid', lookup: 'Account', by: 'accountnumber' };
+    const json = {
+      ...designExample,
+      columns: {
+        ...designExample.columns,
+        Company: { attribute: 'parentcustomerid', lookup: 'Account', by: 'accountnumber' },
+      },
+    };
     expect(problemText(json)).toMatch(
       /^jobs\/contacts\.json: columns\."Company"\.lookup: expected a table logical name/,
     );

@@ -5,7 +5,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { FileObjectStore } from '../../../src/storage/file-store.js';
 import { planRun, type SourceRecord } from '../../../src/imports/plan.js';
-import { processChunk, failChunk, type ChunkWorkerDeps } from '../../../src/imports/write-chunk.js';
+import {
+  processChunk,
+  failChunk,
+  type ChunkMapper,
+  type ChunkWorkerDeps,
+} from '../../../src/imports/write-chunk.js';
+import type { WriteClient } from '../../../src/imports/write-client.js';
+import type { ObjectStore } from '../../../src/storage/object-store.js';
 import { tryFinalize } from '../../../src/imports/finalize.js';
 import { rerunFailedRows } from '../../../src/imports/rerun.js';
 import type { InputRef } from '../../../src/imports/types.js';
@@ -14,6 +21,29 @@ import { FakeTable } from './fake-write-client.js';
 const header = ['Email', 'Last Name'];
 const runId = 'r0123456789abcdef01234567';
 const input: InputRef = { job: 'contacts', name: 'people.csv', url: 'file:///people.csv', etag: 'e1' };
+
+/** Chunk-worker dependencies over a fake table, with `mapChunk` standing in for the mapper. */
+function chunkDeps(
+  runs: ObjectStore,
+  client: WriteClient,
+  mapChunk: ChunkMapper['mapChunk'],
+): ChunkWorkerDeps {
+  return {
+    runs,
+    measure: async (work) => ({ value: await work(), counters: { requests: 1, retries: 0, throttled: 0 } }),
+    prepare: async () => ({
+      mapper: { mapChunk },
+      write: {
+        client,
+        table: 'contact',
+        primaryIdAttribute: 'contactid',
+        operation: 'upsert',
+        strategy: 'auto',
+        newIdFor: (row) => `id-${row.row}`,
+      },
+    }),
+  };
+}
 
 async function* records(list: SourceRecord[]): AsyncIterable<SourceRecord> {
   yield* list;
@@ -33,40 +63,25 @@ describe('plan → chunks → finalize', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  const deps = (): ChunkWorkerDeps => ({
-    runs,
-    measure: async (work) => ({ value: await work(), counters: { requests: 1, retries: 0, throttled: 0 } }),
-    prepare: async () => ({
-      mapper: {
-        mapChunk: async (rows) => ({
-          writable: rows
-            .filter((r) => r.cells[1] !== '')
-            .map((r) => ({
-              row: r.row,
-              data: { emailaddress1: r.cells[0], lastname: r.cells[1] },
-              key: { emailaddress1: r.cells[0] ?? '' },
-            })),
-          failures: rows
-            .filter((r) => r.cells[1] === '')
-            .map((r) => ({
-              row: r.row,
-              status: 'failed' as const,
-              code: 'Required',
-              column: 'Last Name',
-              message: 'empty',
-            })),
-        }),
-      },
-      write: {
-        client: table,
-        table: 'contact',
-        primaryIdAttribute: 'contactid',
-        operation: 'upsert',
-        strategy: 'auto',
-        newIdFor: (row) => `id-${row.row}`,
-      },
-    }),
-  });
+  const deps = (): ChunkWorkerDeps =>
+    chunkDeps(runs, table, async (rows) => ({
+      writable: rows
+        .filter((r) => r.cells[1] !== '')
+        .map((r) => ({
+          row: r.row,
+          data: { emailaddress1: r.cells[0], lastname: r.cells[1] },
+          key: { emailaddress1: r.cells[0] ?? '' },
+        })),
+      failures: rows
+        .filter((r) => r.cells[1] === '')
+        .map((r) => ({
+          row: r.row,
+          status: 'failed' as const,
+          code: 'Required',
+          column: 'Last Name',
+          message: 'empty',
+        })),
+    }));
 
   const plan = (duplicateKeys: 'lastWins' | 'failAll') =>
     planRun({
@@ -218,33 +233,14 @@ describe('concurrent finalizers', () => {
         resultsPrefix: `p/${runId}/`,
       });
       const table = new FakeTable('contactid', ['emailaddress1']);
-      const deps: ChunkWorkerDeps = {
-        runs,
-        measure: async (work) => ({
-          value: await work(),
-          counters: { requests: 0, retries: 0, throttled: 0 },
-        }),
-        prepare: async () => ({
-          mapper: {
-            mapChunk: async (rows) => ({
-              writable: rows.map((r) => ({
-                row: r.row,
-                data: { emailaddress1: r.cells[0] },
-                key: { emailaddress1: r.cells[0] ?? '' },
-              })),
-              failures: [],
-            }),
-          },
-          write: {
-            client: table,
-            table: 'contact',
-            primaryIdAttribute: 'contactid',
-            operation: 'upsert',
-            strategy: 'auto',
-            newIdFor: (r) => `id-${r.row}`,
-          },
-        }),
-      };
+      const deps = chunkDeps(runs, table, async (rows) => ({
+        writable: rows.map((r) => ({
+          row: r.row,
+          data: { emailaddress1: r.cells[0] },
+          key: { emailaddress1: r.cells[0] ?? '' },
+        })),
+        failures: [],
+      }));
       for (const message of messages) await processChunk(deps, message);
       const summaries = await Promise.all(
         Array.from({ length: 6 }, () => tryFinalize({ runs, results }, runId)),
@@ -278,35 +274,16 @@ describe('a fixed errors.csv dropped back in', () => {
         dryRun: false,
         resultsPrefix: `p/${runId}/`,
       });
-      const deps: ChunkWorkerDeps = {
-        runs,
-        measure: async (work) => ({
-          value: await work(),
-          counters: { requests: 0, retries: 0, throttled: 0 },
-        }),
-        prepare: async () => ({
-          mapper: {
-            mapChunk: async (rows) => ({
-              writable: [],
-              failures: rows.map((r) => ({
-                row: r.row,
-                status: 'failed' as const,
-                code: 'Required',
-                column: 'Last Name',
-                message: 'still empty',
-              })),
-            }),
-          },
-          write: {
-            client: new FakeTable('contactid', []),
-            table: 'contact',
-            primaryIdAttribute: 'contactid',
-            operation: 'upsert',
-            strategy: 'auto',
-            newIdFor: () => 'x',
-          },
-        }),
-      };
+      const deps = chunkDeps(runs, new FakeTable('contactid', []), async (rows) => ({
+        writable: [],
+        failures: rows.map((r) => ({
+          row: r.row,
+          status: 'failed' as const,
+          code: 'Required',
+          column: 'Last Name',
+          message: 'still empty',
+        })),
+      }));
       for (const message of messages) await processChunk(deps, message);
       const summary = await tryFinalize({ runs, results }, runId);
       const rows = parse(await readFile(join(dir, 'results', summary!.errorsFile)), {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRowMapper, isMappingSetupError, type MapResult } from '../../../src/mapping/mapper.js';
 import { account, contact, related } from './fixtures.js';
 import { answers, importJob, record } from './helpers.js';
+import { designContactsJob } from '../../fixtures/design-job.js';
 
 const ACME_ID = '8c1c2f4e-0b1a-4c55-9d0e-0d2a1e6b7f01';
 
@@ -37,19 +38,7 @@ function mapOne(
 }
 
 describe('mapper: the DESIGN.md contacts job', () => {
-  const job = importJob({
-    table: 'contact',
-    operation: 'upsert',
-    key: ['emailaddress1'],
-    columns: {
-      Email: 'emailaddress1',
-      'First Name': 'firstname',
-      'Last Name': 'lastname',
-      Company: { attribute: 'parentcustomerid', lookup: 'account', by: 'accountnumber' },
-      'Contact Method': { attribute: 'preferredcontactmethodcode', choice: 'label' },
-      Birthday: { attribute: 'birthdate', format: 'yyyy-MM-dd' },
-    },
-  });
+  const job = importJob({ ...designContactsJob, key: [...designContactsJob.key] });
   const mapper = createRowMapper(job, contact, related);
   const row = record(2, {
     Email: ' Ada@Example.com ',

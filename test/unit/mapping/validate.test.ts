@@ -2,25 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { parseJob } from '../../../src/config/job.js';
 import { formatProblems, isRunnable, validateJobAgainstMetadata } from '../../../src/mapping/validate.js';
 import { getTable } from './fixtures.js';
+import { designContactsJob } from '../../fixtures/design-job.js';
 
 const validate = (json: Record<string, unknown>) =>
   validateJobAgainstMetadata(parseJob({ name: 'v', ...json }, 'v.json'), getTable);
 
 describe('validateJobAgainstMetadata: import jobs', () => {
   it('the DESIGN.md example is clean', async () => {
-    const problems = await validate({
-      table: 'contact',
-      operation: 'upsert',
-      key: ['emailaddress1'],
-      columns: {
-        Email: 'emailaddress1',
-        'First Name': 'firstname',
-        'Last Name': 'lastname',
-        Company: { attribute: 'parentcustomerid', lookup: 'account', by: 'accountnumber' },
-        'Contact Method': { attribute: 'preferredcontactmethodcode', choice: 'label' },
-        Birthday: { attribute: 'birthdate', format: 'yyyy-MM-dd' },
-      },
-    });
+    const problems = await validate({ ...designContactsJob, key: [...designContactsJob.key] });
     expect(problems).toEqual([]);
   });
 
