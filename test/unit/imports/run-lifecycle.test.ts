@@ -22,6 +22,32 @@ const header = ['Email', 'Last Name'];
 const runId = 'r0123456789abcdef01234567';
 const input: InputRef = { job: 'contacts', name: 'people.csv', url: 'file:///people.csv', etag: 'e1' };
 
+/** planRun with this file's defaults: the contacts input, lastWins, results under `p/<runId>/`. */
+function planOf(
+  store: ObjectStore,
+  runId: string,
+  list: SourceRecord[],
+  options: Partial<Parameters<typeof planRun>[0]> = {},
+) {
+  return planRun({
+    runId,
+    input,
+    jobName: 'contacts',
+    job: {},
+    header,
+    records: records(list),
+    chunkSize: 2,
+    duplicateKeys: 'lastWins',
+    store,
+    dryRun: false,
+    resultsPrefix: `p/${runId}/`,
+    ...options,
+  });
+}
+
+const byEmail = (cells: readonly string[]) =>
+  cells[0] ? { key: cells[0].toLowerCase(), display: cells[0] } : undefined;
+
 /** Chunk-worker dependencies over a fake table, with `mapChunk` standing in for the mapper. */
 function chunkDeps(
   runs: ObjectStore,
@@ -84,13 +110,10 @@ describe('plan → chunks → finalize', () => {
     }));
 
   const plan = (duplicateKeys: 'lastWins' | 'failAll') =>
-    planRun({
-      runId: runId,
-      input,
-      jobName: 'contacts',
-      job: {},
-      header,
-      records: records([
+    planOf(
+      runs,
+      runId,
+      [
         { row: 2, cells: ['a@x.com', 'A'] },
         { row: 3, cells: ['b@x.com', ''] },
         {
@@ -100,14 +123,9 @@ describe('plan → chunks → finalize', () => {
         },
         { row: 5, cells: ['A@X.COM', 'A2'] },
         { row: 6, cells: ['c@x.com', 'C'] },
-      ]),
-      chunkSize: 2,
-      keyOf: (cells) => (cells[0] ? { key: cells[0].toLowerCase(), display: cells[0] } : undefined),
-      duplicateKeys,
-      store: runs,
-      dryRun: false,
-      resultsPrefix: `contacts/people.csv/${runId}/`,
-    });
+      ],
+      { keyOf: byEmail, duplicateKeys, resultsPrefix: `contacts/people.csv/${runId}/` },
+    );
 
   it('accounts for every row exactly once with lastWins, and finalizes once', async () => {
     const { manifest, messages, created } = await plan('lastWins');
@@ -156,25 +174,16 @@ describe('plan → chunks → finalize', () => {
   });
 
   it('indexes keys on disk for big inputs with the same outcome', async () => {
-    const { messages } = await planRun({
+    const { messages } = await planOf(
+      runs,
       runId,
-      input,
-      jobName: 'contacts',
-      job: {},
-      header,
-      records: records([
+      [
         { row: 2, cells: ['a@x.com', 'A'] },
         { row: 3, cells: ['b@x.com', 'B'] },
         { row: 4, cells: ['A@X.COM', 'A2'] },
-      ]),
-      chunkSize: 2,
-      keyOf: (cells) => (cells[0] ? { key: cells[0].toLowerCase(), display: cells[0] } : undefined),
-      duplicateKeys: 'lastWins',
-      spillDuplicates: true,
-      store: runs,
-      dryRun: false,
-      resultsPrefix: `contacts/people.csv/${runId}/`,
-    });
+      ],
+      { keyOf: byEmail, spillDuplicates: true, resultsPrefix: `contacts/people.csv/${runId}/` },
+    );
     for (const message of messages) await processChunk(deps(), message);
     const summary = await tryFinalize({ runs, results }, runId);
     expect(summary?.rows).toMatchObject({ total: 3, succeeded: 2, failed: 1 });
@@ -216,22 +225,15 @@ describe('concurrent finalizers', () => {
       const runs = new FileObjectStore(join(dir, 'runs'));
       const results = new FileObjectStore(join(dir, 'results'));
       const runId = 'r' + 'a'.repeat(24);
-      const { messages } = await planRun({
+      const { messages } = await planOf(
+        runs,
         runId,
-        input,
-        jobName: 'contacts',
-        job: {},
-        header,
-        records: records([
+        [
           { row: 2, cells: ['a@x.com', 'A'] },
           { row: 3, cells: ['b@x.com', 'B'] },
-        ]),
-        chunkSize: 1,
-        duplicateKeys: 'lastWins',
-        store: runs,
-        dryRun: false,
-        resultsPrefix: `p/${runId}/`,
-      });
+        ],
+        { chunkSize: 1 },
+      );
       const table = new FakeTable('contactid', ['emailaddress1']);
       const deps = chunkDeps(runs, table, async (rows) => ({
         writable: rows.map((r) => ({
@@ -261,19 +263,16 @@ describe('a fixed errors.csv dropped back in', () => {
       const results = new FileObjectStore(join(dir, 'results'));
       const runId = 'r' + 'b'.repeat(24);
       const refixHeader = ['Email', 'Last Name', 'row', 'code', 'message', 'column'];
-      const { messages } = await planRun({
+      const { messages } = await planOf(
+        runs,
         runId,
-        input,
-        jobName: 'contacts',
-        job: { columns: { Email: 'emailaddress1', 'Last Name': 'lastname' } },
-        header: refixHeader,
-        records: records([{ row: 2, cells: ['a@x.com', '', '7', 'Required', 'empty', 'Last Name'] }]),
-        chunkSize: 10,
-        duplicateKeys: 'lastWins',
-        store: runs,
-        dryRun: false,
-        resultsPrefix: `p/${runId}/`,
-      });
+        [{ row: 2, cells: ['a@x.com', '', '7', 'Required', 'empty', 'Last Name'] }],
+        {
+          job: { columns: { Email: 'emailaddress1', 'Last Name': 'lastname' } },
+          header: refixHeader,
+          chunkSize: 10,
+        },
+      );
       const deps = chunkDeps(runs, new FakeTable('contactid', []), async (rows) => ({
         writable: [],
         failures: rows.map((r) => ({
