@@ -294,7 +294,7 @@ function smallest(
 /** Sorted (value, id) pairs per table column, rebuilt when the store has changed since. */
 const rangeIndexes = new WeakMap<
   Store,
-  Map<string, { version: number; values: (string | number)[]; ids: string[] }>
+  Map<string, { changes: number; values: (string | number)[]; ids: string[] }>
 >();
 
 function rangeCandidates(store: Store, table: Table, column: string, range: Range): string[] | undefined {
@@ -304,7 +304,8 @@ function rangeCandidates(store: Store, table: Table, column: string, range: Rang
   if (!perStore) rangeIndexes.set(store, (perStore = new Map()));
   const name = `${table.logicalName}.${column}`;
   let index = perStore.get(name);
-  if (!index || index.version !== store.version) {
+  const changes = store.tableChanges(table);
+  if (!index || index.changes !== changes) {
     const pairs: { value: string | number; id: string }[] = [];
     for (const id of store.sortedIds(table)) {
       const raw = store.get(table, id)?.[column];
@@ -313,7 +314,7 @@ function rangeCandidates(store: Store, table: Table, column: string, range: Rang
       else if (typeof raw === 'number') pairs.push({ value: raw, id });
     }
     pairs.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-    index = { version: store.version, values: pairs.map((p) => p.value), ids: pairs.map((p) => p.id) };
+    index = { changes, values: pairs.map((p) => p.value), ids: pairs.map((p) => p.id) };
     perStore.set(name, index);
   }
   const { values, ids } = index;
@@ -503,14 +504,19 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
     const scanned = candidates ? candidates.map((id) => store.get(table, id)) : store.rows(table);
     for (const row of scanned) if (row && (!predicate || predicate(row))) matches.push(row);
     total = matches.length;
-    // A small $top without paging needs only the first rows in order, not a sort of every match.
-    const keyed =
-      !pageable && top !== undefined && top <= 100 && !wantCount
-        ? smallest(matches, top, sortKey, compareKeys)
-        : matches.map((row) => ({ row, key: sortKey(row) })).sort((a, b) => compareKeys(a.key, b.key));
+    // A small page needs only its first rows in order (after the cookie), not a sort of every match;
+    // one row more than the page tells whether there is a next page.
+    const wanted = pageable ? limit + 1 : limit;
+    let keyed: { row: Row; key: unknown[] }[];
     let start = 0;
-    if (cookie) {
-      while (start < keyed.length && compareKeys(keyed[start]!.key, cookie.last) <= 0) start += 1;
+    if (wanted <= 100 && !wantCount) {
+      const after = cookie ? matches.filter((row) => compareKeys(sortKey(row), cookie.last) > 0) : matches;
+      keyed = smallest(after, wanted, sortKey, compareKeys);
+    } else {
+      keyed = matches.map((row) => ({ row, key: sortKey(row) })).sort((a, b) => compareKeys(a.key, b.key));
+      if (cookie) {
+        while (start < keyed.length && compareKeys(keyed[start]!.key, cookie.last) <= 0) start += 1;
+      }
     }
     for (let i = start; i < keyed.length; i += 1) {
       if (page.length === limit) {

@@ -442,7 +442,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         const bytes = Buffer.byteLength(body) + Buffer.byteLength(response.body ?? '');
         const transferMs = (bytes / settings.transferBytesPerSecond) * 1000;
         const modelMs = (settings.networkMs + transferMs + work.countedMs) * congestion(settings, inflight);
-        await sleep(modelMs * settings.timeScale);
+        // The modelled time is the whole answer's, counted from arrival: the emulator's own work is
+        // part of it, not added on top (else a busy emulator would slow every client it measures).
+        await sleep(Math.max(0, modelMs * settings.timeScale - (performance.now() - started)));
       }
       if (fault === 'slow') await sleep(slowMs);
       const entry = {

@@ -27,6 +27,8 @@ class TableData {
   readonly indexes = new Map<string, Map<string, string>>();
   readonly deletions: Deletion[] = [];
   private sorted: string[] | null = null;
+  /** Counts every change to this table's rows, so caches over them know when they are stale. */
+  changes = 0;
 
   constructor(readonly table: Table) {
     for (const key of table.keys) this.indexes.set(key.logicalName, new Map());
@@ -40,6 +42,7 @@ class TableData {
 
   invalidate(): void {
     this.sorted = null;
+    this.changes += 1;
   }
 }
 
@@ -79,6 +82,11 @@ export class Store {
 
   sortedIds(table: Table): readonly string[] {
     return this.tableData(table).sortedIds();
+  }
+
+  /** Changes so far to one table's rows: a cache built at one value is current while it holds. */
+  tableChanges(table: Table): number {
+    return this.tableData(table).changes;
   }
 
   count(table: Table): number {
@@ -136,10 +144,12 @@ export class Store {
     this.index(d, id, old, false);
     d.rows.set(id, row);
     this.index(d, id, row, true);
+    d.changes += 1;
     this.journal?.push(() => {
       this.index(d, id, row, false);
       d.rows.set(id, old);
       this.index(d, id, old, true);
+      d.changes += 1;
     });
   }
 

@@ -1,4 +1,4 @@
-// Collection queries as async iterators that hold one page at a time, following @odata.nextLink, plus
+// Collection queries as async iterators that hold at most two pages at a time (one read ahead), following @odata.nextLink, plus
 // change tracking (delta links, deleted-entity markers) and counts.
 import { parseJson, type ApiSender, type Row } from './api.js';
 import { entityInfo } from './metadata.js';
@@ -79,13 +79,19 @@ export class QueryResult implements AsyncIterable<Row> {
     private readonly signal?: AbortSignal,
   ) {}
 
+  /**
+   * The pages in order. The request for the next page goes out as soon as a page arrives, before the
+   * caller processes it: a chain then waits on the service while the caller parses and writes, which
+   * is what lets parallel chains keep the service busy. At most two pages are held at once.
+   */
   async *pages(): AsyncGenerator<Row[], void, undefined> {
     if (this.started) throw new Error('A query result can be iterated once');
     this.started = true;
     const start = await this.first();
-    let path: string | undefined = start.path;
-    let query = start.query;
-    while (path) {
+    // Cancels a read-ahead the caller will never take (it stopped iterating).
+    const stop = new AbortController();
+    const signal = this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal;
+    const fetchPage = async (path: string, query?: Record<string, string | undefined>): Promise<Page> => {
       const res = await this.api.send({
         method: 'GET',
         path,
@@ -93,14 +99,27 @@ export class QueryResult implements AsyncIterable<Row> {
         // Every page repeats the same Prefer (maxpagesize must not change along a nextLink chain).
         prefer: this.prefer,
         idempotent: true,
-        ...(this.signal ? { signal: this.signal } : {}),
+        signal,
       });
-      const page = parseJson<Page>(res) ?? { value: [] };
-      this.pagesRead++;
-      if (page['@odata.deltaLink']) this.deltaLink = page['@odata.deltaLink'];
-      path = page['@odata.nextLink'];
-      query = undefined;
-      yield page.value;
+      return parseJson<Page>(res) ?? { value: [] };
+    };
+    let pending: Promise<Page> | undefined = fetchPage(start.path, start.query);
+    try {
+      while (pending) {
+        const page: Page = await pending;
+        pending = undefined;
+        this.pagesRead++;
+        if (page['@odata.deltaLink']) this.deltaLink = page['@odata.deltaLink'];
+        const next = page['@odata.nextLink'];
+        if (next) {
+          pending = fetchPage(next);
+          // Handled where it is awaited; this only keeps an abandoned read-ahead from being unhandled.
+          pending.catch(() => {});
+        }
+        yield page.value;
+      }
+    } finally {
+      if (pending) stop.abort();
     }
   }
 
