@@ -31,7 +31,7 @@ const benches: readonly Bench[] = [
     name: 'extract',
     script: 'bench/extract.ts',
     args: ['--out', 'bench/results/extract.json'],
-    quickArgs: ['--rows', '30000', '--rss-rows', '100000', '--out', 'bench/results/extract.json'],
+    quickArgs: ['--rows', '30000', '--scale-rows', '100000', '--out', 'bench/results/extract.json'],
   },
   { name: 'import-rss', script: 'bench/import-rss.ts', args: [], quickArgs: ['--megabytes', '64'] },
 ];

@@ -297,7 +297,12 @@ const rangeIndexes = new WeakMap<
   Map<string, { changes: number; values: (string | number)[]; ids: string[] }>
 >();
 
-function rangeCandidates(store: Store, table: Table, column: string, range: Range): string[] | undefined {
+/** The sorted (value, id) index of a column (built on first use), or undefined for lookups. */
+function rangeIndex(
+  store: Store,
+  table: Table,
+  column: string,
+): { values: (string | number)[]; ids: string[] } | undefined {
   const attr = table.attributes.find((a) => a.logicalName === column);
   if (!attr || attr.isLookup) return undefined;
   let perStore = rangeIndexes.get(store);
@@ -317,6 +322,40 @@ function rangeCandidates(store: Store, table: Table, column: string, range: Rang
     index = { changes, values: pairs.map((p) => p.value), ids: pairs.map((p) => p.id) };
     perStore.set(name, index);
   }
+  return index;
+}
+
+/**
+ * The first `wanted` rows accepted, in the index order of `column` (ties kept whole, for the caller's
+ * sort to break by primary key); undefined when some rows are not in the index (nulls sort first).
+ */
+function firstInIndexOrder(
+  store: Store,
+  table: Table,
+  column: string,
+  desc: boolean,
+  wanted: number,
+  accept: (row: Row) => boolean,
+): Row[] | undefined {
+  const index = rangeIndex(store, table, column);
+  if (!index || index.ids.length !== store.count(table)) return undefined;
+  const { values, ids } = index;
+  const picked: Row[] = [];
+  let boundary: string | number | undefined;
+  for (let k = 0; k < ids.length; k += 1) {
+    const i = desc ? ids.length - 1 - k : k;
+    if (boundary !== undefined && values[i] !== boundary) break;
+    const row = store.get(table, ids[i]!);
+    if (!row || !accept(row)) continue;
+    picked.push(row);
+    if (picked.length === wanted) boundary = values[i];
+  }
+  return picked;
+}
+
+function rangeCandidates(store: Store, table: Table, column: string, range: Range): string[] | undefined {
+  const index = rangeIndex(store, table, column);
+  if (!index) return undefined;
   const { values, ids } = index;
   const sample = values[0];
   if (sample === undefined) return [];
@@ -429,14 +468,18 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
   // Equality on the primary key or a one-column alternate key is answered from the index, as SQL would.
   const candidates = parsedFilter ? indexedCandidates(store, table, parsedFilter) : undefined;
   const orderText = params.get('$orderby');
-  const order: { get: Getter<Row>; desc: boolean }[] = [];
+  const order: { get: Getter<Row>; desc: boolean; column: string }[] = [];
   if (orderText) {
     for (const part of orderText.split(',')) {
       const [name, dir, extra] = part.trim().split(/\s+/);
       if (!name || extra !== undefined || (dir !== undefined && dir !== 'asc' && dir !== 'desc')) {
         throw errors.uri(`Syntax error in '$orderby=${orderText}'.`);
       }
-      order.push({ get: orderGetter(model, store, table, name), desc: dir === 'desc' });
+      order.push({
+        get: orderGetter(model, store, table, name),
+        desc: dir === 'desc',
+        column: resolveColumn(table, name).logicalName,
+      });
     }
   }
   const pk = table.primaryId.logicalName;
@@ -500,16 +543,32 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
       page.push(row);
     }
   } else {
-    const matches: Row[] = [];
-    const scanned = candidates ? candidates.map((id) => store.get(table, id)) : store.rows(table);
-    for (const row of scanned) if (row && (!predicate || predicate(row))) matches.push(row);
-    total = matches.length;
     // A small page needs only its first rows in order (after the cookie), not a sort of every match;
     // one row more than the page tells whether there is a next page.
     const wanted = pageable ? limit + 1 : limit;
+    const small = wanted <= 100 && !wantCount;
+    // The first rows by one indexed column come from its index, as SQL would seek (min/max queries).
+    const seeked =
+      small && !cookie && order.length === 1
+        ? firstInIndexOrder(
+            store,
+            table,
+            order[0]!.column,
+            order[0]!.desc,
+            wanted,
+            (row) => !predicate || predicate(row),
+          )
+        : undefined;
+    const matches: Row[] = [];
+    if (seeked) matches.push(...seeked);
+    else {
+      const scanned = candidates ? candidates.map((id) => store.get(table, id)) : store.rows(table);
+      for (const row of scanned) if (row && (!predicate || predicate(row))) matches.push(row);
+    }
+    total = matches.length;
     let keyed: { row: Row; key: unknown[] }[];
     let start = 0;
-    if (wanted <= 100 && !wantCount) {
+    if (small) {
       const after = cookie ? matches.filter((row) => compareKeys(sortKey(row), cookie.last) > 0) : matches;
       keyed = smallest(after, wanted, sortKey, compareKeys);
     } else {

@@ -25,8 +25,7 @@ export interface WorkerResult {
   readonly cpuSeconds: number;
 }
 
-const [strategy = 'ours', url = '', user = 'bench', partitionsText = '48', slicesText = '1'] =
-  process.argv.slice(2);
+const [strategy = 'ours', url = '', user = 'bench', partitionsText = '48'] = process.argv.slice(2);
 const select = ['contactid', ...benchColumns];
 
 async function sequential(): Promise<{ rows: number; requests: number; throttled: number }> {
@@ -81,7 +80,7 @@ async function ours(): Promise<{ rows: number; requests: number; throttled: numb
     const { manifest } = await runExtract(
       { client, sink: new FileBlockSink(dir), state: new FileObjectStore(join(dir, 'state')) },
       job,
-      { path: 'contacts.csv', concurrency: partitions, slicesPerWorker: Number(slicesText) },
+      { path: 'contacts.csv', concurrency: partitions },
     );
     return { rows: manifest.rows, requests: manifest.requests, throttled: manifest.throttled };
   } finally {

@@ -12,6 +12,7 @@ export interface QueryOptions {
   readonly orderBy?: readonly string[];
   /** Rows per page (≤ 5,000), sent as `Prefer: odata.maxpagesize`. */
   readonly pageSize?: number;
+  /** At most this many rows (≤ 5,000), in one answer, when no pageSize is given. */
   readonly top?: number;
   /** Ask for `@OData.Community.Display.V1.FormattedValue` annotations (choice labels, lookup names …). */
   readonly formattedValues?: boolean;
@@ -49,10 +50,15 @@ export function buildQueryOptions(q: QueryOptions): Record<string, string | unde
   };
 }
 
-export function preferFor(q: Pick<QueryOptions, 'pageSize' | 'formattedValues' | 'trackChanges'>): string[] {
+export function preferFor(
+  q: Pick<QueryOptions, 'pageSize' | 'formattedValues' | 'trackChanges' | 'top'>,
+): string[] {
   const prefer: string[] = [];
-  const size = Math.min(maxPageSize, Math.max(1, Math.floor(q.pageSize ?? maxPageSize)));
-  prefer.push(`odata.maxpagesize=${size}`);
+  // Dataverse ignores $top when a page size is asked for, and would page on; a bare $top is one answer.
+  if (q.top === undefined || q.pageSize !== undefined) {
+    const size = Math.min(maxPageSize, Math.max(1, Math.floor(q.pageSize ?? maxPageSize)));
+    prefer.push(`odata.maxpagesize=${size}`);
+  }
   if (q.formattedValues) prefer.push('odata.include-annotations="OData.Community.Display.V1.FormattedValue"');
   if (q.trackChanges) prefer.push('odata.track-changes');
   return prefer;

@@ -23,7 +23,7 @@ import { BlockIds, defaultBlockBytes, stageHeader, stageRecords, type CsvFormat 
 import { planColumns, type ColumnPlan } from './columns.js';
 import { ExtractError } from './errors.js';
 import { deltaTokenOf, type ExtractManifest, type ExtractMode, type ExtractTrigger } from './manifest.js';
-import { andFilters, planPartitions, type Partition } from './partitions.js';
+import { andFilters, planPartitions, type PartitionPlan } from './partitions.js';
 import { compactTimestamp, deletesPathOf, manifestPathOf, renderPath } from './paths.js';
 import { readState, signatureOf, writeState, type ExtractState } from './state.js';
 import { rowVersionColumn, watermarkFilter, WatermarkTracker } from './watermark.js';
@@ -58,8 +58,6 @@ export interface ExtractOptions {
   readonly full?: boolean;
   /** Partitions read at once. Default: the job's `partitions`. The client's governor still caps requests. */
   readonly concurrency?: number;
-  /** createdon slices per parallel worker (default 2): more absorb skew, fewer cost fewer requests. */
-  readonly slicesPerWorker?: number;
   readonly blockBytes?: number;
   readonly onProgress?: (progress: ExtractProgress) => void;
 }
@@ -191,10 +189,10 @@ export async function runExtract(
         plan.primaryId,
         filter,
         workers,
-        options.slicesPerWorker,
+        job.pageSize,
       );
-      partitionCount = partitions.length;
       outcome = await readPartitions(partitions, filter, workers);
+      partitionCount = partitions.count;
     }
 
     if (deletes) await deletes.commit();
@@ -271,14 +269,18 @@ export async function runExtract(
   });
   return { manifest, manifestPath };
 
-  async function readPartitions(
-    partitions: readonly Partition[],
-    filter: string | undefined,
-    workers: number,
-  ) {
+  async function readPartitions(partitions: PartitionPlan, filter: string | undefined, workers: number) {
     let done = 0;
+    // Lazy: p-map takes the next partition only when a worker is free, so the plan can size it from
+    // what the finished ones held.
+    const handedOut = function* () {
+      for (let partition = partitions.next(); partition; partition = partitions.next()) {
+        partitionCount = partitions.count;
+        yield partition;
+      }
+    };
     const counts = await pMap(
-      partitions,
+      handedOut(),
       async (partition) => {
         const result = deps.client.query(job.table, {
           select: plan.select,
@@ -294,11 +296,12 @@ export async function runExtract(
           format,
           blockBytes,
         );
+        partitions.done(partition, written.rows);
         done += 1;
-        progress(done, partitions.length);
+        progress(done, partitionCount);
         return written.rows;
       },
-      { concurrency: Math.min(workers, partitions.length) },
+      { concurrency: workers },
     );
     return { rows: counts.reduce((a, b) => a + b, 0), deleted: 0 };
   }

@@ -73,4 +73,38 @@ describe('[webapi §5] filters served from indexes match a full scan', () => {
     expect(large.length).toBeGreaterThan(50);
     expect(small).toEqual(large);
   });
+
+  it.each(['asc', 'desc'])(
+    'the first rows by one indexed column (%s) match a sort of every row',
+    async (dir) => {
+      const response = await fetch(
+        `${emu.apiRoot}accounts?$select=accountid,numberofemployees&$orderby=numberofemployees ${dir}&$top=5&$filter=${encodeURIComponent('numberofemployees ne 999')}`,
+        { headers: { authorization: 'Bearer emulator:idx' } },
+      );
+      const body = (await response.json()) as { value: { accountid: string }[] };
+      const sign = dir === 'asc' ? 1 : -1;
+      const expected = emu.store
+        .all('account')
+        .filter((row) => row.numberofemployees !== 999)
+        .sort(
+          (a, b) =>
+            sign * (Number(a.numberofemployees) - Number(b.numberofemployees)) ||
+            String(a.accountid).localeCompare(String(b.accountid)),
+        )
+        .slice(0, 5)
+        .map((row) => row.accountid);
+      expect(body.value.map((r) => r.accountid)).toEqual(expected);
+    },
+  );
+
+  it('a column some rows lack orders them first, as nulls sort first', async () => {
+    const response = await fetch(
+      `${emu.apiRoot}accounts?$select=accountid,address1_city&$orderby=address1_city&$top=2`,
+      {
+        headers: { authorization: 'Bearer emulator:idx' },
+      },
+    );
+    const body = (await response.json()) as { value: { address1_city: string | null }[] };
+    expect(body.value.map((r) => r.address1_city)).toEqual([null, null]);
+  });
 });

@@ -66,6 +66,9 @@ describe('query building', () => {
       'odata.include-annotations="OData.Community.Display.V1.FormattedValue"',
       'odata.track-changes',
     ]);
+    // A bare $top is one answer; with a page size Dataverse would ignore $top and page on.
+    expect(preferFor({ top: 1 })).toEqual([]);
+    expect(preferFor({ top: 1, pageSize: 1 })).toEqual(['odata.maxpagesize=1']);
   });
 
   it('refuses $filter with change tracking, as Dataverse does', () => {

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { andFilters, idRanges, idsLookRandom, timeSlices } from '../../../src/extracts/partitions.js';
+import {
+  andFilters,
+  guidedCuts,
+  idRanges,
+  idsLookRandom,
+  pageFillTarget,
+  smallestSliceShare,
+  TimeSlicePlan,
+  timeSlices,
+  type Partition,
+} from '../../../src/extracts/partitions.js';
 
 /** Evaluates the slice filters timeSlices produces (ne/eq null, ge/lt date), joined by "and". */
 function matches(filter: string | undefined, t: number | null): boolean {
@@ -19,7 +29,7 @@ describe('timeSlices', () => {
     const min = Date.parse('2020-01-01T00:00:00Z');
     const max = Date.parse('2026-01-01T00:00:00Z');
     const slices = timeSlices(min, max, 16);
-    expect(slices).toHaveLength(17);
+    expect(slices.length).toBeGreaterThan(17);
     expect(slices.map((s) => s.index)).toEqual(slices.map((_, i) => i + 1));
     const samples: (number | null)[] = [null, min - 1e9, min, max, max + 1e9];
     // createdon comes in whole seconds.
@@ -48,6 +58,80 @@ describe('timeSlices', () => {
     ]);
     const same = timeSlices(1000, 1999, 16);
     expect(same.map((s) => s.filter)).toEqual(['createdon ne null', 'createdon eq null']);
+  });
+});
+
+describe('guidedCuts', () => {
+  it('cuts large slices first and small ones last, covering the span once', () => {
+    const span = 1_000_000;
+    const workers = 52;
+    const cuts = guidedCuts(span, workers);
+    const edges = [0, ...cuts, span];
+    const sizes = edges.slice(1).map((edge, i) => edge - edges[i]!);
+    expect(sizes.every((size) => size > 0)).toBe(true);
+    // Non-increasing, except the last slice, which takes whatever is left.
+    for (let i = 1; i < sizes.length - 1; i += 1) expect(sizes[i]!).toBeLessThanOrEqual(sizes[i - 1]!);
+    expect(sizes[0]).toBe(Math.floor(span / workers));
+    const smallest = Math.floor((span / workers) * smallestSliceShare);
+    expect(Math.min(...sizes.slice(0, -1))).toBe(smallest);
+    // The first wave (one slice per worker) covers most of the span; the rest is shared out in small slices.
+    const firstWave = sizes.slice(0, workers).reduce((a, b) => a + b, 0);
+    expect(firstWave / span).toBeGreaterThan(0.6);
+    expect(sizes.length).toBeGreaterThan(2 * workers);
+    expect(sizes.length).toBeLessThan(4 * workers);
+  });
+
+  it('never cuts below one unit, nor for a single worker', () => {
+    expect(guidedCuts(3, 16)).toEqual([1, 2]);
+    expect(guidedCuts(1, 16)).toEqual([]);
+    expect(guidedCuts(100, 1)).toEqual([]);
+  });
+});
+
+describe('TimeSlicePlan', () => {
+  const min = Date.parse('2024-01-01T00:00:00Z');
+  const seconds = 10_000;
+  const max = min + (seconds - 1) * 1000;
+  const drain = (plan: TimeSlicePlan, onSlice?: (p: Partition) => void): Partition[] => {
+    const out: Partition[] = [];
+    for (let p = plan.next(); p; p = plan.next()) {
+      out.push(p);
+      onSlice?.(p);
+    }
+    return out;
+  };
+  /** Seconds (from min) where a slice's `ge` bound starts, 0 for the first. */
+  const startOf = (p: Partition) => {
+    const m = /createdon ge ([^)\s]+)/.exec(p.filter ?? '');
+    return m ? (Date.parse(m[1]!) - min) / 1000 : 0;
+  };
+
+  it('hands out slices that put every second (and null) in exactly one, then stops', () => {
+    const plan = new TimeSlicePlan(min, max, 8, 5000);
+    const slices = drain(plan);
+    expect(plan.count).toBe(slices.length);
+    expect(slices.at(-1)?.filter).toBe('createdon eq null');
+    expect(slices.map((s) => s.index)).toEqual(slices.map((_, i) => i + 1));
+    for (const t of [null, min - 5000, min, min + 4321_000, max, max + 60_000]) {
+      expect(slices.filter((s) => matches(s.filter, t))).toHaveLength(1);
+    }
+  });
+
+  it('after a slice is read, cuts the next to whole pages at the density seen', () => {
+    const workers = 4;
+    const pageSize = 100;
+    const plan = new TimeSlicePlan(min, max, workers, pageSize);
+    const firstWave = [plan.next()!, plan.next()!, plan.next()!, plan.next()!];
+    // Blind first wave: 1/(2 × workers) of what is left each.
+    expect(firstWave.map(startOf)).toEqual([0, 1250, 2343, 3300]);
+    // The first slice (1,250 s) held 2,500 rows: 2 rows per second.
+    plan.done(firstWave[0]!, 2500);
+    const next = plan.next()!;
+    const nextStart = startOf(next);
+    const after = plan.next()!;
+    const left = seconds - nextStart;
+    const pages = Math.floor((left * 2) / workers / pageSize);
+    expect(startOf(after) - nextStart).toBe(Math.floor((pages * pageSize * pageFillTarget) / 2));
   });
 });
 
