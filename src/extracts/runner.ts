@@ -18,7 +18,7 @@ import {
 } from '../dataverse/index.js';
 import { silentLogger, type Logger } from '../logging.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import type { StagedObject, StagedSink } from '../storage/staged-sink.js';
+import type { ContentDigest, StagedObject, StagedSink } from '../storage/staged-sink.js';
 import { BlockIds, defaultBlockBytes, stageHeader, stageRecords, type CsvFormat } from './blocks.js';
 import { planColumns, type ColumnPlan } from './columns.js';
 import { ExtractError } from './errors.js';
@@ -137,6 +137,7 @@ export async function runExtract(
   let target = deps.sink.open(path);
   const deletes =
     deletesMode === 'separateFile' ? new DeletesFile(deps.sink.open(deletesPathOf(path)), plan) : undefined;
+  let committed: ContentDigest | void;
   let watermarkFrom: string | undefined;
   let tracker: WatermarkTracker | undefined;
   let deltaUsed: string | undefined;
@@ -196,14 +197,15 @@ export async function runExtract(
     }
 
     if (deletes) await deletes.commit();
-    await target.commit(ids.ordered(), 'text/csv; charset=utf-8');
+    committed = await target.commit(ids.ordered(), 'text/csv; charset=utf-8');
   } catch (error) {
     await target.abort().catch(() => {});
     await deletes?.abort().catch(() => {});
     throw error;
   }
 
-  const { sha256, bytes } = await hashOf(deps.sink, path);
+  // Read back only when the sink could not digest the bytes as it committed them (a block blob).
+  const { sha256, bytes } = committed || (await hashOf(deps.sink, path));
   const after = deps.client.metrics();
   const finishedMs = clock.now();
   const watermarkState = tracker?.state();

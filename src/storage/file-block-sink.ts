@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
@@ -35,14 +36,24 @@ export class FileBlockSink implements StagedSink {
       commit: async (blockIds) => {
         await mkdir(dirname(target), { recursive: true });
         const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
+        const hash = createHash('sha256');
+        let bytes = 0;
+        const digested = async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            hash.update(chunk);
+            bytes += chunk.length;
+            yield chunk;
+          }
+        };
         try {
-          await pipeline(concatenate(blockIds.map(partFile)), createWriteStream(temp));
+          await pipeline(concatenate(blockIds.map(partFile)), digested, createWriteStream(temp));
         } catch (error) {
           await rm(temp, { force: true });
           throw error;
         }
         await rename(temp, target);
         await rm(parts, { recursive: true, force: true });
+        return { sha256: hash.digest('hex'), bytes };
       },
       abort: async () => {
         created = false;

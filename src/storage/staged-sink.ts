@@ -15,12 +15,21 @@ export interface StagedSink {
   read(path: string): Promise<AsyncIterable<Buffer>>;
 }
 
+/** What a committed object holds: its sha256 (hex) and size. */
+export interface ContentDigest {
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
 export interface StagedObject {
   readonly path: string;
   /** Stages one block; `blockId` must be unique within the object and of the same length for all. */
   stageBlock(blockId: string, data: Buffer): Promise<void>;
-  /** Publishes the blocks, in this order, as the object's whole content. */
-  commit(blockIds: readonly string[], contentType: string): Promise<void>;
+  /**
+   * Publishes the blocks, in this order, as the object's whole content. A sink whose bytes pass through
+   * it while committing returns their digest, so the caller need not read the object back for it.
+   */
+  commit(blockIds: readonly string[], contentType: string): Promise<ContentDigest | void>;
   /** Drops staged blocks that were never committed (best effort). */
   abort(): Promise<void>;
 }
