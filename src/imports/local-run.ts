@@ -7,12 +7,13 @@ import type { ImportJob } from '../config/job.js';
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
 import { FileObjectStore } from '../storage/file-store.js';
-import { tryFinalize } from './finalize.js';
-import { resultFiles } from './paths.js';
+import { tryFinalize, writeResultFiles, type Tally } from './finalize.js';
+import { resultFiles, runPaths } from './paths.js';
 import { checkJobFitsTable, prepareRun, type PrepareClient } from './prepare.js';
 import type { RequestMeter } from './request-meter.js';
 import { handleChunk, handlePoisonedChunk, startImport, type ImportDeps } from './service.js';
-import type { ChunkMessage, RunSummary } from './types.js';
+import type { ChunkMessage, ChunkRow, RunSummary } from './types.js';
+import { loadChunk, prefetchChunk, type PrefetchedChunk, type RunIdentity } from './write-chunk.js';
 
 export interface LocalImportOptions {
   readonly file: string;
@@ -49,14 +50,29 @@ export async function runLocalImport(options: LocalImportOptions): Promise<Local
   const file = resolve(options.file);
   const info = await stat(file);
   const results = new FileObjectStore(join(stateDir, 'results'));
-  const deps: ImportDeps = {
+  const concurrency = options.chunkConcurrency ?? 4;
+  const ahead = new ReadAhead(concurrency);
+  const base = {
     runs: new FileObjectStore(join(stateDir, 'runs')),
     results,
     defaultChunkSize: options.defaultChunkSize ?? 5_000,
     log: options.log,
-    measure: (work) => options.meter.measure(work),
-    prepare: (manifest) => prepareRun(options.client, manifest),
-    preflight: (job) => checkJobFitsTable(options.client, job),
+    measure: <T>(work: () => Promise<T>) => options.meter.measure(work),
+    prepare: (manifest: RunIdentity) => prepareRun(options.client, manifest),
+    preflight: (job: ImportJob) => checkJobFitsTable(options.client, job),
+  };
+  const finished = new ChunkSignals();
+  let early: Promise<Tally> | undefined;
+  const deps: ImportDeps = {
+    ...base,
+    prefetched: (message) => ahead.take(message.chunk),
+    onResult: (message) => finished.signal(message.chunk),
+    // Handed over once; a retry of the fan-in writes the files afresh.
+    resultFiles: () => {
+      const files = early;
+      early = undefined;
+      return files;
+    },
   };
   const started = await startImport(deps, {
     input: {
@@ -73,25 +89,46 @@ export async function runLocalImport(options: LocalImportOptions): Promise<Local
     dryRun: options.dryRun ?? false,
     rerunNonce: options.rerun ? new Date().toISOString() : undefined,
     onProgress: options.onPlanProgress,
+    // The first chunk's reads run while the rest of the file is planned, so writing starts as soon as
+    // the plan is complete. (Only the first: reading more ahead competes with the plan for the CPU.)
+    onChunk: (run, chunk, rows) => {
+      if (chunk === 0) ahead.start(chunk, () => prefetchFor(base, run, rows));
+    },
   });
   if (started.kind === 'rejected') {
     await publish(results, started.summary.runId, outDir, [resultFiles.summary, resultFiles.errors]);
     return { kind: 'rejected', summary: started.summary };
   }
   options.onPlanned?.(started.manifest.totalRows, started.manifest.chunkCount);
+  const { manifest } = started;
+  // Later chunks are read ahead as earlier ones start writing, `concurrency` chunks in advance.
+  const pending = started.messages.map((message) => message.chunk);
+  ahead.follow(pending, (chunk) =>
+    prefetchFor(base, manifest, undefined, () => loadChunk(base.runs, manifest.runId, chunk)),
+  );
+
+  // errors.csv and records.csv are written chunk by chunk as chunks finish, not all after the last.
+  early = writeResultFiles(base, manifest, (chunk) => finished.wait(chunk, base.runs, manifest.runId));
+  early.catch(() => undefined);
 
   let rowsDone = started.manifest.totalRows - started.messages.length * started.manifest.chunkSize;
   let summary: RunSummary | undefined;
-  await pMap(
-    started.messages,
-    async (message) => {
-      const result = await writeWithRetries(deps, message, options.maxAttempts ?? 3);
-      summary ??= result;
-      rowsDone += started.manifest.chunkSize;
-      options.onChunkDone?.(Math.min(rowsDone, started.manifest.totalRows));
-    },
-    { concurrency: options.chunkConcurrency ?? 4 },
-  );
+  try {
+    await pMap(
+      started.messages,
+      async (message) => {
+        const result = await writeWithRetries(deps, message, options.maxAttempts ?? 3);
+        summary ??= result;
+        rowsDone += started.manifest.chunkSize;
+        options.onChunkDone?.(Math.min(rowsDone, started.manifest.totalRows));
+      },
+      { concurrency },
+    );
+  } catch (error) {
+    // Nothing waits on chunks that will not come, and no half-written file stays open.
+    finished.abandon(new Error(`Run ${manifest.runId} stopped before every chunk had a result`));
+    throw error;
+  }
   // Every chunk already had a result (a resumed, finished run): the fan-in still runs once.
   summary ??= await tryFinalize(deps, started.manifest.runId);
   if (!summary) throw new Error(`Run ${started.manifest.runId} did not finish: some chunks have no result`);
@@ -147,5 +184,93 @@ async function publish(
     } else {
       await copyFile(join(results.location, runId, name), join(outDir, name));
     }
+  }
+}
+
+async function prefetchFor(
+  deps: Pick<ImportDeps, 'measure' | 'prepare'>,
+  run: RunIdentity,
+  rows: readonly ChunkRow[] | undefined,
+  load?: () => Promise<readonly ChunkRow[]>,
+): Promise<PrefetchedChunk> {
+  const prepared = await deps.prepare(run);
+  return prefetchChunk(deps, prepared, rows ?? (await load?.()) ?? []);
+}
+
+/** When each chunk of the run has its result: told by the chunk workers, or found in the store. */
+class ChunkSignals {
+  readonly #waiting = new Map<number, { promise: Promise<void>; resolve: () => void }>();
+  #abandoned: Error | undefined;
+
+  #entry(chunk: number): { promise: Promise<void>; resolve: () => void } {
+    let entry = this.#waiting.get(chunk);
+    if (!entry) {
+      let resolve: () => void = () => undefined;
+      const promise = new Promise<void>((done) => (resolve = done));
+      entry = { promise, resolve };
+      this.#waiting.set(chunk, entry);
+    }
+    return entry;
+  }
+
+  signal(chunk: number): void {
+    this.#entry(chunk).resolve();
+  }
+
+  async wait(chunk: number, runs: FileObjectStore, runId: string): Promise<void> {
+    if (this.#abandoned) throw this.#abandoned;
+    const entry = this.#entry(chunk);
+    // Registered before the look, so a result stored meanwhile is not missed.
+    if (await runs.exists(runPaths.chunkResult(runId, chunk))) return;
+    await entry.promise;
+    if (this.#abandoned) throw this.#abandoned;
+  }
+
+  /** Releases every wait with `reason` unless its chunk already has a result. */
+  abandon(reason: Error): void {
+    this.#abandoned = reason;
+    for (const entry of this.#waiting.values()) entry.resolve();
+  }
+}
+
+/**
+ * Chunk reads done ahead of the writes (see `PrefetchedChunk`): the first `depth` chunks during the
+ * plan, then chunk n + depth when chunk n starts writing. At most `depth` chunks are held.
+ */
+class ReadAhead {
+  readonly #depth: number;
+  readonly #started = new Map<number, Promise<PrefetchedChunk>>();
+  #order: readonly number[] = [];
+  #next: ((chunk: number) => Promise<PrefetchedChunk>) | undefined;
+
+  constructor(depth: number) {
+    this.#depth = depth;
+  }
+
+  start(chunk: number, work: () => Promise<PrefetchedChunk>): void {
+    if (this.#started.has(chunk)) return;
+    const promise = work();
+    // A failure surfaces (and is forgiven) when the chunk takes it; never as an unhandled rejection.
+    promise.catch(() => undefined);
+    this.#started.set(chunk, promise);
+  }
+
+  /** The chunks to write, in order: the first `depth` of them not read during the plan start now. */
+  follow(order: readonly number[], next: (chunk: number) => Promise<PrefetchedChunk>): void {
+    this.#order = order;
+    this.#next = next;
+    for (const chunk of order.slice(0, this.#depth)) this.start(chunk, () => next(chunk));
+    // Anything read during the plan that will not be written (a resumed run) is let go.
+    for (const chunk of this.#started.keys()) if (!order.includes(chunk)) this.#started.delete(chunk);
+  }
+
+  take(chunk: number): Promise<PrefetchedChunk> | undefined {
+    const promise = this.#started.get(chunk);
+    this.#started.delete(chunk);
+    const at = this.#order.indexOf(chunk);
+    const later = at >= 0 ? this.#order[at + this.#depth] : undefined;
+    const next = this.#next;
+    if (later !== undefined && next) this.start(later, () => next(later));
+    return promise;
   }
 }

@@ -47,6 +47,11 @@ export interface PlanOptions {
   readonly counters?: RequestCounters;
   readonly clock?: () => Date;
   readonly onProgress?: (rowsRead: number) => void;
+  /**
+   * Each chunk once stored, before the file has been read to the end: for reads ahead only (rows
+   * may still be skipped as in-file duplicates, and the file may yet be rejected).
+   */
+  readonly onChunk?: (chunk: number, rows: readonly ChunkRow[]) => void;
 }
 
 export interface PlanResult {
@@ -81,6 +86,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     if (buffer.length === 0) return;
     const body = buffer.map((row) => JSON.stringify(row)).join('\n');
     await store.put(runPaths.chunk(runId, chunkCount), body, { contentType: 'application/x-ndjson' });
+    options.onChunk?.(chunkCount, buffer);
     chunkCount += 1;
     buffer = [];
   };

@@ -9,8 +9,8 @@ import {
   type QueryFn,
 } from '../mapping/lookups.js';
 import { createRowMapper, isMappingSetupError, type RowMapper } from '../mapping/mapper.js';
-import type { ChunkRow, RowOutcome, RunManifest } from './types.js';
-import type { ChunkMapper, PreparedRun } from './write-chunk.js';
+import type { ChunkRow, RowOutcome } from './types.js';
+import type { ChunkMapper, PreparedRun, RunIdentity } from './write-chunk.js';
 import type { WritableRow } from './write-rows.js';
 import type { Row, WriteClient } from './write-client.js';
 
@@ -27,7 +27,7 @@ const CACHE_RUNS = 32;
  * Compiles the run's job against live metadata once per process and run: chunks of the same run
  * share the mapper and the lookup cache.
  */
-export function prepareRun(client: PrepareClient, manifest: RunManifest): Promise<PreparedRun> {
+export function prepareRun(client: PrepareClient, manifest: RunIdentity): Promise<PreparedRun> {
   let prepared = cache.get(manifest.runId);
   if (!prepared) {
     prepared = buildPreparedRun(client, manifest);
@@ -38,7 +38,7 @@ export function prepareRun(client: PrepareClient, manifest: RunManifest): Promis
   return prepared;
 }
 
-async function buildPreparedRun(client: PrepareClient, manifest: RunManifest): Promise<PreparedRun> {
+async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): Promise<PreparedRun> {
   const job = parseImportJob(manifest.job, `run ${manifest.runId} job '${manifest.jobName}'`);
   const table = await client.metadata(job.table);
   const related = await relatedTables(client, job, table);

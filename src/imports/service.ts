@@ -9,8 +9,8 @@ import { tryFinalize, writeRejectedRun, type FinalizeDeps } from './finalize.js'
 import { runPaths } from './paths.js';
 import { chunkMessages, planRun, type SourceRecord } from './plan.js';
 import { runIdFor } from './run-id.js';
-import type { ChunkMessage, InputRef, RunManifest, RunSummary } from './types.js';
-import { failChunk, processChunk, type ChunkWorkerDeps } from './write-chunk.js';
+import type { ChunkMessage, ChunkRow, InputRef, RunManifest, RunSummary } from './types.js';
+import { failChunk, processChunk, type ChunkWorkerDeps, type RunIdentity } from './write-chunk.js';
 
 /** Inputs above this size index their keys on disk (about 1 million rows of typical CSV). */
 const SPILL_DUPLICATES_ABOVE_BYTES = 64 * 1024 * 1024;
@@ -42,6 +42,8 @@ export interface StartRequest {
   /** An explicit re-run of the same input gets a new run id. */
   readonly rerunNonce?: string;
   readonly onProgress?: (rowsRead: number) => void;
+  /** See `PlanOptions.onChunk`; `run` is what preparing the run needs. */
+  readonly onChunk?: (run: RunIdentity, chunk: number, rows: readonly ChunkRow[]) => void;
 }
 
 export type StartResult =
@@ -112,6 +114,12 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       resultsPrefix,
       clock,
       onProgress: request.onProgress,
+      ...(request.onChunk
+        ? {
+            onChunk: (chunk: number, rows: readonly ChunkRow[]) =>
+              request.onChunk?.({ runId, job, jobName: job.name, header }, chunk, rows),
+          }
+        : {}),
       counters: preflight.counters,
     });
     deps.log.info('Run planned', {
@@ -169,6 +177,7 @@ export async function handlePoisonedChunk(
 ): Promise<RunSummary | undefined> {
   deps.log.error('Chunk poisoned', { runId: message.runId, chunk: message.chunk, reason });
   await failChunk(deps.runs, message, reason, deps.clock);
+  deps.onResult?.(message);
   return finalizeIfComplete(deps, message.runId);
 }
 

@@ -1,13 +1,14 @@
 import { runPaths } from './paths.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
-import { writeRows, type WritableRow, type WriteContext } from './write-rows.js';
-import type {
-  ChunkMessage,
-  ChunkResult,
-  ChunkRow,
-  RequestCounters,
-  RowOutcome,
-  RunManifest,
+import { lookUpTargets, needsLookUps, writeRows, type WritableRow, type WriteContext } from './write-rows.js';
+import {
+  addCounters,
+  type ChunkMessage,
+  type ChunkResult,
+  type ChunkRow,
+  type RequestCounters,
+  type RowOutcome,
+  type RunManifest,
 } from './types.js';
 
 /** Turns a chunk's rows into writable payloads or row failures (lookups resolved in batches). */
@@ -21,12 +22,51 @@ export interface PreparedRun {
   readonly write: Omit<WriteContext, 'recovering' | 'dryRun'>;
 }
 
+/** What building a run's `PreparedRun` reads of its manifest (known before the manifest is written). */
+export type RunIdentity = Pick<RunManifest, 'runId' | 'job' | 'jobName' | 'header'>;
+
 export interface ChunkWorkerDeps {
   readonly runs: ObjectStore;
-  readonly prepare: (manifest: RunManifest) => Promise<PreparedRun>;
+  readonly prepare: (manifest: RunIdentity) => Promise<PreparedRun>;
   /** Runs `work` and reports the Dataverse requests it made (attributed per chunk). */
   readonly measure: <T>(work: () => Promise<T>) => Promise<{ value: T; counters: RequestCounters }>;
+  /**
+   * The chunk already mapped and its records looked up (see `prefetchChunk`), when a runner did that
+   * ahead; undefined (or a failure) means the chunk does it itself.
+   */
+  readonly prefetched?: (message: ChunkMessage) => Promise<PrefetchedChunk> | undefined;
+  /** Told once a chunk has its result stored (by this call or an earlier one). */
+  readonly onResult?: (message: ChunkMessage) => void;
   readonly clock?: () => Date;
+}
+
+/**
+ * A chunk's reads done ahead of its write: mapping (lookup columns resolved) and the look-up of the
+ * records its rows target. Nothing is written, so it may run while the file is still being planned;
+ * rows the plan later skips (in-file duplicates) are dropped when the chunk is written.
+ */
+export interface PrefetchedChunk {
+  readonly writable: readonly WritableRow[];
+  readonly failures: readonly RowOutcome[];
+  readonly resolved?: ReadonlyMap<string, string>;
+  /** The requests the reads made: they count as the chunk's. */
+  readonly counters: RequestCounters;
+}
+
+export async function prefetchChunk(
+  deps: Pick<ChunkWorkerDeps, 'measure'>,
+  prepared: PreparedRun,
+  rows: readonly ChunkRow[],
+): Promise<PrefetchedChunk> {
+  const { value, counters } = await deps.measure(async () => {
+    const { writable, failures } = await prepared.mapper.mapChunk(rows);
+    const resolved =
+      needsLookUps(prepared.write) && writable.length > 0
+        ? await lookUpTargets(prepared.write, writable)
+        : undefined;
+    return { writable, failures, ...(resolved ? { resolved } : {}) };
+  });
+  return { ...value, counters };
 }
 
 export interface ChunkOutcome {
@@ -45,7 +85,10 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   const clock = deps.clock ?? (() => new Date());
   const resultPath = runPaths.chunkResult(message.runId, message.chunk);
   const done = await getJson<ChunkResult>(runs, resultPath);
-  if (done) return { result: done, fresh: false };
+  if (done) {
+    deps.onResult?.(message);
+    return { result: done, fresh: false };
+  }
 
   const manifest = await loadManifest(runs, message.runId);
   if (message.chunk < 0 || message.chunk >= manifest.chunkCount) {
@@ -62,16 +105,26 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   const rows = await loadChunk(runs, message.runId, message.chunk);
   const skipped = await loadSkips(runs, message.runId);
   const prepared = await deps.prepare(manifest);
+  // A failed prefetch only loses the head start: the chunk maps and looks up for itself.
+  const ahead = await deps.prefetched?.(message)?.catch(() => undefined);
 
-  const { value: outcomes, counters } = await deps.measure(async () => {
-    const eligible = rows.filter((row) => !skipped.has(row.row));
-    const { writable, failures } = await prepared.mapper.mapChunk(eligible);
+  const { value: outcomes, counters: measured } = await deps.measure(async () => {
+    const eligible = (row: { readonly row: number }) => !skipped.has(row.row);
+    const { writable, failures } = ahead
+      ? { writable: ahead.writable.filter(eligible), failures: ahead.failures.filter(eligible) }
+      : await prepared.mapper.mapChunk(rows.filter(eligible));
     const written = await writeRows(
-      { ...prepared.write, recovering: !firstAttempt, dryRun: manifest.dryRun },
+      {
+        ...prepared.write,
+        recovering: !firstAttempt,
+        dryRun: manifest.dryRun,
+        ...(ahead?.resolved ? { resolved: ahead.resolved } : {}),
+      },
       writable,
     );
     return [...failures, ...written].sort((a, b) => a.row - b.row);
   });
+  const counters = ahead ? addCounters(ahead.counters, measured) : measured;
   assertOneOutcomePerRow(rows, skipped, outcomes, message);
 
   const result: ChunkResult = {
@@ -84,6 +137,7 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   };
   const stored = await putJson(runs, resultPath, result, { ifNoneMatch: true });
   await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(result));
+  deps.onResult?.(message);
   if (!stored) {
     // A duplicate delivery finished first; its result stands and ours is dropped.
     return { result: (await getJson<ChunkResult>(runs, resultPath)) ?? result, fresh: false };

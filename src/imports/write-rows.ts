@@ -28,6 +28,17 @@ export interface WriteContext {
   /** True when an earlier attempt at this chunk may have written some rows already. */
   readonly recovering: boolean;
   readonly dryRun: boolean;
+  /** The rows' targets looked up ahead (`lookUpTargets`), so the write need not wait for the reads. */
+  readonly resolved?: ReadonlyMap<string, string>;
+}
+
+/** Whether writing these rows starts with reads that find their records (so they can be done ahead). */
+export function needsLookUps(context: Pick<WriteContext, 'operation' | 'strategy'>): boolean {
+  return (
+    context.operation === 'update' ||
+    context.operation === 'delete' ||
+    (context.operation === 'upsert' && context.strategy === 'auto')
+  );
 }
 
 /** Writes rows with the fastest safe strategy and returns exactly one outcome per row. */
@@ -126,7 +137,7 @@ async function deleteRows(context: WriteContext, rows: readonly WritableRow[]): 
  */
 async function upsertAuto(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
   const outcomes: RowOutcome[] = [];
-  const existing = await lookUpIds(context, rows);
+  const existing = context.resolved ?? (await lookUpTargets(context, rows));
   const creates: { row: WritableRow; id: string }[] = [];
   const updates: { row: WritableRow; id: string }[] = [];
   for (const row of rows) {
@@ -171,7 +182,7 @@ async function upsertAuto(context: WriteContext, rows: readonly WritableRow[]): 
 /** Creates that met a duplicate: another writer created the record first, so update it instead. */
 async function updateRaced(context: WriteContext, raced: readonly WritableRow[]): Promise<RowOutcome[]> {
   const outcomes: RowOutcome[] = [];
-  const racedIds = await lookUpIds(context, raced);
+  const racedIds = await lookUpTargets(context, raced);
   const updates: { row: WritableRow; id: string }[] = [];
   for (const row of raced) {
     const id = row.key ? racedIds.get(normalizeKey(row.key)) : (row.id ?? context.newIdFor(row));
@@ -222,10 +233,12 @@ async function targetsById(
   rows: readonly WritableRow[],
   verb: 'update' | 'delete',
 ): Promise<{ targets: { row: WritableRow; id: string }[]; outcomes: RowOutcome[] }> {
-  const existing = await lookUpIds(
-    context,
-    rows.filter((row) => row.id === undefined),
-  );
+  const existing =
+    context.resolved ??
+    (await lookUpTargets(
+      context,
+      rows.filter((row) => row.id === undefined),
+    ));
   const targets: { row: WritableRow; id: string }[] = [];
   const outcomes: RowOutcome[] = [];
   for (const row of rows) {
@@ -244,8 +257,14 @@ async function targetsById(
   return { targets, outcomes };
 }
 
-/** Map of normalized key → id, plus each found id (lower case) mapped to itself. */
-async function lookUpIds(context: WriteContext, rows: readonly WritableRow[]): Promise<Map<string, string>> {
+/**
+ * Map of normalized key → id, plus each found id (lower case) mapped to itself. Reads only, so it may
+ * run ahead of the write; a key missing from the map had no record.
+ */
+export async function lookUpTargets(
+  context: Pick<WriteContext, 'client' | 'table' | 'primaryIdAttribute'>,
+  rows: readonly WritableRow[],
+): Promise<Map<string, string>> {
   const keys = rows.flatMap((row) => (row.key ? [row.key] : []));
   const found = keys.length
     ? await resolveKeys(context.client, context.table, context.primaryIdAttribute, keys)

@@ -1,0 +1,115 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
+import { createClient } from '../../../src/app/dataverse.js';
+import { parseImportJob } from '../../../src/config/job.js';
+import type { DataverseClient } from '../../../src/dataverse/index.js';
+import { runLocalImport } from '../../../src/imports/local-run.js';
+import { RequestMeter } from '../../../src/imports/request-meter.js';
+import { silentLogger } from '../../../src/logging.js';
+
+// The CLI's in-process runner: chunks read ahead while the plan runs and result files written as
+// chunks finish must give the same outcomes as the plain pipeline.
+const job = parseImportJob(
+  {
+    name: 'local-contacts',
+    table: 'contact',
+    operation: 'upsert',
+    key: ['emailaddress1'],
+    chunkSize: 100,
+    columns: { Email: 'emailaddress1', 'First Name': 'firstname', 'Last Name': 'lastname' },
+  },
+  'test job',
+);
+
+describe('runLocalImport (emulator)', () => {
+  let emulator: RunningEmulator;
+  let client: DataverseClient;
+  const meter = new RequestMeter();
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ profile: 'fast' });
+    client = createClient({ url: emulator.url, identities: ['local-run'], onEvent: meter.onEvent });
+    for (let i = 0; i < 150; i += 1)
+      emulator.store.put('contact', { emailaddress1: `p${i}@example.com`, lastname: 'Old' });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await emulator?.close();
+  });
+
+  it('upserts 1,000 rows with in-file duplicates across chunks and bad rows: each key once, the last row winning', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvp-local-run-'));
+    const rows: string[][] = [];
+    for (let i = 0; i < 1_000; i += 1) rows.push([`p${i}@example.com`, `First${i}`, `Last${i}`]);
+    // Row 12 (i = 10) is repeated in the last chunk: that later row wins, the earlier one fails.
+    rows.push(['P10@example.com ', 'Winner', 'Last10']);
+    // A name longer than the column allows fails mapping (a row the read-ahead maps).
+    rows[500] = ['p500@example.com', 'x'.repeat(300), 'Last500'];
+    const file = join(dir, 'contacts.csv');
+    await writeFile(file, stringify([['Email', 'First Name', 'Last Name'], ...rows]));
+    const requestsBefore = client.metrics().requests;
+
+    const result = await runLocalImport({
+      file,
+      job,
+      client,
+      meter,
+      outDir: join(dir, 'out'),
+      log: silentLogger,
+      chunkConcurrency: 3,
+    });
+
+    expect(result.kind).toBe('finished');
+    const { summary } = result;
+    expect(summary.rows).toMatchObject({
+      total: 1_001,
+      succeeded: 999,
+      failed: 2,
+      created: 849,
+      updated: 150,
+    });
+    // Requests made ahead of a chunk's write still count as the run's.
+    expect(summary.requests).toBe(client.metrics().requests - requestsBefore);
+
+    const errors = parse(await readFile(join(dir, 'out', 'errors.csv')), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+    expect(errors.map((e) => [e.row, e.code])).toEqual([
+      ['12', 'DuplicateKeyInFile'],
+      ['502', 'StringTooLong'],
+    ]);
+    const records = parse(await readFile(join(dir, 'out', 'records.csv')), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+    expect(records.map((r) => Number(r.row))).toEqual(Array.from({ length: 1_001 }, (_, i) => i + 2));
+
+    const stored = emulator.store.all('contact');
+    const emails = stored.map((row) => String(row.emailaddress1).toLowerCase().trim());
+    expect(emails).toHaveLength(new Set(emails).size);
+    expect(stored).toHaveLength(999);
+    const p10 = stored.find((row) => String(row.emailaddress1).trim().toLowerCase() === 'p10@example.com');
+    expect(p10?.firstname).toBe('Winner');
+    const p11 = stored.find((row) => row.emailaddress1 === 'p11@example.com');
+    expect(p11?.lastname).toBe('Last11');
+
+    // The same file again resumes the finished run: nothing is sent.
+    const requests = client.metrics().requests;
+    const again = await runLocalImport({
+      file,
+      job,
+      client,
+      meter,
+      outDir: join(dir, 'out'),
+      log: silentLogger,
+    });
+    expect(again.summary.runId).toBe(summary.runId);
+    expect(client.metrics().requests).toBe(requests);
+  });
+});
