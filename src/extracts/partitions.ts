@@ -171,6 +171,12 @@ export function fixedPlan(partitions: readonly Partition[]): PartitionPlan {
   };
 }
 
+/**
+ * Once the density is known, no slice aims below this share of a page: a request's fixed cost (~75 ms
+ * of a full page's ~775 ms) would outweigh the rows it carries.
+ */
+export const smallestPageShare = 0.2;
+
 /** Rows a slice is sized to below each whole page, so that small swings in density keep it in k pages. */
 export const pageFillTarget = 0.95;
 
@@ -239,7 +245,10 @@ export class TimeSlicePlan implements PartitionPlan {
     const perSecond = this.seenRows / this.seenSeconds;
     const share = (left * perSecond) / this.workers;
     const pages = Math.floor(share / this.pageSize);
-    const rows = pages >= 1 ? pages * this.pageSize * pageFillTarget : share;
+    const rows =
+      pages >= 1
+        ? pages * this.pageSize * pageFillTarget
+        : Math.max(share, this.pageSize * smallestPageShare);
     return Math.max(smallest, Math.floor(rows / perSecond));
   }
 
