@@ -75,7 +75,7 @@ async function ours(): Promise<{ rows: number; requests: number; throttled: numb
       name: 'bench',
       table: 'contact',
       columns: select,
-      partitions: Math.min(32, partitions),
+      partitions: Math.min(52, partitions),
     });
     const { manifest } = await runExtract(
       { client, sink: new FileBlockSink(dir), state: new FileObjectStore(join(dir, 'state')) },

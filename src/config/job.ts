@@ -213,7 +213,14 @@ export const extractJobSchema = z.strictObject({
     .optional()
     .describe('NCRONTAB (six fields, UTC), e.g. "0 0 2 * * *".'),
   output: outputSchema.prefault({}),
-  partitions: z.int().min(1).max(32).default(1).describe('Parallel partitions of the read.'),
+  partitions: z
+    .int()
+    .min(1)
+    .max(52)
+    .default(1)
+    .describe(
+      'Parallel partitions of the read, up to 52 (the concurrent requests Dataverse allows one user); DATAVERSE_MAX_CONCURRENCY still caps the requests in flight.',
+    ),
   pageSize: z.int().min(1).max(5_000).default(5_000),
 });
 
