@@ -33,7 +33,13 @@ const benches: readonly Bench[] = [
     args: ['--out', 'bench/results/extract.json'],
     quickArgs: ['--rows', '30000', '--scale-rows', '100000', '--out', 'bench/results/extract.json'],
   },
-  { name: 'import-rss', script: 'bench/import-rss.ts', args: [], quickArgs: ['--megabytes', '64'] },
+  {
+    name: 'import-rss',
+    script: 'bench/import-rss.ts',
+    // The capped run is the goal's figure; the uncapped one (V8's lazy defaults) doubles the time.
+    args: ['--skip-uncapped'],
+    quickArgs: ['--megabytes', '64'],
+  },
 ];
 
 const { values } = parseArgs({
