@@ -23,11 +23,6 @@ export interface FinalizeDeps {
   /** Marks the input (blob metadata) with the run id and status; best effort. */
   readonly markInput?: (input: InputRef, summary: RunSummary) => Promise<void>;
   readonly clock?: () => Date;
-  /**
-   * errors.csv and records.csv already being written by a runner that saw the chunks finish (see
-   * `writeResultFiles`); undefined means the finalizer writes them now.
-   */
-  readonly resultFiles?: (manifest: RunManifest) => Promise<Tally> | undefined;
 }
 
 /** Writes of the result files per finalizer before its message goes back to the queue. */
@@ -49,7 +44,7 @@ export async function tryFinalize(deps: FinalizeDeps, runId: string): Promise<Ru
   let tally: Tally | undefined;
   for (let attempt = 1; !tally; attempt += 1) {
     try {
-      tally = await (deps.resultFiles?.(manifest) ?? writeResultFiles(deps, manifest));
+      tally = await writeResultFiles(deps, manifest);
     } catch (error) {
       // Finalizers racing on the same files: storage refuses the block list of whoever commits
       // second. The content is identical, so find the winner's summary or write again.
@@ -97,22 +92,17 @@ export async function allChunksDone(runs: ObjectStore, manifest: RunManifest): P
   return done >= manifest.chunkCount + 1;
 }
 
-export interface Tally {
+interface Tally {
   succeeded: number;
   failed: number;
   byStatus: Record<'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged', number>;
   counters: RequestCounters;
 }
 
-/**
- * Writes errors.csv and records.csv from every chunk's rows and result, in row order. `ready(n)`
- * resolves once chunk n has a result: a runner that knows when chunks finish starts this early and
- * writes each chunk's rows while later chunks are still being written to Dataverse.
- */
-export async function writeResultFiles(
+/** Writes errors.csv and records.csv from every chunk's rows and result, in row order. */
+async function writeResultFiles(
   deps: Pick<FinalizeDeps, 'runs' | 'results'>,
   manifest: RunManifest,
-  ready: (chunk: number) => Promise<void> = () => Promise.resolve(),
 ): Promise<Tally> {
   const { runs, results } = deps;
   const echoed = echoedColumns(manifest);
@@ -160,7 +150,6 @@ export async function writeResultFiles(
     };
 
     for (let chunk = 0; chunk < manifest.chunkCount; chunk += 1) {
-      await ready(chunk);
       const rows = await loadChunk(runs, manifest.runId, chunk);
       const cellsByRow = new Map(rows.map((row) => [row.row, row.cells]));
       const result = await getJson<ChunkResult>(runs, runPaths.chunkResult(manifest.runId, chunk));

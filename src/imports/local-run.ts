@@ -7,8 +7,8 @@ import type { ImportJob } from '../config/job.js';
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
 import { FileObjectStore } from '../storage/file-store.js';
-import { tryFinalize, writeResultFiles, type Tally } from './finalize.js';
-import { resultFiles, runPaths } from './paths.js';
+import { tryFinalize } from './finalize.js';
+import { resultFiles } from './paths.js';
 import { checkJobFitsTable, prepareRun, type PrepareClient } from './prepare.js';
 import type { RequestMeter } from './request-meter.js';
 import { handleChunk, handlePoisonedChunk, startImport, type ImportDeps } from './service.js';
@@ -61,18 +61,9 @@ export async function runLocalImport(options: LocalImportOptions): Promise<Local
     prepare: (manifest: RunIdentity) => prepareRun(options.client, manifest),
     preflight: (job: ImportJob) => checkJobFitsTable(options.client, job),
   };
-  const finished = new ChunkSignals();
-  let early: Promise<Tally> | undefined;
   const deps: ImportDeps = {
     ...base,
     prefetched: (message) => ahead.take(message.chunk),
-    onResult: (message) => finished.signal(message.chunk),
-    // Handed over once; a retry of the fan-in writes the files afresh.
-    resultFiles: () => {
-      const files = early;
-      early = undefined;
-      return files;
-    },
   };
   const started = await startImport(deps, {
     input: {
@@ -107,28 +98,22 @@ export async function runLocalImport(options: LocalImportOptions): Promise<Local
     prefetchFor(base, manifest, undefined, () => loadChunk(base.runs, manifest.runId, chunk)),
   );
 
-  // errors.csv and records.csv are written chunk by chunk as chunks finish, not all after the last.
-  early = writeResultFiles(base, manifest, (chunk) => finished.wait(chunk, base.runs, manifest.runId));
-  early.catch(() => undefined);
+  // errors.csv and records.csv are written by the fan-in after the last chunk. (Writing them chunk by
+  // chunk alongside the writes saved 0.4 s on 50,000 rows, but on a 1 GB file it cost a third more
+  // time and its peak memory grew with the file: 288 MB against 203 MB.)
 
   let rowsDone = started.manifest.totalRows - started.messages.length * started.manifest.chunkSize;
   let summary: RunSummary | undefined;
-  try {
-    await pMap(
-      started.messages,
-      async (message) => {
-        const result = await writeWithRetries(deps, message, options.maxAttempts ?? 3);
-        summary ??= result;
-        rowsDone += started.manifest.chunkSize;
-        options.onChunkDone?.(Math.min(rowsDone, started.manifest.totalRows));
-      },
-      { concurrency },
-    );
-  } catch (error) {
-    // Nothing waits on chunks that will not come, and no half-written file stays open.
-    finished.abandon(new Error(`Run ${manifest.runId} stopped before every chunk had a result`));
-    throw error;
-  }
+  await pMap(
+    started.messages,
+    async (message) => {
+      const result = await writeWithRetries(deps, message, options.maxAttempts ?? 3);
+      summary ??= result;
+      rowsDone += started.manifest.chunkSize;
+      options.onChunkDone?.(Math.min(rowsDone, started.manifest.totalRows));
+    },
+    { concurrency },
+  );
   // Every chunk already had a result (a resumed, finished run): the fan-in still runs once.
   summary ??= await tryFinalize(deps, started.manifest.runId);
   if (!summary) throw new Error(`Run ${started.manifest.runId} did not finish: some chunks have no result`);
@@ -195,42 +180,6 @@ async function prefetchFor(
 ): Promise<PrefetchedChunk> {
   const prepared = await deps.prepare(run);
   return prefetchChunk(deps, prepared, rows ?? (await load?.()) ?? []);
-}
-
-/** When each chunk of the run has its result: told by the chunk workers, or found in the store. */
-class ChunkSignals {
-  readonly #waiting = new Map<number, { promise: Promise<void>; resolve: () => void }>();
-  #abandoned: Error | undefined;
-
-  #entry(chunk: number): { promise: Promise<void>; resolve: () => void } {
-    let entry = this.#waiting.get(chunk);
-    if (!entry) {
-      let resolve: () => void = () => undefined;
-      const promise = new Promise<void>((done) => (resolve = done));
-      entry = { promise, resolve };
-      this.#waiting.set(chunk, entry);
-    }
-    return entry;
-  }
-
-  signal(chunk: number): void {
-    this.#entry(chunk).resolve();
-  }
-
-  async wait(chunk: number, runs: FileObjectStore, runId: string): Promise<void> {
-    if (this.#abandoned) throw this.#abandoned;
-    const entry = this.#entry(chunk);
-    // Registered before the look, so a result stored meanwhile is not missed.
-    if (await runs.exists(runPaths.chunkResult(runId, chunk))) return;
-    await entry.promise;
-    if (this.#abandoned) throw this.#abandoned;
-  }
-
-  /** Releases every wait with `reason` unless its chunk already has a result. */
-  abandon(reason: Error): void {
-    this.#abandoned = reason;
-    for (const entry of this.#waiting.values()) entry.resolve();
-  }
 }
 
 /**

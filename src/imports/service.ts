@@ -177,7 +177,6 @@ export async function handlePoisonedChunk(
 ): Promise<RunSummary | undefined> {
   deps.log.error('Chunk poisoned', { runId: message.runId, chunk: message.chunk, reason });
   await failChunk(deps.runs, message, reason, deps.clock);
-  deps.onResult?.(message);
   return finalizeIfComplete(deps, message.runId);
 }
 

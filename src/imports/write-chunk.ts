@@ -35,8 +35,6 @@ export interface ChunkWorkerDeps {
    * ahead; undefined (or a failure) means the chunk does it itself.
    */
   readonly prefetched?: (message: ChunkMessage) => Promise<PrefetchedChunk> | undefined;
-  /** Told once a chunk has its result stored (by this call or an earlier one). */
-  readonly onResult?: (message: ChunkMessage) => void;
   readonly clock?: () => Date;
 }
 
@@ -86,7 +84,6 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   const resultPath = runPaths.chunkResult(message.runId, message.chunk);
   const done = await getJson<ChunkResult>(runs, resultPath);
   if (done) {
-    deps.onResult?.(message);
     return { result: done, fresh: false };
   }
 
@@ -137,7 +134,6 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   };
   const stored = await putJson(runs, resultPath, result, { ifNoneMatch: true });
   await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(result));
-  deps.onResult?.(message);
   if (!stored) {
     // A duplicate delivery finished first; its result stands and ours is dropped.
     return { result: (await getJson<ChunkResult>(runs, resultPath)) ?? result, fresh: false };
