@@ -88,15 +88,14 @@ export class QueryResult implements AsyncIterable<Row> {
   /**
    * The pages in order. The request for the next page goes out as soon as a page arrives, before the
    * caller processes it: a chain then waits on the service while the caller parses and writes, which
-   * is what lets parallel chains keep the service busy. At most two pages are held at once.
+   * is what lets parallel chains keep the service busy. At most two pages are held at once. A caller
+   * that stops early leaves the read-ahead to finish unread (no signal of our own per query: the
+   * transport would tie each one to its timeout, which keeps it alive for minutes).
    */
   async *pages(): AsyncGenerator<Row[], void, undefined> {
     if (this.started) throw new Error('A query result can be iterated once');
     this.started = true;
     const start = await this.first();
-    // Cancels a read-ahead the caller will never take (it stopped iterating).
-    const stop = new AbortController();
-    const signal = this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal;
     const fetchPage = async (path: string, query?: Record<string, string | undefined>): Promise<Page> => {
       const res = await this.api.send({
         method: 'GET',
@@ -105,27 +104,23 @@ export class QueryResult implements AsyncIterable<Row> {
         // Every page repeats the same Prefer (maxpagesize must not change along a nextLink chain).
         prefer: this.prefer,
         idempotent: true,
-        signal,
+        ...(this.signal ? { signal: this.signal } : {}),
       });
       return parseJson<Page>(res) ?? { value: [] };
     };
     let pending: Promise<Page> | undefined = fetchPage(start.path, start.query);
-    try {
-      while (pending) {
-        const page: Page = await pending;
-        pending = undefined;
-        this.pagesRead++;
-        if (page['@odata.deltaLink']) this.deltaLink = page['@odata.deltaLink'];
-        const next = page['@odata.nextLink'];
-        if (next) {
-          pending = fetchPage(next);
-          // Handled where it is awaited; this only keeps an abandoned read-ahead from being unhandled.
-          pending.catch(() => {});
-        }
-        yield page.value;
+    while (pending) {
+      const page: Page = await pending;
+      pending = undefined;
+      this.pagesRead++;
+      if (page['@odata.deltaLink']) this.deltaLink = page['@odata.deltaLink'];
+      const next = page['@odata.nextLink'];
+      if (next) {
+        pending = fetchPage(next);
+        // Handled where it is awaited; this only keeps an abandoned read-ahead from being unhandled.
+        pending.catch(() => {});
       }
-    } finally {
-      if (pending) stop.abort();
+      yield page.value;
     }
   }
 
