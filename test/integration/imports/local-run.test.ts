@@ -53,16 +53,18 @@ describe('runLocalImport (emulator)', () => {
     const file = join(dir, 'contacts.csv');
     await writeFile(file, stringify([['Email', 'First Name', 'Last Name'], ...rows]));
     const requestsBefore = client.metrics().requests;
+    const importFile = (chunkConcurrency?: number) =>
+      runLocalImport({
+        file,
+        job,
+        client,
+        meter,
+        outDir: join(dir, 'out'),
+        log: silentLogger,
+        ...(chunkConcurrency ? { chunkConcurrency } : {}),
+      });
 
-    const result = await runLocalImport({
-      file,
-      job,
-      client,
-      meter,
-      outDir: join(dir, 'out'),
-      log: silentLogger,
-      chunkConcurrency: 3,
-    });
+    const result = await importFile(3);
 
     expect(result.kind).toBe('finished');
     const { summary } = result;
@@ -101,14 +103,7 @@ describe('runLocalImport (emulator)', () => {
 
     // The same file again resumes the finished run: nothing is sent.
     const requests = client.metrics().requests;
-    const again = await runLocalImport({
-      file,
-      job,
-      client,
-      meter,
-      outDir: join(dir, 'out'),
-      log: silentLogger,
-    });
+    const again = await importFile();
     expect(again.summary.runId).toBe(summary.runId);
     expect(client.metrics().requests).toBe(requests);
   });
