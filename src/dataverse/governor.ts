@@ -105,6 +105,8 @@ export class Governor {
   private cost: number | undefined;
   private costSettled = false;
   private last: RateLimitHeaders = {};
+  /** A 429 for the request or time budget has been seen. */
+  private budgetBound = false;
 
   constructor(options: GovernorOptions) {
     this.max = Math.max(1, Math.min(serviceConcurrencyLimit, Math.floor(options.max)));
@@ -152,6 +154,7 @@ export class Governor {
     this.running = Math.max(0, this.running - 1);
     const rate = outcome.headers ? readRateLimitHeaders(outcome.headers) : {};
     this.observe(rate);
+    if (outcome.status === 429 && !outcome.concurrencyLimited) this.budgetBound = true;
     if (outcome.status === 429) {
       this.pauseEnd = Math.max(this.pauseEnd, outcome.now + (outcome.retryAfterMs ?? 1000));
       // One decrease per round: 429s from requests that started before the last decrease are the same event.
@@ -177,6 +180,9 @@ export class Governor {
       return;
     }
     if (this.budgetLow()) return;
+    // Once a budget (not concurrency) 429 has shown the limits bind, grow no further than the hint: it
+    // spends about the sustained rate, where more in flight only meets the next 429 sooner.
+    if (this.budgetBound && this.window >= (this.hint ?? defaultStartConcurrency)) return;
     // Slow start doubles per round trip until the first 429; afterwards grow by one per round trip.
     this.window = this.clamp(this.window < this.threshold ? this.window + 1 : this.window + 1 / this.window);
   }

@@ -97,10 +97,10 @@ describe('Governor', () => {
     expect(g.limit).toBe(3);
   });
 
-  it('grows additively after the first 429', () => {
+  it('grows additively after the first 429 for concurrency', () => {
     const g = new Governor({ max: 52, initial: 8 });
     const [t] = startMany(g, 1);
-    g.finish(t!, { now: 0, status: 429, retryAfterMs: 0 });
+    g.finish(t!, { now: 0, status: 429, retryAfterMs: 0, concurrencyLimited: true });
     expect(g.limit).toBe(4);
     // 4 saturated answers at window 4 add about 1 in total.
     for (let round = 0; round < 4; round++) {
@@ -115,6 +115,18 @@ describe('Governor', () => {
     }
     expect(g.limit).toBeGreaterThanOrEqual(5);
     expect(g.limit).toBeLessThanOrEqual(6);
+  });
+
+  it('grows no further than the hint once a 429 for the budget has shown the limits bind', () => {
+    const g = new Governor({ max: 52, initial: 8 });
+    const [t] = startMany(g, 1);
+    g.finish(t!, { now: 0, status: 429, retryAfterMs: 0 });
+    expect(g.limit).toBe(4);
+    for (let round = 0; round < 20; round++) {
+      const ts = startMany(g, g.limit);
+      for (const x of ts.reverse()) g.finish(x, { now: 1, status: 200 });
+    }
+    expect(g.limit).toBe(4);
   });
 
   it('pauses for Retry-After and keeps the longest pause', () => {
