@@ -188,7 +188,8 @@ async function prefetchFor(
 class ReadAhead {
   readonly #depth: number;
   readonly #started = new Map<number, Promise<PrefetchedChunk>>();
-  #order: readonly number[] = [];
+  /** For each chunk to write, the one `depth` places later, read ahead when it starts writing. */
+  readonly #later = new Map<number, number>();
   #next: ((chunk: number) => Promise<PrefetchedChunk>) | undefined;
 
   constructor(depth: number) {
@@ -205,18 +206,21 @@ class ReadAhead {
 
   /** The chunks to write, in order: the first `depth` of them not read during the plan start now. */
   follow(order: readonly number[], next: (chunk: number) => Promise<PrefetchedChunk>): void {
-    this.#order = order;
     this.#next = next;
+    order.forEach((chunk, at) => {
+      const later = order[at + this.#depth];
+      if (later !== undefined) this.#later.set(chunk, later);
+    });
     for (const chunk of order.slice(0, this.#depth)) this.start(chunk, () => next(chunk));
     // Anything read during the plan that will not be written (a resumed run) is let go.
-    for (const chunk of this.#started.keys()) if (!order.includes(chunk)) this.#started.delete(chunk);
+    const toWrite = new Set(order);
+    for (const chunk of this.#started.keys()) if (!toWrite.has(chunk)) this.#started.delete(chunk);
   }
 
   take(chunk: number): Promise<PrefetchedChunk> | undefined {
     const promise = this.#started.get(chunk);
     this.#started.delete(chunk);
-    const at = this.#order.indexOf(chunk);
-    const later = at >= 0 ? this.#order[at + this.#depth] : undefined;
+    const later = this.#later.get(chunk);
     const next = this.#next;
     if (later !== undefined && next) this.start(later, () => next(later));
     return promise;

@@ -44,6 +44,8 @@ export interface ChunkWorkerDeps {
  * rows the plan later skips (in-file duplicates) are dropped when the chunk is written.
  */
 export interface PrefetchedChunk {
+  /** The chunk's rows as read, so its write need not read the chunk object again. */
+  readonly rows: readonly ChunkRow[];
   readonly writable: readonly WritableRow[];
   readonly failures: readonly RowOutcome[];
   readonly resolved?: ReadonlyMap<string, string>;
@@ -64,7 +66,7 @@ export async function prefetchChunk(
         : undefined;
     return { writable, failures, ...(resolved ? { resolved } : {}) };
   });
-  return { ...value, counters };
+  return { rows, ...value, counters };
 }
 
 export interface ChunkOutcome {
@@ -99,11 +101,11 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
       ifNoneMatch: true,
     },
   );
-  const rows = await loadChunk(runs, message.runId, message.chunk);
+  // A failed prefetch only loses the head start: the chunk reads, maps and looks up for itself.
+  const ahead = await deps.prefetched?.(message)?.catch(() => undefined);
+  const rows = ahead?.rows ?? (await loadChunk(runs, message.runId, message.chunk));
   const skipped = await loadSkips(runs, message.runId);
   const prepared = await deps.prepare(manifest);
-  // A failed prefetch only loses the head start: the chunk maps and looks up for itself.
-  const ahead = await deps.prefetched?.(message)?.catch(() => undefined);
 
   const { value: outcomes, counters: measured } = await deps.measure(async () => {
     const eligible = (row: { readonly row: number }) => !skipped.has(row.row);
