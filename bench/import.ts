@@ -104,7 +104,17 @@ async function runStrategy(
   const result = await new Promise<StrategyResult>((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(root, 'bench/lib/import-strategy.ts'), strategy, emulator.url, csv, user],
+      [
+        // BENCH_PROFILE=<dir> writes a CPU profile of each strategy's process there.
+        ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+        '--import',
+        'tsx',
+        join(root, 'bench/lib/import-strategy.ts'),
+        strategy,
+        emulator.url,
+        csv,
+        user,
+      ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },

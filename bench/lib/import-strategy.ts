@@ -203,6 +203,10 @@ async function ours(c: Counters): Promise<void> {
     identities: [user],
     onEvent: (event) => {
       meter.onEvent(event);
+      // BENCH_EVENTS=1: every client event on stderr, with seconds since the strategy began.
+      if (process.env.BENCH_EVENTS) {
+        process.stderr.write(`${((performance.now() - begun) / 1000).toFixed(3)} ${JSON.stringify(event)}\n`);
+      }
       if (event.type === 'records') {
         firstWrite ??= performance.now();
         lastWrite = performance.now();

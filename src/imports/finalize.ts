@@ -86,6 +86,10 @@ export async function tryFinalize(deps: FinalizeDeps, runId: string): Promise<Ru
 }
 
 export async function allChunksDone(runs: ObjectStore, manifest: RunManifest): Promise<boolean> {
+  // Chunks are queued in order, so the last one's result is usually the last to appear: one probe
+  // answers most calls, where listing every result after every chunk grew with the square of the chunks.
+  const last = manifest.chunkCount - 1;
+  if (last >= 0 && !(await runs.exists(runPaths.chunkResult(manifest.runId, last)))) return false;
   let done = 0;
   for await (const _ of runs.list(runPaths.resultsPrefix(manifest.runId))) done += 1;
   // One result per chunk plus the planner's.

@@ -95,7 +95,8 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     totalRows += 1;
     if (totalRows % 10_000 === 0) options.onProgress?.(totalRows);
     if (record.error) {
-      failures.push({ row: record.row, status: 'failed', ...record.error });
+      const { code, message, column } = record.error;
+      failures.push({ row: record.row, status: 'failed', code, message, ...(column ? { column } : {}) });
       if (record.cells) failedCells[record.row] = record.cells;
       continue;
     }
@@ -126,7 +127,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     durationMs: clock().getTime() - startedAt.getTime(),
     completedAt: clock().toISOString(),
   };
-  await putJson(store, runPaths.planResult(runId), planResult);
+  await putJson(store, runPaths.planResult(runId), planResult, { compact: true });
   await putJson(
     store,
     runPaths.skips(runId),

@@ -7,7 +7,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { getJson } from '../storage/object-store.js';
 import { tryFinalize, writeRejectedRun, type FinalizeDeps } from './finalize.js';
 import { runPaths } from './paths.js';
-import { chunkMessages, planRun, type SourceRecord } from './plan.js';
+import { chunkMessages, planRun } from './plan.js';
 import { runIdFor } from './run-id.js';
 import type { ChunkMessage, ChunkRow, InputRef, RunManifest, RunSummary } from './types.js';
 import { failChunk, processChunk, type ChunkWorkerDeps, type RunIdentity } from './write-chunk.js';
@@ -27,6 +27,11 @@ export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
   readonly preflight?: (job: ImportJob) => Promise<string | undefined>;
   /** Row-failure logs carry the message, which quotes the cell (personal data), only when true. */
   readonly logCellValues?: boolean;
+  /**
+   * The caller runs the fan-in once, after its last chunk (the local runner), instead of every chunk
+   * trying it: chunks finishing together would each write the result files.
+   */
+  readonly deferFanIn?: boolean;
 }
 
 /** Row failures logged per chunk; errors.csv holds them all. */
@@ -104,7 +109,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       jobName: job.name,
       job,
       header,
-      records: asSourceRecords(csv.rows),
+      records: csv.rows,
       chunkSize: job.chunkSize ?? deps.defaultChunkSize,
       keyOf: keyExtractor(job, header),
       duplicateKeys: job.duplicateKeys,
@@ -166,7 +171,7 @@ export async function handleChunk(deps: ImportDeps, message: ChunkMessage): Prom
       });
     }
   }
-  return finalizeIfComplete(deps, message.runId);
+  return deps.deferFanIn ? undefined : finalizeIfComplete(deps, message.runId);
 }
 
 /** A chunk that exhausted its retries: every row fails with the reason and the run still ends. */
@@ -177,10 +182,11 @@ export async function handlePoisonedChunk(
 ): Promise<RunSummary | undefined> {
   deps.log.error('Chunk poisoned', { runId: message.runId, chunk: message.chunk, reason });
   await failChunk(deps.runs, message, reason, deps.clock);
-  return finalizeIfComplete(deps, message.runId);
+  return deps.deferFanIn ? undefined : finalizeIfComplete(deps, message.runId);
 }
 
-async function finalizeIfComplete(deps: ImportDeps, runId: string): Promise<RunSummary | undefined> {
+/** The fan-in, when every chunk has a result; logs the run's end. */
+export async function finalizeIfComplete(deps: ImportDeps, runId: string): Promise<RunSummary | undefined> {
   const summary = await tryFinalize(deps, runId);
   if (summary) {
     deps.log.info('Run finished', {
@@ -205,23 +211,6 @@ async function pendingMessages(deps: ImportDeps, manifest: RunManifest): Promise
     if (!(await deps.runs.exists(runPaths.chunkResult(manifest.runId, message.chunk)))) pending.push(message);
   }
   return pending;
-}
-
-async function* asSourceRecords(
-  rows: AsyncIterable<
-    | { row: number; cells: readonly string[]; error?: undefined }
-    | { row: number; cells: readonly string[]; error: { code: string; message: string; column?: string } }
-  >,
-): AsyncIterable<SourceRecord> {
-  for await (const row of rows) {
-    yield row.error
-      ? {
-          row: row.row,
-          cells: row.cells,
-          error: { code: row.error.code, message: row.error.message, column: row.error.column },
-        }
-      : { row: row.row, cells: row.cells };
-  }
 }
 
 /**

@@ -24,6 +24,21 @@ describe('deterministicId', () => {
       '2ed6657d-e927-568b-95e1-2665a8aea6a2',
     );
   });
+
+  it('keeps the ids of text namespaces across namespace switches (a resumed run must find its records)', () => {
+    // Pinned values: a run resumed by a newer version must derive the ids the first attempt created.
+    const pinned = {
+      contact: deterministicId('dvpipe:contact', 'alice@example.com'),
+      row: deterministicId('dvpipe:run-1', '42'),
+      unicode: deterministicId('dvpipe:r', 'é漢字'),
+    };
+    expect(pinned).toEqual({
+      contact: 'fa9ffabd-3f1c-5d4e-b053-df0156be7a15',
+      row: 'd084dcde-15cd-5913-a35e-8de7924e747c',
+      unicode: '4c8f8eac-e3c3-5540-b927-9134912ff413',
+    });
+    expect(deterministicId('dvpipe:contact', 'alice@example.com')).toBe(pinned.contact);
+  });
 });
 
 describe('formatKey', () => {

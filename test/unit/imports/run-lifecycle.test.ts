@@ -161,6 +161,16 @@ describe('plan → chunks → finalize', () => {
     expect(second?.finishedAt).toBe(summary?.finishedAt);
   });
 
+  it('waits for every chunk, also when the last chunk finishes first', async () => {
+    const { messages } = await plan('lastWins');
+    const [first, last] = messages;
+    await processChunk(deps(), last!);
+    expect(await tryFinalize({ runs, results }, runId)).toBeUndefined();
+    await processChunk(deps(), first!);
+    const summary = await tryFinalize({ runs, results }, runId);
+    expect(summary?.rows.total).toBe(5);
+  });
+
   it('re-runs the failed rows as a new input holding their original cells', async () => {
     const { messages } = await plan('lastWins');
     for (const message of messages) await processChunk(deps(), message);
