@@ -1,4 +1,5 @@
-import { stringify, type Stringifier } from 'csv-stringify';
+import { stringify, type Options, type Stringifier } from 'csv-stringify';
+import { stringify as stringifySync } from 'csv-stringify/sync';
 
 export interface CsvWriteOptions {
   /** Output columns, in order; records are objects keyed by these names (or arrays in this order). */
@@ -24,7 +25,28 @@ export type CsvCell = string | number | boolean | null | undefined;
  * CRLF (RFC 4180, and what Excel writes). Dates are written as ISO 8601.
  */
 export function createCsvWriter(options: CsvWriteOptions): Stringifier {
-  return stringify({
+  return stringify(stringifyOptions(options));
+}
+
+/**
+ * The lines `createCsvWriter` writes for these records, without header or BOM: for files put
+ * together from parts formatted elsewhere (an import's result files, a chunk at a time).
+ */
+export function formatCsvLines(
+  records: readonly (readonly CsvCell[])[],
+  options: Omit<CsvWriteOptions, 'header' | 'bom'>,
+): string {
+  if (records.length === 0) return '';
+  return stringifySync(records as CsvCell[][], { ...stringifyOptions(options), header: false, bom: false });
+}
+
+/** The header line (after a BOM when asked) that `createCsvWriter` starts with. */
+export function formatCsvHeader(options: Omit<CsvWriteOptions, 'header'>): string {
+  return stringifySync([], { ...stringifyOptions(options), header: true });
+}
+
+function stringifyOptions(options: CsvWriteOptions): Options {
+  return {
     columns: [...options.columns],
     header: options.header ?? true,
     bom: options.bom ?? false,
@@ -37,5 +59,5 @@ export function createCsvWriter(options: CsvWriteOptions): Stringifier {
       boolean: (value) => (value ? 'true' : 'false'),
       date: (value) => value.toISOString(),
     },
-  });
+  };
 }

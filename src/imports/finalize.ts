@@ -1,17 +1,22 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import type { Stringifier } from 'csv-stringify';
-import { createCsvWriter } from '../csv/writer.js';
+import { formatCsvHeader, formatCsvLines } from '../csv/writer.js';
+import {
+  addTally,
+  emptyTally,
+  resultHeaders,
+  resultLines,
+  type ResultLines,
+  type RowTally,
+} from './result-lines.js';
 import { resultFiles, runPaths } from './paths.js';
-import { loadChunk, loadManifest } from './write-chunk.js';
+import { loadManifest } from './write-chunk.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import {
   addCounters,
-  isSuccess,
   type ChunkResult,
   type InputRef,
   type RequestCounters,
-  type RowOutcome,
   type RunManifest,
   type RunStatus,
   type RunSummary,
@@ -96,79 +101,41 @@ export async function allChunksDone(runs: ObjectStore, manifest: RunManifest): P
   return done >= manifest.chunkCount + 1;
 }
 
-interface Tally {
-  succeeded: number;
-  failed: number;
-  byStatus: Record<'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged', number>;
+interface Tally extends RowTally {
   counters: RequestCounters;
 }
 
-/** Writes errors.csv and records.csv from every chunk's rows and result, in row order. */
+/** Writes errors.csv and records.csv by appending each chunk's lines in chunk order. */
 async function writeResultFiles(
   deps: Pick<FinalizeDeps, 'runs' | 'results'>,
   manifest: RunManifest,
 ): Promise<Tally> {
   const { runs, results } = deps;
-  const echoed = echoedColumns(manifest);
-  const header = echoed.map((i) => manifest.header[i] ?? '');
-  const errors = openCsv(results, manifest.resultsPrefix + resultFiles.errors, [
-    ...header,
-    ...RESULT_COLUMNS,
-  ]);
-  const records = openCsv(results, manifest.resultsPrefix + resultFiles.records, [
-    'row',
-    'status',
-    'id',
-    ...header,
-  ]);
+  const headers = resultHeaders(manifest);
+  const errors = openUpload(results, manifest.resultsPrefix + resultFiles.errors, headers.errors);
+  const records = openUpload(results, manifest.resultsPrefix + resultFiles.records, headers.records);
   try {
-    const tally: Tally = {
-      succeeded: 0,
-      failed: 0,
-      byStatus: { created: 0, updated: 0, upserted: 0, deleted: 0, unchanged: 0 },
-      counters: manifest.planCounters,
+    const tally: Tally = { ...emptyTally(), counters: manifest.planCounters };
+    const append = async (lines: ResultLines) => {
+      addTally(tally, lines.tally);
+      await Promise.all([errors.write(lines.errors), records.write(lines.records)]);
     };
-    const planResult = await getJson<ChunkResult>(runs, runPaths.planResult(manifest.runId));
-    // Planner failures can be rows no chunk holds (unreadable rows): merge them in row order.
-    const planFailures = [...(planResult?.outcomes ?? [])].sort((a, b) => a.row - b.row);
-    const planCells = planResult?.cells ?? {};
-    let nextPlan = 0;
-
-    const emit = async (outcome: RowOutcome, cells: readonly string[] | undefined): Promise<void> => {
-      const padded = echoed.map((i) => cells?.[i] ?? '');
-      if (isSuccess(outcome)) {
-        tally.succeeded += 1;
-        if (outcome.status !== 'failed') tally.byStatus[outcome.status] += 1;
-        await write(records.csv, [String(outcome.row), outcome.status, outcome.id ?? '', ...padded]);
-      } else {
-        tally.failed += 1;
-        await write(errors.csv, [
-          ...padded,
-          String(outcome.row),
-          outcome.code ?? 'Failed',
-          outcome.message ?? '',
-          outcome.column ?? '',
-        ]);
-        await write(records.csv, [String(outcome.row), 'failed', '', ...padded]);
-      }
-    };
-
     for (let chunk = 0; chunk < manifest.chunkCount; chunk += 1) {
-      const rows = await loadChunk(runs, manifest.runId, chunk);
-      const cellsByRow = new Map(rows.map((row) => [row.row, row.cells]));
       const result = await getJson<ChunkResult>(runs, runPaths.chunkResult(manifest.runId, chunk));
       if (!result) throw new Error(`Run ${manifest.runId} chunk ${chunk} has no result`);
-      tally.counters = addCounters(tally.counters, result.counters);
-      const lastRow = rows.at(-1)?.row ?? 0;
-      const merged = mergeByRow(result.outcomes, planFailures, nextPlan, lastRow);
-      nextPlan = merged.nextPlan;
-      for (const outcome of merged.outcomes) {
-        await emit(outcome, cellsByRow.get(outcome.row) ?? planCells[outcome.row]);
+      if (!result.lines) {
+        throw new Error(
+          `Run ${manifest.runId} chunk ${chunk} was written by an older version without result lines: import the file again with a rerun`,
+        );
       }
+      tally.counters = addCounters(tally.counters, result.counters);
+      await append(result.lines);
     }
-    for (; nextPlan < planFailures.length; nextPlan += 1) {
-      const outcome = planFailures[nextPlan];
-      if (outcome) await emit(outcome, planCells[outcome.row]);
+    if (manifest.chunkCount === 0) {
+      // No chunk holds the plan's failures (no row could be read): they are written from the plan.
+      const plan = await getJson<ChunkResult>(runs, runPaths.planResult(manifest.runId));
+      const failures = [...(plan?.outcomes ?? [])].sort((a, b) => a.row - b.row);
+      await append(resultLines(manifest, failures, (row) => plan?.cells?.[row]));
     }
     await Promise.all([errors.close(), records.close()]);
     return tally;
@@ -180,79 +147,44 @@ async function writeResultFiles(
   }
 }
 
-const RESULT_COLUMNS = ['row', 'code', 'message', 'column'] as const;
-
-/**
- * Positions of the input columns that errors.csv and records.csv repeat. A fixed errors.csv dropped
- * back in carries the last run's `row`, `code`, `message` and `column`; unless the job maps them,
- * they are not repeated, so the new file has one set of them, this run's.
- */
-export function echoedColumns(manifest: RunManifest): number[] {
-  const job = manifest.job as { columns?: Record<string, unknown> } | undefined;
-  const mapped = new Set(Object.keys(job?.columns ?? {}));
-  const ours = new Set<string>(RESULT_COLUMNS);
-  return manifest.header.flatMap((name, i) => (ours.has(name) && !mapped.has(name) ? [] : [i]));
-}
-
-function mergeByRow(
-  chunkOutcomes: readonly RowOutcome[],
-  planFailures: readonly RowOutcome[],
-  start: number,
-  lastRow: number,
-): { outcomes: RowOutcome[]; nextPlan: number } {
-  const outcomes = [...chunkOutcomes];
-  let next = start;
-  while (next < planFailures.length && (planFailures[next]?.row ?? Infinity) <= lastRow) {
-    const failure = planFailures[next];
-    if (failure) outcomes.push(failure);
-    next += 1;
-  }
-  outcomes.sort((a, b) => a.row - b.row);
-  return { outcomes, nextPlan: next };
-}
-
 function statusOf(succeeded: number, failed: number): RunStatus {
   if (failed === 0) return 'succeeded';
   return succeeded === 0 ? 'failed' : 'completedWithErrors';
 }
 
-/**
- * errors.csv keeps cells exactly as the user sent them (no formula prefixing), so fixing the
- * rows and dropping the file back in imports the same values.
- */
-function openCsv(
-  store: ObjectStore,
-  path: string,
-  columns: readonly string[],
-): { csv: Stringifier; close: () => Promise<void>; abort: (error: unknown) => void } {
-  const csv = createCsvWriter({ columns, bom: true, neutraliseFormulas: false });
+interface Upload {
+  /** Appends text; resolves once the upload has room for more. */
+  readonly write: (text: string) => Promise<void>;
+  readonly close: () => Promise<void>;
+  readonly abort: (error: unknown) => void;
+}
+
+/** A result file streamed to the store, starting with its header. */
+function openUpload(store: ObjectStore, path: string, header: string): Upload {
   const body = new PassThrough();
-  csv.pipe(body);
   const upload = store.putStream(path, body, { contentType: 'text/csv; charset=utf-8' });
-  // Failures surface through the upload promise and write(); the streams' own error events are expected.
-  csv.on('error', () => undefined);
+  // Failures surface through the upload promise and write(); the stream's own error event is expected.
   body.on('error', () => undefined);
+  let failure: Error | undefined;
   const abort = (error: unknown) => {
-    const reason = error instanceof Error ? error : new Error(String(error));
-    csv.destroy(reason);
-    body.destroy(reason);
+    failure ??= error instanceof Error ? error : new Error(String(error));
+    body.destroy(failure);
   };
   // A failed upload stops reading: fail the writer too, so writes neither wait for a drain that
   // never comes nor leave the rejection unhandled (which ends a Node process).
   upload.catch(abort);
+  body.write(header);
   return {
-    csv,
+    write: async (text) => {
+      if (failure || body.destroyed) throw failure ?? new Error('The result file could not be written');
+      if (text.length > 0 && !body.write(text)) await once(body, 'drain');
+    },
     close: async () => {
-      csv.end();
+      body.end();
       await upload;
     },
     abort,
   };
-}
-
-async function write(csv: Stringifier, record: readonly string[]): Promise<void> {
-  if (csv.destroyed) throw csv.errored ?? new Error('The result file could not be written');
-  if (!csv.write(record)) await once(csv, 'drain');
 }
 
 /** A file that cannot be processed at all still gets a summary and an errors.csv saying why. */
@@ -271,8 +203,15 @@ export async function writeRejectedRun(
   clock: () => Date = () => new Date(),
 ): Promise<RunSummary> {
   const finishedAt = clock();
-  const errors = openCsv(results, resultsPrefix + resultFiles.errors, ['row', 'code', 'message']);
-  await write(errors.csv, ['1', details.code, details.message]);
+  const columns = ['row', 'code', 'message'];
+  const errors = openUpload(
+    results,
+    resultsPrefix + resultFiles.errors,
+    formatCsvHeader({ columns, bom: true }),
+  );
+  await errors.write(
+    formatCsvLines([['1', details.code, details.message]], { columns, neutraliseFormulas: false }),
+  );
   await errors.close();
   const summary: RunSummary = {
     runId: details.runId,

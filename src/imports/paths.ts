@@ -9,7 +9,8 @@ export const runPaths = {
   chunkError: (runId: string, chunk: number) => `${runId}/errors/${pad(chunk)}.txt`,
   planResult: (runId: string) => `${runId}/results/plan.json`,
   resultsPrefix: (runId: string) => `${runId}/results/`,
-  skips: (runId: string) => `${runId}/skips.json`,
+  /** The plan's failed rows (unreadable rows, in-file duplicates) in one chunk's row range. */
+  chunkPlanFailures: (runId: string, chunk: number) => `${runId}/plan-failures/${pad(chunk)}.json`,
   finalized: (runId: string) => `${runId}/finalized.json`,
 } as const;
 

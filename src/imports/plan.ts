@@ -7,6 +7,7 @@ import type {
   ChunkResult,
   ChunkRow,
   InputRef,
+  PlanFailures,
   RequestCounters,
   RowOutcome,
   RunManifest,
@@ -74,7 +75,8 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   const startedAt = clock();
   const failures: RowOutcome[] = [];
   const failedCells: Record<string, readonly string[]> = {};
-  const skipped = new Set<number>();
+  /** The last row of each chunk: which chunk's row range each failure falls in. */
+  const chunkLastRows: number[] = [];
   const onDisk =
     options.keyOf && options.spillDuplicates ? new DiskDuplicateDetector(options.duplicateKeys) : undefined;
   const duplicates = options.keyOf && !onDisk ? createDuplicateKeyTracker(options.duplicateKeys) : undefined;
@@ -86,6 +88,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     if (buffer.length === 0) return;
     const body = buffer.map((row) => JSON.stringify(row)).join('\n');
     await store.put(runPaths.chunk(runId, chunkCount), body, { contentType: 'application/x-ndjson' });
+    chunkLastRows.push(buffer[buffer.length - 1]?.row ?? 0);
     options.onChunk?.(chunkCount, buffer);
     chunkCount += 1;
     buffer = [];
@@ -104,7 +107,6 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     if (onDisk && key) await onDisk.add(key.key, record.row);
     if (duplicates && key) {
       for (const failure of duplicates.add(key.key, record.row, key.display)) {
-        skipped.add(failure.row);
         failures.push({ row: failure.row, status: 'failed', code: failure.code, message: failure.message });
       }
     }
@@ -114,7 +116,6 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   await flush();
   options.onProgress?.(totalRows);
   for (const failure of (await onDisk?.finish()) ?? []) {
-    skipped.add(failure.row);
     failures.push({ row: failure.row, status: 'failed', code: failure.code, message: failure.message });
   }
 
@@ -128,11 +129,15 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     completedAt: clock().toISOString(),
   };
   await putJson(store, runPaths.planResult(runId), planResult, { compact: true });
-  await putJson(
-    store,
-    runPaths.skips(runId),
-    [...skipped].sort((a, b) => a - b),
-  );
+  for (const [chunk, outcomes] of failuresByChunk(failures, chunkLastRows)) {
+    const cells: Record<string, readonly string[]> = {};
+    for (const outcome of outcomes) {
+      const read = failedCells[outcome.row];
+      if (read) cells[outcome.row] = read;
+    }
+    const part: PlanFailures = { outcomes, cells };
+    await putJson(store, runPaths.chunkPlanFailures(runId, chunk), part, { compact: true });
+  }
 
   const manifest: RunManifest = {
     runId,
@@ -155,6 +160,28 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     ? manifest
     : ((await getJson<RunManifest>(store, runPaths.manifest(runId))) ?? manifest);
   return { manifest: stored, messages: chunkMessages(stored), created };
+}
+
+/**
+ * Each failure goes to the chunk whose row range holds it: after the previous chunk's last row, up to
+ * its own last row (rows after the last chunk go to the last chunk). With no chunk, none is assigned:
+ * the fan-in writes them from the plan's result.
+ */
+function failuresByChunk(
+  failures: readonly RowOutcome[],
+  chunkLastRows: readonly number[],
+): Map<number, RowOutcome[]> {
+  const byChunk = new Map<number, RowOutcome[]>();
+  if (chunkLastRows.length === 0) return byChunk;
+  const sorted = [...failures].sort((a, b) => a.row - b.row);
+  let chunk = 0;
+  for (const failure of sorted) {
+    while (chunk < chunkLastRows.length - 1 && failure.row > (chunkLastRows[chunk] ?? 0)) chunk += 1;
+    const list = byChunk.get(chunk) ?? [];
+    list.push(failure);
+    byChunk.set(chunk, list);
+  }
+  return byChunk;
 }
 
 export function chunkMessages(manifest: RunManifest): ChunkMessage[] {

@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse';
 import { createCsvWriter } from '../csv/writer.js';
 import { getJson, type ObjectStore } from '../storage/object-store.js';
-import { echoedColumns } from './finalize.js';
+import { echoedColumns } from './result-lines.js';
 import { resultFiles, runPaths } from './paths.js';
 import { isRunId } from './run-id.js';
 import type { RunManifest, RunSummary } from './types.js';

@@ -1,3 +1,4 @@
+import type { ResultLines } from './result-lines.js';
 /** What happened to one input row. Every row of every run ends in exactly one of these. */
 export type RowStatus = 'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged' | 'failed';
 
@@ -75,6 +76,13 @@ export interface ChunkMessage {
   readonly chunk: number;
 }
 
+/** The plan's failures in one chunk's row range (see `runPaths.chunkPlanFailures`). */
+export interface PlanFailures {
+  readonly outcomes: readonly RowOutcome[];
+  /** What could be read of failed rows that no chunk holds (unreadable rows). */
+  readonly cells: Readonly<Record<string, readonly string[]>>;
+}
+
 export interface ChunkResult {
   readonly runId: string;
   readonly chunk: number | 'plan';
@@ -86,6 +94,11 @@ export interface ChunkResult {
   readonly cells?: Readonly<Record<string, readonly string[]>>;
   /** Set when the whole chunk failed (poisoned): every row carries the same reason. */
   readonly chunkError?: string;
+  /**
+   * Chunks only: the chunk's lines of records.csv and errors.csv (its rows and the plan's failures in
+   * its row range, in row order) with their tallies. The fan-in appends them in chunk order.
+   */
+  readonly lines?: ResultLines;
 }
 
 export type RunStatus = 'succeeded' | 'completedWithErrors' | 'failed';

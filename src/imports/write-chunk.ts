@@ -1,4 +1,5 @@
 import { runPaths } from './paths.js';
+import { resultLines, type ResultLines } from './result-lines.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import { lookUpTargets, needsLookUps, writeRows, type WritableRow, type WriteContext } from './write-rows.js';
 import {
@@ -6,6 +7,7 @@ import {
   type ChunkMessage,
   type ChunkResult,
   type ChunkRow,
+  type PlanFailures,
   type RequestCounters,
   type RowOutcome,
   type RunManifest,
@@ -104,7 +106,8 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   // A failed prefetch only loses the head start: the chunk reads, maps and looks up for itself.
   const ahead = await deps.prefetched?.(message)?.catch(() => undefined);
   const rows = ahead?.rows ?? (await loadChunk(runs, message.runId, message.chunk));
-  const skipped = await loadSkips(runs, message.runId);
+  const planned = await loadPlanFailures(runs, message);
+  const skipped = new Set(planned.outcomes.map((outcome) => outcome.row));
   const prepared = await deps.prepare(manifest);
 
   const { value: outcomes, counters: measured } = await deps.measure(async () => {
@@ -125,6 +128,7 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   });
   const counters = ahead ? addCounters(ahead.counters, measured) : measured;
   assertOneOutcomePerRow(rows, skipped, outcomes, message);
+  const lines = chunkLines(manifest, rows, outcomes, planned);
 
   const result: ChunkResult = {
     runId: message.runId,
@@ -133,6 +137,7 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
     counters,
     durationMs: clock().getTime() - started.getTime(),
     completedAt: clock().toISOString(),
+    lines,
   };
   const stored = await putJson(runs, resultPath, result, { ifNoneMatch: true, compact: true });
   await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(result));
@@ -156,18 +161,22 @@ export async function failChunk(
   const resultPath = runPaths.chunkResult(message.runId, message.chunk);
   const done = await getJson<ChunkResult>(runs, resultPath);
   if (done) return done;
+  const manifest = await loadManifest(runs, message.runId);
   const rows = await loadChunk(runs, message.runId, message.chunk);
-  const skipped = await loadSkips(runs, message.runId);
+  const planned = await loadPlanFailures(runs, message);
+  const skipped = new Set(planned.outcomes.map((outcome) => outcome.row));
+  const outcomes: RowOutcome[] = rows
+    .filter((row) => !skipped.has(row.row))
+    .map((row) => ({ row: row.row, status: 'failed', code: 'ChunkFailed', message: reason }));
   const result: ChunkResult = {
     runId: message.runId,
     chunk: message.chunk,
-    outcomes: rows
-      .filter((row) => !skipped.has(row.row))
-      .map((row) => ({ row: row.row, status: 'failed', code: 'ChunkFailed', message: reason })),
+    outcomes,
     counters: { requests: 0, retries: 0, throttled: 0 },
     durationMs: 0,
     completedAt: clock().toISOString(),
     chunkError: reason,
+    lines: chunkLines(manifest, rows, outcomes, planned),
   };
   await putJson(runs, resultPath, result, { ifNoneMatch: true, compact: true });
   await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(result));
@@ -203,8 +212,21 @@ export async function loadChunk(runs: ObjectStore, runId: string, chunk: number)
   return JSON.parse(`[${lines.join(',')}]`) as ChunkRow[];
 }
 
-async function loadSkips(runs: ObjectStore, runId: string): Promise<Set<number>> {
-  return new Set((await getJson<number[]>(runs, runPaths.skips(runId))) ?? []);
+async function loadPlanFailures(runs: ObjectStore, message: ChunkMessage): Promise<PlanFailures> {
+  const path = runPaths.chunkPlanFailures(message.runId, message.chunk);
+  return (await getJson<PlanFailures>(runs, path)) ?? { outcomes: [], cells: {} };
+}
+
+/** The chunk's result lines: its own outcomes and the plan's failures in its range, in row order. */
+export function chunkLines(
+  manifest: Pick<RunManifest, 'job' | 'header'>,
+  rows: readonly ChunkRow[],
+  outcomes: readonly RowOutcome[],
+  planned: PlanFailures,
+): ResultLines {
+  const cellsByRow = new Map(rows.map((row) => [row.row, row.cells]));
+  const all = [...outcomes, ...planned.outcomes].sort((a, b) => a.row - b.row);
+  return resultLines(manifest, all, (row) => cellsByRow.get(row) ?? planned.cells[row]);
 }
 
 /** The contract is one outcome per row; a gap here would silently lose a row, so fail loudly. */

@@ -2,7 +2,13 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { openCsv } from '../../../src/csv/reader.js';
-import { createCsvWriter, type CsvCell, type CsvWriteOptions } from '../../../src/csv/writer.js';
+import {
+  createCsvWriter,
+  formatCsvHeader,
+  formatCsvLines,
+  type CsvCell,
+  type CsvWriteOptions,
+} from '../../../src/csv/writer.js';
 
 async function write(records: Record<string, CsvCell>[], options: CsvWriteOptions): Promise<string> {
   const writer = createCsvWriter(options);
@@ -63,5 +69,26 @@ describe('createCsvWriter', () => {
     const back = [];
     for await (const row of file.rows) back.push(row.values);
     expect(back).toEqual(records);
+  });
+});
+
+describe('formatCsvHeader and formatCsvLines', () => {
+  it('put together, write what the streaming writer writes', async () => {
+    const rows = [
+      ['x,y', 'say "hi"', '=1'],
+      ['line\nbreak', '', '@a'],
+    ];
+    const options = { columns: ['a', 'b', 'c'], neutraliseFormulas: false };
+    const streamed = await write(
+      rows.map(([a, b, c]) => ({ a, b, c })),
+      { ...options, bom: true },
+    );
+    const parts =
+      formatCsvHeader({ ...options, bom: true }) +
+      formatCsvLines(rows.slice(0, 1), options) +
+      formatCsvLines([], options) +
+      formatCsvLines(rows.slice(1), options);
+    expect(parts).toBe(streamed);
+    expect(parts.startsWith('\uFEFFa,b,c\r\n')).toBe(true);
   });
 });

@@ -171,6 +171,71 @@ describe('plan → chunks → finalize', () => {
     expect(summary?.rows.total).toBe(5);
   });
 
+  const readResults = async (name: string) =>
+    parse(await readFile(join(dir, 'results', `contacts/people.csv/${runId}/${name}`)), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+
+  it('lists unreadable rows before, between and after the chunks in row order', async () => {
+    const ragged = (row: number): SourceRecord => ({
+      row,
+      error: { code: 'RaggedRow', message: 'expected 2 cells, found 3' },
+      cells: [`r${row}`, 'y', 'z'],
+    });
+    const { messages } = await planOf(
+      runs,
+      runId,
+      [
+        ragged(2),
+        { row: 3, cells: ['a@x.com', 'A'] },
+        { row: 4, cells: ['b@x.com', 'B'] },
+        ragged(5),
+        { row: 6, cells: ['c@x.com', 'C'] },
+        ragged(7),
+        ragged(8),
+      ],
+      { resultsPrefix: `contacts/people.csv/${runId}/` },
+    );
+    expect(messages).toHaveLength(2);
+    for (const message of messages) await processChunk(deps(), message);
+
+    const summary = await tryFinalize({ runs, results }, runId);
+    expect(summary?.rows).toMatchObject({ total: 7, succeeded: 3, failed: 4 });
+    const records = await readResults('records.csv');
+    expect(records.map((r) => [r.row, r.status, r.Email])).toEqual([
+      ['2', 'failed', 'r2'],
+      ['3', 'created', 'a@x.com'],
+      ['4', 'created', 'b@x.com'],
+      ['5', 'failed', 'r5'],
+      ['6', 'created', 'c@x.com'],
+      ['7', 'failed', 'r7'],
+      ['8', 'failed', 'r8'],
+    ]);
+    expect((await readResults('errors.csv')).map((e) => e.row)).toEqual(['2', '5', '7', '8']);
+  });
+
+  it('finalizes a file none of whose rows could be read: no chunk, every row in errors.csv', async () => {
+    const { messages, manifest } = await planOf(
+      runs,
+      runId,
+      [2, 3].map((row) => ({ row, error: { code: 'RaggedRow', message: 'ragged' }, cells: [`r${row}`] })),
+      { resultsPrefix: `contacts/people.csv/${runId}/` },
+    );
+    expect([messages.length, manifest.chunkCount]).toEqual([0, 0]);
+    const summary = await tryFinalize({ runs, results }, runId);
+    expect(summary?.rows).toMatchObject({ total: 2, succeeded: 0, failed: 2 });
+    expect(summary?.status).toBe('failed');
+    expect((await readResults('errors.csv')).map((e) => [e.row, e.code, e.Email])).toEqual([
+      ['2', 'RaggedRow', 'r2'],
+      ['3', 'RaggedRow', 'r3'],
+    ]);
+    expect((await readResults('records.csv')).map((r) => [r.row, r.status])).toEqual([
+      ['2', 'failed'],
+      ['3', 'failed'],
+    ]);
+  });
+
   it('re-runs the failed rows as a new input holding their original cells', async () => {
     const { messages } = await plan('lastWins');
     for (const message of messages) await processChunk(deps(), message);
