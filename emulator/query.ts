@@ -183,8 +183,8 @@ function parseDeltaToken(store: Store, token: string): number {
 
 /**
  * Ids (sorted like `sortedIds`) of a superset of the rows a filter can match, from an index, as SQL
- * would seek: one conjunct of the filter's top-level `and` that is a disjunction of `eq` on the
- * primary id or a one-column alternate key, or range comparisons of one column. The predicate still
+ * would seek: one conjunct of the filter's top-level `and` that is a disjunction of `eq` (or an `In`)
+ * on the primary id or a one-column alternate key, or range comparisons of one column. The predicate still
  * runs on every candidate, so answers are exactly a full scan's; only the cost changes.
  */
 function indexedCandidates(store: Store, table: Table, expr: FilterExpr): string[] | undefined {
@@ -222,8 +222,17 @@ function propLiteral(
 function equalityCandidates(store: Store, table: Table, expr: FilterExpr): string[] | undefined {
   const values: (string | number | boolean)[] = [];
   let property: string | undefined;
+  let viaIn = false;
   const collect = (e: FilterExpr): boolean => {
     if (e.kind === 'or') return collect(e.left) && collect(e.right);
+    if (e.kind === 'crm' && e.name === 'In') {
+      // Microsoft.Dynamics.CRM.In(PropertyName=...,PropertyValues=[...]) seeks like a chain of `eq`.
+      if (property !== undefined && property !== e.property) return false;
+      property = e.property;
+      viaIn = true;
+      for (const value of e.values) if (value !== null) values.push(value);
+      return true;
+    }
     const c = propLiteral(e);
     if (!c || c.op !== 'eq' || (property !== undefined && property !== c.name)) return false;
     property = c.name;
@@ -231,6 +240,12 @@ function equalityCandidates(store: Store, table: Table, expr: FilterExpr): strin
     return true;
   };
   if (!collect(expr) || property === undefined) return undefined;
+  // `In` lists its values as text; matched to a number or date column they need the column's own
+  // conversion, so only text (and id) columns are seeked for it.
+  if (viaIn && property !== table.primaryId.logicalName) {
+    const column = table.byName.get(property);
+    if (column?.type !== 'String') return undefined;
+  }
   const ids = new Set<string>();
   if (property === table.primaryId.logicalName) {
     for (const value of values) {

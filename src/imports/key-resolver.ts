@@ -89,6 +89,11 @@ function* filterBatches(
   attributes: readonly string[],
   guids = false,
 ): Generator<string> {
+  const [only] = attributes;
+  if (attributes.length === 1 && only !== undefined && !guids) {
+    yield* inFilters(keys, only);
+    return;
+  }
   let clauses: string[] = [];
   let length = 0;
   for (const key of keys) {
@@ -107,6 +112,30 @@ function* filterBatches(
     length += cost + '%20or%20'.length;
   }
   if (clauses.length > 0) yield clauses.join(' or ');
+}
+
+/**
+ * One-column keys as `Microsoft.Dynamics.CRM.In(...)`: a value costs its text and two quotes instead of
+ * `<name> eq '...' or `, so a read carries about twice the keys (half the reads for the same lookup).
+ */
+function* inFilters(keys: readonly KeyValues[], attribute: string): Generator<string> {
+  const head = `Microsoft.Dynamics.CRM.In(PropertyName='${attribute}',PropertyValues=[`;
+  let values: string[] = [];
+  let length = encodeURIComponent(head).length;
+  const filter = () => `${head}${values.join(',')}])`;
+  for (const key of keys) {
+    // The function takes its values as JSON strings, numbers included (["5","2000"]).
+    const value = JSON.stringify(String(key[attribute] ?? ''));
+    const cost = encodeURIComponent(value).length + 3;
+    if (length + cost > MAX_FILTER_CHARS && values.length > 0) {
+      yield filter();
+      values = [];
+      length = encodeURIComponent(head).length;
+    }
+    values.push(value);
+    length += cost;
+  }
+  if (values.length > 0) yield filter();
 }
 
 function keyOfRow(row: Row, attributes: readonly string[]): KeyValues {

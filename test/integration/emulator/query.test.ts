@@ -84,6 +84,36 @@ describe('query (behaviours item 8)', () => {
     expect(names(r)).toEqual(expected);
   });
 
+  it('[webapi §5] In on a one-column alternate key answers like the `or` of `eq` (case-insensitive)', async () => {
+    for (const email of ['In.One@example.com', 'in.two@example.com', 'in.three@example.com']) {
+      emu.store.put('contact', { lastname: email.split('@')[0], emailaddress1: email });
+    }
+    const list = async (filter: string) =>
+      (
+        await call(
+          emu,
+          'GET',
+          `contacts?$select=emailaddress1&$orderby=emailaddress1&$filter=${encodeURIComponent(filter)}`,
+        )
+      ).json.value.map((v: { emailaddress1: string }) => v.emailaddress1);
+    const viaIn = await list(
+      'Microsoft.Dynamics.CRM.In(PropertyName=\'emailaddress1\',PropertyValues=["IN.ONE@example.com","in.two@example.com","none@example.com"])',
+    );
+    expect(viaIn).toEqual(['In.One@example.com', 'in.two@example.com']);
+    expect(
+      await list(
+        "emailaddress1 eq 'IN.ONE@example.com' or emailaddress1 eq 'in.two@example.com' or emailaddress1 eq 'none@example.com'",
+      ),
+    ).toEqual(viaIn);
+    // A number column takes the values as text too.
+    const r = await call(
+      emu,
+      'GET',
+      `dvp_samples?$select=dvp_name&$orderby=dvp_code&$filter=${encodeURIComponent('Microsoft.Dynamics.CRM.In(PropertyName=\'dvp_quantity\',PropertyValues=["5","35"])')}`,
+    );
+    expect(names(r)).toEqual(['Alpha', 'Delta']);
+  });
+
   it('[webapi §5] DateTimeOffset literals compare in UTC', async () => {
     const id = emu.store.put('dvp_sample', { dvp_name: 'timed', dvp_measuredat: '2024-05-01T12:00:00Z' });
     const filter = encodeURIComponent('dvp_measuredat gt 2024-05-01T13:00:00+02:00');

@@ -3,7 +3,8 @@ import type { RecordResult, RecordTarget, Row, WriteClient } from '../../../src/
 
 /**
  * An in-memory table behind the WriteClient interface, for unit tests of the write strategies.
- * It answers key filters of the shape the key resolver emits: `a eq 'x' or (a eq 'y' and b eq 1)`.
+ * It answers key filters of the shapes the key resolver emits: `Microsoft.Dynamics.CRM.In(PropertyName='a',
+ * PropertyValues=["x","y"])` and `(a eq 'x' and b eq 1) or (a eq 'y' and b eq 2)`.
  */
 export class FakeTable implements WriteClient {
   readonly rows = new Map<string, Row>();
@@ -72,7 +73,7 @@ export class FakeTable implements WriteClient {
 
   query(_table: string, options: { filter?: string }): { rows(): AsyncIterable<Row> } {
     this.calls.push('query');
-    const clauses = (options.filter ?? '').split(' or ').map(parseClause);
+    const clauses = parseFilter(options.filter ?? '');
     const matches = [...this.rows.values()].filter((row) =>
       clauses.some((clause) =>
         Object.entries(clause).every(
@@ -100,6 +101,18 @@ export class FakeTable implements WriteClient {
   #error(index: number, status: number, code: string, message: string): RecordResult {
     return { index, ok: false, error: new DataverseError({ status, code, message }) };
   }
+}
+
+/** A one-column `Microsoft.Dynamics.CRM.In(...)` or an `or` of clauses: one record of wanted values each. */
+function parseFilter(filter: string): Record<string, string>[] {
+  const inCall = /^Microsoft\.Dynamics\.CRM\.In\(PropertyName='(\w+)',PropertyValues=(\[.*\])\)$/.exec(
+    filter,
+  );
+  if (inCall?.[1] && inCall[2]) {
+    const name = inCall[1];
+    return (JSON.parse(inCall[2]) as string[]).map((value) => ({ [name]: value }));
+  }
+  return filter.split(' or ').map(parseClause);
 }
 
 function parseClause(clause: string): Record<string, string> {
