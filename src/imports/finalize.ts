@@ -15,6 +15,7 @@ import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import {
   addCounters,
   type ChunkResult,
+  type StoredPlanResult,
   type InputRef,
   type RequestCounters,
   type RunManifest,
@@ -123,7 +124,7 @@ async function writeResultFiles(
     for (let chunk = 0; chunk < manifest.chunkCount; chunk += 1) {
       const result = await getJson<ChunkResult>(runs, runPaths.chunkResult(manifest.runId, chunk));
       if (!result) throw new Error(`Run ${manifest.runId} chunk ${chunk} has no result`);
-      if (!result.lines) {
+      if (!('lines' in result)) {
         throw new Error(
           `Run ${manifest.runId} chunk ${chunk} was written by an older version without result lines: import the file again with a rerun`,
         );
@@ -133,7 +134,7 @@ async function writeResultFiles(
     }
     if (manifest.chunkCount === 0) {
       // No chunk holds the plan's failures (no row could be read): they are written from the plan.
-      const plan = await getJson<ChunkResult>(runs, runPaths.planResult(manifest.runId));
+      const plan = await getJson<StoredPlanResult>(runs, runPaths.planResult(manifest.runId));
       const failures = [...(plan?.outcomes ?? [])].sort((a, b) => a.row - b.row);
       await append(resultLines(manifest, failures, (row) => plan?.cells?.[row]));
     }

@@ -4,10 +4,10 @@ import { runPaths } from './paths.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import type {
   ChunkMessage,
-  ChunkResult,
   ChunkRow,
   InputRef,
   PlanFailures,
+  StoredPlanResult,
   RequestCounters,
   RowOutcome,
   RunManifest,
@@ -119,7 +119,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     failures.push({ row: failure.row, status: 'failed', code: failure.code, message: failure.message });
   }
 
-  const planResult: ChunkResult = {
+  const planResult: StoredPlanResult = {
     runId,
     chunk: 'plan',
     outcomes: failures,

@@ -147,21 +147,19 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
  * one) completed the run.
  */
 export async function handleChunk(deps: ImportDeps, message: ChunkMessage): Promise<RunSummary | undefined> {
-  const { result, fresh } = await processChunk(deps, message);
+  const { result, fresh, outcomes = [] } = await processChunk(deps, message);
   if (fresh) {
-    const failed = result.outcomes.filter((o) => o.status === 'failed').length;
+    const failed = outcomes.filter((o) => o.status === 'failed').length;
     deps.log.info('Chunk written', {
       runId: message.runId,
       chunk: message.chunk,
-      rows: result.outcomes.length,
+      rows: outcomes.length,
       failed,
       requests: result.counters.requests,
       throttled: result.counters.throttled,
       durationMs: result.durationMs,
     });
-    for (const outcome of result.outcomes
-      .filter((o) => o.status === 'failed')
-      .slice(0, LOGGED_ROW_FAILURES)) {
+    for (const outcome of outcomes.filter((o) => o.status === 'failed').slice(0, LOGGED_ROW_FAILURES)) {
       deps.log.warn('Row failed', {
         runId: message.runId,
         row: outcome.row,

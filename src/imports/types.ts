@@ -83,22 +83,32 @@ export interface PlanFailures {
   readonly cells: Readonly<Record<string, readonly string[]>>;
 }
 
+/** What a chunk worker stores when its chunk is done (or poisoned): the chunk's part of the run's results. */
 export interface ChunkResult {
   readonly runId: string;
-  readonly chunk: number | 'plan';
-  readonly outcomes: readonly RowOutcome[];
+  readonly chunk: number;
   readonly counters: RequestCounters;
   readonly durationMs: number;
   readonly completedAt: string;
-  /** Planner only: what could be read of rows no chunk holds (unreadable rows), for errors.csv. */
-  readonly cells?: Readonly<Record<string, readonly string[]>>;
   /** Set when the whole chunk failed (poisoned): every row carries the same reason. */
   readonly chunkError?: string;
   /**
-   * Chunks only: the chunk's lines of records.csv and errors.csv (its rows and the plan's failures in
-   * its row range, in row order) with their tallies. The fan-in appends them in chunk order.
+   * The chunk's lines of records.csv and errors.csv (its rows and the plan's failures in its row range,
+   * in row order) with their tallies. The fan-in appends them in chunk order.
    */
-  readonly lines?: ResultLines;
+  readonly lines: ResultLines;
+}
+
+/** What the planner stores: every row it failed, and its requests (the preflight's metadata reads). */
+export interface StoredPlanResult {
+  readonly runId: string;
+  readonly chunk: 'plan';
+  readonly outcomes: readonly RowOutcome[];
+  /** What could be read of rows no chunk holds (unreadable rows), for errors.csv. */
+  readonly cells: Readonly<Record<string, readonly string[]>>;
+  readonly counters: RequestCounters;
+  readonly durationMs: number;
+  readonly completedAt: string;
 }
 
 export type RunStatus = 'succeeded' | 'completedWithErrors' | 'failed';

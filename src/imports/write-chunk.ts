@@ -75,6 +75,8 @@ export interface ChunkOutcome {
   readonly result: ChunkResult;
   /** False when the chunk had already been written (a re-delivered message): nothing was sent. */
   readonly fresh: boolean;
+  /** A fresh write's outcome for each of its rows (not stored: the result keeps their lines). */
+  readonly outcomes?: readonly RowOutcome[];
 }
 
 /**
@@ -133,19 +135,18 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   const result: ChunkResult = {
     runId: message.runId,
     chunk: message.chunk,
-    outcomes,
     counters,
     durationMs: clock().getTime() - started.getTime(),
     completedAt: clock().toISOString(),
     lines,
   };
   const stored = await putJson(runs, resultPath, result, { ifNoneMatch: true, compact: true });
-  await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(result));
+  await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(outcomes));
   if (!stored) {
     // A duplicate delivery finished first; its result stands and ours is dropped.
     return { result: (await getJson<ChunkResult>(runs, resultPath)) ?? result, fresh: false };
   }
-  return { result, fresh: true };
+  return { result, fresh: true, outcomes };
 }
 
 /**
@@ -171,7 +172,6 @@ export async function failChunk(
   const result: ChunkResult = {
     runId: message.runId,
     chunk: message.chunk,
-    outcomes,
     counters: { requests: 0, retries: 0, throttled: 0 },
     durationMs: 0,
     completedAt: clock().toISOString(),
@@ -179,7 +179,7 @@ export async function failChunk(
     lines: chunkLines(manifest, rows, outcomes, planned),
   };
   await putJson(runs, resultPath, result, { ifNoneMatch: true, compact: true });
-  await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(result));
+  await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(outcomes));
   return (await getJson<ChunkResult>(runs, resultPath)) ?? result;
 }
 
@@ -189,9 +189,10 @@ export interface ChunkCounts {
   readonly failed: number;
 }
 
-function countsOf(result: ChunkResult): ChunkCounts {
-  const failed = result.outcomes.filter((outcome) => outcome.status === 'failed').length;
-  return { succeeded: result.outcomes.length - failed, failed };
+/** The chunk's own rows (the plan's failures in its range are counted with the plan's). */
+function countsOf(outcomes: readonly RowOutcome[]): ChunkCounts {
+  const failed = outcomes.filter((outcome) => outcome.status === 'failed').length;
+  return { succeeded: outcomes.length - failed, failed };
 }
 
 export async function loadManifest(runs: ObjectStore, runId: string): Promise<RunManifest> {
