@@ -45,7 +45,12 @@ export interface PlanOptions {
   readonly store: ObjectStore;
   readonly dryRun: boolean;
   readonly resultsPrefix: string;
-  readonly counters?: RequestCounters;
+  /**
+   * Awaited once the file has been read, before anything commits the plan (its result, then the
+   * manifest): a check that ran alongside the read can still stop the run, with nothing committed, by
+   * throwing. Resolves to the requests the check made, which count as the plan's.
+   */
+  readonly beforeCommit?: () => Promise<RequestCounters>;
   readonly clock?: () => Date;
   readonly onProgress?: (rowsRead: number) => void;
   /**
@@ -119,12 +124,13 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     failures.push({ row: failure.row, status: 'failed', code: failure.code, message: failure.message });
   }
 
+  const counters = (await options.beforeCommit?.()) ?? { requests: 0, retries: 0, throttled: 0 };
   const planResult: StoredPlanResult = {
     runId,
     chunk: 'plan',
     outcomes: failures,
     cells: failedCells,
-    counters: options.counters ?? { requests: 0, retries: 0, throttled: 0 },
+    counters,
     durationMs: clock().getTime() - startedAt.getTime(),
     completedAt: clock().toISOString(),
   };

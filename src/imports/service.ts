@@ -9,7 +9,7 @@ import { tryFinalize, writeRejectedRun, type FinalizeDeps } from './finalize.js'
 import { runPaths } from './paths.js';
 import { chunkMessages, planRun } from './plan.js';
 import { runIdFor } from './run-id.js';
-import type { ChunkMessage, ChunkRow, InputRef, RunManifest, RunSummary } from './types.js';
+import type { ChunkMessage, ChunkRow, InputRef, RequestCounters, RunManifest, RunSummary } from './types.js';
 import { failChunk, processChunk, type ChunkWorkerDeps, type RunIdentity } from './write-chunk.js';
 
 /** Inputs above this size index their keys on disk (about 1 million rows of typical CSV). */
@@ -57,6 +57,8 @@ export type StartResult =
   | { readonly kind: 'resumed'; readonly manifest: RunManifest; readonly messages: readonly ChunkMessage[] }
   | { readonly kind: 'rejected'; readonly summary: RunSummary };
 
+class PreflightFailure extends Error {}
+
 /** Plans a run for one input version. Safe to call again for the same input: it resumes. */
 export async function startImport(deps: ImportDeps, request: StartRequest): Promise<StartResult> {
   const clock = deps.clock ?? (() => new Date());
@@ -90,9 +92,16 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       `No import job named '${input.job}': add jobs/${input.job}.json or put the file in a known job folder.`,
     );
   }
-  // Metadata reads of the preflight are the run's requests too: they count in its summary.
-  const preflight = await deps.measure(async () => deps.preflight?.(job));
-  if (preflight.value) return reject('JobDoesNotFitTable', preflight.value);
+  // The preflight's metadata reads run while the file is read (they count in the run's summary). The
+  // plan commits nothing until it has passed, so a job that does not fit still rejects the file whole.
+  const preflight = deps.measure(async () => deps.preflight?.(job));
+  // Awaited below; until then a failure must not count as unhandled.
+  preflight.catch(() => undefined);
+  const afterPreflight = async (): Promise<RequestCounters> => {
+    const { value: problem, counters } = await preflight;
+    if (problem) throw new PreflightFailure(problem);
+    return counters;
+  };
   const source = `${input.job}/${input.name}`;
   try {
     const csv = await openCsv(await request.open(), {
@@ -125,7 +134,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
               request.onChunk?.({ runId, job, jobName: job.name, header }, chunk, rows),
           }
         : {}),
-      counters: preflight.counters,
+      beforeCommit: afterPreflight,
     });
     deps.log.info('Run planned', {
       runId,
@@ -137,6 +146,13 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
     });
     return { kind: 'planned', manifest, messages };
   } catch (error) {
+    // A job that does not fit the table is the first thing to fix, whatever else is wrong with the file.
+    const { value: problem } = await preflight;
+    if (problem) {
+      // What the read left behind (chunks, no manifest) is of no use.
+      for await (const name of deps.runs.list(`${runId}/`)) await deps.runs.delete(name);
+      return reject('JobDoesNotFitTable', problem);
+    }
     if (isCsvFileError(error)) return reject(error.code, error.message);
     throw error;
   }

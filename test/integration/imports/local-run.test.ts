@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -106,5 +106,48 @@ describe('runLocalImport (emulator)', () => {
     const again = await importFile();
     expect(again.summary.runId).toBe(summary.runId);
     expect(client.metrics().requests).toBe(requests);
+  });
+
+  it('rejects the whole file when the job does not fit the table, with nothing written and nothing left behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvp-local-run-'));
+    const file = join(dir, 'contacts.csv');
+    const rows = Array.from({ length: 250 }, (_, i) => [`misfit${i}@example.com`, `Last${i}`]);
+    await writeFile(file, stringify([['Email', 'Shoe Size'], ...rows]));
+    const misfit = parseImportJob(
+      {
+        name: 'misfit',
+        table: 'contact',
+        operation: 'upsert',
+        key: ['emailaddress1'],
+        chunkSize: 100,
+        columns: { Email: 'emailaddress1', 'Shoe Size': 'new_shoesize' },
+      },
+      'misfit job',
+    );
+    const before = emulator.store.all('contact').length;
+
+    const result = await runLocalImport({
+      file,
+      job: misfit,
+      client,
+      meter,
+      outDir: join(dir, 'out'),
+      log: silentLogger,
+    });
+
+    expect(result.kind).toBe('rejected');
+    expect(result.summary.error?.code).toBe('JobDoesNotFitTable');
+    expect(result.summary.error?.message).toContain('new_shoesize');
+    expect(emulator.store.all('contact')).toHaveLength(before);
+    const errors = parse(await readFile(join(dir, 'out', 'errors.csv')), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+    expect(errors.map((e) => e.code)).toEqual(['JobDoesNotFitTable']);
+    // The file was read while the job was checked; what that left (chunks, no manifest) is removed.
+    const left = await readdir(join(dir, 'out', '.dvpipe', 'runs', result.summary.runId), {
+      recursive: true,
+    }).catch(() => []);
+    expect(left.filter((name) => name.includes('.'))).toEqual([]);
   });
 });
