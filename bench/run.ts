@@ -26,7 +26,7 @@ const benches: readonly Bench[] = [
     args: ['--out', 'bench/results/import.json'],
     quickArgs: ['--rows', '10000', '--out', 'bench/results/import.json'],
   },
-  { name: 'client', script: 'bench/client.ts', args: ['--windows', '6'], quickArgs: ['--windows', '3'] },
+  { name: 'client', script: 'bench/client.ts', args: ['--windows', '3'], quickArgs: ['--windows', '3'] },
   {
     name: 'extract',
     script: 'bench/extract.ts',

@@ -104,9 +104,6 @@ export async function runLocalImport(options: LocalImportOptions): Promise<Local
     prefetchFor(base, manifest, undefined, () => loadChunk(base.runs, manifest.runId, chunk)),
   );
 
-  // errors.csv and records.csv are written by the fan-in after the last chunk. (Writing them chunk by
-  // chunk alongside the writes saved 0.4 s on 50,000 rows, but a 1 GB dry run took a third longer.)
-
   let rowsDone = started.manifest.totalRows - started.messages.length * started.manifest.chunkSize;
   await pMap(
     started.messages,
