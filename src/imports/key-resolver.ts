@@ -124,8 +124,8 @@ function* inFilters(keys: readonly KeyValues[], attribute: string): Generator<st
   let length = encodeURIComponent(head).length;
   const filter = () => `${head}${values.join(',')}])`;
   for (const key of keys) {
-    // The function takes its values as JSON strings, numbers included (["5","2000"]).
-    const value = JSON.stringify(String(key[attribute] ?? ''));
+    // Values as OData string literals (quotes doubled), numbers included: the function takes text.
+    const value = odataLiteral(String(key[attribute] ?? ''));
     const cost = encodeURIComponent(value).length + 3;
     if (length + cost > MAX_FILTER_CHARS && values.length > 0) {
       yield filter();

@@ -4,7 +4,7 @@ import type { RecordResult, RecordTarget, Row, WriteClient } from '../../../src/
 /**
  * An in-memory table behind the WriteClient interface, for unit tests of the write strategies.
  * It answers key filters of the shapes the key resolver emits: `Microsoft.Dynamics.CRM.In(PropertyName='a',
- * PropertyValues=["x","y"])` and `(a eq 'x' and b eq 1) or (a eq 'y' and b eq 2)`.
+ * PropertyValues=['x','y'])` and `(a eq 'x' and b eq 1) or (a eq 'y' and b eq 2)`.
  */
 export class FakeTable implements WriteClient {
   readonly rows = new Map<string, Row>();
@@ -105,12 +105,13 @@ export class FakeTable implements WriteClient {
 
 /** A one-column `Microsoft.Dynamics.CRM.In(...)` or an `or` of clauses: one record of wanted values each. */
 function parseFilter(filter: string): Record<string, string>[] {
-  const inCall = /^Microsoft\.Dynamics\.CRM\.In\(PropertyName='(\w+)',PropertyValues=(\[.*\])\)$/.exec(
+  const inCall = /^Microsoft\.Dynamics\.CRM\.In\(PropertyName='(\w+)',PropertyValues=\[(.*)\]\)$/.exec(
     filter,
   );
-  if (inCall?.[1] && inCall[2]) {
+  if (inCall?.[1] && inCall[2] !== undefined) {
     const name = inCall[1];
-    return (JSON.parse(inCall[2]) as string[]).map((value) => ({ [name]: value }));
+    const values = [...inCall[2].matchAll(/'((?:[^']|'')*)'/g)].map((m) => (m[1] ?? '').replace(/''/g, "'"));
+    return values.map((value) => ({ [name]: value }));
   }
   return filter.split(' or ').map(parseClause);
 }
