@@ -219,7 +219,7 @@ async function loadPlanFailures(runs: ObjectStore, message: ChunkMessage): Promi
 }
 
 /** The chunk's result lines: its own outcomes and the plan's failures in its range, in row order. */
-export function chunkLines(
+function chunkLines(
   manifest: Pick<RunManifest, 'job' | 'header'>,
   rows: readonly ChunkRow[],
   outcomes: readonly RowOutcome[],
