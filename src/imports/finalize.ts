@@ -11,7 +11,7 @@ import {
 } from './result-lines.js';
 import { resultFiles, runPaths } from './paths.js';
 import { loadManifest } from './write-chunk.js';
-import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
+import { countObjects, getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import {
   addCounters,
   type ChunkResult,
@@ -96,10 +96,8 @@ export async function allChunksDone(runs: ObjectStore, manifest: RunManifest): P
   // answers most calls, where listing every result after every chunk grew with the square of the chunks.
   const last = manifest.chunkCount - 1;
   if (last >= 0 && !(await runs.exists(runPaths.chunkResult(manifest.runId, last)))) return false;
-  let done = 0;
-  for await (const _ of runs.list(runPaths.resultsPrefix(manifest.runId))) done += 1;
   // One result per chunk plus the planner's.
-  return done >= manifest.chunkCount + 1;
+  return (await countObjects(runs, runPaths.resultsPrefix(manifest.runId))) >= manifest.chunkCount + 1;
 }
 
 interface Tally extends RowTally {

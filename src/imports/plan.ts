@@ -125,17 +125,19 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   }
 
   const counters = (await options.beforeCommit?.()) ?? { requests: 0, retries: 0, throttled: 0 };
+  // Failures are stored once: with the chunk whose row range holds them, or here when no chunk does.
+  const byChunk = failuresByChunk(failures, chunkLastRows);
   const planResult: StoredPlanResult = {
     runId,
     chunk: 'plan',
-    outcomes: failures,
-    cells: failedCells,
+    outcomes: chunkCount === 0 ? failures : [],
+    cells: chunkCount === 0 ? failedCells : {},
     counters,
     durationMs: clock().getTime() - startedAt.getTime(),
     completedAt: clock().toISOString(),
   };
   await putJson(store, runPaths.planResult(runId), planResult, { compact: true });
-  for (const [chunk, outcomes] of failuresByChunk(failures, chunkLastRows)) {
+  for (const [chunk, outcomes] of byChunk) {
     const cells: Record<string, readonly string[]> = {};
     for (const outcome of outcomes) {
       const read = failedCells[outcome.row];

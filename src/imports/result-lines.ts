@@ -48,15 +48,22 @@ export function echoedColumns(manifest: Pick<RunManifest, 'job' | 'header'>): nu
   return manifest.header.flatMap((name, i) => (ours.has(name) && !mapped.has(name) ? [] : [i]));
 }
 
+/** The input columns both files repeat (positions and names) and each file's columns. */
+function resultColumns(manifest: Pick<RunManifest, 'job' | 'header'>) {
+  const echoed = echoedColumns(manifest);
+  const names = echoed.map((i) => manifest.header[i] ?? '');
+  return { echoed, records: ['row', 'status', 'id', ...names], errors: [...names, ...RESULT_COLUMNS] };
+}
+
 /** The header lines (with a BOM, so Excel reads UTF-8) of errors.csv and records.csv. */
 export function resultHeaders(manifest: Pick<RunManifest, 'job' | 'header'>): {
   readonly records: string;
   readonly errors: string;
 } {
-  const echoed = echoedNames(manifest);
+  const columns = resultColumns(manifest);
   return {
-    records: formatCsvHeader({ columns: ['row', 'status', 'id', ...echoed], bom: true }),
-    errors: formatCsvHeader({ columns: [...echoed, ...RESULT_COLUMNS], bom: true }),
+    records: formatCsvHeader({ columns: columns.records, bom: true }),
+    errors: formatCsvHeader({ columns: columns.errors, bom: true }),
   };
 }
 
@@ -70,13 +77,13 @@ export function resultLines(
   outcomes: readonly RowOutcome[],
   cellsOf: (row: number) => readonly string[] | undefined,
 ): ResultLines {
-  const echoed = echoedColumns(manifest);
+  const columns = resultColumns(manifest);
   const tally = emptyTally();
   const records: string[][] = [];
   const errors: string[][] = [];
   for (const outcome of outcomes) {
     const cells = cellsOf(outcome.row);
-    const padded = echoed.map((i) => cells?.[i] ?? '');
+    const padded = columns.echoed.map((i) => cells?.[i] ?? '');
     if (isSuccess(outcome)) {
       tally.succeeded += 1;
       if (outcome.status !== 'failed') tally.byStatus[outcome.status] += 1;
@@ -93,17 +100,9 @@ export function resultLines(
       records.push([String(outcome.row), 'failed', '', ...padded]);
     }
   }
-  const names = echoed.map((i) => manifest.header[i] ?? '');
   return {
-    records: formatCsvLines(records, {
-      columns: ['row', 'status', 'id', ...names],
-      neutraliseFormulas: false,
-    }),
-    errors: formatCsvLines(errors, { columns: [...names, ...RESULT_COLUMNS], neutraliseFormulas: false }),
+    records: formatCsvLines(records, { columns: columns.records, neutraliseFormulas: false }),
+    errors: formatCsvLines(errors, { columns: columns.errors, neutraliseFormulas: false }),
     tally,
   };
-}
-
-function echoedNames(manifest: Pick<RunManifest, 'job' | 'header'>): string[] {
-  return echoedColumns(manifest).map((i) => manifest.header[i] ?? '');
 }

@@ -1,4 +1,5 @@
 import type { ResultLines } from './result-lines.js';
+
 /** What happened to one input row. Every row of every run ends in exactly one of these. */
 export type RowStatus = 'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged' | 'failed';
 
@@ -99,7 +100,10 @@ export interface ChunkResult {
   readonly lines: ResultLines;
 }
 
-/** What the planner stores: every row it failed, and its requests (the preflight's metadata reads). */
+/**
+ * What the planner stores: its requests (the preflight's metadata reads) and the rows it failed that
+ * no chunk's range holds (all of them when the file had no readable row; else none, see `PlanFailures`).
+ */
 export interface StoredPlanResult {
   readonly runId: string;
   readonly chunk: 'plan';

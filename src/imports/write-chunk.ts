@@ -108,8 +108,7 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   // A failed prefetch only loses the head start: the chunk reads, maps and looks up for itself.
   const ahead = await deps.prefetched?.(message)?.catch(() => undefined);
   const rows = ahead?.rows ?? (await loadChunk(runs, message.runId, message.chunk));
-  const planned = await loadPlanFailures(runs, message);
-  const skipped = new Set(planned.outcomes.map((outcome) => outcome.row));
+  const { planned, skipped } = await loadPlanFailures(runs, message);
   const prepared = await deps.prepare(manifest);
 
   const { value: outcomes, counters: measured } = await deps.measure(async () => {
@@ -164,8 +163,7 @@ export async function failChunk(
   if (done) return done;
   const manifest = await loadManifest(runs, message.runId);
   const rows = await loadChunk(runs, message.runId, message.chunk);
-  const planned = await loadPlanFailures(runs, message);
-  const skipped = new Set(planned.outcomes.map((outcome) => outcome.row));
+  const { planned, skipped } = await loadPlanFailures(runs, message);
   const outcomes: RowOutcome[] = rows
     .filter((row) => !skipped.has(row.row))
     .map((row) => ({ row: row.row, status: 'failed', code: 'ChunkFailed', message: reason }));
@@ -213,9 +211,14 @@ export async function loadChunk(runs: ObjectStore, runId: string, chunk: number)
   return JSON.parse(`[${lines.join(',')}]`) as ChunkRow[];
 }
 
-async function loadPlanFailures(runs: ObjectStore, message: ChunkMessage): Promise<PlanFailures> {
+/** The plan's failures in the chunk's range, and which of its rows they take out of the write. */
+async function loadPlanFailures(
+  runs: ObjectStore,
+  message: ChunkMessage,
+): Promise<{ planned: PlanFailures; skipped: ReadonlySet<number> }> {
   const path = runPaths.chunkPlanFailures(message.runId, message.chunk);
-  return (await getJson<PlanFailures>(runs, path)) ?? { outcomes: [], cells: {} };
+  const planned = (await getJson<PlanFailures>(runs, path)) ?? { outcomes: [], cells: {} };
+  return { planned, skipped: new Set(planned.outcomes.map((outcome) => outcome.row)) };
 }
 
 /** The chunk's result lines: its own outcomes and the plan's failures in its range, in row order. */
