@@ -28,6 +28,6 @@ export { clearMetadataCache } from './metadata.js';
 export type { ClientEvent, ClientMetrics, ConcurrencySample } from './metrics.js';
 export { formattedValueSuffix, isDeletedEntity, QueryResult } from './query.js';
 export type { DeletedEntity, QueryOptions } from './query.js';
-export { formatKey } from './records.js';
+export { formatKey, odataString } from './records.js';
 export type { RecordTarget, UpsertMode } from './records.js';
 export type * from './model.js';

@@ -10,6 +10,11 @@ export type UpsertMode = 'upsert' | 'createOnly' | 'updateOnly';
 
 const guidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
+/** An OData string literal: single quotes, a quote inside doubled (`O'Brien` -> `'O''Brien'`). */
+export function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
 function literal(name: string, value: string | number): string {
   if (typeof value === 'number') return String(value);
   // Lookup key parts (`_x_value`) are GUIDs, written unquoted like the primary key.

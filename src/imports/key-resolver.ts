@@ -1,4 +1,5 @@
 import pMap from 'p-map';
+import { odataString } from '../dataverse/records.js';
 import type { Row, WriteClient } from './write-client.js';
 
 export type KeyValues = Readonly<Record<string, string | number>>;
@@ -15,7 +16,7 @@ export function normalizeKey(key: KeyValues): string {
 }
 
 export function odataLiteral(value: string | number): string {
-  return typeof value === 'number' ? String(value) : `'${value.replace(/'/g, "''")}'`;
+  return typeof value === 'number' ? String(value) : odataString(value);
 }
 
 /**

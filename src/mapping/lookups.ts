@@ -1,5 +1,6 @@
 import pMap from 'p-map';
 import type { AttributeMetadata, TableMetadata } from '../dataverse/model.js';
+import { odataString } from '../dataverse/records.js';
 
 // Lookups by alternate key or primary name: each chunk asks for the distinct values it needs, the
 // resolver reads them in batched, cached queries, and the mapper binds or fails each row.
@@ -160,8 +161,7 @@ function literalFor(attribute: AttributeMetadata): Literal {
           ? v.trim()
           : undefined;
     default:
-      // OData string literal: single quotes, a quote doubled.
-      return (v) => `'${v.replace(/'/g, "''")}'`;
+      return odataString;
   }
 }
 
@@ -211,7 +211,8 @@ function batch(
     length = 0;
   };
   for (const value of values) {
-    const part = style === 'in' ? JSON.stringify(value) : conditionOf(value);
+    // In takes text (a number column converts it), written as the `eq` form's string literals are.
+    const part = style === 'in' ? odataString(value) : conditionOf(value);
     const cost = encodeURIComponent(part).length + 8;
     if (current.length > 0 && (length + cost > limits.maxFilterLength || current.length >= limits.maxValues))
       flush();

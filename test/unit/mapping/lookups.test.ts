@@ -113,9 +113,11 @@ describe('createLookupResolver', () => {
     await createLookupResolver(query, getTable, { filterStyle: 'in' }).resolve('contact', 'emailaddress1', [
       'a@x.io',
       'b"@x.io',
+      "o'brien@x.io",
     ]);
+    // The same string literals as the `eq` form: single quotes, an apostrophe doubled, `"` as is.
     expect(calls[0]?.filter).toBe(
-      `Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=["a@x.io","b\\"@x.io"])`,
+      `Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=['a@x.io','b"@x.io','o''brien@x.io'])`,
     );
   });
 
