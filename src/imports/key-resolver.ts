@@ -1,4 +1,5 @@
 import pMap from 'p-map';
+import { packFilters } from '../dataverse/filters.js';
 import { odataString } from '../dataverse/records.js';
 import type { Row, WriteClient } from './write-client.js';
 
@@ -91,52 +92,35 @@ function* filterBatches(
   guids = false,
 ): Generator<string> {
   const [only] = attributes;
-  if (attributes.length === 1 && only !== undefined && !guids) {
-    yield* inFilters(keys, only);
-    return;
-  }
-  let clauses: string[] = [];
-  let length = 0;
-  for (const key of keys) {
-    const parts = attributes.map((name) => {
-      const value = key[name] ?? '';
-      return `${name} eq ${guids ? String(value) : odataLiteral(value)}`;
-    });
-    const clause = parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' and ')})`;
-    const cost = encodeURIComponent(clause).length;
-    if (length + cost > MAX_FILTER_CHARS && clauses.length > 0) {
-      yield clauses.join(' or ');
-      clauses = [];
-      length = 0;
-    }
-    clauses.push(clause);
-    length += cost + '%20or%20'.length;
-  }
-  if (clauses.length > 0) yield clauses.join(' or ');
-}
-
-/**
- * One-column keys as `Microsoft.Dynamics.CRM.In(...)`: a value costs its text and two quotes instead of
- * `<name> eq '...' or `, so a read carries about twice the keys (half the reads for the same lookup).
- */
-function* inFilters(keys: readonly KeyValues[], attribute: string): Generator<string> {
-  const head = `Microsoft.Dynamics.CRM.In(PropertyName='${attribute}',PropertyValues=[`;
-  let values: string[] = [];
-  let length = encodeURIComponent(head).length;
-  const filter = () => `${head}${values.join(',')}])`;
-  for (const key of keys) {
-    // Values as OData string literals (quotes doubled), numbers included: the function takes text.
-    const value = odataLiteral(String(key[attribute] ?? ''));
-    const cost = encodeURIComponent(value).length + 3;
-    if (length + cost > MAX_FILTER_CHARS && values.length > 0) {
-      yield filter();
-      values = [];
-      length = encodeURIComponent(head).length;
-    }
-    values.push(value);
-    length += cost;
-  }
-  if (values.length > 0) yield filter();
+  const limits = { maxEncodedLength: MAX_FILTER_CHARS };
+  const packed =
+    attributes.length === 1 && only !== undefined && !guids
+      ? // `Microsoft.Dynamics.CRM.In(...)`: a value costs its text and two quotes instead of
+        // `<name> eq '...' or `, so a read carries about twice the keys. The values are string
+        // literals, numbers included: the function takes text.
+        packFilters(
+          keys,
+          (key) => odataLiteral(String(key[only] ?? '')),
+          {
+            open: `Microsoft.Dynamics.CRM.In(PropertyName='${only}',PropertyValues=[`,
+            separator: ',',
+            close: '])',
+          },
+          limits,
+        )
+      : packFilters(
+          keys,
+          (key) => {
+            const parts = attributes.map((name) => {
+              const value = key[name] ?? '';
+              return `${name} eq ${guids ? String(value) : odataLiteral(value)}`;
+            });
+            return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' and ')})`;
+          },
+          { separator: ' or ' },
+          limits,
+        );
+  for (const { filter } of packed) yield filter;
 }
 
 function keyOfRow(row: Row, attributes: readonly string[]): KeyValues {

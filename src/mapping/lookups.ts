@@ -1,5 +1,6 @@
 import pMap from 'p-map';
 import type { AttributeMetadata, TableMetadata } from '../dataverse/model.js';
+import { packFilters } from '../dataverse/filters.js';
 import { odataString } from '../dataverse/records.js';
 
 // Lookups by alternate key or primary name: each chunk asks for the distinct values it needs, the
@@ -183,7 +184,7 @@ function canonicalFor(attribute: AttributeMetadata): (value: string) => string {
 }
 
 interface Batch {
-  readonly values: string[];
+  readonly values: readonly string[];
   readonly filter: string;
 }
 
@@ -195,33 +196,26 @@ function batch(
   by: string,
   limits: { maxFilterLength: number; maxValues: number },
 ): Batch[] {
-  const batches: Batch[] = [];
-  let current: string[] = [];
-  let parts: string[] = [];
-  let length = 0;
-  const flush = () => {
-    if (current.length === 0) return;
-    const filter =
-      style === 'in'
-        ? `Microsoft.Dynamics.CRM.In(PropertyName='${by}',PropertyValues=[${parts.join(',')}])`
-        : parts.join(' or ');
-    batches.push({ values: current, filter });
-    current = [];
-    parts = [];
-    length = 0;
-  };
-  for (const value of values) {
-    // In takes text (a number column converts it), written as the `eq` form's string literals are.
-    const part = style === 'in' ? odataString(value) : conditionOf(value);
-    const cost = encodeURIComponent(part).length + 8;
-    if (current.length > 0 && (length + cost > limits.maxFilterLength || current.length >= limits.maxValues))
-      flush();
-    current.push(value);
-    parts.push(part);
-    length += cost;
-  }
-  flush();
-  return batches;
+  const packed =
+    style === 'in'
+      ? // In takes text (a number column converts it), written as the `eq` form's string literals are.
+        packFilters(
+          values,
+          odataString,
+          {
+            open: `Microsoft.Dynamics.CRM.In(PropertyName='${by}',PropertyValues=[`,
+            separator: ',',
+            close: '])',
+          },
+          { maxEncodedLength: limits.maxFilterLength, maxParts: limits.maxValues },
+        )
+      : packFilters(
+          values,
+          conditionOf,
+          { separator: ' or ' },
+          { maxEncodedLength: limits.maxFilterLength, maxParts: limits.maxValues },
+        );
+  return [...packed].map(({ filter, items }) => ({ filter, values: items }));
 }
 
 function evict(cache: Map<string, unknown>, max: number): void {
