@@ -166,17 +166,27 @@ export class ServiceProtection {
     return this.users.get(user)?.inflight ?? 0;
   }
 
-  /** x-ms-ratelimit-* headers; time remaining is in model seconds formatted like `1,200.00`. */
+  /**
+   * x-ms-ratelimit-* headers; time remaining is in model seconds formatted like `1,200.00`. With limits
+   * off no request can be refused for its execution time, so that budget reads as full (a client pacing
+   * itself by it would otherwise wait for nothing); requests are still counted. With limits on, the
+   * emulator also says how long its window is in real milliseconds (`x-ms-emulator-window-ms`, next to
+   * its millisecond Retry-After): a time-scaled window is not Dataverse's documented 300 s.
+   */
   headers(user: string): Record<string, string> {
     const s = this.settings();
     const u = this.usage(user);
+    const executionMs = s.limitsEnabled ? u.execution.sum : 0;
     return {
       'x-ms-ratelimit-burst-remaining-xrm-requests': String(Math.max(0, s.maxRequests - u.requests.count)),
       'x-ms-ratelimit-time-remaining-xrm-requests': grouped(
-        Math.max(0, s.maxExecutionMs - u.execution.sum) / 1000,
+        Math.max(0, s.maxExecutionMs - executionMs) / 1000,
         2,
       ),
       'x-ms-dop-hint': String(s.dopHint),
+      ...(s.limitsEnabled
+        ? { 'x-ms-emulator-window-ms': String(Math.round(s.windowSeconds * 1000 * s.timeScale)) }
+        : {}),
     };
   }
 

@@ -23,6 +23,9 @@ export interface BulkItem {
   readonly target?: RecordTarget;
 }
 
+/** Records in the first message of a (table, operation) while the governor's ledger paces. */
+const PROBE_RECORDS = 10;
+
 /** Splits `items` into consecutive chunks of at most `size`. */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const n = Math.max(1, Math.floor(size));
@@ -44,6 +47,7 @@ export function bisect<T>(items: readonly T[]): [T[], T[]] | undefined {
  */
 export class BulkSizer {
   private readonly sizes = new Map<string, number>();
+  private readonly started = new Set<string>();
 
   constructor(
     private readonly maxSize: number,
@@ -53,6 +57,13 @@ export class BulkSizer {
 
   size(key: string): number {
     return this.sizes.get(key) ?? this.maxSize;
+  }
+
+  /** True the first time it is asked for a (table, operation), false after. */
+  firstOf(key: string): boolean {
+    if (this.started.has(key)) return false;
+    this.started.add(key);
+    return true;
   }
 
   /** Size for a job of `total` records with `lanes` requests allowed in flight. */
@@ -106,6 +117,8 @@ export interface BulkContext {
   readonly concurrency: () => number;
   /** Current allowed in-flight requests (sum of identities' limits). */
   readonly lanes: () => number;
+  /** An execution-time ledger paces the requests, and wants a small first message of each kind. */
+  readonly probing: () => boolean;
   /** Tables that refused a bulk message, by `table|operation`. */
   readonly fallbacks: Set<string>;
   readonly now: () => number;
@@ -258,8 +271,15 @@ export async function writeMultiple(
     await Promise.all(halves.map(viaBulk));
   };
 
-  const size = ctx.sizer.plan(key, items.length, ctx.lanes());
-  await pMap(chunk(items, size), viaBulk, { concurrency: ctx.concurrency() });
+  let rest = items;
+  if (ctx.probing() && items.length > PROBE_RECORDS * 2 && ctx.sizer.firstOf(key)) {
+    // While a ledger paces the governor, the first message of a kind is small and goes alone: its answer
+    // teaches the ledger what such a message costs before full ones are sent, for one short round trip.
+    await viaBulk(items.slice(0, PROBE_RECORDS));
+    rest = items.slice(PROBE_RECORDS);
+  }
+  const size = ctx.sizer.plan(key, rest.length, ctx.lanes());
+  await pMap(chunk(rest, size), viaBulk, { concurrency: ctx.concurrency() });
   return results;
 }
 

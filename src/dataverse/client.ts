@@ -31,6 +31,12 @@ export interface DataverseClientOptions {
   readonly bulkSize?: number;
   /** Per-request timeout. Default 300 s. */
   readonly timeoutMs?: number;
+  /**
+   * The service protection window the client keeps an execution-time ledger for, per identity, to send
+   * each request when the window has room for it. Default 300 s (Dataverse's); 0 turns the ledger off.
+   * A time-scaled emulator says its own window in a header, which wins.
+   */
+  readonly budgetWindowMs?: number;
   readonly retry?: Partial<RetryOptions>;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -101,7 +107,8 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
   const metrics = new MetricsRecorder(clock.now(), options.onEvent);
   const emit = (event: ClientEvent) => metrics.record(event, clock.now());
 
-  const pool = new IdentityPool(options.tokenProviders, clock, { max: maxConcurrency }, (change) => {
+  const governor = { max: maxConcurrency, budgetWindowMs: options.budgetWindowMs ?? 300_000 };
+  const pool = new IdentityPool(options.tokenProviders, clock, governor, (change) => {
     emit({ type: 'concurrency', identity: change.identity, limit: change.limit, inFlight: change.inFlight });
     if (change.addedPauseMs)
       emit({ type: 'throttle', identity: change.identity, pauseMs: change.addedPauseMs });
@@ -151,6 +158,7 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     sizer,
     concurrency: () => pool.maxCapacity,
     lanes: () => pool.capacity,
+    probing: () => pool.lanes.some((lane) => lane.governor.pacing),
     fallbacks: new Set(),
     now: () => clock.now(),
     onRecords: (table, operation, succeeded, failed) =>

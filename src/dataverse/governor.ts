@@ -1,8 +1,16 @@
 // Adaptive concurrency for one (org, identity): how many requests may be in flight right now.
 // Slow start from x-ms-dop-hint (or 4), additive increase while healthy, multiplicative decrease on 429,
-// and a pause for every request of the identity while a Retry-After runs.
+// and a pause for every request of the identity while a Retry-After runs. Once the service is seen charging
+// execution time, a ledger of it (budget.ts) decides instead when the next request may go: the window is
+// spent as it frees, without 429s, whatever the number in flight.
+import { ExecutionBudget, type BudgetEntry, type RequestShape } from './budget.js';
 
 export const defaultStartConcurrency = 4;
+/**
+ * While the ledger paces, requests with a body leave at least this far apart: they then reach the service
+ * about when they were sent, as the ledger assumes. A burst of large bodies would queue on the way.
+ */
+const SEND_SPACING_MS = 8;
 /** Dataverse refuses a 53rd concurrent request per user and server. */
 export const serviceConcurrencyLimit = 52;
 
@@ -15,12 +23,16 @@ export interface GovernorOptions {
   readonly decreaseFactor?: number;
   /** Stop growing when the remaining execution time or request budget falls below this share of its peak. */
   readonly lowBudgetShare?: number;
+  /** The service protection window to keep an execution-time ledger for (0 or absent: none). */
+  readonly budgetWindowMs?: number;
 }
 
 export interface RateLimitHeaders {
   readonly dopHint?: number;
   readonly burstRemaining?: number;
   readonly timeRemainingSeconds?: number;
+  /** The window's length, when the service says (the emulator's `x-ms-emulator-window-ms`). */
+  readonly windowMs?: number;
 }
 
 /** What the governor learns from one finished request. */
@@ -39,6 +51,8 @@ export interface Ticket {
   readonly epoch: number;
   /** The governor was at its limit when this request started, so its outcome says something about the limit. */
   readonly saturated: boolean;
+  /** The request's line in the execution-time ledger. */
+  readonly entry?: BudgetEntry;
 }
 
 /** Parses Dataverse's rate-limit numbers: `1,200.00` (thousands separator, two decimals) or `5999`. */
@@ -78,7 +92,9 @@ export function readRateLimitHeaders(headers: Readonly<Record<string, string>>):
   const dop = parseRateLimitNumber(headers['x-ms-dop-hint']);
   const burst = parseRateLimitNumber(headers['x-ms-ratelimit-burst-remaining-xrm-requests']);
   const time = parseRateLimitNumber(headers['x-ms-ratelimit-time-remaining-xrm-requests']);
+  const window = parseRateLimitNumber(headers['x-ms-emulator-window-ms']);
   return {
+    ...(window !== undefined && window > 0 ? { windowMs: window } : {}),
     ...(dop !== undefined && dop > 0 ? { dopHint: Math.floor(dop) } : {}),
     ...(burst !== undefined ? { burstRemaining: burst } : {}),
     ...(time !== undefined ? { timeRemainingSeconds: time } : {}),
@@ -107,6 +123,10 @@ export class Governor {
   private last: RateLimitHeaders = {};
   /** A 429 for the request or time budget has been seen. */
   private budgetBound = false;
+  private readonly budget: ExecutionBudget | undefined;
+  private lastSend = Number.NEGATIVE_INFINITY;
+  /** A report below the peak: the service charges execution time (an emulator without limits does not). */
+  private charged = false;
 
   constructor(options: GovernorOptions) {
     this.max = Math.max(1, Math.min(serviceConcurrencyLimit, Math.floor(options.max)));
@@ -115,10 +135,15 @@ export class Governor {
     this.lowBudgetShare = options.lowBudgetShare ?? 0.1;
     this.window = this.clamp(options.initial ?? defaultStartConcurrency);
     this.threshold = this.max;
+    this.budget = options.budgetWindowMs
+      ? new ExecutionBudget({ windowMs: options.budgetWindowMs })
+      : undefined;
   }
 
   /** Requests that may be in flight at once now. */
   get limit(): number {
+    // While the ledger paces, the window's budget bounds the work in flight, not a count.
+    if (this.pacing) return this.max;
     return Math.floor(this.window);
   }
 
@@ -138,15 +163,47 @@ export class Governor {
     return now < this.pauseEnd;
   }
 
-  /** Free slots now (0 while paused). */
+  /** Free slots now (0 while paused, or while the execution-time window is full). */
   free(now: number): number {
-    return this.isPaused(now) ? 0 : Math.max(0, this.limit - this.running);
+    if (this.isPaused(now)) return 0;
+    if (!this.pacing) return Math.max(0, this.limit - this.running);
+    // The ledger says when the window has room again; the service's concurrency limit still holds.
+    if (now < this.lastSend + SEND_SPACING_MS) {
+      this.pauseEnd = Math.max(this.pauseEnd, this.lastSend + SEND_SPACING_MS);
+      return 0;
+    }
+    const full = this.budget?.fullUntil(now, this.peakTime);
+    if (full !== undefined) {
+      this.pauseEnd = Math.max(this.pauseEnd, full);
+      return 0;
+    }
+    return Math.max(0, this.max - this.running);
   }
 
-  start(): Ticket {
+  /**
+   * Whether a request of this shape may start now, given a free slot: while the ledger paces, a kind of
+   * write whose cost it has not learnt goes one at a time, so one answer teaches it before more are sent.
+   */
+  admits(shape: RequestShape | undefined): boolean {
+    // Reads are let through: they cost little next to the window, and a page of an extract is slow to answer.
+    if (!this.pacing || !shape || !this.budget || shape.weight === 0) return true;
+    return this.budget.knows(shape.kind) || !this.budget.inFlight(shape.kind);
+  }
+
+  start(shape?: RequestShape, now = 0): Ticket {
     this.running++;
     this.started++;
-    return { epoch: this.epochValue, saturated: this.running >= this.limit };
+    const entry = this.budget && shape ? this.budget.sent(now, shape) : undefined;
+    if (this.pacing && shape && shape.weight > 0) this.lastSend = now;
+    return { epoch: this.epochValue, saturated: this.running >= this.limit, ...(entry ? { entry } : {}) };
+  }
+
+  /**
+   * The ledger paces: a window is configured, the service has been seen charging execution time, and its
+   * reports read as one window (else the governor's own limits apply, as without a ledger).
+   */
+  get pacing(): boolean {
+    return this.budget !== undefined && this.charged && this.budget.coherent;
   }
 
   /** Records a finished request: frees its slot and adapts the limit and the pause to the answer. */
@@ -154,6 +211,11 @@ export class Governor {
     this.running = Math.max(0, this.running - 1);
     const rate = outcome.headers ? readRateLimitHeaders(outcome.headers) : {};
     this.observe(rate);
+    if (ticket.entry) {
+      // A refused request (429) or one that never reached the service was not charged.
+      if (outcome.status === undefined || outcome.status === 429) this.budget?.refused(ticket.entry);
+      else this.budget?.answered(ticket.entry, rate.timeRemainingSeconds);
+    }
     if (outcome.status === 429 && !outcome.concurrencyLimited) this.budgetBound = true;
     if (outcome.status === 429) {
       this.pauseEnd = Math.max(this.pauseEnd, outcome.now + (outcome.retryAfterMs ?? 1000));
@@ -192,9 +254,11 @@ export class Governor {
       if (this.epochValue === 0) this.window = this.clamp(rate.dopHint);
     }
     if (rate.dopHint !== undefined) this.hint = rate.dopHint;
+    if (rate.windowMs !== undefined) this.budget?.setWindow(rate.windowMs);
     if (rate.burstRemaining !== undefined) this.peakBurst = Math.max(this.peakBurst, rate.burstRemaining);
     if (rate.timeRemainingSeconds !== undefined) {
       this.peakTime = Math.max(this.peakTime, rate.timeRemainingSeconds);
+      if (rate.timeRemainingSeconds < this.peakTime) this.charged = true;
       this.learnCost(rate.timeRemainingSeconds);
     }
     this.last = { ...this.last, ...rate };

@@ -2,7 +2,8 @@
 import type { TokenProvider } from './auth.js';
 import type { Clock } from './clock.js';
 import { ClientCodes, DataverseError } from './errors.js';
-import { Governor, type Outcome, type Ticket } from './governor.js';
+import type { RequestShape } from './budget.js';
+import { Governor, type GovernorOptions, type Outcome, type Ticket } from './governor.js';
 
 export interface Lane {
   readonly identity: string;
@@ -26,6 +27,7 @@ export interface PoolChange {
 }
 
 interface Waiter {
+  readonly shape?: RequestShape;
   resolve(lease: Lease): void;
   reject(e: unknown): void;
   signal?: AbortSignal;
@@ -43,7 +45,7 @@ export class IdentityPool {
   constructor(
     providers: readonly TokenProvider[],
     private readonly clock: Clock,
-    governorOptions: { max: number; initial?: number },
+    governorOptions: GovernorOptions,
     private readonly onChange: (change: PoolChange) => void = () => {},
   ) {
     if (providers.length === 0) throw new Error('At least one token provider is required');
@@ -64,11 +66,12 @@ export class IdentityPool {
     return this.lanes.reduce((n, l) => n + l.governor.max, 0);
   }
 
-  acquire(signal?: AbortSignal): Promise<Lease> {
+  /** A slot for one request; `shape` lets the identity's ledger count its execution time. */
+  acquire(signal?: AbortSignal, shape?: RequestShape): Promise<Lease> {
     if (this.closed) return Promise.reject(closedError());
     signal?.throwIfAborted();
     return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject };
+      const waiter: Waiter = { resolve, reject, ...(shape ? { shape } : {}) };
       if (signal) {
         waiter.signal = signal;
         waiter.onAbort = () => {
@@ -91,12 +94,18 @@ export class IdentityPool {
 
   private drain(): void {
     const now = this.clock.now();
-    while (this.queue.length > 0) {
+    for (let i = 0; i < this.queue.length;) {
       const lane = this.pick(now);
       if (!lane) break;
-      const waiter = this.queue.shift()!;
+      // A waiter its lane's ledger holds back (an unlearnt kind already out) lets the ones behind it pass.
+      const waiter = this.queue[i]!;
+      if (!lane.governor.admits(waiter.shape)) {
+        i += 1;
+        continue;
+      }
+      this.queue.splice(i, 1);
       if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve(this.lease(lane));
+      waiter.resolve(this.lease(lane, now, waiter.shape));
     }
     if (this.queue.length > 0) this.wakeAfterPause(now);
   }
@@ -118,8 +127,8 @@ export class IdentityPool {
     return best;
   }
 
-  private lease(lane: Lane): Lease {
-    const ticket: Ticket = lane.governor.start();
+  private lease(lane: Lane, now: number, shape: RequestShape | undefined): Lease {
+    const ticket: Ticket = lane.governor.start(shape, now);
     this.emit(lane);
     let released = false;
     return {

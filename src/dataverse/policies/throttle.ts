@@ -1,3 +1,4 @@
+import type { RequestShape } from '../budget.js';
 import type { Clock } from '../clock.js';
 import { retryAfterFromHeaders } from '../governor.js';
 import type { IdentityPool } from '../identity-pool.js';
@@ -28,7 +29,7 @@ export function throttlePolicy(
   return {
     name: throttlePolicyName,
     async send(request, next) {
-      const lease = await pool.acquire(request.signal);
+      const lease = await pool.acquire(request.signal, shapeOf(request.method, request.url, request.body));
       request.context.lane = lease.lane;
       const started = clock.now();
       let response: HttpResponse | undefined;
@@ -59,4 +60,11 @@ export function throttlePolicy(
       }
     },
   };
+}
+
+/** A request's kind (method and path: the same operation on the same table costs alike) and weight (body size). */
+function shapeOf(method: string, url: string, body: string | undefined): RequestShape {
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  return { kind: `${method} ${path}`, weight: body?.length ?? 0 };
 }

@@ -249,3 +249,71 @@ describe('Governor on a concurrency 429', () => {
     expect(g.limit).toBe(4);
   });
 });
+
+describe('Governor with an execution-time ledger', () => {
+  const time = (s: number) => ({
+    'x-ms-ratelimit-time-remaining-xrm-requests': s.toLocaleString('en-US', { minimumFractionDigits: 2 }),
+    'x-ms-emulator-window-ms': '2000',
+  });
+  const read = { kind: 'GET contacts', weight: 0 };
+  const write = { kind: 'POST contacts/CreateMultiple', weight: 1_000 };
+
+  it('paces only once the service is seen charging execution time', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 300_000 });
+    const t = g.start(read, 0);
+    g.finish(t, { now: 1, status: 200, headers: time(80) });
+    expect(g.pacing).toBe(false); // a full window: nothing is charged (an emulator without limits)
+    const u = g.start(read, 2);
+    g.finish(u, { now: 3, status: 200, headers: time(79.5) });
+    expect(g.pacing).toBe(true);
+    expect(g.limit).toBe(16);
+  });
+
+  it('holds requests while its ledger says the window is full, until the charges leave', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 2_000 });
+    let remaining = 80;
+    const answer = (shape: typeof read, sentAt: number, cost: number) => {
+      const t = g.start(shape, sentAt);
+      remaining -= cost;
+      g.finish(t, { now: sentAt + 1, status: 200, headers: time(remaining) });
+    };
+    answer(read, 0, 0.5);
+    answer(read, 10, 0.5);
+    answer(write, 20, 30);
+    answer(write, 30, 30);
+    // 61 of 80 spent: room. The next write is estimated like the last one.
+    expect(g.free(40)).toBeGreaterThan(0);
+    g.start(write, 40);
+    expect(g.free(40)).toBe(0); // bodies leave spaced apart
+    expect(g.free(60)).toBe(0); // 91 of 80: full
+    // The write sent at 20 leaves the window at 20 + 2,000 + slack; then there is room again.
+    const until = g.pausedUntil;
+    expect(until).toBeGreaterThan(2_020);
+    expect(until).toBeLessThan(2_100);
+    expect(g.free(until)).toBeGreaterThan(0);
+  });
+
+  it('sends a write of a kind it has not learnt one at a time; reads are not held', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 2_000 });
+    const a = g.start(read, 0);
+    g.finish(a, { now: 1, status: 200, headers: time(79.9) });
+    const b = g.start(read, 5);
+    g.finish(b, { now: 6, status: 200, headers: time(79.8) });
+    expect(g.admits(write)).toBe(true);
+    const w = g.start(write, 10);
+    expect(g.admits(write)).toBe(false);
+    expect(g.admits(read)).toBe(true);
+    g.finish(w, { now: 50, status: 200, headers: time(73.8) });
+    expect(g.admits(write)).toBe(true);
+  });
+
+  it('does not charge a refused request', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 2_000 });
+    const a = g.start(read, 0);
+    g.finish(a, { now: 1, status: 200, headers: time(79) });
+    const w = g.start(write, 10);
+    g.finish(w, { now: 11, status: 429, retryAfterMs: 5, headers: time(0) });
+    // Only the pause of the 429 holds requests; the refused write left nothing in the window.
+    expect(g.free(20)).toBeGreaterThan(0);
+  });
+});

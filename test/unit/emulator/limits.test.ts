@@ -62,15 +62,25 @@ describe('ServiceProtection', () => {
     expect(sp.admit('u')).toBeUndefined();
   });
 
-  it('limits off: everything is admitted but still counted for the headers', () => {
+  it('limits off: everything is admitted; requests are counted, execution time reads as unspent', () => {
     const { sp } = setup({ limitsEnabled: false, maxRequests: 1 });
     expect(sp.admit('u')).toBeUndefined();
     expect(sp.admit('u')).toBeUndefined();
     sp.charge('u', 1234.5);
     expect(sp.headers('u')).toEqual({
       'x-ms-ratelimit-burst-remaining-xrm-requests': '0',
-      'x-ms-ratelimit-time-remaining-xrm-requests': '1,198.77',
+      'x-ms-ratelimit-time-remaining-xrm-requests': '1,200.00',
       'x-ms-dop-hint': '4',
+    });
+  });
+
+  it('limits on: the headers count execution time and give the window in real milliseconds', () => {
+    const { sp } = setup({ windowSeconds: 20, timeScale: 0.1 });
+    expect(sp.admit('u')).toBeUndefined();
+    sp.charge('u', 1234.5);
+    expect(sp.headers('u')).toMatchObject({
+      'x-ms-ratelimit-time-remaining-xrm-requests': '1,198.77',
+      'x-ms-emulator-window-ms': '2000',
     });
   });
 });

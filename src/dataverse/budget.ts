@@ -1,0 +1,287 @@
+// A client-side ledger of one identity's execution-time window.
+//
+// Dataverse charges each request's server time to a sliding window (1,200 s per 300 s) when the request
+// arrives, and admits a request while the window's sum is under the limit (reference §8). Concurrency alone
+// cannot see that sum: at the recommended parallelism a client spends a little less than the budget, and
+// above it meets 429s. The ledger keeps when each request was sent and what it cost, learns costs from the
+// `x-ms-ratelimit-time-remaining-xrm-requests` every answer carries, and so knows when the next request
+// would find the window full and when the window frees again.
+
+export interface BudgetOptions {
+  /** The service's window (Dataverse: 300 s). */
+  readonly windowMs: number;
+  /**
+   * How much later than its send a request may reach the service (its body on the wire, the service's
+   * queue): a charge is kept this much longer than the window. Default 40 ms plus 0.1% of the window.
+   */
+  readonly arrivalSlackMs?: number;
+}
+
+/** What a request is, for its cost: its kind (method and path) and its weight (body length). */
+export interface RequestShape {
+  readonly kind: string;
+  readonly weight: number;
+}
+
+/** One request in the ledger. */
+export interface BudgetEntry {
+  readonly sentAt: number;
+  readonly shape: RequestShape;
+  /** The remaining execution seconds reported with the answer. */
+  remaining?: number;
+  /** The charge in seconds, once worked out from the reports. */
+  cost?: number;
+}
+
+const DEFAULT_ARRIVAL_SLACK_MS = 40;
+/** Reports at or below this (seconds) may be an overdraft shown as zero. */
+const REPORT_FLOOR = 0.01;
+/** Sends closer than this may reach the service in either order. */
+const REORDER_MS = 5;
+/** A worked-out cost further than this share from its kind's estimate is not learnt. */
+const OUTLIER_SHARE = 0.15;
+/** Sends this far apart arrive in order. */
+const SURELY_AFTER_MS = 100;
+/** Contradicting reports after which the ledger stops pacing. */
+const CONTRADICTIONS_TOLERATED = 3;
+/** Samples a cost model keeps. */
+const SAMPLES = 25;
+
+/**
+ * What one kind of request costs: the fixed part every request pays, plus a rate per body character.
+ * The rate is the median of recent samples, so a stray one does not move it.
+ */
+class CostModel {
+  private readonly rates: number[] = [];
+  private readonly flat: number[] = [];
+
+  add(weight: number, cost: number, fixed: number): void {
+    const samples = weight > 0 ? this.rates : this.flat;
+    samples.push(weight > 0 ? Math.max(0, cost - fixed) / weight : cost);
+    if (samples.length > SAMPLES) samples.shift();
+  }
+
+  estimate(weight: number, fixed: number): number | undefined {
+    if (weight > 0 && this.rates.length > 0) return fixed + median(this.rates) * weight;
+    if (this.flat.length > 0) return median(this.flat);
+    return undefined;
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export class ExecutionBudget {
+  private windowMs: number;
+  private keepMs: number;
+  private readonly slackMs: number | undefined;
+  /** Requests in send order; dropped two windows after their send. */
+  private entries: BudgetEntry[] = [];
+  private readonly models = new Map<string, CostModel>();
+  /** Recent costs of bodiless requests: the cheapest is the fixed part every request pays. */
+  private readonly bodiless: number[] = [];
+  /** The dearest rate per body character learnt of any kind, for a kind not learnt yet. */
+  private dearestRate = 0;
+  /** Reports that contradict one window (a later request finding more room with nothing gone). */
+  private contradictions = 0;
+
+  constructor(options: BudgetOptions) {
+    this.slackMs = options.arrivalSlackMs;
+    this.windowMs = options.windowMs;
+    this.keepMs = this.keepFor(options.windowMs);
+  }
+
+  /** The service said how long its window is (a time-scaled emulator does). */
+  setWindow(windowMs: number): void {
+    if (windowMs <= 0 || windowMs === this.windowMs) return;
+    this.windowMs = windowMs;
+    this.keepMs = this.keepFor(windowMs);
+  }
+
+  sent(now: number, shape: RequestShape): BudgetEntry {
+    const entry: BudgetEntry = { sentAt: now, shape };
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /** A request the service refused (429) or never saw: it was not charged. */
+  refused(entry: BudgetEntry): void {
+    const at = this.entries.indexOf(entry);
+    if (at >= 0) this.entries.splice(at, 1);
+  }
+
+  /** Records the remaining time reported with a request's answer, and learns what it can from it. */
+  answered(entry: BudgetEntry, remainingSeconds: number | undefined): void {
+    if (remainingSeconds === undefined) return;
+    entry.remaining = remainingSeconds;
+    const at = this.entries.indexOf(entry);
+    if (at < 0) return;
+    this.check(at);
+    this.learnAround(at);
+  }
+
+  /**
+   * Whether the reports read as one window. Dataverse keeps a window per web server, and requests spread
+   * over several servers get reports from each: the ledger cannot follow those, and says so.
+   */
+  get coherent(): boolean {
+    return this.contradictions < CONTRADICTIONS_TOLERATED;
+  }
+
+  /** Whether a cost has been learnt for this kind of request. */
+  knows(kind: string): boolean {
+    return this.models.has(kind);
+  }
+
+  /** Whether a request of this kind is out and not yet answered. */
+  inFlight(kind: string): boolean {
+    return this.entries.some((e) => e.shape.kind === kind && e.remaining === undefined);
+  }
+
+  /** The charges a request sent now would meet in the window, in seconds. */
+  spent(now: number): number {
+    this.forget(now);
+    let sum = 0;
+    for (const entry of this.entries) if (entry.sentAt + this.keepMs > now) sum += this.costOf(entry);
+    return sum;
+  }
+
+  /**
+   * When a request sent now would find `limitSeconds` spent: the time enough charges have left the window
+   * for one more to be admitted. Undefined while there is room.
+   */
+  fullUntil(now: number, limitSeconds: number): number | undefined {
+    let sum = this.spent(now);
+    if (sum < limitSeconds) return undefined;
+    for (const entry of this.entries) {
+      const leaves = entry.sentAt + this.keepMs;
+      if (leaves <= now) continue;
+      sum -= this.costOf(entry);
+      if (sum < limitSeconds) return leaves;
+    }
+    return now + this.keepMs;
+  }
+
+  /** A request's cost: worked out, else estimated from its kind, else from the dearest kind. */
+  private costOf(entry: BudgetEntry): number {
+    if (entry.cost !== undefined) return entry.cost;
+    const fixed = this.fixedCost();
+    const estimate = this.models.get(entry.shape.kind)?.estimate(entry.shape.weight, fixed);
+    if (estimate !== undefined) return estimate;
+    return fixed + this.dearestRate * entry.shape.weight;
+  }
+
+  private fixedCost(): number {
+    return this.bodiless.length > 0 ? Math.min(...this.bodiless) : 0;
+  }
+
+  /**
+   * Works out costs from a run of answered requests sent one after another. A report is taken when its
+   * request arrives, own charge included, so while nothing leaves the window the reports fall in the order
+   * the requests arrived, whatever order they were sent in: sorted, each step is a request's cost. When
+   * charges do leave meanwhile, only pairs sent apart are used, with what left between them given back.
+   */
+  private learnAround(at: number): void {
+    let first = at;
+    let last = at;
+    while (first > 0 && this.entries[first - 1]!.remaining !== undefined) first -= 1;
+    while (last + 1 < this.entries.length && this.entries[last + 1]!.remaining !== undefined) last += 1;
+    // Unanswered neighbours may have arrived inside the run: leave out the requests sent near them.
+    const before = this.entries[first - 1];
+    const after = this.entries[last + 1];
+    const run = this.entries
+      .slice(first, last + 1)
+      .filter(
+        (e) =>
+          (!before || e.sentAt - before.sentAt >= REORDER_MS) &&
+          (!after || after.sentAt - e.sentAt >= REORDER_MS),
+      );
+    if (run.length < 2) return;
+    const slack = this.keepMs - this.windowMs;
+    if (this.leaving(run[0]!.sentAt - slack, run[run.length - 1]!.sentAt + slack) === 0) {
+      const byArrival = [...run].sort((x, y) => (y.remaining ?? 0) - (x.remaining ?? 0));
+      for (let i = 1; i < byArrival.length; i += 1) {
+        const entry = byArrival[i]!;
+        if (entry.cost === undefined)
+          this.consider(entry, (byArrival[i - 1]!.remaining ?? 0) - (entry.remaining ?? 0));
+      }
+      return;
+    }
+    for (let i = 1; i < run.length; i += 1) {
+      const [prev, entry] = [run[i - 1]!, run[i]!];
+      if (entry.cost !== undefined || entry.sentAt - prev.sentAt < REORDER_MS) continue;
+      if ((prev.remaining ?? 0) <= REPORT_FLOOR) continue;
+      this.consider(
+        entry,
+        (prev.remaining ?? 0) - (entry.remaining ?? 0) + this.leaving(prev.sentAt, entry.sentAt),
+      );
+    }
+  }
+
+  /** Counts a report that a single window cannot explain: more room later, with nothing gone meanwhile. */
+  private check(at: number): void {
+    const entry = this.entries[at]!;
+    for (let i = at - 1; i >= 0; i -= 1) {
+      const earlier = this.entries[i]!;
+      if (earlier.remaining === undefined) continue;
+      if (entry.sentAt - earlier.sentAt < SURELY_AFTER_MS) continue;
+      const slack = this.keepMs - this.windowMs;
+      for (const old of this.entries) {
+        const leaves = old.sentAt + this.windowMs;
+        if (leaves > earlier.sentAt - slack && leaves <= entry.sentAt + slack) return;
+      }
+      if (entry.remaining! > earlier.remaining + REPORT_FLOOR) this.contradictions += 1;
+      return;
+    }
+  }
+
+  /** What the ledger says left the window between two times (charges sent a window before them). */
+  private leaving(from: number, to: number): number {
+    let sum = 0;
+    for (const old of this.entries) {
+      const leaves = old.sentAt + this.windowMs;
+      if (leaves > from && leaves <= to) sum += this.costOf(old);
+    }
+    return sum;
+  }
+
+  /** Learns a worked-out cost unless it cannot be trusted. */
+  private consider(entry: BudgetEntry, cost: number): void {
+    // A report at the floor may hide an overdraft (the service admits while under the limit and never
+    // reports below zero), so the step into it is not a cost.
+    if ((entry.remaining ?? 0) <= REPORT_FLOOR || !(cost >= 0)) return;
+    const fixed = this.fixedCost();
+    const expected = this.models.get(entry.shape.kind)?.estimate(entry.shape.weight, fixed);
+    // Far from what others of its kind cost: a pair that crossed on the way after all.
+    if (expected !== undefined && expected > 0 && Math.abs(cost - expected) > expected * OUTLIER_SHARE)
+      return;
+    entry.cost = cost;
+    const { kind, weight } = entry.shape;
+    if (weight === 0) {
+      this.bodiless.push(cost);
+      if (this.bodiless.length > SAMPLES) this.bodiless.shift();
+    } else {
+      this.dearestRate = Math.max(this.dearestRate, Math.max(0, cost - fixed) / weight);
+    }
+    let model = this.models.get(kind);
+    if (!model) {
+      model = new CostModel();
+      this.models.set(kind, model);
+    }
+    model.add(weight, cost, this.fixedCost());
+  }
+
+  private keepFor(windowMs: number): number {
+    return windowMs + (this.slackMs ?? DEFAULT_ARRIVAL_SLACK_MS + windowMs / 1000);
+  }
+
+  private forget(now: number): void {
+    // Kept a window longer than they count, so they can still explain the reports of later requests.
+    let drop = 0;
+    while (drop < this.entries.length && this.entries[drop]!.sentAt + 2 * this.keepMs <= now) drop += 1;
+    if (drop > 0) this.entries = this.entries.slice(drop);
+  }
+}

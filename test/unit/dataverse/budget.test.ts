@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { ExecutionBudget } from '../../../src/dataverse/budget.js';
+
+const write = (weight: number) => ({ kind: 'POST contacts/CreateMultiple', weight });
+const read = { kind: 'GET contacts', weight: 0 };
+
+/** A service's view: the window's sum when each request arrives, own charge included. */
+function service(limit: number) {
+  let spent = 0;
+  return (cost: number) => {
+    spent += cost;
+    return limit - spent;
+  };
+}
+
+describe('ExecutionBudget', () => {
+  it('learns each cost from the reports, in the order the requests arrived, whatever order they answer in', () => {
+    const budget = new ExecutionBudget({ windowMs: 2_000, arrivalSlackMs: 0 });
+    const report = service(80);
+    const a = budget.sent(0, read);
+    const b = budget.sent(10, write(1_000));
+    const c = budget.sent(20, write(2_000));
+    const rA = report(0.04);
+    const rB = report(2.04);
+    const rC = report(4.04);
+    // Answers come back out of order; nothing leaves the window meanwhile.
+    budget.answered(c, rC);
+    budget.answered(a, rA);
+    budget.answered(b, rB);
+    expect(b.cost).toBeCloseTo(2.04, 6);
+    expect(c.cost).toBeCloseTo(4.04, 6);
+    // A new message of the kind is estimated from what was learnt: fixed part 0.04 plus 2 ms per character.
+    expect(budget.knows('POST contacts/CreateMultiple')).toBe(true);
+    budget.sent(30, write(3_000));
+    expect(budget.spent(30)).toBeCloseTo(0 + 2.04 + 4.04 + 6.04, 1);
+  });
+
+  it('says when the window is full and when the oldest charges have left it', () => {
+    const budget = new ExecutionBudget({ windowMs: 2_000, arrivalSlackMs: 10 });
+    const report = service(10);
+    const first = budget.sent(0, read);
+    const entries = [
+      budget.sent(10, write(1_000)),
+      budget.sent(20, write(1_000)),
+      budget.sent(30, write(1_000)),
+    ];
+    budget.answered(first, report(0.5));
+    for (const e of entries) budget.answered(e, report(3));
+    // 0.5 + 3 × 3 = 9.5 of 10: room for one more (the service admits while under the limit).
+    expect(budget.fullUntil(40, 10)).toBeUndefined();
+    budget.sent(40, write(1_000));
+    // 12.5 now: full until enough has left; the first write (sent at 10) leaves at 10 + 2,000 + 10.
+    expect(budget.fullUntil(50, 10)).toBe(2_020);
+    expect(budget.fullUntil(2_020, 10)).toBeUndefined();
+  });
+
+  it('does not count refused requests, and prices a kind never seen at the dearest rate learnt', () => {
+    const budget = new ExecutionBudget({ windowMs: 2_000, arrivalSlackMs: 0 });
+    const report = service(100);
+    const first = budget.sent(0, read);
+    const a = budget.sent(5, read);
+    const b = budget.sent(10, write(1_000));
+    budget.answered(first, report(1)); // the first step is unknown: nothing reported before it
+    budget.answered(a, report(1));
+    budget.answered(b, report(3)); // 1 fixed (the cheapest read) + 0.002 per character
+    const refused = budget.sent(20, write(1_000));
+    budget.refused(refused);
+    expect(budget.spent(20)).toBeCloseTo(1 + 1 + 3, 6);
+    budget.sent(30, { kind: 'POST accounts/UpdateMultiple', weight: 500 });
+    expect(budget.knows('POST accounts/UpdateMultiple')).toBe(false);
+    expect(budget.inFlight('POST accounts/UpdateMultiple')).toBe(true);
+    expect(budget.spent(30)).toBeCloseTo(5 + 1 + 0.002 * 500, 6);
+  });
+
+  it('learns nothing from a report at zero, which may hide an overdraft', () => {
+    const budget = new ExecutionBudget({ windowMs: 2_000, arrivalSlackMs: 0 });
+    const a = budget.sent(0, read);
+    const b = budget.sent(10, write(1_000));
+    budget.answered(a, 5);
+    budget.answered(b, 0);
+    expect(b.cost).toBeUndefined();
+    expect(budget.knows('POST contacts/CreateMultiple')).toBe(false);
+  });
+
+  it('follows the window the service announces', () => {
+    const budget = new ExecutionBudget({ windowMs: 300_000, arrivalSlackMs: 0 });
+    const report = service(20);
+    const a = budget.sent(0, read);
+    const b = budget.sent(10, read);
+    budget.answered(a, report(6));
+    budget.answered(b, report(6));
+    // 12 of 10 spent: full until the first read leaves.
+    expect(budget.fullUntil(100, 10)).toBe(300_000);
+    budget.setWindow(1_000);
+    expect(budget.fullUntil(100, 10)).toBe(1_000);
+    expect(budget.spent(1_011)).toBe(0);
+  });
+
+  it('stops claiming to follow the window when reports contradict one window (several web servers)', () => {
+    const budget = new ExecutionBudget({ windowMs: 300_000, arrivalSlackMs: 0 });
+    // Two servers' counters, answered alternately: a later request finds more room with nothing gone.
+    const reports = [79, 75, 78, 71, 77, 67, 76, 63];
+    reports.forEach((remaining, i) => budget.answered(budget.sent(i * 200, read), remaining));
+    expect(budget.coherent).toBe(false);
+    const single = new ExecutionBudget({ windowMs: 300_000, arrivalSlackMs: 0 });
+    [79, 75, 71, 67, 63].forEach((remaining, i) => single.answered(single.sent(i * 200, read), remaining));
+    expect(single.coherent).toBe(true);
+  });
+});

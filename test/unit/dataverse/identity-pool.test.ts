@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import type { TokenProvider } from '../../../src/dataverse/auth.js';
+import type { Clock } from '../../../src/dataverse/clock.js';
+import { IdentityPool, type Lease } from '../../../src/dataverse/identity-pool.js';
+
+function manualClock(): Clock & { advance(ms: number): void } {
+  let t = 0;
+  return {
+    now: () => t,
+    sleep: async (ms) => {
+      await Promise.resolve();
+      t += Math.max(0, ms);
+    },
+    advance: (ms) => {
+      t += ms;
+    },
+  };
+}
+
+const tokens: TokenProvider = { identity: 'a', getToken: () => Promise.resolve('t') };
+
+const remaining = (s: number) => ({ 'x-ms-ratelimit-time-remaining-xrm-requests': s.toFixed(2) });
+const read = { kind: 'GET contacts', weight: 0 };
+const write = { kind: 'POST contacts/CreateMultiple', weight: 1_000 };
+
+describe('IdentityPool with an execution-time ledger', () => {
+  it('lets a read pass a write its ledger holds back, and serves the write once its kind is learnt', async () => {
+    const clock = manualClock();
+    const pool = new IdentityPool([tokens], clock, { max: 8, budgetWindowMs: 2_000 });
+    const settled: string[] = [];
+    const take = (name: string, shape: typeof read) =>
+      pool.acquire(undefined, shape).then((lease) => {
+        settled.push(name);
+        return lease;
+      });
+    (await take('r1', read)).release({ status: 200, headers: remaining(79.9) });
+    clock.advance(10);
+    (await take('r2', read)).release({ status: 200, headers: remaining(79.8) });
+    clock.advance(10);
+    const first: Lease = await take('w1', write);
+    clock.advance(10);
+    const second = take('w2', write);
+    const third = take('r3', read);
+    await third;
+    expect(settled).toEqual(['r1', 'r2', 'w1', 'r3']); // w2 waits: its kind's cost is not known yet
+    first.release({ status: 200, headers: remaining(73.8) });
+    await second;
+    expect(settled).toEqual(['r1', 'r2', 'w1', 'r3', 'w2']);
+    pool.close();
+  });
+});
