@@ -44,6 +44,8 @@ const OUTLIER_SHARE = 0.15;
 const SURELY_AFTER_MS = 100;
 /** Contradicting reports after which the ledger stops pacing. */
 const CONTRADICTIONS_TOLERATED = 3;
+/** How far along a run of answered requests learning looks from the one just answered. */
+const RUN_REACH = 32;
 /** Samples a cost model keeps. */
 const SAMPLES = 25;
 
@@ -102,6 +104,7 @@ export class ExecutionBudget {
   }
 
   sent(now: number, shape: RequestShape): BudgetEntry {
+    this.forget(now);
     const entry: BudgetEntry = { sentAt: now, shape };
     this.entries.push(entry);
     return entry;
@@ -187,8 +190,15 @@ export class ExecutionBudget {
   private learnAround(at: number): void {
     let first = at;
     let last = at;
-    while (first > 0 && this.entries[first - 1]!.remaining !== undefined) first -= 1;
-    while (last + 1 < this.entries.length && this.entries[last + 1]!.remaining !== undefined) last += 1;
+    // Bounded: a long answered run says nothing more than its neighbourhood does.
+    while (first > 0 && at - first < RUN_REACH && this.entries[first - 1]!.remaining !== undefined)
+      first -= 1;
+    while (
+      last + 1 < this.entries.length &&
+      last - at < RUN_REACH &&
+      this.entries[last + 1]!.remaining !== undefined
+    )
+      last += 1;
     // Unanswered neighbours may have arrived inside the run: leave out the requests sent near them.
     const before = this.entries[first - 1];
     const after = this.entries[last + 1];
@@ -224,7 +234,7 @@ export class ExecutionBudget {
   /** Counts a report that a single window cannot explain: more room later, with nothing gone meanwhile. */
   private check(at: number): void {
     const entry = this.entries[at]!;
-    for (let i = at - 1; i >= 0; i -= 1) {
+    for (let i = at - 1; i >= 0 && at - i <= RUN_REACH; i -= 1) {
       const earlier = this.entries[i]!;
       if (earlier.remaining === undefined) continue;
       if (entry.sentAt - earlier.sentAt < SURELY_AFTER_MS) continue;

@@ -193,7 +193,8 @@ export class Governor {
   start(shape?: RequestShape, now = 0): Ticket {
     this.running++;
     this.started++;
-    const entry = this.budget && shape ? this.budget.sent(now, shape) : undefined;
+    // Nothing to keep a ledger of until the service is seen charging (an emulator without limits never is).
+    const entry = this.budget && shape && this.charged ? this.budget.sent(now, shape) : undefined;
     if (this.pacing && shape && shape.weight > 0) this.lastSend = now;
     return { epoch: this.epochValue, saturated: this.running >= this.limit, ...(entry ? { entry } : {}) };
   }
