@@ -167,11 +167,12 @@ export class Governor {
   free(now: number): number {
     if (this.isPaused(now)) return 0;
     if (!this.pacing) return Math.max(0, this.limit - this.running);
-    // The ledger says when the window has room again; the service's concurrency limit still holds.
+    // Right after a request with a body, nothing goes for a moment (see SEND_SPACING_MS).
     if (now < this.lastSend + SEND_SPACING_MS) {
       this.pauseEnd = Math.max(this.pauseEnd, this.lastSend + SEND_SPACING_MS);
       return 0;
     }
+    // The ledger says when the window has room again; up to the maximum may be in flight meanwhile.
     const full = this.budget?.fullUntil(now, this.peakTime);
     if (full !== undefined) {
       this.pauseEnd = Math.max(this.pauseEnd, full);
