@@ -56,18 +56,29 @@ const SAMPLES = 25;
 class CostModel {
   private readonly rates: number[] = [];
   private readonly flat: number[] = [];
+  // Kept up to date on each sample: estimates are asked for on every admission, samples come rarely.
+  private rate: number | undefined;
+  private flatCost: number | undefined;
 
   add(weight: number, cost: number, fixed: number): void {
-    const samples = weight > 0 ? this.rates : this.flat;
-    samples.push(weight > 0 ? Math.max(0, cost - fixed) / weight : cost);
-    if (samples.length > SAMPLES) samples.shift();
+    if (weight > 0) {
+      this.rate = pushMedian(this.rates, Math.max(0, cost - fixed) / weight);
+    } else {
+      this.flatCost = pushMedian(this.flat, cost);
+    }
   }
 
   estimate(weight: number, fixed: number): number | undefined {
-    if (weight > 0 && this.rates.length > 0) return fixed + median(this.rates) * weight;
-    if (this.flat.length > 0) return median(this.flat);
-    return undefined;
+    if (weight > 0 && this.rate !== undefined) return fixed + this.rate * weight;
+    return this.flatCost;
   }
+}
+
+/** Adds a sample (keeping the last `SAMPLES`) and returns the samples' median. */
+function pushMedian(samples: number[], value: number): number {
+  samples.push(value);
+  if (samples.length > SAMPLES) samples.shift();
+  return median(samples);
 }
 
 function median(values: readonly number[]): number {
@@ -83,8 +94,9 @@ export class ExecutionBudget {
   /** Requests in send order; dropped two windows after their send. */
   private entries: BudgetEntry[] = [];
   private readonly models = new Map<string, CostModel>();
-  /** Recent costs of bodiless requests: the cheapest is the fixed part every request pays. */
+  /** Recent costs of bodiless requests, and the cheapest: the fixed part every request pays. */
   private readonly bodiless: number[] = [];
+  private fixed = 0;
   /** The dearest rate per body character learnt of any kind, for a kind not learnt yet. */
   private dearestRate = 0;
   /** Reports that contradict one window (a later request finding more room with nothing gone). */
@@ -171,14 +183,8 @@ export class ExecutionBudget {
   /** A request's cost: worked out, else estimated from its kind, else from the dearest kind. */
   private costOf(entry: BudgetEntry): number {
     if (entry.cost !== undefined) return entry.cost;
-    const fixed = this.fixedCost();
-    const estimate = this.models.get(entry.shape.kind)?.estimate(entry.shape.weight, fixed);
-    if (estimate !== undefined) return estimate;
-    return fixed + this.dearestRate * entry.shape.weight;
-  }
-
-  private fixedCost(): number {
-    return this.bodiless.length > 0 ? Math.min(...this.bodiless) : 0;
+    const estimate = this.models.get(entry.shape.kind)?.estimate(entry.shape.weight, this.fixed);
+    return estimate ?? this.fixed + this.dearestRate * entry.shape.weight;
   }
 
   /**
@@ -210,8 +216,7 @@ export class ExecutionBudget {
           (!after || after.sentAt - e.sentAt >= REORDER_MS),
       );
     if (run.length < 2) return;
-    const slack = this.keepMs - this.windowMs;
-    if (this.leaving(run[0]!.sentAt - slack, run[run.length - 1]!.sentAt + slack) === 0) {
+    if (this.leaving(run[0]!.sentAt - this.slack, run[run.length - 1]!.sentAt + this.slack) === 0) {
       const byArrival = [...run].sort((x, y) => (y.remaining ?? 0) - (x.remaining ?? 0));
       for (let i = 1; i < byArrival.length; i += 1) {
         const entry = byArrival[i]!;
@@ -238,24 +243,22 @@ export class ExecutionBudget {
       const earlier = this.entries[i]!;
       if (earlier.remaining === undefined) continue;
       if (entry.sentAt - earlier.sentAt < SURELY_AFTER_MS) continue;
-      const slack = this.keepMs - this.windowMs;
-      for (const old of this.entries) {
-        const leaves = old.sentAt + this.windowMs;
-        if (leaves > earlier.sentAt - slack && leaves <= entry.sentAt + slack) return;
-      }
+      if (this.leavers(earlier.sentAt - this.slack, entry.sentAt + this.slack).length > 0) return;
       if (entry.remaining! > earlier.remaining + REPORT_FLOOR) this.contradictions += 1;
       return;
     }
   }
 
-  /** What the ledger says left the window between two times (charges sent a window before them). */
+  /** The requests whose charges leave the window between two times (sent a window before them). */
+  private leavers(from: number, to: number): BudgetEntry[] {
+    return this.entries.filter(
+      (old) => old.sentAt + this.windowMs > from && old.sentAt + this.windowMs <= to,
+    );
+  }
+
+  /** What the ledger says left the window between two times. */
   private leaving(from: number, to: number): number {
-    let sum = 0;
-    for (const old of this.entries) {
-      const leaves = old.sentAt + this.windowMs;
-      if (leaves > from && leaves <= to) sum += this.costOf(old);
-    }
-    return sum;
+    return this.leavers(from, to).reduce((sum, old) => sum + this.costOf(old), 0);
   }
 
   /** Learns a worked-out cost unless it cannot be trusted. */
@@ -263,7 +266,7 @@ export class ExecutionBudget {
     // A report at the floor may hide an overdraft (the service admits while under the limit and never
     // reports below zero), so the step into it is not a cost.
     if ((entry.remaining ?? 0) <= REPORT_FLOOR || !(cost >= 0)) return;
-    const fixed = this.fixedCost();
+    const fixed = this.fixed;
     const expected = this.models.get(entry.shape.kind)?.estimate(entry.shape.weight, fixed);
     // Far from what others of its kind cost: a pair that crossed on the way after all.
     if (expected !== undefined && expected > 0 && Math.abs(cost - expected) > expected * OUTLIER_SHARE)
@@ -273,6 +276,7 @@ export class ExecutionBudget {
     if (weight === 0) {
       this.bodiless.push(cost);
       if (this.bodiless.length > SAMPLES) this.bodiless.shift();
+      this.fixed = Math.min(...this.bodiless);
     } else {
       this.dearestRate = Math.max(this.dearestRate, Math.max(0, cost - fixed) / weight);
     }
@@ -281,7 +285,12 @@ export class ExecutionBudget {
       model = new CostModel();
       this.models.set(kind, model);
     }
-    model.add(weight, cost, this.fixedCost());
+    model.add(weight, cost, this.fixed);
+  }
+
+  /** How long after its send a charge may still be arriving. */
+  private get slack(): number {
+    return this.keepMs - this.windowMs;
   }
 
   private keepFor(windowMs: number): number {

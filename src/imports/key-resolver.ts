@@ -1,5 +1,5 @@
 import pMap from 'p-map';
-import { packFilters } from '../dataverse/filters.js';
+import { inShape, orShape, packFilters } from '../dataverse/filters.js';
 import { odataString } from '../dataverse/records.js';
 import type { Row, WriteClient } from './write-client.js';
 
@@ -95,19 +95,7 @@ function* filterBatches(
   const limits = { maxEncodedLength: MAX_FILTER_CHARS };
   const packed =
     attributes.length === 1 && only !== undefined && !guids
-      ? // `Microsoft.Dynamics.CRM.In(...)`: a value costs its text and two quotes instead of
-        // `<name> eq '...' or `, so a read carries about twice the keys. The values are string
-        // literals, numbers included: the function takes text.
-        packFilters(
-          keys,
-          (key) => odataLiteral(String(key[only] ?? '')),
-          {
-            open: `Microsoft.Dynamics.CRM.In(PropertyName='${only}',PropertyValues=[`,
-            separator: ',',
-            close: '])',
-          },
-          limits,
-        )
+      ? packFilters(keys, (key) => odataLiteral(String(key[only] ?? '')), inShape(only), limits)
       : packFilters(
           keys,
           (key) => {
@@ -117,7 +105,7 @@ function* filterBatches(
             });
             return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' and ')})`;
           },
-          { separator: ' or ' },
+          orShape,
           limits,
         );
   for (const { filter } of packed) yield filter;

@@ -1,6 +1,6 @@
 import pMap from 'p-map';
 import type { AttributeMetadata, TableMetadata } from '../dataverse/model.js';
-import { packFilters } from '../dataverse/filters.js';
+import { inShape, orShape, packFilters } from '../dataverse/filters.js';
 import { odataString } from '../dataverse/records.js';
 
 // Lookups by alternate key or primary name: each chunk asks for the distinct values it needs, the
@@ -196,25 +196,11 @@ function batch(
   by: string,
   limits: { maxFilterLength: number; maxValues: number },
 ): Batch[] {
+  const bounds = { maxEncodedLength: limits.maxFilterLength, maxParts: limits.maxValues };
   const packed =
     style === 'in'
-      ? // In takes text (a number column converts it), written as the `eq` form's string literals are.
-        packFilters(
-          values,
-          odataString,
-          {
-            open: `Microsoft.Dynamics.CRM.In(PropertyName='${by}',PropertyValues=[`,
-            separator: ',',
-            close: '])',
-          },
-          { maxEncodedLength: limits.maxFilterLength, maxParts: limits.maxValues },
-        )
-      : packFilters(
-          values,
-          conditionOf,
-          { separator: ' or ' },
-          { maxEncodedLength: limits.maxFilterLength, maxParts: limits.maxValues },
-        );
+      ? packFilters(values, odataString, inShape(by), bounds)
+      : packFilters(values, conditionOf, orShape, bounds);
   return [...packed].map(({ filter, items }) => ({ filter, values: items }));
 }
 

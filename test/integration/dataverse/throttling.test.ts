@@ -30,6 +30,22 @@ function expectWrittenExactlyOnce(emu: RunningEmulator) {
   }
 }
 
+/** A client that puts the records of each bulk message it sends into `written`. */
+function clientCountingMessages(
+  emu: RunningEmulator,
+  written: number[],
+  options: { budgetWindowMs?: number } = {},
+): DataverseClient {
+  return createDataverseClient({
+    url: emu.url,
+    tokenProviders: [emulatorTokenProvider(emu.url)],
+    ...options,
+    onEvent: (e) => {
+      if (e.type === 'records') written.push(e.succeeded + e.failed);
+    },
+  });
+}
+
 describe('20,000-record upsert under service protection limits (realistic profile)', () => {
   let emu: RunningEmulator | undefined;
   let client: DataverseClient | undefined;
@@ -56,13 +72,7 @@ describe('20,000-record upsert under service protection limits (realistic profil
   it('with its ledger, sends the first message of a kind small and alone, then full ones', async () => {
     emu = await startEmulator({ profile: 'realistic', timeScale, settings });
     const written: number[] = [];
-    client = createDataverseClient({
-      url: emu.url,
-      tokenProviders: [emulatorTokenProvider(emu.url)],
-      onEvent: (e) => {
-        if (e.type === 'records') written.push(e.succeeded + e.failed);
-      },
-    });
+    client = clientCountingMessages(emu, written);
     // The ledger paces once it has seen the service charge for requests (two reports, one lower).
     await client.metadata('contact');
     const results = await client.upsertMultiple('contact', rows.slice(0, 3000));
@@ -75,14 +85,7 @@ describe('20,000-record upsert under service protection limits (realistic profil
   it('without its ledger (budgetWindowMs 0), sends full messages from the start', async () => {
     emu = await startEmulator({ profile: 'realistic', timeScale, settings });
     const written: number[] = [];
-    client = createDataverseClient({
-      url: emu.url,
-      tokenProviders: [emulatorTokenProvider(emu.url)],
-      budgetWindowMs: 0,
-      onEvent: (e) => {
-        if (e.type === 'records') written.push(e.succeeded + e.failed);
-      },
-    });
+    client = clientCountingMessages(emu, written, { budgetWindowMs: 0 });
     await client.metadata('contact');
     await client.upsertMultiple('contact', rows.slice(0, 3000));
     expect(Math.min(...written)).toBeGreaterThan(10);

@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenProvider } from '../../../src/dataverse/auth.js';
-import type { Clock } from '../../../src/dataverse/clock.js';
 import { IdentityPool, type Lease } from '../../../src/dataverse/identity-pool.js';
-
-function manualClock(): Clock & { advance(ms: number): void } {
-  let t = 0;
-  return {
-    now: () => t,
-    sleep: async (ms) => {
-      await Promise.resolve();
-      t += Math.max(0, ms);
-    },
-    advance: (ms) => {
-      t += ms;
-    },
-  };
-}
+import { manualClock } from '../../fixtures/manual-clock.js';
 
 const tokens: TokenProvider = { identity: 'a', getToken: () => Promise.resolve('t') };
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createApiSender } from '../../../src/dataverse/api.js';
 import type { TokenProvider } from '../../../src/dataverse/auth.js';
-import type { Clock } from '../../../src/dataverse/clock.js';
 import { isDataverseError } from '../../../src/dataverse/errors.js';
 import { IdentityPool } from '../../../src/dataverse/identity-pool.js';
 import { authPolicy } from '../../../src/dataverse/policies/auth.js';
@@ -10,18 +9,7 @@ import { defaultRetryOptions, retryPolicy } from '../../../src/dataverse/policie
 import { throttlePolicy } from '../../../src/dataverse/policies/throttle.js';
 import type { HttpRequest, HttpResponse } from '../../../src/dataverse/transport.js';
 import { DataverseError } from '../../../src/dataverse/errors.js';
-
-/** A clock whose sleeps pass instantly but move time forward. */
-function instantClock(): Clock {
-  let t = 1_000_000;
-  return {
-    now: () => t,
-    sleep: async (ms) => {
-      await Promise.resolve();
-      t += Math.max(0, ms);
-    },
-  };
-}
+import { manualClock } from '../../fixtures/manual-clock.js';
 
 function tokens(identity: string): TokenProvider & { refreshes: number } {
   let n = 0;
@@ -42,7 +30,7 @@ function tokens(identity: string): TokenProvider & { refreshes: number } {
 type Script = (req: HttpRequest, call: number) => HttpResponse | Error;
 
 function setup(script: Script, providers = [tokens('a')]) {
-  const clock = instantClock();
+  const clock = manualClock(1_000_000);
   const calls: { at: number; req: HttpRequest }[] = [];
   const transport = async (req: HttpRequest): Promise<HttpResponse> => {
     calls.push({ at: clock.now(), req });
