@@ -27,6 +27,8 @@ export interface RequestShape {
 export interface BudgetEntry {
   readonly sentAt: number;
   readonly shape: RequestShape;
+  /** Answered, with or without a report. */
+  answered?: boolean;
   /** The remaining execution seconds reported with the answer. */
   remaining?: number;
   /** The charge in seconds, once worked out from the reports. */
@@ -130,6 +132,8 @@ export class ExecutionBudget {
 
   /** Records the remaining time reported with a request's answer, and learns what it can from it. */
   answered(entry: BudgetEntry, remainingSeconds: number | undefined): void {
+    // Out of flight even when the answer reports nothing (a 503 from a proxy): a kind waiting on it may go.
+    entry.answered = true;
     if (remainingSeconds === undefined) return;
     entry.remaining = remainingSeconds;
     const at = this.entries.indexOf(entry);
@@ -153,7 +157,7 @@ export class ExecutionBudget {
 
   /** Whether a request of this kind is out and not yet answered. */
   inFlight(kind: string): boolean {
-    return this.entries.some((e) => e.shape.kind === kind && e.remaining === undefined);
+    return this.entries.some((e) => e.shape.kind === kind && !e.answered);
   }
 
   /** The charges a request sent now would meet in the window, in seconds. */

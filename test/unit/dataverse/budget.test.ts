@@ -106,4 +106,13 @@ describe('ExecutionBudget', () => {
     [79, 75, 71, 67, 63].forEach((remaining, i) => single.answered(single.sent(i * 200, read), remaining));
     expect(single.coherent).toBe(true);
   });
+
+  it('takes a request answered without a report (a 503 from a proxy) out of flight', () => {
+    const budget = new ExecutionBudget({ windowMs: 2_000, arrivalSlackMs: 0 });
+    const probe = budget.sent(0, write(1_000));
+    expect(budget.inFlight('POST contacts/CreateMultiple')).toBe(true);
+    budget.answered(probe, undefined);
+    expect(budget.inFlight('POST contacts/CreateMultiple')).toBe(false);
+    expect(budget.knows('POST contacts/CreateMultiple')).toBe(false);
+  });
 });
