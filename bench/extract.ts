@@ -121,9 +121,17 @@ try {
     const worker = await runWorker(strategy, host.url, user, workers, heapMb);
     const stats = await host.call<EmulatorStats>({ type: 'stats' });
     const usage = stats.users.find((u) => u.user === user);
+    // The emulator charges each page's transfer by the bytes it sent, so the ceiling assumes the same
+    // bytes per row as this run's answers carried (its metadata reads are a rounding error in them).
+    const bytesPerRow = usage && worker.rows > 0 ? usage.transferBytes / worker.rows : undefined;
     const ceiling = await host.call<CeilingAnswer>({
       type: 'ceiling',
-      query: { operation: 'read', runSeconds: worker.seconds, columns: selectedColumnCount },
+      query: {
+        operation: 'read',
+        runSeconds: worker.seconds,
+        columns: selectedColumnCount,
+        ...(bytesPerRow ? { bytesPerRecord: bytesPerRow } : {}),
+      },
     });
     const rowsPerSecond = worker.rows / worker.seconds;
     return {
@@ -134,6 +142,7 @@ try {
       rowsPerSecond: Math.round(rowsPerSecond),
       ceilingRowsPerSecond: Math.round(ceiling.recordsPerSecond),
       ceilingBinding: ceiling.binding,
+      bytesPerRow: bytesPerRow ? Math.round(bytesPerRow) : undefined,
       fractionOfCeiling: round(rowsPerSecond / ceiling.recordsPerSecond, 3),
       requests: usage?.totalRequests ?? worker.requests,
       throttled: usage?.throttled ?? worker.throttled,

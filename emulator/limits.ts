@@ -48,6 +48,7 @@ interface Usage {
   inflight: number;
   totalRequests: number;
   totalCountedMs: number;
+  transferBytes: number;
   throttled: number;
 }
 
@@ -58,6 +59,8 @@ export interface UserUsage {
   readonly inflight: number;
   readonly totalRequests: number;
   readonly totalCountedMs: number;
+  /** Request and answer bodies of the admitted requests, in bytes: what transfer time is charged on. */
+  readonly transferBytes: number;
   readonly throttled: number;
 }
 
@@ -90,6 +93,7 @@ export class ServiceProtection {
         inflight: 0,
         totalRequests: 0,
         totalCountedMs: 0,
+        transferBytes: 0,
         throttled: 0,
       };
       this.users.set(user, u);
@@ -157,6 +161,11 @@ export class ServiceProtection {
     u.totalCountedMs += countedMs;
   }
 
+  /** Bytes an admitted request and its answer carried. */
+  transferred(user: string, bytes: number): void {
+    this.usage(user).transferBytes += bytes;
+  }
+
   release(user: string): void {
     const u = this.users.get(user);
     if (u && u.inflight > 0) u.inflight -= 1;
@@ -200,6 +209,7 @@ export class ServiceProtection {
         inflight: u.inflight,
         totalRequests: u.totalRequests,
         totalCountedMs: u.totalCountedMs,
+        transferBytes: u.transferBytes,
         throttled: u.throttled,
       };
     });

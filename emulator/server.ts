@@ -284,6 +284,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
           ...(p.has('batchSize') ? { batchSize: Number(p.get('batchSize')) } : {}),
           ...(p.has('users') ? { users: Number(p.get('users')) } : {}),
           ...(p.has('columns') ? { columns: Number(p.get('columns')) } : {}),
+          ...(p.has('bytesPerRecord') ? { bytesPerRecord: Number(p.get('bytesPerRecord')) } : {}),
         };
         return json(200, ceiling(settings, q));
       }
@@ -433,13 +434,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         ({ response, work } = api.handle(apiReq, ctx));
       }
       limits.charge(user, work.countedMs);
+      const bytes = Buffer.byteLength(body) + Buffer.byteLength(response.body ?? '');
+      limits.transferred(user, bytes);
       if (response.status < 400) {
         counters.recordsWritten += work.recordsWritten;
         counters.bulkRecordsWritten += work.bulkRecords;
       }
       response.headers = { ...base, ...limits.headers(user), ...response.headers };
       if (settings.latencyEnabled) {
-        const bytes = Buffer.byteLength(body) + Buffer.byteLength(response.body ?? '');
         const transferMs = (bytes / settings.transferBytesPerSecond) * 1000;
         const modelMs = (settings.networkMs + transferMs + work.countedMs) * congestion(settings, inflight);
         // The modelled time is the whole answer's, counted from arrival: the emulator's own work is

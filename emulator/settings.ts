@@ -123,6 +123,12 @@ export interface CeilingQuery {
   readonly users?: number;
   /** Columns per row for 'read'. Default 10. */
   readonly columns?: number;
+  /**
+   * Bytes each record adds to a request or answer, for the transfer time. Default
+   * `ceilingBytesPerRecord`; pass what a run really moved (`transferBytes` of its user ÷ its records), since
+   * the emulator charges transfer by the bytes it sends and a ceiling must assume the same.
+   */
+  readonly bytesPerRecord?: number;
 }
 
 export type CeilingLimit = 'requests' | 'execution-time' | 'concurrency';
@@ -197,7 +203,7 @@ export function ceiling(s: EmulatorSettings, q: CeilingQuery): CeilingAnswer {
   const counted = countedMs(s, q.operation, n, q.columns ?? 10);
   const byRequests = (s.maxRequests * burst * n) / modelSeconds;
   const byTime = (((s.maxExecutionMs * burst) / counted) * n) / modelSeconds;
-  const transferMs = ((n * s.ceilingBytesPerRecord) / s.transferBytesPerSecond) * 1000;
+  const transferMs = ((n * (q.bytesPerRecord ?? s.ceilingBytesPerRecord)) / s.transferBytesPerSecond) * 1000;
   const observed = (s.networkMs + transferMs + counted) * congestion(s, s.maxConcurrent);
   const byConcurrency = (s.maxConcurrent * n) / (observed / 1000);
   // Model records per model second -> per real second.

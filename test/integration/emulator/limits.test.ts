@@ -98,6 +98,18 @@ describe('service protection (behaviours item 7)', () => {
     expect(e.stats().users[0]!.totalCountedMs).toBeCloseTo(80 + 685 + 40, 6);
   });
 
+  it('[perf §3.6] counts the bytes the requests and answers of each user carried', async () => {
+    const e = await realistic({ timeScale: 0.001 });
+    const body = { name: 'bytes' };
+    const created = await call(e, 'POST', 'accounts', { body, headers: { Prefer: 'return=representation' } });
+    expect(created.status).toBe(201);
+    const page = await call(e, 'GET', 'accounts?$select=name');
+    const usage = e.stats().users.find((u) => u.user === 'tester')!;
+    expect(page.json.value).toHaveLength(1);
+    const answers = Buffer.byteLength(created.text) + Buffer.byteLength(page.text);
+    expect(usage.transferBytes).toBe(Buffer.byteLength(JSON.stringify(body)) + answers);
+  });
+
   it('[perf §3.6] above the dop hint only observed latency grows; counted time stays at base cost', async () => {
     const e = await realistic({ timeScale: 0.01, settings: { dopHint: 2 } });
     await Promise.all(

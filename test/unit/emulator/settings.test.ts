@@ -73,4 +73,20 @@ describe('cost model and ceiling', () => {
     expect(c.observedMsAtConcurrency).toBeCloseTo(observed, 6);
     expect(c.recordsPerSecond).toBeCloseTo(52 / (observed / 1000), 6);
   });
+
+  it('[perf §3.6] the concurrency bound charges transfer on the bytes per record a run really moved', () => {
+    const read = (bytesPerRecord?: number) =>
+      ceiling(REALISTIC, {
+        operation: 'read',
+        runSeconds: 30,
+        columns: 11,
+        ...(bytesPerRecord === undefined ? {} : { bytesPerRecord }),
+      });
+    const latency = (bytes: number) =>
+      (40 + ((5000 * bytes) / 10_000_000) * 1000 + 35 + 550) * (52 / 4) ** 0.6;
+    expect(read().binding).toBe('concurrency');
+    expect(read().observedMsAtConcurrency).toBeCloseTo(latency(300), 6);
+    expect(read(355).observedMsAtConcurrency).toBeCloseTo(latency(355), 6);
+    expect(read(355).recordsPerSecond).toBeCloseTo((52 * 5000) / (latency(355) / 1000), 6);
+  });
 });
