@@ -88,49 +88,10 @@ async function runStrategy(
     await emulator.control('POST', 'tables/contact', seedRows.slice(i, i + 2_000));
   const user = `bench-${strategy}-${rep}`;
 
-  const samples: Sample[] = [];
-  const started = performance.now();
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      const stats = await emulator.control<Stats>('GET', 'stats');
-      samples.push({
-        t: (performance.now() - started) / 1000,
-        written: stats.recordsWritten,
-        inflight: stats.users.find((u) => u.user === user)?.inflight ?? 0,
-      });
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  })();
-
-  const result = await new Promise<StrategyResult>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        // BENCH_PROFILE=<dir> writes a CPU profile of each strategy's process there.
-        ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
-        '--import',
-        'tsx',
-        join(root, 'bench/lib/import-strategy.ts'),
-        strategy,
-        emulator.url,
-        csv,
-        user,
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('exit', (code) => {
-      const line = out.trim().split('\n').at(-1);
-      if (code === 0 && line) resolve(JSON.parse(line) as StrategyResult);
-      else reject(new Error(`${strategy} exited with ${code}: ${out}`));
-    });
-  });
-  sampling = false;
-  await sampler;
+  // Ours, and the seed's 50,000 requests as fast as 4 workers can send them, are measured with the
+  // machine to itself. The other peers' pace is the emulator's limits (they wait, a few requests at a
+  // time), so `npm run bench` lets its background memory run share the CPU with them.
+  const { result, samples } = await (cpuBound.has(strategy) ? quietly(measured) : measured());
 
   // What actually landed: every expected row once, with the values of the file.
   const stored = await emulator.control<Record<string, unknown>[]>('GET', 'tables/contact');
@@ -162,6 +123,53 @@ async function runStrategy(
     ...(writePhaseFraction !== undefined ? { writePhaseFraction } : {}),
     samples,
   };
+
+  async function measured(): Promise<{ result: StrategyResult; samples: Sample[] }> {
+    const samples: Sample[] = [];
+    const started = performance.now();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const stats = await emulator.control<Stats>('GET', 'stats');
+        samples.push({
+          t: (performance.now() - started) / 1000,
+          written: stats.recordsWritten,
+          inflight: stats.users.find((u) => u.user === user)?.inflight ?? 0,
+        });
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+
+    const result = await new Promise<StrategyResult>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          // BENCH_PROFILE=<dir> writes a CPU profile of each strategy's process there.
+          ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+          '--import',
+          'tsx',
+          join(root, 'bench/lib/import-strategy.ts'),
+          strategy,
+          emulator.url,
+          csv,
+          user,
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.once('exit', (code) => {
+        const line = out.trim().split('\n').at(-1);
+        if (code === 0 && line) resolve(JSON.parse(line) as StrategyResult);
+        else reject(new Error(`${strategy} exited with ${code}: ${out}`));
+      });
+    });
+    sampling = false;
+    await sampler;
+    return { result, samples };
+  }
 }
 
 /**
@@ -200,12 +208,7 @@ try {
   );
   for (let rep = 1; rep <= Number(values.reps); rep += 1) {
     for (const strategy of strategies) {
-      // Ours, and the seed's 50,000 requests as fast as 4 workers can send them, are measured with the
-      // machine to itself. The other peers' pace is the emulator's limits (they wait, a few requests at
-      // a time), so `npm run bench` lets its background memory run share the CPU with them.
-      const report = cpuBound.has(strategy)
-        ? await quietly(() => runStrategy(emulator, csv, strategy, rep))
-        : await runStrategy(emulator, csv, strategy, rep);
+      const report = await runStrategy(emulator, csv, strategy, rep);
       reports.push(report);
       console.error(
         `  ${strategy.padEnd(17)} ${report.rowsPerSecond.toFixed(0).padStart(6)} rows/s (${(report.fractionOfCeiling * 100).toFixed(0)}% of ceiling ${report.ceilingRowsPerSecond.toFixed(0)}), ` +
