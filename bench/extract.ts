@@ -23,6 +23,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CeilingAnswer, EmulatorStats } from '../emulator/index.js';
+import { renderProgressChart, sampled } from './lib/progress-chart.js';
 import { quietly } from './lib/quiet.js';
 import { selectedColumnCount } from './lib/extract-columns.js';
 import type { HostRequest } from './lib/extract-emulator.js';
@@ -119,12 +120,19 @@ try {
     heapMb?: number,
   ) => {
     log(`${strategy}: extracting ${expected} rows ...`);
-    const worker = await runWorker(strategy, host.url, user, workers, heapMb);
-    const stats = await host.call<EmulatorStats>({ type: 'stats' });
-    const usage = stats.users.find((u) => u.user === user);
+    const usageOf = async () =>
+      (await host.call<EmulatorStats>({ type: 'stats' })).users.find((u) => u.user === user);
+    const progress = async () => {
+      const now = await usageOf();
+      return { done: now?.rowsRead ?? 0, inflight: now?.inflight ?? 0 };
+    };
+    const { value: worker, samples } = await sampled(progress, () =>
+      runWorker(strategy, host.url, user, workers, heapMb),
+    );
+    const usage = await usageOf();
     // The emulator charges each page's transfer by the bytes it sent, so the ceiling assumes the same
     // bytes per row as this run's answers carried (its metadata reads are a rounding error in them).
-    const bytesPerRow = usage && worker.rows > 0 ? usage.transferBytes / worker.rows : undefined;
+    const bytesPerRow = usage?.rowsRead ? usage.transferBytes / usage.rowsRead : undefined;
     const ceiling = await host.call<CeilingAnswer>({
       type: 'ceiling',
       query: {
@@ -149,6 +157,7 @@ try {
       throttled: usage?.throttled ?? worker.throttled,
       peakRssMb: worker.peakRssMb,
       cpuSeconds: round(worker.cpuSeconds, 2),
+      samples,
     };
   };
 
@@ -219,8 +228,30 @@ try {
       : undefined,
     goals: { fractionOfCeiling: 0.9, peakRssMb: 256 },
   };
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  if (values.out) await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
+  // Samples of the side-by-side runs go to the --out file and its chart; the printed report leaves them out.
+  const unsampled = <T extends { samples?: unknown }>({ samples: _samples, ...rest }: T) => rest;
+  const printed = {
+    ...report,
+    results: results.map(unsampled),
+    scale: scale ? { partitions, run: unsampled(scale) } : undefined,
+    memory: report.memory ? { ...report.memory, run: unsampled(report.memory.run) } : undefined,
+  };
+  process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+  if (values.out) {
+    const saved = { ...printed, results };
+    await writeFile(values.out, `${JSON.stringify(saved, null, 2)}\n`);
+    const chart = values.out.replace(/\.json$/, '.svg');
+    if (chart !== values.out)
+      await writeFile(
+        chart,
+        renderProgressChart(
+          `Extract of ${rows.toLocaleString('en-US')} rows against the realistic emulator (time scale ${timeScale})`,
+          'Rows read so far (pages of 5,000)',
+          'rows',
+          results,
+        ),
+      );
+  }
 } finally {
   await host.call({ type: 'close' }).catch(() => {});
 }

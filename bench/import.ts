@@ -11,6 +11,7 @@ import { startEmulatorProcess, type EmulatorProcess } from './lib/emulator-proce
 import { benchRow, writeBenchCsv } from './lib/import-data.js';
 import type { StrategyResult } from './lib/import-strategy.js';
 import { renderImportChart } from './lib/import-chart.js';
+import { sampled, type ProgressSample } from './lib/progress-chart.js';
 import { quietly } from './lib/quiet.js';
 
 const { values } = parseArgs({
@@ -43,12 +44,6 @@ const limits = {
   maxConcurrent: 52,
 };
 
-interface Sample {
-  readonly t: number;
-  readonly written: number;
-  readonly inflight: number;
-}
-
 interface Stats {
   recordsWritten: number;
   users: { user: string; inflight: number }[];
@@ -69,7 +64,7 @@ export interface StrategyReport extends StrategyResult {
   readonly fractionOfCeiling: number;
   /** Ours: the same fraction over the writing phase alone (from the first write to the last). */
   readonly writePhaseFraction?: number;
-  readonly samples: readonly Sample[];
+  readonly samples: readonly ProgressSample[];
 }
 
 async function runStrategy(
@@ -91,7 +86,7 @@ async function runStrategy(
   // Ours, and the seed's 50,000 requests as fast as 4 workers can send them, are measured with the
   // machine to itself. The other peers' pace is the emulator's limits (they wait, a few requests at a
   // time), so `npm run bench` lets its background memory run share the CPU with them.
-  const { result, samples } = await (cpuBound.has(strategy) ? quietly(measured) : measured());
+  const { value: result, samples } = await (cpuBound.has(strategy) ? quietly(measured) : measured());
 
   // What actually landed: every expected row once, with the values of the file.
   const stored = await emulator.control<Record<string, unknown>[]>('GET', 'tables/contact');
@@ -124,52 +119,46 @@ async function runStrategy(
     samples,
   };
 
-  async function measured(): Promise<{ result: StrategyResult; samples: Sample[] }> {
-    const samples: Sample[] = [];
-    const started = performance.now();
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const stats = await emulator.control<Stats>('GET', 'stats');
-        samples.push({
-          t: (performance.now() - started) / 1000,
-          written: stats.recordsWritten,
-          inflight: stats.users.find((u) => u.user === user)?.inflight ?? 0,
-        });
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    })();
-
-    const result = await new Promise<StrategyResult>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          // BENCH_PROFILE=<dir> writes a CPU profile of each strategy's process there.
-          ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
-          '--import',
-          'tsx',
-          join(root, 'bench/lib/import-strategy.ts'),
-          strategy,
-          emulator.url,
-          csv,
-          user,
-        ],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      child.once('exit', (code) => {
-        const line = out.trim().split('\n').at(-1);
-        if (code === 0 && line) resolve(JSON.parse(line) as StrategyResult);
-        else reject(new Error(`${strategy} exited with ${code}: ${out}`));
-      });
-    });
-    sampling = false;
-    await sampler;
-    return { result, samples };
+  async function measured(): Promise<{ value: StrategyResult; samples: ProgressSample[] }> {
+    const progress = async () => {
+      const stats = await emulator.control<Stats>('GET', 'stats');
+      return {
+        done: stats.recordsWritten,
+        inflight: stats.users.find((u) => u.user === user)?.inflight ?? 0,
+      };
+    };
+    return sampled(progress, () => strategyProcess(strategy, emulator.url, csv, user));
   }
+}
+
+/** One strategy in its own process (bench/lib/import-strategy.ts), so its CPU and memory are its own. */
+function strategyProcess(strategy: string, url: string, csv: string, user: string): Promise<StrategyResult> {
+  return new Promise<StrategyResult>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        // BENCH_PROFILE=<dir> writes a CPU profile of each strategy's process there.
+        ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+        '--import',
+        'tsx',
+        join(root, 'bench/lib/import-strategy.ts'),
+        strategy,
+        url,
+        csv,
+        user,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => {
+      const line = out.trim().split('\n').at(-1);
+      if (code === 0 && line) resolve(JSON.parse(line) as StrategyResult);
+      else reject(new Error(`${strategy} exited with ${code}: ${out}`));
+    });
+  });
 }
 
 /**

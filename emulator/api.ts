@@ -199,6 +199,7 @@ export class Api {
           now: new Date(),
         });
         work.countedMs = readMs(s, out.rows, out.columns);
+        work.recordsRead = out.rows;
         const headers: Record<string, string> = {};
         if (out.preferenceApplied.length > 0) headers['Preference-Applied'] = out.preferenceApplied.join(',');
         return jsonResponse(200, out.body, headers);

@@ -18,6 +18,8 @@ export interface Work {
   countedMs: number;
   recordsWritten: number;
   bulkRecords: number;
+  /** Rows a read returned. */
+  recordsRead?: number;
   operation: string;
 }
 

@@ -49,6 +49,7 @@ interface Usage {
   totalRequests: number;
   totalCountedMs: number;
   transferBytes: number;
+  rowsRead: number;
   throttled: number;
 }
 
@@ -61,6 +62,8 @@ export interface UserUsage {
   readonly totalCountedMs: number;
   /** Request and answer bodies of the admitted requests, in bytes: what transfer time is charged on. */
   readonly transferBytes: number;
+  /** Rows the user's reads returned. */
+  readonly rowsRead: number;
   readonly throttled: number;
 }
 
@@ -94,6 +97,7 @@ export class ServiceProtection {
         totalRequests: 0,
         totalCountedMs: 0,
         transferBytes: 0,
+        rowsRead: 0,
         throttled: 0,
       };
       this.users.set(user, u);
@@ -161,9 +165,11 @@ export class ServiceProtection {
     u.totalCountedMs += countedMs;
   }
 
-  /** Bytes an admitted request and its answer carried. */
-  transferred(user: string, bytes: number): void {
-    this.usage(user).transferBytes += bytes;
+  /** What an admitted request and its answer carried: bytes, and rows when it was a read. */
+  moved(user: string, bytes: number, rowsRead: number): void {
+    const u = this.usage(user);
+    u.transferBytes += bytes;
+    u.rowsRead += rowsRead;
   }
 
   release(user: string): void {
@@ -210,6 +216,7 @@ export class ServiceProtection {
         totalRequests: u.totalRequests,
         totalCountedMs: u.totalCountedMs,
         transferBytes: u.transferBytes,
+        rowsRead: u.rowsRead,
         throttled: u.throttled,
       };
     });

@@ -435,7 +435,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       }
       limits.charge(user, work.countedMs);
       const bytes = Buffer.byteLength(body) + Buffer.byteLength(response.body ?? '');
-      limits.transferred(user, bytes);
+      limits.moved(user, bytes, response.status < 400 ? (work.recordsRead ?? 0) : 0);
       if (response.status < 400) {
         counters.recordsWritten += work.recordsWritten;
         counters.bulkRecordsWritten += work.bulkRecords;

@@ -1,42 +1,12 @@
-import { renderChart, type Series } from './svg-chart.js';
-
-const COLORS: Record<string, string> = {
-  seed: '#d62728',
-  'dynamics-web-api': '#ff7f0e',
-  'dotnet-style': '#1f77b4',
-  ours: '#2ca02c',
-};
-
-export interface ChartableReport {
-  readonly strategy: string;
-  readonly samples: readonly { readonly t: number; readonly written: number; readonly inflight: number }[];
-}
+import { renderProgressChart, type ChartableRun } from './progress-chart.js';
 
 /** Records written so far and requests in flight, over real time, one line per strategy. */
-export function renderImportChart(
-  reports: readonly ChartableReport[],
-  rows: number,
-  timeScale: number,
-): string {
-  const series = (value: (s: ChartableReport['samples'][number], first: number) => number): Series[] =>
-    reports.map((r) => {
-      const first = r.samples[0]?.written ?? 0;
-      return {
-        name: r.strategy,
-        color: COLORS[r.strategy] ?? '#333',
-        points: r.samples.map((s) => [s.t, value(s, first)] as const),
-      };
-    });
-  return renderChart(
+export function renderImportChart(reports: readonly ChartableRun[], rows: number, timeScale: number): string {
+  return renderProgressChart(
     `Import of ${rows.toLocaleString('en-US')} rows against the realistic emulator (time scale ${timeScale})`,
-    [
-      {
-        title: 'Records written so far (bulk requests land 1,000 at a time)',
-        unit: 'records',
-        series: series((s, first) => s.written - first),
-      },
-      { title: 'Requests in flight', unit: 'requests', series: series((s) => s.inflight) },
-    ],
+    'Records written so far (bulk requests land 1,000 at a time)',
+    'records',
+    reports,
   );
 }
 
@@ -47,7 +17,7 @@ if (process.argv[1]?.endsWith('import-chart.ts') && process.argv[2]) {
   const data = JSON.parse(await readFile(path, 'utf8')) as {
     rows: number;
     timeScale: number;
-    reports: (ChartableReport & { rep: number })[];
+    reports: (ChartableRun & { rep: number })[];
   };
   await writeFile(
     path.replace(/\.json$/, '.svg'),

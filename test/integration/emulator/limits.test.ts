@@ -98,7 +98,7 @@ describe('service protection (behaviours item 7)', () => {
     expect(e.stats().users[0]!.totalCountedMs).toBeCloseTo(80 + 685 + 40, 6);
   });
 
-  it('[perf §3.6] counts the bytes the requests and answers of each user carried', async () => {
+  it('[perf §3.6] counts the bytes the requests and answers of each user carried, and the rows its reads returned', async () => {
     const e = await realistic({ timeScale: 0.001 });
     const body = { name: 'bytes' };
     const created = await call(e, 'POST', 'accounts', { body, headers: { Prefer: 'return=representation' } });
@@ -108,6 +108,7 @@ describe('service protection (behaviours item 7)', () => {
     expect(page.json.value).toHaveLength(1);
     const answers = Buffer.byteLength(created.text) + Buffer.byteLength(page.text);
     expect(usage.transferBytes).toBe(Buffer.byteLength(JSON.stringify(body)) + answers);
+    expect(usage.rowsRead).toBe(1);
   });
 
   it('[perf §3.6] above the dop hint only observed latency grows; counted time stays at base cost', async () => {
