@@ -103,9 +103,9 @@ class Background {
   }
 
   pause(): void {
-    if (!this.child?.pid || this.pausedAt !== undefined) return;
+    if (!this.child || this.pausedAt !== undefined) return;
     // Its own process group: the CLI under GNU time and the emulator it talks to stop together.
-    process.kill(-this.child.pid, 'SIGSTOP');
+    this.signal('SIGSTOP');
     this.pausedAt = performance.now();
   }
 
@@ -113,14 +113,23 @@ class Background {
     if (this.pausedAt === undefined) return;
     this.pausedSeconds += (performance.now() - this.pausedAt) / 1000;
     this.pausedAt = undefined;
-    if (this.child?.pid) process.kill(-this.child.pid, 'SIGCONT');
+    this.signal('SIGCONT');
   }
 
   /** On the way out, never leave a stopped process group behind. */
   stop(): void {
+    this.signal('SIGCONT');
+    this.signal('SIGTERM');
+  }
+
+  private signal(signal: NodeJS.Signals): void {
     if (!this.child?.pid) return;
-    process.kill(-this.child.pid, 'SIGCONT');
-    process.kill(-this.child.pid, 'SIGTERM');
+    try {
+      process.kill(-this.child.pid, signal);
+    } catch (error) {
+      // The group ended between its last process's exit and our 'exit' event: nothing to signal.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
   }
 }
 

@@ -26,12 +26,17 @@ function ask(state: 'quiet' | 'shared'): Promise<void> {
   const send = process.send?.bind(process);
   if (!send) return Promise.resolve();
   return new Promise((resolve) => {
-    const answered = (message: unknown) => {
-      if (!isQuietMessage(message) || message.bench !== `${state}-ok`) return;
+    const done = () => {
       // Node keeps the channel open only while 'message' has listeners, so this one goes once answered.
       process.off('message', answered);
+      clearTimeout(timer);
       resolve();
     };
+    const answered = (message: unknown) => {
+      if (isQuietMessage(message) && message.bench === `${state}-ok`) done();
+    };
+    // A parent that does not speak this protocol (any other IPC parent) never answers.
+    const timer = setTimeout(done, 5_000);
     process.on('message', answered);
     send({ bench: state });
   });
