@@ -125,8 +125,8 @@ export interface CeilingQuery {
   readonly columns?: number;
   /**
    * Bytes each record adds to a request or answer, for the transfer time. Default
-   * `ceilingBytesPerRecord`; pass what a run really moved (`transferBytes` of its user ÷ its records), since
-   * the emulator charges transfer by the bytes it sends and a ceiling must assume the same.
+   * `ceilingBytesPerRecord`; pass what a run really moved (its user's `transferBytes` ÷ `rowsRead` for
+   * reads), since the emulator charges transfer by the bytes it sends and a ceiling must assume the same.
    */
   readonly bytesPerRecord?: number;
 }
