@@ -143,15 +143,15 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const selected = benches.filter((b) => !only || only.has(b.name));
 const alongside = values['one-at-a-time'] ? undefined : selected.find((b) => b.sharing === 'background');
-const outcomes: Promise<Outcome>[] = [];
-if (alongside) outcomes.push(runBench(alongside, true));
+const behind = alongside ? runBench(alongside, true) : undefined;
+const summary: Outcome[] = [];
 for (const bench of selected) {
   if (bench === alongside) continue;
   if (bench.sharing === 'quiet') background.pause();
-  outcomes.push(Promise.resolve(await runBench(bench, false)));
+  summary.push(await runBench(bench, false));
   background.resume();
 }
-const summary = await Promise.all(outcomes);
+if (behind) summary.unshift(await behind);
 console.error('\n== done');
 for (const s of summary) {
   const paused = s.pausedSeconds ? ` (${s.pausedSeconds.toFixed(0)} s of it paused)` : '';

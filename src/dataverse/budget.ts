@@ -76,11 +76,16 @@ class CostModel {
   }
 }
 
-/** Adds a sample (keeping the last `SAMPLES`) and returns the samples' median. */
-function pushMedian(samples: number[], value: number): number {
+/** Adds a sample, keeping the last `SAMPLES`. */
+function keepLast(samples: number[], value: number): readonly number[] {
   samples.push(value);
   if (samples.length > SAMPLES) samples.shift();
-  return median(samples);
+  return samples;
+}
+
+/** Adds a sample (keeping the last `SAMPLES`) and returns the samples' median. */
+function pushMedian(samples: number[], value: number): number {
+  return median(keepLast(samples, value));
 }
 
 function median(values: readonly number[]): number {
@@ -278,9 +283,7 @@ export class ExecutionBudget {
     entry.cost = cost;
     const { kind, weight } = entry.shape;
     if (weight === 0) {
-      this.bodiless.push(cost);
-      if (this.bodiless.length > SAMPLES) this.bodiless.shift();
-      this.fixed = Math.min(...this.bodiless);
+      this.fixed = Math.min(...keepLast(this.bodiless, cost));
     } else {
       this.dearestRate = Math.max(this.dearestRate, Math.max(0, cost - fixed) / weight);
     }
