@@ -3,7 +3,7 @@
 import pMap from 'p-map';
 import type { ApiSender, Row } from './api.js';
 import { executeBatch, maxBatchOperations, type BatchRequest } from './batch.js';
-import { DataverseError, isDataverseError, isDuplicateCode } from './errors.js';
+import { DataverseError, idTakenError, isDataverseError, isDuplicateCode } from './errors.js';
 import { entityInfo, type EntityInfo } from './metadata.js';
 import * as records from './records.js';
 import type { RecordTarget } from './records.js';
@@ -242,7 +242,9 @@ export async function writeMultiple(
       }
     }
     if (operation === 'CreateMultiple' && isDuplicateCode(e.code)) {
-      // Some of these ids were written before (an unanswered earlier attempt, or an earlier delivery).
+      // Some of these ids exist: written by an unanswered earlier attempt of ours, an earlier delivery or
+      // another writer. This request wrote none of them, so they are reported as taken, never as done:
+      // the caller knows whether the id can only be its own (a create) or its row must update (an upsert).
       const existing = await existingIds(
         ctx,
         info,
@@ -252,7 +254,7 @@ export async function writeMultiple(
         settle(
           group
             .filter((item) => existing.has(item.id!.toLowerCase()))
-            .map((item) => okResult(operation, item, false)),
+            .map((item) => failResult(item, idTakenError(table, item.id!, e.ambiguous), table)),
         );
         const rest = group.filter((item) => !existing.has(item.id!.toLowerCase()));
         if (rest.length > 0) await viaBulk(rest);
@@ -343,7 +345,7 @@ async function single(
   try {
     if (operation === 'CreateMultiple') {
       const r = await records.create(ctx.api, table, item.data, { ...options, id: item.id! });
-      return okResult(operation, item, r.created);
+      return r.created ? okResult(operation, item) : failResult(item, idTakenError(table, r.id), table);
     }
     if (operation === 'UpdateMultiple') {
       await records.update(ctx.api, table, { id: item.id! }, item.data, options);

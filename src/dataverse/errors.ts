@@ -24,6 +24,8 @@ export const ClientCodes = {
   missingResponse: 'MISSING_RESPONSE',
   /** A link (nextLink, deltaLink) pointing outside the org: never sent, so the token stays home. */
   foreignOrigin: 'FOREIGN_ORIGIN',
+  /** A create's record id is held by an existing record (read back after a duplicate answer): nothing was written. */
+  idTaken: 'ID_TAKEN',
 } as const;
 
 export const dataverseErrorName = 'DataverseError';
@@ -138,10 +140,25 @@ export function redactRequest(request: RedactedRequest): RedactedRequest {
 export function isDuplicateCode(code: string): boolean {
   const c = code.toLowerCase();
   return (
+    code === ClientCodes.idTaken ||
     c === DataverseCodes.duplicateRecord ||
     c === DataverseCodes.duplicateRecordEntityKey ||
     c === DataverseCodes.sqlUniqueViolation
   );
+}
+
+/**
+ * The answer for a create whose id an existing record holds. `ambiguous`: an unanswered earlier attempt of the
+ * same request may have created it.
+ */
+export function idTakenError(table: string, id: string, ambiguous?: boolean): DataverseError {
+  return new DataverseError({
+    status: 412,
+    code: ClientCodes.idTaken,
+    message: `A ${table} record with id ${id.toLowerCase()} already exists; this create did not write it.`,
+    table,
+    ...(ambiguous ? { ambiguous } : {}),
+  });
 }
 
 export function isNotFoundCode(code: string): boolean {

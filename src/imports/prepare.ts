@@ -96,12 +96,14 @@ async function relatedTables(
 }
 
 /**
- * New records get ids derived from what identifies them: the key (so two runs racing on one key
- * create the same record) or, without a key, the run and row (so a retried chunk recreates nothing).
+ * New records get ids derived from what identifies them. An upsert derives them from the key, so two
+ * runs racing on one key meet on one record id (and the loser updates it). A create derives them from
+ * the run and row: a record holding that id can only be this run's own earlier attempt, while a record
+ * with the same key from anywhere else is refused by the alternate key, as a create should be.
  */
 function newIdFactory(job: ImportJob, runId: string): (row: WritableRow) => string {
   return (row) => {
-    if (row.key) {
+    if (row.key && job.operation !== 'create') {
       const keyText = Object.keys(row.key)
         .sort()
         .map((name) => `${name}=${String(row.key?.[name]).toLowerCase()}`)

@@ -1,4 +1,5 @@
-import { isDuplicateCode, isNotFoundCode, type DataverseError } from '../dataverse/errors.js';
+import { ClientCodes, isDuplicateCode, isNotFoundCode, type DataverseError } from '../dataverse/errors.js';
+import { deterministicId } from '../dataverse/ids.js';
 import { existingIds, normalizeKey, resolveKeys, type KeyValues } from './key-resolver.js';
 import type { RowOutcome, RowStatus } from './types.js';
 import type { RecordResult, Row, WriteClient } from './write-client.js';
@@ -82,18 +83,23 @@ async function createRows(context: WriteContext, rows: readonly WritableRow[]): 
     else if (isDuplicateCode(result.error.code)) duplicates.push({ row, id, error: result.error });
     else outcomes.push(failure(row.row, result.error));
   });
-  if (duplicates.length > 0) {
-    // A record with our deterministic id exists: an earlier attempt created it. Anything else
-    // (another record holding the same alternate key) is a real failure of this create.
-    const ours = await existingIds(
-      context.client,
-      context.table,
-      context.primaryIdAttribute,
-      duplicates.map((d) => d.id),
-    );
-    for (const { row, id, error } of duplicates) {
-      outcomes.push(ours.has(id) ? { row: row.row, status: 'created', id } : failure(row.row, error));
-    }
+  for (const { row, id, error } of duplicates) {
+    // A record holds this row's id. A derived id (run and row) is this run's own: an earlier attempt
+    // created the record with these values. A row's own id may be anybody's, unless our unanswered
+    // attempt could have taken it. Anything else (another record with the same alternate key) is a
+    // real failure of this create.
+    const ours =
+      error.code === ClientCodes.idTaken &&
+      (row.id === undefined || error.ambiguous === true || context.recovering);
+    if (ours) outcomes.push({ row: row.row, status: 'created', id });
+    else if (error.code === ClientCodes.idTaken) {
+      outcomes.push({
+        row: row.row,
+        status: 'failed',
+        code: 'RecordExists',
+        message: `A ${context.table} record with id ${id} already exists; a create does not change it (use upsert or update).`,
+      });
+    } else outcomes.push(failure(row.row, error));
   }
   return outcomes;
 }
@@ -133,98 +139,138 @@ async function deleteRows(context: WriteContext, rows: readonly WritableRow[]): 
 /**
  * Upsert without UpsertMultiple's alternate-key cost: look the keys up (cheap reads), create the
  * new rows with CreateMultiple and deterministic ids, update the rest with UpdateMultiple by id.
- * A create that meets a duplicate (another writer got there first) becomes an update.
+ * What another writer changes between the look-up and the write is settled by reading again: a
+ * create that meets an existing record becomes an update, an update whose record is gone becomes a
+ * create, so every row is written with its own values and reported as what it did.
  */
 async function upsertAuto(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
-  const outcomes: RowOutcome[] = [];
   const existing = context.resolved ?? (await lookUpTargets(context, rows));
-  const creates: { row: WritableRow; id: string }[] = [];
-  const updates: { row: WritableRow; id: string }[] = [];
-  for (const row of rows) {
-    const id = row.id ?? (row.key ? existing.get(normalizeKey(row.key)) : undefined);
-    if (id && (row.id === undefined || existing.has(id.toLowerCase()))) updates.push({ row, id });
-    else creates.push({ row, id: (row.id ?? context.newIdFor(row)).toLowerCase() });
-  }
+  let { creates, updates } = splitByTarget(context, rows, existing, new Map());
   if (context.dryRun) {
     return [
       ...creates.map(({ row, id }) => dry(row, 'created', id)),
       ...updates.map(({ row, id }) => dry(row, 'updated', id)),
     ];
   }
-  // Creates and updates touch different records: send them together so neither waits for the other.
-  const [createResults, updateResults] = await Promise.all([
-    context.client.createMultiple(
-      context.table,
-      creates.map(({ row, id }) => ({ id, data: withPrimaryId(context, row.data, id) })),
-    ),
-    context.client.updateMultiple(
-      context.table,
-      updates.map(({ row, id }) => ({ id, data: withoutKey(row) })),
-    ),
-  ]);
-  const createIndex = indexResults(createResults);
-  const raced: WritableRow[] = [];
-  creates.forEach(({ row, id }, i) => {
-    const result = resultAt(createIndex, i);
-    if (result.ok) outcomes.push({ row: row.row, status: 'created', id });
-    else if (isDuplicateCode(result.error.code)) raced.push(row);
-    else outcomes.push(failure(row.row, result.error));
-  });
-  const updateIndex = indexResults(updateResults);
-  updates.forEach(({ row, id }, i) => {
-    const result = resultAt(updateIndex, i);
-    outcomes.push(result.ok ? { row: row.row, status: 'updated', id } : failure(row.row, result.error));
-  });
-  if (raced.length > 0) outcomes.push(...(await updateRaced(context, raced)));
-  return outcomes;
+  const outcomes: RowOutcome[] = [];
+  /** Rows whose deterministic id another record holds under another key: how many ids they have tried. */
+  const generations = new Map<WritableRow, number>();
+  for (let round = 1; ; round += 1) {
+    // Creates and updates touch different records: send them together so neither waits for the other.
+    const [createResults, updateResults] = await Promise.all([
+      context.client.createMultiple(
+        context.table,
+        creates.map(({ row, id }) => ({ id, data: withPrimaryId(context, row.data, id) })),
+      ),
+      context.client.updateMultiple(
+        context.table,
+        updates.map(({ row, id }) => ({ id, data: withoutKey(row) })),
+      ),
+    ]);
+    const again: WritableRow[] = [];
+    const idTaken = new Set<WritableRow>();
+    const createIndex = indexResults(createResults);
+    creates.forEach(({ row, id }, i) => {
+      const result = resultAt(createIndex, i);
+      if (result.ok) outcomes.push({ row: row.row, status: 'created', id });
+      else if (isDuplicateCode(result.error.code)) {
+        // Another writer (or an unanswered attempt of ours) created the record first: update it.
+        again.push(row);
+        if (result.error.code === ClientCodes.idTaken) idTaken.add(row);
+      } else outcomes.push(failure(row.row, result.error));
+    });
+    const updateIndex = indexResults(updateResults);
+    updates.forEach(({ row, id }, i) => {
+      const result = resultAt(updateIndex, i);
+      if (result.ok) outcomes.push({ row: row.row, status: 'updated', id });
+      // Deleted since it was looked up: an upsert creates it again.
+      else if (isNotFoundCode(result.error.code)) again.push(row);
+      else outcomes.push(failure(row.row, result.error));
+    });
+    if (again.length === 0) return outcomes;
+    if (round >= UPSERT_ROUNDS) {
+      for (const row of again) outcomes.push(conflict(context, row));
+      return outcomes;
+    }
+    const found = await lookUpTargets(context, again);
+    for (const row of again) {
+      // The key is free but the id it derives is held by a record someone re-keyed: try the next id.
+      if (idTaken.has(row) && !targetOf(row, found)) generations.set(row, (generations.get(row) ?? 0) + 1);
+    }
+    ({ creates, updates } = splitByTarget(context, again, found, generations));
+  }
 }
 
-/** Creates that met a duplicate: another writer created the record first, so update it instead. */
-async function updateRaced(context: WriteContext, raced: readonly WritableRow[]): Promise<RowOutcome[]> {
-  const outcomes: RowOutcome[] = [];
-  const racedIds = await lookUpTargets(context, raced);
+/** Write rounds of an upsert before a row whose record keeps changing under it fails. */
+const UPSERT_ROUNDS = 4;
+
+/** The existing record a row names (by id or key), from a look-up's answer. */
+function targetOf(row: WritableRow, found: ReadonlyMap<string, string>): string | undefined {
+  if (row.id !== undefined) return found.get(row.id.toLowerCase());
+  return row.key ? found.get(normalizeKey(row.key)) : undefined;
+}
+
+function splitByTarget(
+  context: WriteContext,
+  rows: readonly WritableRow[],
+  found: ReadonlyMap<string, string>,
+  generations: ReadonlyMap<WritableRow, number>,
+): { creates: { row: WritableRow; id: string }[]; updates: { row: WritableRow; id: string }[] } {
+  const creates: { row: WritableRow; id: string }[] = [];
   const updates: { row: WritableRow; id: string }[] = [];
-  for (const row of raced) {
-    const id = row.key ? racedIds.get(normalizeKey(row.key)) : (row.id ?? context.newIdFor(row));
+  for (const row of rows) {
+    const id = targetOf(row, found);
     if (id) updates.push({ row, id });
-    else {
-      outcomes.push({
-        row: row.row,
-        status: 'failed',
-        code: 'DuplicateKey',
-        message: 'The key exists but could not be read back.',
-      });
-    }
+    else creates.push({ row, id: newRecordId(context, row, generations.get(row) ?? 0) });
   }
-  const results = indexResults(
-    await context.client.updateMultiple(
-      context.table,
-      updates.map(({ row, id }) => ({ id, data: withoutKey(row) })),
-    ),
-  );
-  updates.forEach(({ row, id }, i) => {
-    const result = resultAt(results, i);
-    outcomes.push(result.ok ? { row: row.row, status: 'updated', id } : failure(row.row, result.error));
-  });
-  return outcomes;
+  return { creates, updates };
+}
+
+/**
+ * The id a new record gets: the row's own, or the deterministic one (so racing writers of a key meet on
+ * one id); generation n > 0 derives the n-th alternative from it, the same for every writer.
+ */
+function newRecordId(context: WriteContext, row: WritableRow, generation: number): string {
+  const base = (row.id ?? context.newIdFor(row)).toLowerCase();
+  return generation === 0 || row.id !== undefined ? base : deterministicId(base, `generation ${generation}`);
+}
+
+function conflict(context: WriteContext, row: WritableRow): RowOutcome {
+  return {
+    row: row.row,
+    status: 'failed',
+    code: 'WriteConflict',
+    message:
+      `The ${context.table} record ${row.key ? `with the key ${describeKey(row.key)}` : row.id} kept changing while this ` +
+      `row was written (created, deleted or re-keyed by another writer ${UPSERT_ROUNDS} times); it was not written. Import the row again.`,
+  };
 }
 
 async function upsertByKey(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
   if (context.dryRun) return rows.map((row) => dry(row, 'upserted', row.id));
-  const results = await context.client.upsertMultiple(
-    context.table,
-    rows.map((row) => ({
-      target: row.id ? { id: row.id } : { key: row.key ?? {} },
-      data: withoutKey(row),
-    })),
-  );
-  const byIndex = indexResults(results);
-  return rows.map((row, i) => {
-    const result = resultAt(byIndex, i);
-    return result.ok
-      ? { row: row.row, status: 'upserted', id: result.id ?? row.id }
-      : failure(row.row, result.error);
-  });
+  const send = (list: readonly WritableRow[]) =>
+    context.client.upsertMultiple(
+      context.table,
+      list.map((row) => ({
+        target: row.id ? { id: row.id } : { key: row.key ?? {} },
+        data: withoutKey(row),
+      })),
+    );
+  const outcomes = new Map<WritableRow, RowOutcome>();
+  let pending = rows;
+  for (let round = 1; pending.length > 0; round += 1) {
+    const byIndex = indexResults(await send(pending));
+    const raced: WritableRow[] = [];
+    pending.forEach((row, i) => {
+      const result = resultAt(byIndex, i);
+      if (result.ok) outcomes.set(row, { row: row.row, status: 'upserted', id: result.id ?? row.id });
+      // Two writers inserting one new key at once: the loser's upsert now finds the record and updates it.
+      else if (isDuplicateCode(result.error.code) && round < UPSERT_ROUNDS) raced.push(row);
+      else outcomes.set(row, failure(row.row, result.error));
+    });
+    pending = raced;
+  }
+  return rows.map((row) => outcomes.get(row)!);
 }
 
 /** Ids for update/delete targets: given directly, or found by alternate key. */

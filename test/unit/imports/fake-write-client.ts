@@ -1,4 +1,4 @@
-import { DataverseError } from '../../../src/dataverse/errors.js';
+import { DataverseError, idTakenError } from '../../../src/dataverse/errors.js';
 import type { RecordResult, RecordTarget, Row, WriteClient } from '../../../src/imports/write-client.js';
 
 /**
@@ -23,7 +23,8 @@ export class FakeTable implements WriteClient {
     this.calls.push(`create:${records.length}`);
     return records.map(({ id, data }, index) => {
       if (this.failIds.has(id)) return this.#error(index, 400, '0x80044331', 'bad');
-      if (this.rows.has(id)) return this.#error(index, 412, '0x80040237', 'Cannot insert duplicate key.');
+      // As the real client reports it: the bulk layer reads back which ids a duplicate answer concerns.
+      if (this.rows.has(id)) return { index, ok: false, error: idTakenError('contact', id) };
       const clash = this.#findByKey(data);
       if (clash) return this.#error(index, 412, '0x80060892', 'duplicate key');
       this.rows.set(id, { ...data, [this.primaryId]: id });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { writeRows, type WritableRow, type WriteContext } from '../../../src/imports/write-rows.js';
 import type { WriteClient } from '../../../src/imports/write-client.js';
+import { DataverseError } from '../../../src/dataverse/errors.js';
 import { FakeTable } from './fake-write-client.js';
 
 function context(table: WriteClient, overrides: Partial<WriteContext> = {}): WriteContext {
@@ -99,6 +100,71 @@ describe('writeRows create', () => {
     const outcomes = await writeRows(ctx, [{ row: 2, data: { lastname: 'A' } }]);
     expect(outcomes).toEqual([{ row: 2, status: 'created', id: 'fixed-id' }]);
     expect(table.rows.size).toBe(1);
+  });
+});
+
+describe('writeRows create against records from elsewhere', () => {
+  it('fails a keyed create whose key another record holds, and leaves that record as it was', async () => {
+    const table = new FakeTable('contactid', ['emailaddress1']);
+    table.rows.set('theirs', { contactid: 'theirs', emailaddress1: 'a@x.com', lastname: 'Theirs' });
+    const ctx = context(table, { operation: 'create', newIdFor: (r) => `run1-${r.row}` });
+    const outcomes = await writeRows(ctx, [row(2, 'a@x.com', 'Ours'), row(3, 'b@x.com', 'New')]);
+    expect(outcomes.find((o) => o.row === 2)).toMatchObject({ status: 'failed', code: '0x80060892' });
+    expect(outcomes.find((o) => o.row === 3)).toEqual({ row: 3, status: 'created', id: 'run1-3' });
+    expect(table.rows.get('theirs')?.lastname).toBe('Theirs');
+  });
+
+  it('fails a create whose own id (from the file) another record holds, outside recovery', async () => {
+    const table = new FakeTable('contactid', []);
+    table.rows.set('given-id', { contactid: 'given-id', lastname: 'Theirs' });
+    const outcomes = await writeRows(context(table, { operation: 'create' }), [
+      { row: 2, id: 'given-id', data: { lastname: 'Ours' } },
+    ]);
+    expect(outcomes).toEqual([expect.objectContaining({ row: 2, status: 'failed', code: 'RecordExists' })]);
+    expect(table.rows.get('given-id')?.lastname).toBe('Theirs');
+  });
+});
+
+describe('writeRows upsert when records change under it', () => {
+  it('creates a row whose record was deleted after the look-up', async () => {
+    const table = new FakeTable('contactid', ['emailaddress1']);
+    // The look-up found `gone`, which another writer deleted before the update.
+    const outcomes = await writeRows(
+      context(table, { resolved: new Map([['emailaddress1=a@x.com', 'gone']]) }),
+      [row(2, 'a@x.com', 'Ours')],
+    );
+    expect(outcomes).toEqual([{ row: 2, status: 'created', id: 'id-a@x.com' }]);
+    expect(table.rows.get('id-a@x.com')?.lastname).toBe('Ours');
+  });
+
+  it('UpsertMultiple: a duplicate answer from a racing insert is sent again and lands as an update', async () => {
+    const table = new FakeTable('contactid', ['emailaddress1']);
+    let raced = false;
+    const racing: WriteClient = {
+      createMultiple: (name, records) => table.createMultiple(name, records),
+      updateMultiple: (name, records) => table.updateMultiple(name, records),
+      deleteMultiple: (name, targets) => table.deleteMultiple(name, targets),
+      query: (name, options) => table.query(name, options),
+      upsertMultiple: async (name, records) => {
+        if (raced) return table.upsertMultiple(name, records);
+        raced = true;
+        table.rows.set('theirs', { contactid: 'theirs', emailaddress1: 'a@x.com', lastname: 'Theirs' });
+        return records.map((_, index) => ({
+          index,
+          ok: false as const,
+          error: new DataverseError({
+            status: 412,
+            code: '0x80040237',
+            message: 'Cannot insert duplicate key.',
+          }),
+        }));
+      },
+    };
+    const outcomes = await writeRows(context(racing, { strategy: 'upsertMultiple' }), [
+      row(2, 'a@x.com', 'Ours'),
+    ]);
+    expect(outcomes).toEqual([{ row: 2, status: 'upserted', id: 'theirs' }]);
+    expect(table.rows.get('theirs')?.lastname).toBe('Ours');
   });
 });
 
