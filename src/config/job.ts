@@ -137,7 +137,7 @@ const importJobObject = z.strictObject({
     .enum(['lastWins', 'failAll'])
     .default('lastWins')
     .describe(
-      'Rows with the same key in one file: "lastWins" fails the earlier ones (DuplicateKeyInFile), "failAll" fails them all.',
+      'Rows with the same key in one file: "lastWins" writes the last and reports the earlier ones "superseded" (not errors), "failAll" fails them all (DuplicateKeyInFile).',
     ),
   csv: csvOptionsSchema.prefault({}),
   chunkSize: z.int().min(1).max(100_000).optional().describe('Rows per chunk (default: the app setting).'),

@@ -78,7 +78,13 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   if (existing) return { manifest: existing, messages: chunkMessages(existing), created: false };
 
   const startedAt = clock();
+  /** Rows the plan takes out of the write: failed (unreadable, failAll duplicates) or superseded (lastWins). */
   const failures: RowOutcome[] = [];
+  // Under lastWins the earlier rows of a key are not errors: a later row says what the record should hold.
+  const duplicateOutcome = (duplicate: { row: number; code: string; message: string }): RowOutcome =>
+    options.duplicateKeys === 'lastWins'
+      ? { row: duplicate.row, status: 'superseded', message: duplicate.message }
+      : { row: duplicate.row, status: 'failed', code: duplicate.code, message: duplicate.message };
   const failedCells: Record<string, readonly string[]> = {};
   /** The last row of each chunk: which chunk's row range each failure falls in. */
   const chunkLastRows: number[] = [];
@@ -111,18 +117,15 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     const key = options.keyOf?.(record.cells);
     if (onDisk && key) await onDisk.add(key.key, record.row);
     if (duplicates && key) {
-      for (const failure of duplicates.add(key.key, record.row, key.display)) {
-        failures.push({ row: failure.row, status: 'failed', code: failure.code, message: failure.message });
-      }
+      for (const duplicate of duplicates.add(key.key, record.row, key.display))
+        failures.push(duplicateOutcome(duplicate));
     }
     buffer.push({ row: record.row, cells: record.cells });
     if (buffer.length >= options.chunkSize) await flush();
   }
   await flush();
   options.onProgress?.(totalRows);
-  for (const failure of (await onDisk?.finish()) ?? []) {
-    failures.push({ row: failure.row, status: 'failed', code: failure.code, message: failure.message });
-  }
+  for (const duplicate of (await onDisk?.finish()) ?? []) failures.push(duplicateOutcome(duplicate));
 
   const counters = (await options.beforeCommit?.()) ?? { requests: 0, retries: 0, throttled: 0 };
   // Failures are stored once: with the chunk whose row range holds them, or here when no chunk does.
@@ -156,7 +159,8 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     chunkCount,
     chunkSize: options.chunkSize,
     totalRows,
-    planFailures: failures.length,
+    planFailures: failures.filter((outcome) => outcome.status === 'failed').length,
+    planSuperseded: failures.filter((outcome) => outcome.status === 'superseded').length,
     dryRun: options.dryRun,
     startedAt: startedAt.toISOString(),
     plannedAt: clock().toISOString(),

@@ -1,7 +1,7 @@
 // The lines of a run's records.csv and errors.csv. Each chunk formats its own rows when it is written,
 // so the fan-in only appends text in chunk order, whatever the size of the run.
 import { formatCsvHeader, formatCsvLines } from '../csv/writer.js';
-import { isSuccess, type RowOutcome, type RunManifest } from './types.js';
+import { isSuccess, type RowOutcome, type RowStatus, type RunManifest } from './types.js';
 
 const RESULT_COLUMNS = ['row', 'code', 'message', 'column'] as const;
 
@@ -9,7 +9,7 @@ const RESULT_COLUMNS = ['row', 'code', 'message', 'column'] as const;
 export interface RowTally {
   succeeded: number;
   failed: number;
-  byStatus: Record<'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged', number>;
+  byStatus: Record<Exclude<RowStatus, 'failed'>, number>;
 }
 
 export interface ResultLines {
@@ -24,7 +24,7 @@ export function emptyTally(): RowTally {
   return {
     succeeded: 0,
     failed: 0,
-    byStatus: { created: 0, updated: 0, upserted: 0, deleted: 0, unchanged: 0 },
+    byStatus: { created: 0, updated: 0, upserted: 0, deleted: 0, unchanged: 0, superseded: 0 },
   };
 }
 

@@ -60,7 +60,8 @@ export async function readRunStatus(
     };
   }
   let done = 0;
-  let succeeded = 0;
+  // Superseded rows are settled by the plan and count as succeeded (see RowStatus).
+  let succeeded = manifest.planSuperseded ?? 0;
   let failed = manifest.planFailures;
   for await (const path of runs.list(runPaths.countsPrefix(runId))) {
     const counts = await getJson<ChunkCounts>(runs, path);

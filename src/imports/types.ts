@@ -1,7 +1,13 @@
 import type { ResultLines } from './result-lines.js';
 
 /** What happened to one input row. Every row of every run ends in exactly one of these. */
-export type RowStatus = 'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged' | 'failed';
+/**
+ * `superseded`: deliberately not written because a later row of the same file has the same key and was
+ * written instead (`duplicateKeys: lastWins`). Not an error to fix: it counts as succeeded and stays out
+ * of errors.csv, so dropping errors.csv back in can never write it over the row that won.
+ */
+export type RowStatus =
+  'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged' | 'superseded' | 'failed';
 
 export interface RowOutcome {
   /** Spreadsheet row number: header = 1, first record = 2. */
@@ -56,8 +62,10 @@ export interface RunManifest {
   readonly chunkCount: number;
   readonly chunkSize: number;
   readonly totalRows: number;
-  /** Rows failed during planning (ragged rows, bad bytes, duplicate keys): results/plan.json. */
+  /** Rows failed during planning (ragged rows, bad bytes, duplicate keys under failAll). */
   readonly planFailures: number;
+  /** Rows the plan took out of the write because a later row has their key (lastWins); absent in older runs. */
+  readonly planSuperseded?: number;
   readonly dryRun: boolean;
   readonly startedAt: string;
   readonly plannedAt: string;
@@ -133,6 +141,8 @@ export interface RunSummary {
     readonly upserted: number;
     readonly deleted: number;
     readonly unchanged: number;
+    /** Counted in `succeeded`: rows a later row with the same key replaced (see `RowStatus`). */
+    readonly superseded: number;
   };
   readonly chunks: number;
   readonly durationMs: number;

@@ -7,9 +7,9 @@ import type { RowError } from '../csv/row-error.js';
  * vanishingly unlikely (about 1 in 10^6 for 5 million keys).
  *
  * Policies, applied as rows arrive:
- * - `lastWins`: the later row is written; the earlier one fails with `DuplicateKeyInFile` naming the
- *   row that replaced it. A row that has been written cannot be recalled, so callers hold rows back
- *   until the file is read (the planner does: it fails them in the run's plan results).
+ * - `lastWins`: the later row is written; the earlier one is returned, naming the row that replaced it
+ *   (the planner reports it `superseded`, not failed). A row that has been written cannot be recalled,
+ *   so callers hold rows back until the file is read (the planner does).
  * - `failAll`: every row with the key fails, the first one included.
  */
 export type DuplicatePolicy = 'lastWins' | 'failAll';
@@ -88,7 +88,7 @@ export function createDuplicateKeyTracker(
           {
             row: earlier,
             code: 'DuplicateKeyInFile',
-            message: `key ${key} appears again in row ${row}, which wins; this row was not written`,
+            message: `key ${key} appears again in row ${row}, which was written instead (duplicateKeys: lastWins)`,
           },
         ];
       }

@@ -52,8 +52,8 @@ const badKinds: { code: string; make: (i: number) => string[] }[] = [
   { code: 'NotANumber', make: (i) => withCell(good(i), 6, 'lots') },
   { code: 'NotABoolean', make: (i) => withCell(good(i), 7, 'perhaps') },
   { code: 'RaggedRow', make: (i) => [...good(i), 'surplus'] },
-  // A later row repeats this row's key: with lastWins this (earlier) row is the one that fails.
-  { code: 'DuplicateKeyInFile', make: (i) => good(i) },
+  // A later row repeats this row's key: with lastWins this (earlier) row is superseded, not failed.
+  { code: 'superseded', make: (i) => good(i) },
 ];
 
 function withCell(row: string[], index: number, value: string): string[] {
@@ -65,12 +65,14 @@ function withCell(row: string[], index: number, value: string): string[] {
 interface Generated {
   csv: string;
   expectedFailures: Map<number, string>;
+  superseded: Set<number>;
   goodEmails: Set<string>;
 }
 
 function generate(total: number, badEvery: number): Generated {
   const rows: string[][] = [];
   const expectedFailures = new Map<number, string>();
+  const superseded = new Set<number>();
   const goodEmails = new Set<string>();
   const duplicates: { earlierRow: number; values: string[] }[] = [];
   for (let i = 0; i < total; i += 1) {
@@ -78,8 +80,10 @@ function generate(total: number, badEvery: number): Generated {
     if (i > 0 && i % badEvery === 0) {
       const kind = badKinds[(i / badEvery) % badKinds.length]!;
       rows.push(kind.make(i));
-      expectedFailures.set(rowNumber, kind.code);
-      if (kind.code === 'DuplicateKeyInFile') duplicates.push({ earlierRow: rowNumber, values: good(i) });
+      if (kind.code === 'superseded') {
+        superseded.add(rowNumber);
+        duplicates.push({ earlierRow: rowNumber, values: good(i) });
+      } else expectedFailures.set(rowNumber, kind.code);
       continue;
     }
     // Repeat each duplicate's key a little later; this later row wins.
@@ -88,7 +92,7 @@ function generate(total: number, badEvery: number): Generated {
     rows.push(values);
     goodEmails.add(values[0]!);
   }
-  return { csv: stringify([header, ...rows]), expectedFailures, goodEmails };
+  return { csv: stringify([header, ...rows]), expectedFailures, superseded, goodEmails };
 }
 
 async function readCsv(store: ObjectStore, path: string): Promise<Record<string, string>[]> {
@@ -111,14 +115,20 @@ describe('CSV import through the functions handlers (Azurite + emulator)', () =>
 
   it('imports 25,000 rows with 10 kinds of bad rows: counts add up, every bad row explained, every good row once', async () => {
     const total = 25_000;
-    const { csv, expectedFailures, goodEmails } = generate(total, 500);
+    const { csv, expectedFailures, superseded, goodEmails } = generate(total, 500);
     const event = await stack.dropFile('contacts', 'big.csv', csv);
     const summary = (await stack.importEvent(event)) as RunSummary;
 
     expect(summary.rows.total).toBe(total);
     expect(summary.rows.succeeded + summary.rows.failed).toBe(total);
     expect(summary.rows.failed).toBe(expectedFailures.size);
-    expect(new Set(expectedFailures.values()).size).toBe(10);
+    expect(new Set(expectedFailures.values()).size).toBe(9);
+    expect(summary.rows.superseded).toBe(superseded.size);
+    expect(superseded.size).toBeGreaterThan(0);
+    const records = await readCsv(stack.runtime.results, summary.recordsFile);
+    expect(records.filter((r) => r.status === 'superseded').map((r) => Number(r.row))).toEqual([
+      ...superseded,
+    ]);
 
     const errors = await readCsv(stack.runtime.results, summary.errorsFile);
     expect(errors).toHaveLength(expectedFailures.size);

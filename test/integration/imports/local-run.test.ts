@@ -46,7 +46,7 @@ describe('runLocalImport (emulator)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'dvp-local-run-'));
     const rows: string[][] = [];
     for (let i = 0; i < 1_000; i += 1) rows.push([`p${i}@example.com`, `First${i}`, `Last${i}`]);
-    // Row 12 (i = 10) is repeated in the last chunk: that later row wins, the earlier one fails.
+    // Row 12 (i = 10) is repeated in the last chunk: that later row wins, the earlier one is superseded.
     rows.push(['P10@example.com ', 'Winner', 'Last10']);
     // A name longer than the column allows fails mapping (a row the read-ahead maps).
     rows[500] = ['p500@example.com', 'x'.repeat(300), 'Last500'];
@@ -70,10 +70,11 @@ describe('runLocalImport (emulator)', () => {
     const { summary } = result;
     expect(summary.rows).toMatchObject({
       total: 1_001,
-      succeeded: 999,
-      failed: 2,
+      succeeded: 1_000,
+      failed: 1,
       created: 849,
       updated: 150,
+      superseded: 1,
     });
     // Requests made ahead of a chunk's write still count as the run's.
     expect(summary.requests).toBe(client.metrics().requests - requestsBefore);
@@ -82,10 +83,7 @@ describe('runLocalImport (emulator)', () => {
       columns: true,
       bom: true,
     }) as Record<string, string>[];
-    expect(errors.map((e) => [e.row, e.code])).toEqual([
-      ['12', 'DuplicateKeyInFile'],
-      ['502', 'StringTooLong'],
-    ]);
+    expect(errors.map((e) => [e.row, e.code])).toEqual([['502', 'StringTooLong']]);
     const records = parse(await readFile(join(dir, 'out', 'records.csv')), {
       columns: true,
       bom: true,

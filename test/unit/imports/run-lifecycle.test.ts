@@ -140,7 +140,8 @@ describe('plan → chunks → finalize', () => {
     expect(again.fresh).toBe(false);
 
     const summary = await tryFinalize({ runs, results }, runId);
-    expect(summary?.rows).toMatchObject({ total: 5, succeeded: 2, failed: 3, created: 2 });
+    // Row 2 lost to row 5 (same key): superseded, a success that is not written and not an error to fix.
+    expect(summary?.rows).toMatchObject({ total: 5, succeeded: 3, failed: 2, created: 2, superseded: 1 });
     expect(summary?.requests).toBe(2);
     expect(summary?.status).toBe('completedWithErrors');
     expect([...table.rows.values()].map((r) => r.lastname).sort()).toEqual(['A2', 'C']);
@@ -150,11 +151,21 @@ describe('plan → chunks → finalize', () => {
       bom: true,
     }) as Record<string, string>[];
     expect(errors.map((e) => [e.row, e.code])).toEqual([
-      ['2', 'DuplicateKeyInFile'],
       ['3', 'Required'],
       ['4', 'RaggedRow'],
     ]);
-    expect(errors[0]).toMatchObject({ Email: 'a@x.com', 'Last Name': 'A' });
+    expect(errors[0]).toMatchObject({ Email: 'b@x.com', 'Last Name': '' });
+    const records = parse(await readFile(join(dir, 'results', `contacts/people.csv/${runId}/records.csv`)), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+    expect(records.map((r) => [r.row, r.status])).toEqual([
+      ['2', 'superseded'],
+      ['3', 'failed'],
+      ['4', 'failed'],
+      ['5', 'created'],
+      ['6', 'created'],
+    ]);
     expect(Object.keys(errors[0]!)).toEqual(['Email', 'Last Name', 'row', 'code', 'message', 'column']);
 
     const second = await tryFinalize({ runs, results }, runId);
@@ -242,9 +253,10 @@ describe('plan → chunks → finalize', () => {
     await tryFinalize({ runs, results }, runId);
     const incoming = new FileObjectStore(join(dir, 'incoming'));
     const rerun = await rerunFailedRows(runs, results, incoming, runId);
-    expect(rerun).toEqual({ input: `contacts/people.rerun-${runId}.csv`, rows: 3 });
+    // Row 2 was superseded by row 5, not failed: re-running it would write it over the winner.
+    expect(rerun).toEqual({ input: `contacts/people.rerun-${runId}.csv`, rows: 2 });
     const rows = parse(await readFile(join(dir, 'incoming', rerun!.input)), { bom: true }) as string[][];
-    expect(rows).toEqual([header, ['a@x.com', 'A'], ['b@x.com', ''], ['x', 'y']]);
+    expect(rows).toEqual([header, ['b@x.com', ''], ['x', 'y']]);
     expect(await rerunFailedRows(runs, results, incoming, 'not-a-run')).toBeUndefined();
   });
 
@@ -261,7 +273,7 @@ describe('plan → chunks → finalize', () => {
     );
     for (const message of messages) await processChunk(deps(), message);
     const summary = await tryFinalize({ runs, results }, runId);
-    expect(summary?.rows).toMatchObject({ total: 3, succeeded: 2, failed: 1 });
+    expect(summary?.rows).toMatchObject({ total: 3, succeeded: 3, failed: 0, superseded: 1 });
     expect([...table.rows.values()].map((r) => r.lastname).sort()).toEqual(['A2', 'B']);
   });
 
