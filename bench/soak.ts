@@ -120,7 +120,16 @@ async function importFile(url: string, file: string, outDir: string): Promise<Lo
     onEvent: meter.onEvent,
   });
   try {
-    return await runLocalImport({ file, job, client, meter, outDir, log: quietLog, defaultChunkSize: 5_000 });
+    return await runLocalImport({
+      file,
+      job,
+      client,
+      environment: url,
+      meter,
+      outDir,
+      log: quietLog,
+      defaultChunkSize: 5_000,
+    });
   } finally {
     await client.close();
   }

@@ -10,7 +10,7 @@ import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { names } from '../src/app/runtime.js';
 import { packageRoot } from '../src/app/package-root.js';
 import { readRunStatus } from '../src/imports/status.js';
-import { runIdFor } from '../src/imports/run-id.js';
+import { blobRunKey, runIdFor } from '../src/imports/run-id.js';
 import type { RunSummary } from '../src/imports/types.js';
 import { BlobObjectStore } from '../src/storage/blob-store.js';
 import { createProgress } from '../src/cli/progress.js';
@@ -106,7 +106,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       say(
         `Dropped samples/${sample.file} into incoming/${sample.job}/ (${body.length.toLocaleString('en-US')} bytes)`,
       );
-      const runId = runIdFor(blob.url, (uploaded.etag ?? '').replace(/^"(.*)"$/, '$1'));
+      const runId = runIdFor(
+        blobRunKey({ url: blob.url, etag: uploaded.etag ?? '', job: sample.job }, emulator.url),
+      );
       const summary = await follow(runs, results, runId);
       await report(summary, results, out, say, host, emulator);
     }

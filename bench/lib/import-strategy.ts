@@ -225,6 +225,7 @@ async function ours(c: Counters): Promise<void> {
     file: csvPath,
     job,
     client,
+    environment: url,
     meter,
     outDir,
     log: silentLogger,

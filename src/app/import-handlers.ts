@@ -5,12 +5,12 @@ import { isJobDefinitionError } from '../config/job.js';
 import { parseBlobCreated } from '../imports/blob-event.js';
 import { tryFinalize, writeRejectedRun } from '../imports/finalize.js';
 import { InvalidInputNameError, parseIncomingName, runPaths } from '../imports/paths.js';
-import { runIdFor } from '../imports/run-id.js';
+import { blobRunKey, runIdFor } from '../imports/run-id.js';
 import { handleChunk, handlePoisonedChunk, startImport } from '../imports/service.js';
 import type { ChunkMessage, InputRef, RunSummary } from '../imports/types.js';
 import { errorMessage, type Logger } from '../logging.js';
 import { decodeQueueMessage } from '../storage/queue.js';
-import { names, type Runtime } from './runtime.js';
+import { markBlob, markInput, names, type Runtime } from './runtime.js';
 
 /**
  * `importBlob`: an Event Grid BlobCreated event arrived on `import-events`. Plans the run and
@@ -35,31 +35,34 @@ export async function onImportEvent(runtime: Runtime, body: unknown, log: Logger
     ({ job, name } = parseIncomingName(event.blobName));
   } catch (error) {
     if (!(error instanceof InvalidInputNameError)) throw error;
-    await rejectUnnamedInput(runtime, event.url, event.etag, error.message, startedAt);
+    await rejectUnnamedInput(runtime, event.blobName, event.url, event.etag, error.message, startedAt);
     log.warn('Input rejected: invalid name', { eventId: event.eventId });
     return;
   }
 
   const input: InputRef = { job, name, url: event.url, etag: event.etag, size: event.contentLength };
+  const runId = runIdFor(blobRunKey(input, runtime.settings.DATAVERSE_URL));
   const deps = runtime.importDeps(log);
   let definition;
   try {
     definition = await runtime.jobs.getImport(job);
   } catch (error) {
     if (!isJobDefinitionError(error)) throw error;
-    await writeRejectedRun(runtime.results, `${job}/${name}/${runIdFor(input.url, input.etag)}/`, {
-      runId: runIdFor(input.url, input.etag),
+    await writeRejectedRun(runtime.results, `${job}/${name}/${runId}/`, {
+      runId,
       job,
       input,
       code: 'InvalidJob',
       message: error.message,
       startedAt,
     });
+    await markInput(runtime.containers.incoming, input, { runId, status: 'failed' }).catch(() => undefined);
     return;
   }
 
   const blob = runtime.containers.incoming.getBlobClient(event.blobName);
   const started = await startImport(deps, {
+    runId,
     input,
     job: definition,
     open: async () => {
@@ -110,19 +113,22 @@ export async function onPoisonedImportEvent(runtime: Runtime, body: unknown, log
   } catch {
     return;
   }
-  const runId = runIdFor(event.url, event.etag);
+  const input: InputRef = { job, name, url: event.url, etag: event.etag };
+  const runId = runIdFor(blobRunKey(input, runtime.settings.DATAVERSE_URL));
   if (await runtime.runs.exists(runPaths.manifest(runId))) return;
   log.error('Import event poisoned: the file could not be planned', { runId, job });
   await writeRejectedRun(runtime.results, `${job}/${name}/${runId}/`, {
     runId,
     job,
-    input: { job, name, url: event.url, etag: event.etag },
+    input,
     code: 'PlanFailed',
     message:
       'The file could not be read and planned after every retry (see the function logs for the cause). ' +
       'Nothing was written. Upload it again to retry.',
     startedAt: new Date(),
   });
+  // Reported: the reconciliation sweep must not start it again and again.
+  await markInput(runtime.containers.incoming, input, { runId, status: 'failed' }).catch(() => undefined);
 }
 
 /** `writeChunk`: writes one chunk; the worker that completes the last chunk finalizes the run. */
@@ -171,12 +177,13 @@ export function parseChunkMessage(body: unknown): ChunkMessage {
 /** Names that cannot be trusted as paths get their summary under `_rejected/<hash>/`. */
 async function rejectUnnamedInput(
   runtime: Runtime,
+  blobName: string,
   url: string,
   etag: string,
   message: string,
   startedAt: Date,
 ): Promise<void> {
-  const runId = runIdFor(url, etag);
+  const runId = runIdFor(blobRunKey({ url, etag, job: '' }, runtime.settings.DATAVERSE_URL));
   const folder = createHash('sha256').update(url).digest('hex').slice(0, 16);
   await writeRejectedRun(runtime.results, `_rejected/${folder}/${runId}/`, {
     runId,
@@ -186,4 +193,5 @@ async function rejectUnnamedInput(
     message,
     startedAt,
   });
+  await markBlob(runtime.containers.incoming, blobName, { runId, status: 'failed' }).catch(() => undefined);
 }

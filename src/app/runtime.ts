@@ -5,7 +5,8 @@ import { loadSettings, type Settings } from '../config/settings.js';
 import type { DataverseClient } from '../dataverse/index.js';
 import { checkJobFitsTable, prepareRun } from '../imports/prepare.js';
 import { RequestMeter } from '../imports/request-meter.js';
-import type { ChunkMessage } from '../imports/types.js';
+import type { InputMark } from '../imports/finalize.js';
+import type { ChunkMessage, InputRef } from '../imports/types.js';
 import type { ImportDeps } from '../imports/service.js';
 import type { Logger } from '../logging.js';
 import { BlobObjectStore } from '../storage/blob-store.js';
@@ -41,6 +42,24 @@ export interface Runtime {
   readonly chunkQueue: MessageSender<ChunkMessage>;
   importDeps(log: Logger): ImportDeps;
 }
+
+/**
+ * Index tags, not metadata: tags leave the ETag alone, so marking never looks like a new upload. The
+ * reconciliation sweep reads them (`dvpipe_at` says since when the input has been in that state).
+ */
+export async function markInput(incoming: ContainerClient, input: InputRef, mark: InputMark): Promise<void> {
+  await markBlob(incoming, `${input.job}/${input.name}`, mark);
+}
+
+export async function markBlob(incoming: ContainerClient, blobName: string, mark: InputMark): Promise<void> {
+  await incoming.getBlobClient(blobName).setTags({
+    [inputTags.run]: mark.runId,
+    [inputTags.status]: mark.status,
+    [inputTags.at]: new Date().toISOString(),
+  });
+}
+
+export const inputTags = { run: 'dvpipe_run', status: 'dvpipe_status', at: 'dvpipe_at' } as const;
 
 let cached: Runtime | undefined;
 
@@ -93,12 +112,7 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
       measure: (work) => meter.measure(work),
       prepare: (manifest) => prepareRun(runtime.client, manifest),
       preflight: (job) => checkJobFitsTable(runtime.client, job),
-      markInput: async (input, summary) => {
-        // Index tags, not metadata: tags leave the ETag alone, so marking never looks like a new upload.
-        await containers.incoming
-          .getBlobClient(`${input.job}/${input.name}`)
-          .setTags({ dvpipe_run: summary.runId, dvpipe_status: summary.status });
-      },
+      markInput: (input, mark) => markInput(containers.incoming, input, mark),
     }),
   };
   return runtime;

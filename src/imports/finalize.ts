@@ -23,11 +23,17 @@ import {
   type RunSummary,
 } from './types.js';
 
+/** What an input is marked with: its run, and whether the run still works or how it ended. */
+export interface InputMark {
+  readonly runId: string;
+  readonly status: 'running' | RunStatus;
+}
+
 export interface FinalizeDeps {
   readonly runs: ObjectStore;
   readonly results: ObjectStore;
-  /** Marks the input (blob metadata) with the run id and status; best effort. */
-  readonly markInput?: (input: InputRef, summary: RunSummary) => Promise<void>;
+  /** Marks the input (blob index tags) with its run and where the run is; best effort. */
+  readonly markInput?: (input: InputRef, mark: InputMark) => Promise<void>;
   readonly clock?: () => Date;
 }
 
@@ -88,7 +94,7 @@ export async function tryFinalize(deps: FinalizeDeps, runId: string): Promise<Ru
   const created = await putJson(deps.results, summaryPath, summary, { ifNoneMatch: true });
   const final = created ? summary : ((await getJson<RunSummary>(deps.results, summaryPath)) ?? summary);
   if (created) await putJson(deps.runs, runPaths.finalized(runId), { finishedAt: final.finishedAt });
-  await deps.markInput?.(manifest.input, final).catch(() => undefined);
+  await deps.markInput?.(manifest.input, { runId, status: final.status }).catch(() => undefined);
   return final;
 }
 

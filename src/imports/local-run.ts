@@ -1,12 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pMap from 'p-map';
 import type { ImportJob } from '../config/job.js';
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
-import { FileObjectStore } from '../storage/file-store.js';
+import { fingerprint, hashFile, LocalRunState, type HistoryEntry } from './local-state.js';
 import { resultFiles } from './paths.js';
 import { checkJobFitsTable, prepareRun, type PrepareClient } from './prepare.js';
 import type { RequestMeter } from './request-meter.js';
@@ -17,13 +18,16 @@ import {
   startImport,
   type ImportDeps,
 } from './service.js';
-import type { ChunkMessage, ChunkRow, RunSummary } from './types.js';
+import { environmentOf, runIdFor } from './run-id.js';
+import type { ChunkMessage, ChunkRow, InputRef, RunSummary } from './types.js';
 import { loadChunk, prefetchChunk, type PrefetchedChunk, type RunIdentity } from './write-chunk.js';
 
 export interface LocalImportOptions {
   readonly file: string;
   readonly job: ImportJob;
   readonly client: PrepareClient;
+  /** The Dataverse environment the client writes to (its URL): part of what identifies a run. */
+  readonly environment: string;
   /** The client's event stream must be wired to this meter (see `RequestMeter.onEvent`). */
   readonly meter: RequestMeter;
   readonly outDir: string;
@@ -42,24 +46,105 @@ export interface LocalImportOptions {
 
 export type LocalImportResult =
   | { readonly kind: 'finished'; readonly summary: RunSummary }
-  | { readonly kind: 'rejected'; readonly summary: RunSummary };
+  | { readonly kind: 'rejected'; readonly summary: RunSummary }
+  /** The file was imported before with this job into this environment: nothing was done. */
+  | { readonly kind: 'alreadyImported'; readonly summary: RunSummary; readonly earlier: EarlierRun };
+
+/** What a plain re-run of a finished run tells the user about it. */
+export interface EarlierRun {
+  /** The file name the earlier run imported (the same content). */
+  readonly file: string;
+  /** `--out` still holds that run's summary.json, errors.csv and records.csv. */
+  readonly resultsInOut: boolean;
+  /** The job definition differs from the one that run used. */
+  readonly jobChanged: boolean;
+}
 
 /**
- * Runs the import pipeline in-process on a local file: the same planner, chunk writer and
- * fan-in as the functions, with a folder for run state and chunks run concurrently instead of
- * queued. Re-running the same command resumes an interrupted run without duplicates.
+ * Runs the import pipeline in-process on a local file: the same planner, chunk writer and fan-in as the
+ * functions, with a folder for run state (`<out>/.dvpipe`, see `LocalRunState`) and chunks run
+ * concurrently instead of queued.
+ *
+ * A run is the file's content, imported with the job into the environment (DESIGN.md, "Run identity").
+ * The same command again resumes an interrupted run without duplicates, and for a finished run writes
+ * nothing and returns it (`alreadyImported`), leaving `--out` as it is; `rerun` starts a new run. A dry
+ * run is never the run: it gets an id of its own, and leaves no state behind.
  */
 export async function runLocalImport(options: LocalImportOptions): Promise<LocalImportResult> {
   const outDir = resolve(options.outDir);
-  const stateDir = join(outDir, '.dvpipe');
+  const state = new LocalRunState(outDir);
   const file = resolve(options.file);
   const info = await stat(file);
-  const results = new FileObjectStore(join(stateDir, 'results'));
+  const dryRun = options.dryRun ?? false;
+  const environment = environmentOf(options.environment);
+  // A dry run needs no content hash: it is never resumed or recognised.
+  const version = dryRun ? `${info.size}-${Math.trunc(info.mtimeMs)}` : await hashFile(file);
+  const key = { input: 'file', version, job: options.job.name, environment };
+  const inputKey = runIdFor(key);
+  const jobPrint = fingerprint(options.job);
+
+  let runId: string;
+  if (dryRun) runId = runIdFor(key, `dry run ${randomUUID()}`);
+  else {
+    const { runs } = await state.history(inputKey);
+    const latest = runs.at(-1);
+    const earlier = latest ? await state.summary(latest.runId) : undefined;
+    if (latest && earlier && !earlier.error && !options.rerun) {
+      return { kind: 'alreadyImported', summary: earlier, earlier: await describeEarlier(latest, earlier) };
+    }
+    if (latest && !earlier && options.rerun) {
+      // The latest run never finished and a new one replaces it: its chunks are of no more use.
+      await state.forget(latest.runId);
+    }
+    // A file that was refused (a bad header, a job that did not fit) is tried again: nothing was written.
+    if (latest && earlier?.error) await state.forget(latest.runId);
+    runId =
+      options.rerun || !latest || earlier?.error
+        ? runIdFor(key, options.rerun ? `rerun ${new Date().toISOString()} ${randomUUID()}` : undefined)
+        : latest.runId;
+    await state.remember(inputKey, {
+      runId,
+      startedAt: new Date().toISOString(),
+      file: basename(file),
+      job: jobPrint,
+      rerun: options.rerun ?? false,
+    });
+  }
+
+  const result = await runPipeline(options, state, {
+    runId,
+    input: {
+      job: options.job.name,
+      name: basename(file),
+      url: pathToFileURL(file).href,
+      etag: version.slice(0, 32),
+      size: info.size,
+    },
+  });
+  await publish(state, result.summary, outDir);
+  // A finished run keeps its manifest and summary (to be recognised); a dry run keeps nothing.
+  if (dryRun) await state.forget(runId);
+  else if (result.kind === 'finished') await state.keepOnlyManifest(runId);
+  return result;
+
+  async function describeEarlier(latest: HistoryEntry, summary: RunSummary): Promise<EarlierRun> {
+    const inOut = await readFile(join(outDir, resultFiles.summary), 'utf8').catch(() => undefined);
+    const outRun = inOut === undefined ? undefined : (JSON.parse(inOut) as Partial<RunSummary>).runId;
+    return { file: latest.file, resultsInOut: outRun === summary.runId, jobChanged: latest.job !== jobPrint };
+  }
+}
+
+async function runPipeline(
+  options: LocalImportOptions,
+  state: LocalRunState,
+  run: { readonly runId: string; readonly input: InputRef },
+): Promise<Exclude<LocalImportResult, { kind: 'alreadyImported' }>> {
+  const file = resolve(options.file);
   const concurrency = options.chunkConcurrency ?? 4;
   const ahead = new ReadAhead(concurrency);
   const base = {
-    runs: new FileObjectStore(join(stateDir, 'runs')),
-    results,
+    runs: state.runs,
+    results: state.results,
     defaultChunkSize: options.defaultChunkSize ?? 5_000,
     log: options.log,
     measure: <T>(work: () => Promise<T>) => options.meter.measure(work),
@@ -72,30 +157,20 @@ export async function runLocalImport(options: LocalImportOptions): Promise<Local
     deferFanIn: true,
   };
   const started = await startImport(deps, {
-    input: {
-      job: options.job.name,
-      name: basename(file),
-      url: pathToFileURL(file).href,
-      // A local file's version: size and modification time stand in for a blob's ETag.
-      etag: `${info.size}-${Math.trunc(info.mtimeMs)}`,
-      size: info.size,
-    },
+    runId: run.runId,
+    input: run.input,
     job: options.job,
     open: async () => createReadStream(file),
     resultsPrefix: (runId) => `${runId}/`,
     dryRun: options.dryRun ?? false,
-    rerunNonce: options.rerun ? new Date().toISOString() : undefined,
     onProgress: options.onPlanProgress,
     // The first chunk's reads run while the rest of the file is planned, so writing starts as soon as
     // the plan is complete. (Only the first: reading more ahead competes with the plan for the CPU.)
-    onChunk: (run, chunk, rows) => {
-      if (chunk === 0) ahead.start(chunk, () => prefetchFor(base, run, rows));
+    onChunk: (identity, chunk, rows) => {
+      if (chunk === 0) ahead.start(chunk, () => prefetchFor(base, identity, rows));
     },
   });
-  if (started.kind === 'rejected') {
-    await publish(results, started.summary.runId, outDir, [resultFiles.summary, resultFiles.errors]);
-    return { kind: 'rejected', summary: started.summary };
-  }
+  if (started.kind === 'rejected') return { kind: 'rejected', summary: started.summary };
   options.onPlanned?.(started.manifest.totalRows, started.manifest.chunkCount);
   const { manifest } = started;
   // Later chunks are read ahead as earlier ones start writing, `concurrency` chunks in advance.
@@ -117,11 +192,6 @@ export async function runLocalImport(options: LocalImportOptions): Promise<Local
   // The fan-in runs once, after the last chunk (and for a resumed run whose chunks all had results).
   const summary = await finalizeIfComplete(deps, started.manifest.runId);
   if (!summary) throw new Error(`Run ${started.manifest.runId} did not finish: some chunks have no result`);
-  await publish(results, summary.runId, outDir, [
-    resultFiles.summary,
-    resultFiles.errors,
-    resultFiles.records,
-  ]);
   return { kind: 'finished', summary };
 }
 
@@ -144,30 +214,24 @@ async function writeWithRetries(deps: ImportDeps, message: ChunkMessage, maxAtte
   }
 }
 
-/** The contract puts summary.json and errors.csv (and records.csv) straight into --out. */
-async function publish(
-  results: FileObjectStore,
-  runId: string,
-  outDir: string,
-  files: readonly string[],
-): Promise<void> {
-  for (const name of files) {
-    if (!(await results.exists(`${runId}/${name}`))) continue;
-    if (name === resultFiles.summary) {
-      // Point the summary at the files beside it rather than at the run folder.
-      const summary = JSON.parse(
-        (await readFile(join(results.location, runId, name))).toString('utf8'),
-      ) as RunSummary;
-      const local = {
-        ...summary,
-        errorsFile: join(outDir, resultFiles.errors),
-        recordsFile: join(outDir, resultFiles.records),
-      };
-      await writeFile(join(outDir, name), JSON.stringify(local, null, 2));
-    } else {
-      await copyFile(join(results.location, runId, name), join(outDir, name));
-    }
+/**
+ * The contract puts summary.json and errors.csv (and records.csv) straight into --out. The result files
+ * are moved there rather than copied (a run's records.csv is as big as its input); the summary, kept in
+ * the state too, points at them.
+ */
+async function publish(state: LocalRunState, summary: RunSummary, outDir: string): Promise<void> {
+  const local: RunSummary = {
+    ...summary,
+    errorsFile: join(outDir, resultFiles.errors),
+    recordsFile: join(outDir, resultFiles.records),
+  };
+  for (const name of [resultFiles.errors, resultFiles.records]) {
+    const moved = await state.moveResult(summary.runId, name, join(outDir, name));
+    // A file refused whole has no records.csv: one left from an earlier run would tell of other rows.
+    if (!moved) await rm(join(outDir, name), { force: true });
   }
+  await state.saveSummary(summary.runId, local);
+  await writeFile(join(outDir, resultFiles.summary), JSON.stringify(local, null, 2));
 }
 
 async function prefetchFor(

@@ -1,15 +1,51 @@
 import { createHash } from 'node:crypto';
 
 /**
- * A run is one version of one input: the same URL and ETag always give the same id, so an event
- * delivered twice resumes the existing run instead of starting a second one. An explicit re-run
- * passes a nonce to get a fresh id.
+ * What makes a run (DESIGN.md, "Run identity"): one version of one input, imported with one job into one
+ * Dataverse environment. The same parts always give the same run id, so an event delivered twice resumes
+ * the existing run; another environment or job is another run.
  */
-export function runIdFor(url: string, etag: string, rerunNonce?: string): string {
-  const hash = createHash('sha256').update(url).update('\n').update(etag);
-  if (rerunNonce) hash.update('\n').update(rerunNonce);
-  const digest = hash.digest('hex');
-  return `r${digest.slice(0, 24)}`;
+export interface RunKey {
+  /** Where the input lives (a blob URL), or `file` for a local file known by its content. */
+  readonly input: string;
+  /** The input's version: a blob's ETag, a local file's content hash. */
+  readonly version: string;
+  readonly job: string;
+  /** The Dataverse environment written to, as `environmentOf` gives it. */
+  readonly environment: string;
+}
+
+/**
+ * The run id of a key. An explicit re-run, and a dry run (which is never the real run), pass a nonce to get
+ * an id of their own.
+ */
+export function runIdFor(key: RunKey, nonce?: string): string {
+  const hash = createHash('sha256');
+  for (const part of [key.input, key.version, key.job, key.environment]) hash.update(part).update('\n');
+  if (nonce) hash.update(nonce);
+  return `r${hash.digest('hex').slice(0, 24)}`;
+}
+
+/** A blob input's key: its URL and ETag (quotes dropped, as events and SDKs differ in them). */
+export function blobRunKey(
+  input: { readonly url: string; readonly etag: string; readonly job: string },
+  environmentUrl: string,
+): RunKey {
+  return {
+    input: input.url,
+    version: input.etag.replace(/^"(.*)"$/, '$1'),
+    job: input.job,
+    environment: environmentOf(environmentUrl),
+  };
+}
+
+/** The environment an org URL names: its origin, lower case (`https://contoso.crm.dynamics.com`). */
+export function environmentOf(url: string): string {
+  try {
+    return new URL(url).origin.toLowerCase();
+  } catch {
+    return url.trim().toLowerCase();
+  }
 }
 
 const RUN_ID = /^r[0-9a-f]{24}$/;

@@ -8,7 +8,6 @@ import { getJson } from '../storage/object-store.js';
 import { tryFinalize, writeRejectedRun, type FinalizeDeps } from './finalize.js';
 import { runPaths } from './paths.js';
 import { chunkMessages, planRun } from './plan.js';
-import { runIdFor } from './run-id.js';
 import type { ChunkMessage, ChunkRow, InputRef, RequestCounters, RunManifest, RunSummary } from './types.js';
 import { failChunk, processChunk, type ChunkWorkerDeps, type RunIdentity } from './write-chunk.js';
 
@@ -38,14 +37,14 @@ export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
 const LOGGED_ROW_FAILURES = 20;
 
 export interface StartRequest {
+  /** The run's id (`runIdFor`): the caller knows what identifies a run where it hosts one. */
+  readonly runId: string;
   readonly input: InputRef;
   readonly job: ImportJob | undefined;
   readonly open: () => Promise<Readable>;
   /** Where result files go in the results store; defaults to `<job>/<input name>/<runId>/`. */
   readonly resultsPrefix?: (runId: string) => string;
   readonly dryRun?: boolean;
-  /** An explicit re-run of the same input gets a new run id. */
-  readonly rerunNonce?: string;
   readonly onProgress?: (rowsRead: number) => void;
   /** See `PlanOptions.onChunk`; `run` is what preparing the run needs. */
   readonly onChunk?: (run: RunIdentity, chunk: number, rows: readonly ChunkRow[]) => void;
@@ -63,7 +62,7 @@ class PreflightFailure extends Error {}
 export async function startImport(deps: ImportDeps, request: StartRequest): Promise<StartResult> {
   const clock = deps.clock ?? (() => new Date());
   const { input } = request;
-  const runId = runIdFor(input.url, input.etag, request.rerunNonce);
+  const { runId } = request;
   const resultsPrefix = (request.resultsPrefix ?? defaultResultsPrefix(input))(runId);
   const startedAt = clock();
 
@@ -81,7 +80,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       { runId, job: input.job, input, code, message, startedAt, dryRun: request.dryRun ?? false },
       clock,
     );
-    await deps.markInput?.(input, summary).catch(() => undefined);
+    await deps.markInput?.(input, { runId, status: summary.status }).catch(() => undefined);
     return { kind: 'rejected', summary };
   };
 
@@ -103,6 +102,8 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
     return counters;
   };
   const source = `${input.job}/${input.name}`;
+  // The input says it has a run from now on, so the reconciliation sweep leaves it to this one.
+  await deps.markInput?.(input, { runId, status: 'running' }).catch(() => undefined);
   try {
     const csv = await openCsv(await request.open(), {
       source,

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { getJson, type ObjectStore } from '../storage/object-store.js';
 import { resultFiles, runPaths } from './paths.js';
 import { isRunId } from './run-id.js';
@@ -39,10 +40,12 @@ export async function readRunStatus(
     dryRun: manifest.dryRun,
     startedAt: manifest.startedAt,
   };
+  const inStore = (name: string) => `${results.location}${manifest.resultsPrefix}${name}`;
+  // A local run's result files were moved to its --out folder, which its summary names.
   const files = {
-    summary: `${results.location}${manifest.resultsPrefix}${resultFiles.summary}`,
-    errors: `${results.location}${manifest.resultsPrefix}${resultFiles.errors}`,
-    records: `${results.location}${manifest.resultsPrefix}${resultFiles.records}`,
+    summary: inStore(resultFiles.summary),
+    errors: summary && isAbsolute(summary.errorsFile) ? summary.errorsFile : inStore(resultFiles.errors),
+    records: summary && isAbsolute(summary.recordsFile) ? summary.recordsFile : inStore(resultFiles.records),
   };
   if (summary) {
     return {

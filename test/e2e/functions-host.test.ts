@@ -10,7 +10,7 @@ import { packageRoot } from '../../src/app/package-root.js';
 import { names } from '../../src/app/runtime.js';
 import { planRun } from '../../src/imports/plan.js';
 import { readRunStatus } from '../../src/imports/status.js';
-import { runIdFor } from '../../src/imports/run-id.js';
+import { blobRunId } from '../helpers/run-ids.js';
 import type { RunSummary } from '../../src/imports/types.js';
 import { BlobObjectStore } from '../../src/storage/blob-store.js';
 import { encodeQueueMessage } from '../../src/storage/queue.js';
@@ -93,7 +93,7 @@ describe('the Functions app on the local host (Azurite + emulator)', () => {
   async function drop(container: ContainerClient, name: string, body: string): Promise<string> {
     const blob = container.getBlockBlobClient(name);
     const uploaded = await blob.upload(body, Buffer.byteLength(body));
-    return runIdFor(blob.url, (uploaded.etag ?? '').replace(/^"(.*)"$/, '$1'));
+    return blobRunId(blob.url, uploaded.etag ?? '', emulator.url);
   }
 
   it('a dropped file ends with a summary with the right counts, and runStatus reports it behind the function key', async () => {

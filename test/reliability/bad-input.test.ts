@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type BlobCreatedEvent, type Stack } from '../helpers/stack.js';
 import { onImportEvent } from '../../src/app/import-handlers.js';
-import { runIdFor } from '../../src/imports/run-id.js';
+import { blobRunId } from '../helpers/run-ids.js';
 import type { RunSummary } from '../../src/imports/types.js';
 import { silentLogger } from '../../src/logging.js';
 import { contactsJob, drainConcurrently, readCsv, readJson } from './helpers.js';
@@ -25,7 +25,7 @@ describe('the bad-input corpus through the real handlers: a clear error in the r
 
   /** Finds the run's summary wherever the product put it (job folder, or _rejected/ for untrusted names). */
   async function outcomeOf(event: BlobCreatedEvent): Promise<Outcome> {
-    const runId = runIdFor(event.data.url, event.data.eTag.replace(/^"(.*)"$/, '$1'));
+    const runId = blobRunId(event.data.url, event.data.eTag, stack.emulator.url);
     for await (const path of stack.runtime.results.list('')) {
       if (path.endsWith(`/${runId}/summary.json`)) {
         const summary = (await readJson<RunSummary>(stack.runtime.results, path))!;

@@ -5,7 +5,7 @@ import { createRuntime } from '../../src/app/runtime.js';
 import { loadSettings } from '../../src/config/settings.js';
 import { tryFinalize } from '../../src/imports/finalize.js';
 import { runPaths } from '../../src/imports/paths.js';
-import { runIdFor } from '../../src/imports/run-id.js';
+import { blobRunId } from '../helpers/run-ids.js';
 import type { ChunkMessage, RunSummary } from '../../src/imports/types.js';
 import { silentLogger } from '../../src/logging.js';
 import { encodeQueueMessage } from '../../src/storage/queue.js';
@@ -30,7 +30,7 @@ describe('at-least-once delivery: duplicates, reordering, racing runs, crashed f
   afterAll(async () => stack?.stop());
 
   const runIdOf = (event: { data: { url: string; eTag: string } }) =>
-    runIdFor(event.data.url, event.data.eTag.replace(/^"(.*)"$/, '$1'));
+    blobRunId(event.data.url, event.data.eTag, stack.emulator.url);
 
   /** Takes every queued chunk message off the queue (as a broker holding them would). */
   async function takeQueued(): Promise<ChunkMessage[]> {

@@ -9,7 +9,7 @@ import { startAzurite, type RunningAzurite } from '../../dev/azurite.js';
 import { packageRoot } from '../../src/app/package-root.js';
 import { names } from '../../src/app/runtime.js';
 import { runPaths } from '../../src/imports/paths.js';
-import { runIdFor } from '../../src/imports/run-id.js';
+import { blobRunId } from '../helpers/run-ids.js';
 import { readRunStatus } from '../../src/imports/status.js';
 import type { RunSummary } from '../../src/imports/types.js';
 import { BlobObjectStore } from '../../src/storage/blob-store.js';
@@ -85,7 +85,7 @@ describe('the compiled app on the local host in a child process: kill -9 mid-chu
     const blob = blobs.getContainerClient(names.incoming).getBlockBlobClient(path);
     const data = typeof body === 'string' ? Buffer.from(body) : body;
     const uploaded = await blob.upload(data, data.length);
-    return runIdFor(blob.url, (uploaded.etag ?? '').replace(/^"(.*)"$/, '$1'));
+    return blobRunId(blob.url, uploaded.etag ?? '', emulator.url);
   }
 
   async function waitFor<T>(

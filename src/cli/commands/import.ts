@@ -1,7 +1,12 @@
+import { createReadStream } from 'node:fs';
+import { basename, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { parse } from 'csv-parse';
 import { isJobDefinitionError, loadJobFile, type ImportJob } from '../../config/job.js';
 import { createClient } from '../../app/dataverse.js';
-import { runLocalImport } from '../../imports/local-run.js';
+import { runLocalImport, type EarlierRun } from '../../imports/local-run.js';
+import { resultFiles } from '../../imports/paths.js';
+import { environmentOf } from '../../imports/run-id.js';
 import { RequestMeter } from '../../imports/request-meter.js';
 import type { RunSummary } from '../../imports/types.js';
 import { errorMessage, type Logger } from '../../logging.js';
@@ -28,7 +33,10 @@ export function registerImportCommand(program: Command): void {
     .requiredOption('--url <org url>', 'Dataverse environment URL (or the emulator URL)')
     .requiredOption('--out <dir>', 'folder for summary.json, errors.csv and records.csv')
     .option('--dry-run', 'validate, resolve lookups and keys, report what would be written; write nothing')
-    .option('--rerun', 'start a new run even if this file version was imported before')
+    .option(
+      '--rerun',
+      'import the file again even if this content was imported before with this job into this environment',
+    )
     .option('--user <name>', 'emulator user for the bearer token (emulator URLs only)', 'dvpipe')
     .option('--concurrency <n>', 'Dataverse requests in flight at most', positiveInt, 16)
     .option('--chunk-size <n>', 'rows per chunk (default: the job, else 5000)', positiveInt)
@@ -64,7 +72,9 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
   const log: Logger = {
     info: () => {},
     warn: (message, properties) => {
-      if (!options.quiet) process.stderr.write(`warning: ${message} ${JSON.stringify(properties ?? {})}\n`);
+      // Failed rows are summarised by reason once the run has ended (see printFailures).
+      if (message === 'Row failed' || options.quiet) return;
+      process.stderr.write(`warning: ${message} ${JSON.stringify(properties ?? {})}\n`);
     },
     error: (message, properties) =>
       process.stderr.write(`error: ${message} ${JSON.stringify(properties ?? {})}\n`),
@@ -75,6 +85,7 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
       file,
       job: options.chunkSize ? { ...job, chunkSize: options.chunkSize } : job,
       client,
+      environment: options.url,
       meter,
       outDir: options.out,
       dryRun: options.dryRun,
@@ -86,7 +97,12 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
         progress?.update(rows, { requests: client.metrics().requests, '429s': client.metrics().throttled }),
     });
     progress?.stop();
+    if (result.kind === 'alreadyImported') {
+      printEarlierRun(file, options, result.summary, result.earlier);
+      return result.summary.rows.failed > 0 ? 1 : 0;
+    }
     printSummary(result.summary, options.out);
+    if (result.summary.rows.failed > 0) await printFailures(join(options.out, resultFiles.errors));
     if (result.kind === 'rejected') return 2;
     return result.summary.rows.failed > 0 ? 1 : 0;
   } catch (error) {
@@ -98,20 +114,91 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
   }
 }
 
+const count = (n: number) => n.toLocaleString('en-US');
+
 function printSummary(summary: RunSummary, out: string): void {
   const { rows } = summary;
+  const dry = summary.dryRun ? 'Dry run: ' : '';
+  const kinds = [
+    `${count(rows.created)} created`,
+    `${count(rows.updated)} updated`,
+    ...(rows.upserted ? [`${count(rows.upserted)} upserted`] : []),
+    ...(rows.deleted ? [`${count(rows.deleted)} deleted`] : []),
+    ...(rows.unchanged ? [`${count(rows.unchanged)} unchanged`] : []),
+    ...(rows.superseded ? [`${count(rows.superseded)} superseded by a later row with the same key`] : []),
+  ];
+  const files = [
+    resultFiles.summary,
+    ...(rows.failed || summary.error ? [resultFiles.errors] : []),
+    ...(summary.error ? [] : [resultFiles.records]),
+  ].map((name) => join(out, name));
   const lines = [
     summary.error
-      ? `${summary.dryRun ? 'Dry run: ' : ''}The file could not be processed: ${summary.error.message}`
-      : `${summary.dryRun ? 'Dry run: ' : ''}${rows.succeeded} of ${rows.total} rows ${summary.dryRun ? 'valid' : 'written'}` +
-        ` (${rows.created} created, ${rows.updated} updated, ${rows.upserted} upserted, ${rows.deleted} deleted` +
-        `${rows.unchanged ? `, ${rows.unchanged} unchanged` : ''}), ${rows.failed} failed.`,
-    `Run ${summary.runId} in ${(summary.durationMs / 1000).toFixed(1)} s: ${summary.requests} requests, ` +
-      `${summary.retries} retries, ${summary.throttled} throttled (429).`,
-    `Results: ${out}/summary.json${rows.failed || summary.error ? `, ${out}/errors.csv` : ''}` +
-      `${summary.error ? '' : `, ${out}/records.csv`}`,
+      ? `${dry}The file could not be processed: ${summary.error.message}`
+      : `${dry}${count(rows.succeeded)} of ${count(rows.total)} rows ${summary.dryRun ? 'valid' : 'written'} (${kinds.join(', ')}), ${count(rows.failed)} failed.` +
+        (summary.dryRun ? ' Nothing was written.' : ''),
+    `Run ${summary.runId} in ${(summary.durationMs / 1000).toFixed(1)} s: ${count(summary.requests)} requests, ` +
+      `${count(summary.retries)} retries, ${count(summary.throttled)} throttled (429).`,
+    `Results: ${files.join(', ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** A plain re-run of a finished run: say what that run did and where its results are, and how to run again. */
+function printEarlierRun(
+  file: string,
+  options: ImportOptions,
+  summary: RunSummary,
+  earlier: EarlierRun,
+): void {
+  const { rows } = summary;
+  const when = summary.finishedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const outcome =
+    `${count(rows.succeeded)} of ${count(rows.total)} rows written` +
+    `${rows.superseded ? ` (${count(rows.superseded)} superseded)` : ''}, ${count(rows.failed)} failed`;
+  const same = earlier.file === basename(file) ? '' : ` (as ${earlier.file})`;
+  const lines = [
+    `${basename(file)} was already imported${same} with job '${summary.job}' into ${environmentOf(options.url)} on ${when} ` +
+      `(run ${summary.runId}): ${outcome}. Nothing was written this time.`,
+    earlier.resultsInOut
+      ? `Its results are in ${join(options.out, resultFiles.summary)}${rows.failed ? `, ${join(options.out, resultFiles.errors)}` : ''} and ${join(options.out, resultFiles.records)}.`
+      : `Its result files in ${options.out} have since been replaced by another run's; its summary is ${join(options.out, '.dvpipe', 'results', summary.runId, resultFiles.summary)}.`,
+    ...(earlier.jobChanged ? [`The job definition ${options.job} has changed since that run.`] : []),
+    'To import the file again, add --rerun.',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Failed rows by reason: how many, and the first one of each, so the terminal says what went wrong. */
+async function printFailures(errorsPath: string, shown = 5): Promise<void> {
+  const groups = new Map<string, { count: number; row: string; message: string }>();
+  let total = 0;
+  try {
+    const parser = createReadStream(errorsPath).pipe(
+      parse({ columns: true, bom: true, relax_column_count: true }),
+    );
+    for await (const record of parser as AsyncIterable<Record<string, string>>) {
+      total += 1;
+      const reason = `${record.code ?? ''}${record.column ? ` (${record.column})` : ''}`;
+      const group = groups.get(reason);
+      if (group) group.count += 1;
+      else groups.set(reason, { count: 1, row: record.row ?? '', message: record.message ?? '' });
+    }
+  } catch {
+    return;
+  }
+  const sorted = [...groups.entries()].sort((a, b) => b[1].count - a[1].count);
+  const width = Math.max(...sorted.slice(0, shown).map(([reason]) => reason.length));
+  const lines = sorted.slice(0, shown).map(([reason, group]) => {
+    const message = group.message.length > 100 ? `${group.message.slice(0, 100)}…` : group.message;
+    return `  ${count(group.count).padStart(7)} × ${reason.padEnd(width)}  e.g. row ${group.row}: ${message}`;
+  });
+  const more = sorted.slice(shown).reduce((sum, [, group]) => sum + group.count, 0);
+  if (more > 0) lines.push(`  … and ${count(more)} more rows with ${sorted.length - shown} other reasons`);
+  process.stdout.write(
+    `Failed rows by reason (${count(total)} in all, each one in ${errorsPath}):\n${lines.join('\n')}\n` +
+      `Fix them in ${errorsPath} and import that file again, with another --out (this one gets the new results).\n`,
+  );
 }
 
 function positiveInt(value: string): number {

@@ -213,10 +213,10 @@ describe('an import event that poisons', () => {
   it('still gives the file a failed summary saying why, and leaves planned runs alone', async () => {
     const { onPoisonedImportEvent } = await import('../../../src/app/import-handlers.js');
     const { silentLogger } = await import('../../../src/logging.js');
-    const { runIdFor } = await import('../../../src/imports/run-id.js');
+    const { blobRunId } = await import('../../helpers/run-ids.js');
     const event = await stack.dropFile('contacts', 'never-planned.csv', generate(10, 1000).csv);
     await onPoisonedImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
-    const runId = runIdFor(event.data.url, event.data.eTag.replace(/^"(.*)"$/, '$1'));
+    const runId = blobRunId(event.data.url, event.data.eTag, stack.emulator.url);
     const summary = await stack.runtime.results.get(`contacts/never-planned.csv/${runId}/summary.json`);
     expect(JSON.parse(summary!.toString('utf8'))).toMatchObject({
       runId,

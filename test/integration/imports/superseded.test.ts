@@ -60,7 +60,15 @@ describe('superseded rows (lastWins)', () => {
       ]),
     );
     const run = (path: string, out: string) =>
-      runLocalImport({ file: path, job, client, meter, outDir: join(dir, out), log: silentLogger });
+      runLocalImport({
+        file: path,
+        job,
+        client,
+        environment: emulator.url,
+        meter,
+        outDir: join(dir, out),
+        log: silentLogger,
+      });
 
     const first = await run(file, 'out');
 

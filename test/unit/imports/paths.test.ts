@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseIncomingName } from '../../../src/imports/paths.js';
-import { runIdFor } from '../../../src/imports/run-id.js';
+import { blobRunKey, environmentOf, runIdFor } from '../../../src/imports/run-id.js';
 
 describe('parseIncomingName', () => {
   it('splits the job folder from the file name', () => {
@@ -21,11 +21,31 @@ describe('parseIncomingName', () => {
 });
 
 describe('runIdFor', () => {
-  it('is stable for the same URL and ETag and changes with either or with a re-run nonce', () => {
-    const id = runIdFor('https://a/incoming/c/x.csv', '0x1');
-    expect(id).toBe(runIdFor('https://a/incoming/c/x.csv', '0x1'));
-    expect(id).not.toBe(runIdFor('https://a/incoming/c/x.csv', '0x2'));
-    expect(id).not.toBe(runIdFor('https://a/incoming/c/x.csv', '0x1', 'rerun-1'));
-    expect(id).toMatch(/^r[0-9a-f]{24}$/);
+  const key = blobRunKey(
+    { url: 'https://a/incoming/c/x.csv', etag: '"0x1"', job: 'c' },
+    'https://Contoso.crm.dynamics.com/',
+  );
+
+  it('is stable for the same input version, job and environment', () => {
+    expect(runIdFor(key)).toBe(runIdFor({ ...key }));
+    expect(runIdFor(key)).toBe(
+      runIdFor(
+        blobRunKey(
+          { url: 'https://a/incoming/c/x.csv', etag: '0x1', job: 'c' },
+          'https://contoso.crm.dynamics.com',
+        ),
+      ),
+    );
+    expect(runIdFor(key)).toMatch(/^r[0-9a-f]{24}$/);
+  });
+
+  it('changes with the version, the job, the environment or a nonce (a re-run, a dry run)', () => {
+    const id = runIdFor(key);
+    expect(id).not.toBe(runIdFor({ ...key, version: '0x2' }));
+    expect(id).not.toBe(runIdFor({ ...key, job: 'other' }));
+    expect(id).not.toBe(
+      runIdFor({ ...key, environment: environmentOf('https://fabrikam.crm.dynamics.com') }),
+    );
+    expect(id).not.toBe(runIdFor(key, 'rerun-1'));
   });
 });
