@@ -70,6 +70,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       DATAVERSE_URL: emulator.url,
       IMPORT_CHUNK_SIZE: '500',
       NIGHTLY_EXTRACT_SCHEDULE: '0 0 2 * * *',
+      RECONCILE_SCHEDULE: '0 */10 * * * *',
     };
     const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
     const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);

@@ -44,6 +44,14 @@ param importChunkSize int = 5000
 @description('NCRONTAB (six fields, UTC) for the nightly extract timer.')
 param nightlyExtractSchedule string = '0 0 2 * * *'
 
+@description('NCRONTAB (six fields, UTC) of the sweep that starts files whose event never came and resumes stalled runs.')
+param reconcileSchedule string = '0 */10 * * * *'
+
+@description('Minutes a file may wait for its event before the sweep starts it (a run silent for 4x as long is resumed).')
+@minValue(1)
+@maxValue(1440)
+param reconcileAfterMinutes int = 15
+
 @description('Extract jobs the nightly timer runs, comma-separated; empty: all of them.')
 param extractJobs string = ''
 
@@ -74,6 +82,8 @@ var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, 
 var baseName = 'dvpipe-${resourceToken}'
 var allTags = union(tags, { 'azd-env-name': environmentName })
 var jobsContainer = 'jobs'
+// Files that start an import: the Event Grid filter and the reconciliation sweep use the same suffix.
+var importBlobSuffix = '.csv'
 
 module identities 'modules/identities.bicep' = {
   name: 'identities'
@@ -138,6 +148,9 @@ module functionApp 'modules/functionapp.bicep' = {
     dataverseBulkSize: dataverseBulkSize
     importChunkSize: importChunkSize
     nightlyExtractSchedule: nightlyExtractSchedule
+    reconcileSchedule: reconcileSchedule
+    reconcileAfterMinutes: reconcileAfterMinutes
+    importBlobSuffix: importBlobSuffix
     extractJobs: extractJobs
     jobsContainer: jobsContainer
     logCellValues: logCellValues
@@ -154,6 +167,8 @@ module eventGrid 'modules/eventgrid.bicep' = {
     tags: allTags
     systemTopicName: 'evgt-${baseName}'
     queueName: storage.outputs.importEventsQueueName
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    blobSuffix: importBlobSuffix
   }
 }
 

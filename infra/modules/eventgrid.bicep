@@ -10,6 +10,9 @@ param systemTopicName string
 @description('Queue the events are delivered to.')
 param queueName string
 
+@description('Blob container that receives the events Event Grid gives up on (after 30 attempts or 24 hours).')
+param deadLetterContainerName string
+
 @description('Only blobs whose names end with this suffix start an import (case-insensitive); empty: every blob.')
 param blobSuffix string = '.csv'
 
@@ -18,6 +21,8 @@ param queueMessageTimeToLiveInSeconds int = 604800
 
 // Built-in role: Storage Queue Data Message Sender (send only; no read or delete).
 var queueMessageSenderRoleId = 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+// Built-in role: Storage Blob Data Contributor, for writing dead-lettered events.
+var blobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -27,6 +32,14 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 
     resource queue 'queues' existing = {
       name: queueName
+    }
+  }
+
+  resource blobService 'blobServices' existing = {
+    name: 'default'
+
+    resource deadLetters 'containers' existing = {
+      name: deadLetterContainerName
     }
   }
 }
@@ -54,6 +67,18 @@ resource topicSendsToQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   }
 }
 
+// An event Event Grid cannot deliver is written to a blob rather than dropped: a trace for the operator,
+// while the reconciliation sweep (functions/reconcileIncoming.ts) starts the file itself.
+resource topicWritesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage::blobService::deadLetters.id, topic.id, blobDataContributorRoleId)
+  scope: storage::blobService::deadLetters
+  properties: {
+    principalId: topic.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributorRoleId)
+  }
+}
+
 resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
   parent: topic
   name: 'incoming-blob-created'
@@ -69,6 +94,16 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-
         }
       }
     }
+    deadLetterWithResourceIdentity: {
+      identity: { type: 'SystemAssigned' }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: storage.id
+          blobContainerName: deadLetterContainerName
+        }
+      }
+    }
     eventDeliverySchema: 'EventGridSchema'
     filter: {
       includedEventTypes: ['Microsoft.Storage.BlobCreated']
@@ -81,8 +116,8 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-
       eventTimeToLiveInMinutes: 1440
     }
   }
-  // Delivery is checked against the role at send time; create the subscription after the grant.
-  dependsOn: [topicSendsToQueue]
+  // Delivery is checked against the roles at send time; create the subscription after the grants.
+  dependsOn: [topicSendsToQueue, topicWritesDeadLetters]
 }
 
 output systemTopicName string = topic.name

@@ -32,6 +32,9 @@ param dataverseMaxConcurrency int
 param dataverseBulkSize int
 param importChunkSize int
 param nightlyExtractSchedule string
+param reconcileSchedule string
+param reconcileAfterMinutes int
+param importBlobSuffix string
 param extractJobs string
 param jobsContainer string
 param logCellValues bool
@@ -90,6 +93,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         // Jobs.
         { name: 'IMPORT_CHUNK_SIZE', value: string(importChunkSize) }
         { name: 'NIGHTLY_EXTRACT_SCHEDULE', value: nightlyExtractSchedule }
+        { name: 'RECONCILE_SCHEDULE', value: reconcileSchedule }
+        { name: 'RECONCILE_AFTER_MINUTES', value: string(reconcileAfterMinutes) }
+        { name: 'IMPORT_BLOB_SUFFIX', value: importBlobSuffix }
         { name: 'EXTRACT_JOBS', value: extractJobs }
         { name: 'JOBS_CONTAINER', value: jobsContainer }
         // Spelled out: string(bool) gives 'True', which settings.ts rejects.

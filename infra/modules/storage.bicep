@@ -20,17 +20,24 @@ param retentionDays int
 @minValue(0)
 param incomingRetentionDays int
 
-@description('Days a deleted blob or container can still be restored.')
-@minValue(1)
+@description('Days a deleted blob or container can still be restored; 0 (the default) turns soft delete off. A soft-deleted blob is a copy of CRM data that outlives its deletion, so with soft delete on, the lifecycle rules delete that many days earlier to keep retentionDays true.')
+@minValue(0)
 @maxValue(365)
-param softDeleteDays int = 7
+param softDeleteDays int = 0
 
 // The product's own containers; the host creates azure-webjobs-* itself.
 var dataContainers = ['incoming', 'runs', 'results', 'extracts', 'jobs']
+// Event Grid puts the BlobCreated events it could not deliver here (eventgrid.bicep).
+var deadLetterContainerName = 'event-deadletter'
 var queueNames = ['import-events', 'import-chunks']
 
-// Containers whose blobs are copies of CRM data and must not outlive the retention period.
-var retainedContainers = ['runs', 'results', 'extracts']
+// Containers whose blobs are copies of CRM data (or name its files) and must not outlive the retention period.
+var retainedContainers = ['runs', 'results', 'extracts', deadLetterContainerName]
+
+// A blob deleted by a rule stays restorable for softDeleteDays: the rules act that much earlier.
+var expireAfterDays = max(1, retentionDays - softDeleteDays)
+var expireIncomingAfterDays = max(1, incomingRetentionDays - softDeleteDays)
+var softDelete = softDeleteDays > 0 ? { enabled: true, days: softDeleteDays } : { enabled: false }
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -59,13 +66,13 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   parent: account
   name: 'default'
   properties: {
-    deleteRetentionPolicy: { enabled: true, days: softDeleteDays }
-    containerDeleteRetentionPolicy: { enabled: true, days: softDeleteDays }
+    deleteRetentionPolicy: softDelete
+    containerDeleteRetentionPolicy: softDelete
   }
 }
 
 resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
-  for containerName in concat(dataContainers, [deploymentContainerName]): {
+  for containerName in concat(dataContainers, [deadLetterContainerName, deploymentContainerName]): {
     parent: blobService
     name: containerName
     properties: { publicAccess: 'None' }
@@ -94,8 +101,8 @@ var retentionRule = {
       prefixMatch: map(retainedContainers, c => '${c}/')
     }
     actions: {
-      baseBlob: { delete: { daysAfterModificationGreaterThan: retentionDays } }
-      snapshot: { delete: { daysAfterCreationGreaterThan: retentionDays } }
+      baseBlob: { delete: { daysAfterModificationGreaterThan: expireAfterDays } }
+      snapshot: { delete: { daysAfterCreationGreaterThan: expireAfterDays } }
     }
   }
 }
@@ -110,7 +117,7 @@ var incomingRule = {
       prefixMatch: ['incoming/']
     }
     actions: {
-      baseBlob: { delete: { daysAfterModificationGreaterThan: incomingRetentionDays } }
+      baseBlob: { delete: { daysAfterModificationGreaterThan: expireIncomingAfterDays } }
     }
   }
 }
@@ -133,3 +140,4 @@ output blobEndpoint string = account.properties.primaryEndpoints.blob
 output queueEndpoint string = account.properties.primaryEndpoints.queue
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainerName}'
 output importEventsQueueName string = queueNames[0]
+output deadLetterContainerName string = deadLetterContainerName

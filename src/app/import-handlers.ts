@@ -193,5 +193,7 @@ async function rejectUnnamedInput(
     message,
     startedAt,
   });
-  await markBlob(runtime.containers.incoming, blobName, { runId, status: 'failed' }).catch(() => undefined);
+  await markBlob(runtime.containers.incoming, blobName, etag, { runId, status: 'failed' }).catch(
+    () => undefined,
+  );
 }

@@ -6,6 +6,7 @@ import type { DataverseClient } from '../dataverse/index.js';
 import { checkJobFitsTable, prepareRun } from '../imports/prepare.js';
 import { RequestMeter } from '../imports/request-meter.js';
 import type { InputMark } from '../imports/finalize.js';
+import { inputTags } from '../imports/reconcile.js';
 import type { ChunkMessage, InputRef } from '../imports/types.js';
 import type { ImportDeps } from '../imports/service.js';
 import type { Logger } from '../logging.js';
@@ -40,6 +41,8 @@ export interface Runtime {
   readonly jobs: JobCatalog;
   readonly client: DataverseClient;
   readonly chunkQueue: MessageSender<ChunkMessage>;
+  /** Where Event Grid puts BlobCreated events; the reconciliation sweep sends the ones it missed. */
+  readonly eventQueue: MessageSender<unknown>;
   importDeps(log: Logger): ImportDeps;
 }
 
@@ -48,18 +51,22 @@ export interface Runtime {
  * reconciliation sweep reads them (`dvpipe_at` says since when the input has been in that state).
  */
 export async function markInput(incoming: ContainerClient, input: InputRef, mark: InputMark): Promise<void> {
-  await markBlob(incoming, `${input.job}/${input.name}`, mark);
+  await markBlob(incoming, `${input.job}/${input.name}`, input.etag, mark);
 }
 
-export async function markBlob(incoming: ContainerClient, blobName: string, mark: InputMark): Promise<void> {
+export async function markBlob(
+  incoming: ContainerClient,
+  blobName: string,
+  etag: string,
+  mark: InputMark,
+): Promise<void> {
   await incoming.getBlobClient(blobName).setTags({
     [inputTags.run]: mark.runId,
     [inputTags.status]: mark.status,
     [inputTags.at]: new Date().toISOString(),
+    [inputTags.etag]: etag.replace(/^"(.*)"$/, '$1'),
   });
 }
-
-export const inputTags = { run: 'dvpipe_run', status: 'dvpipe_status', at: 'dvpipe_at' } as const;
 
 let cached: Runtime | undefined;
 
@@ -103,6 +110,7 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
       return client;
     },
     chunkQueue: new StorageQueueSender<ChunkMessage>(storage.queues.getQueueClient(names.importChunks)),
+    eventQueue: new StorageQueueSender<unknown>(storage.queues.getQueueClient(names.importEvents)),
     importDeps: (log) => ({
       runs,
       results,

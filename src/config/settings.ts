@@ -27,6 +27,18 @@ export const settingsSchema = z.object({
   EXTRACT_JOBS: z.string().default(''),
   /** Container holding job definitions (<name>.json), so jobs change without a redeploy. */
   JOBS_CONTAINER: z.string().default('jobs'),
+  /**
+   * NCRONTAB (six fields, UTC) of the reconciliation sweep: it starts inputs in incoming/ that no event
+   * started and resumes runs that stalled (see src/imports/reconcile.ts).
+   */
+  RECONCILE_SCHEDULE: z.string().default('0 */10 * * * *'),
+  /**
+   * Minutes an input may wait for its Event Grid event before the sweep starts it. A run that shows no
+   * progress for four times as long (an hour by default, twice the 30-minute function timeout) is resumed.
+   */
+  RECONCILE_AFTER_MINUTES: z.coerce.number().int().min(0).max(1_440).default(15),
+  /** Inputs are names ending with this (case-insensitive), as the Event Grid subscription's filter. */
+  IMPORT_BLOB_SUFFIX: z.string().default('.csv'),
   /** Log cell values (personal data) only when explicitly switched on for debugging. */
   LOG_CELL_VALUES: z
     .enum(['true', 'false'])

@@ -50,6 +50,7 @@ describe('the Functions app on the local host (Azurite + emulator)', () => {
         DATAVERSE_URL: emulator.url,
         IMPORT_CHUNK_SIZE: '400',
         NIGHTLY_EXTRACT_SCHEDULE: '0 0 2 * * *',
+        RECONCILE_SCHEDULE: '0 0 0 1 1 *',
       },
       eventGrid: {
         container: names.incoming,

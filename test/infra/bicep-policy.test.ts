@@ -67,10 +67,21 @@ describe('storage account', () => {
     expect(text(account, 'properties', 'allowBlobPublicAccess')).toBe('false');
   });
 
-  it('keeps deleted blobs and containers recoverable (soft delete)', () => {
+  it('keeps no soft-deleted copy of CRM data past the retention period: soft delete off by default, rules earlier when on', () => {
+    const storage = file('infra/modules/storage.bicep');
     const blobService = declaredChild('Microsoft.Storage/storageAccounts/blobServices');
-    expect(text(blobService, 'properties', 'deleteRetentionPolicy', 'enabled')).toBe('true');
-    expect(text(blobService, 'properties', 'containerDeleteRetentionPolicy', 'enabled')).toBe('true');
+    expect(text(blobService, 'properties', 'deleteRetentionPolicy')).toBe('softDelete');
+    expect(text(blobService, 'properties', 'containerDeleteRetentionPolicy')).toBe('softDelete');
+    expect(paramDefault(storage, 'softDeleteDays')).toBe('0');
+    expect(variable(storage, 'softDelete')?.text).toBe(
+      'softDeleteDays > 0 ? { enabled: true, days: softDeleteDays } : { enabled: false }',
+    );
+    expect(variable(storage, 'expireAfterDays')?.text).toBe('max(1, retentionDays - softDeleteDays)');
+    expect(variable(storage, 'expireIncomingAfterDays')?.text).toBe(
+      'max(1, incomingRetentionDays - softDeleteDays)',
+    );
+    // Nothing else turns it on: versioning would keep every overwritten input too.
+    expect(storage.text).not.toMatch(/isVersioningEnabled:\s*true|changeFeed/);
   });
 
   it('creates the containers and queues the product uses', () => {
@@ -94,7 +105,12 @@ describe('storage account', () => {
     if (!retention) return;
     expect(
       text(retention, 'definition', 'actions', 'baseBlob', 'delete', 'daysAfterModificationGreaterThan'),
-    ).toBe('retentionDays');
+    ).toBe('expireAfterDays');
+    const incoming = variable(storage, 'incomingRule');
+    expect(
+      incoming &&
+        text(incoming, 'definition', 'actions', 'baseBlob', 'delete', 'daysAfterModificationGreaterThan'),
+    ).toBe('expireIncomingAfterDays');
     expect(params(storage).map((p) => p.name)).toContain('retentionDays');
   });
 });
@@ -234,6 +250,30 @@ describe('Event Grid', () => {
     const topic = declared('Microsoft.EventGrid/systemTopics');
     expect(text(topic, 'identity', 'type')).toBe('SystemAssigned');
     expect(text(topic, 'properties', 'topicType')).toBe('Microsoft.Storage.StorageAccounts');
+  });
+
+  it('dead-letters undeliverable events to a blob container with the topic identity, which may write there', () => {
+    const deadLetter = path(subscription, 'properties', 'deadLetterWithResourceIdentity');
+    expect(deadLetter && text(deadLetter, 'identity', 'type')).toBe('SystemAssigned');
+    expect(deadLetter && text(deadLetter, 'deadLetterDestination', 'endpointType')).toBe('StorageBlob');
+    expect(deadLetter && text(deadLetter, 'deadLetterDestination', 'properties', 'blobContainerName')).toBe(
+      'deadLetterContainerName',
+    );
+    expect(
+      propertyValues(file('infra/resources.bicep').root, 'deadLetterContainerName').map((n) => n.text),
+    ).toEqual(['storage.outputs.deadLetterContainerName']);
+    const storage = file('infra/modules/storage.bicep');
+    expect(literalString(variable(storage, 'deadLetterContainerName')!)).toBe('event-deadletter');
+    // Dead-lettered events name the files (and so may carry personal data): they expire like results.
+    expect(variable(storage, 'retainedContainers')?.text).toContain('deadLetterContainerName');
+    const eventgrid = file('infra/modules/eventgrid.bicep');
+    // Storage Blob Data Contributor, on the dead-letter container only, for the topic's identity.
+    expect(literalString(variable(eventgrid, 'blobDataContributorRoleId')!)).toBe(
+      'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+    );
+    const grant = resources(eventgrid).find((r) => r.symbol === 'topicWritesDeadLetters');
+    expect(grant && text(grant.body, 'scope')).toBe('storage::blobService::deadLetters');
+    expect(grant && text(grant.body, 'properties', 'principalId')).toBe('topic.identity.principalId');
   });
 
   it('delivers to the queue named in the storage module', () => {

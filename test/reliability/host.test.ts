@@ -63,6 +63,7 @@ describe('the compiled app on the local host in a child process: kill -9 mid-chu
       AzureWebJobsStorage: azurite.connectionString,
       Storage: azurite.connectionString,
       NIGHTLY_EXTRACT_SCHEDULE: '0 0 0 1 1 *',
+      RECONCILE_SCHEDULE: '0 0 0 1 1 *',
       DATAVERSE_URL: emulator.url,
       // The token of this run is `emulator:<marker>`: it must show up nowhere.
       DATAVERSE_CLIENT_IDS: TOKEN_USER,
