@@ -19,6 +19,7 @@ export default defineConfig({
             'test/e2e/**/*.test.ts',
             'test/reliability/**/*.test.ts',
             'test/infra/**/*.test.ts',
+            'test/model/**/*.test.ts',
           ],
           environment: 'node',
           testTimeout: 120_000,

@@ -109,7 +109,7 @@ export class DiskDuplicateDetector {
       return rows.slice(0, -1).map((r) => ({
         row: r,
         code: 'DuplicateKeyInFile' as const,
-        message: `row ${last} has the same key and was written instead (duplicateKeys: lastWins)`,
+        message: `row ${last} has the same key and replaces this row (duplicateKeys: lastWins)`,
       }));
     }
     const list = rows.length > 6 ? `${rows.slice(0, 5).join(', ')}, …` : rows.join(', ');

@@ -236,7 +236,8 @@ function keyExtractor(
   job: ImportJob,
   header: readonly string[],
 ): ((cells: readonly string[]) => { key: string; display: string } | undefined) | undefined {
-  if (job.operation === 'create' || !job.key?.length) return undefined;
+  // Creates with a key too: two rows creating one key would race, and the policy says which one counts.
+  if (!job.key?.length) return undefined;
   const positions = job.key.map((attribute) => {
     const column = Object.entries(job.columns).find(([, spec]) => attributeOf(spec) === attribute)?.[0];
     return column === undefined ? -1 : header.indexOf(column);

@@ -1,4 +1,10 @@
-import { ClientCodes, isDuplicateCode, isNotFoundCode, type DataverseError } from '../dataverse/errors.js';
+import {
+  ClientCodes,
+  DataverseCodes,
+  isDuplicateCode,
+  isNotFoundCode,
+  type DataverseError,
+} from '../dataverse/errors.js';
 import { deterministicId } from '../dataverse/ids.js';
 import { existingIds, normalizeKey, resolveKeys, type KeyValues } from './key-resolver.js';
 import type { RowOutcome, RowStatus } from './types.js';
@@ -70,7 +76,16 @@ async function createRows(context: WriteContext, rows: readonly WritableRow[]): 
     if (already.has(id)) outcomes.push({ row: row.row, status: 'created', id });
     else pending.push({ row, id });
   });
-  if (context.dryRun) return [...outcomes, ...pending.map(({ row, id }) => dry(row, 'created', id))];
+  if (context.dryRun) {
+    // A dry run says which keys exist already: their rows would fail as they will in the real run.
+    const keyed = pending.filter(({ row }) => row.key !== undefined).map(({ row }) => row);
+    const existing = keyed.length > 0 ? (context.resolved ?? (await lookUpTargets(context, keyed))) : new Map();
+    for (const { row, id } of pending) {
+      const holder = row.key ? existing.get(normalizeKey(row.key)) : undefined;
+      outcomes.push(holder ? recordExists(context, row, holder) : dry(row, 'created', id));
+    }
+    return outcomes;
+  }
   const results = await context.client.createMultiple(
     context.table,
     pending.map(({ row, id }) => ({ id, data: withPrimaryId(context, row.data, id) })),
@@ -92,13 +107,9 @@ async function createRows(context: WriteContext, rows: readonly WritableRow[]): 
       error.code === ClientCodes.idTaken &&
       (row.id === undefined || error.ambiguous === true || context.recovering);
     if (ours) outcomes.push({ row: row.row, status: 'created', id });
-    else if (error.code === ClientCodes.idTaken) {
-      outcomes.push({
-        row: row.row,
-        status: 'failed',
-        code: 'RecordExists',
-        message: `A ${context.table} record with id ${id} already exists; a create does not change it (use upsert or update).`,
-      });
+    else if (error.code === ClientCodes.idTaken) outcomes.push(recordExists(context, row, id));
+    else if (row.key && error.code.toLowerCase() === DataverseCodes.duplicateRecordEntityKey) {
+      outcomes.push(recordExists(context, row));
     } else outcomes.push(failure(row.row, error));
   }
   return outcomes;
@@ -363,6 +374,17 @@ function resultAt(results: ReadonlyMap<number, RecordResult>, index: number): Re
 
 function failure(row: number, error: DataverseError): RowOutcome {
   return { row, status: 'failed', code: error.code || `HTTP${error.status}`, message: error.message };
+}
+
+/** A create of a record that exists (its key or its id taken): the row fails, the record stays as it is. */
+function recordExists(context: WriteContext, row: WritableRow, id?: string): RowOutcome {
+  const what = row.key ? `the key ${describeKey(row.key)}` : `the id ${id ?? row.id ?? ''}`;
+  return {
+    row: row.row,
+    status: 'failed',
+    code: 'RecordExists',
+    message: `A ${context.table} record with ${what} already exists${id && row.key ? ` (${id})` : ''}; a create does not change it (use upsert or update).`,
+  };
 }
 
 function absent(row: number): RowOutcome {

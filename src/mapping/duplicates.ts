@@ -88,7 +88,7 @@ export function createDuplicateKeyTracker(
           {
             row: earlier,
             code: 'DuplicateKeyInFile',
-            message: `key ${key} appears again in row ${row}, which was written instead (duplicateKeys: lastWins)`,
+            message: `key ${key} appears again in row ${row}, which replaces this row (duplicateKeys: lastWins)`,
           },
         ];
       }

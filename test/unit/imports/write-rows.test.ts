@@ -109,7 +109,8 @@ describe('writeRows create against records from elsewhere', () => {
     table.rows.set('theirs', { contactid: 'theirs', emailaddress1: 'a@x.com', lastname: 'Theirs' });
     const ctx = context(table, { operation: 'create', newIdFor: (r) => `run1-${r.row}` });
     const outcomes = await writeRows(ctx, [row(2, 'a@x.com', 'Ours'), row(3, 'b@x.com', 'New')]);
-    expect(outcomes.find((o) => o.row === 2)).toMatchObject({ status: 'failed', code: '0x80060892' });
+    expect(outcomes.find((o) => o.row === 2)).toMatchObject({ status: 'failed', code: 'RecordExists' });
+    expect(outcomes.find((o) => o.row === 2)?.message).toContain('emailaddress1=a@x.com already exists');
     expect(outcomes.find((o) => o.row === 3)).toEqual({ row: 3, status: 'created', id: 'run1-3' });
     expect(table.rows.get('theirs')?.lastname).toBe('Theirs');
   });

@@ -11,7 +11,7 @@ describe('DuplicateKeyTracker', () => {
       {
         row: 2,
         code: 'DuplicateKeyInFile',
-        message: 'key A@x.io appears again in row 5, which was written instead (duplicateKeys: lastWins)',
+        message: 'key A@x.io appears again in row 5, which replaces this row (duplicateKeys: lastWins)',
       },
     ]);
     expect(tracker.add('a@x.io', 9, 'a@x.io').map((f) => f.row)).toEqual([5]);
