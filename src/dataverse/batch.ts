@@ -23,6 +23,11 @@ export interface BatchResponse {
   readonly body?: unknown;
   /** Set for failed parts (status ≥ 400, or 0 when the server stopped before this part). */
   readonly error?: DataverseError;
+  /**
+   * An earlier attempt of the whole batch went unanswered, so the server may have done this part then:
+   * a delete that now finds nothing, for one, has done its work.
+   */
+  readonly ambiguous?: boolean;
 }
 
 export interface ParsedPart {
@@ -229,5 +234,6 @@ export async function executeBatch(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
   });
-  return matchBatchResponses(requests, parseBatchResponse(res.headers['content-type'], res.body));
+  const responses = matchBatchResponses(requests, parseBatchResponse(res.headers['content-type'], res.body));
+  return res.ambiguous ? responses.map((response) => ({ ...response, ambiguous: true })) : responses;
 }

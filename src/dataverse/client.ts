@@ -256,7 +256,8 @@ async function deleteMultiple(
         group.map(async (g, i) => {
           const error = responses[i]?.error;
           let result: RecordResult;
-          if (!error || (ambiguous && error.status === 404 && isNotFoundCode(error.code))) {
+          const repeated = ambiguous || responses[i]?.ambiguous === true;
+          if (!error || (repeated && error.status === 404 && isNotFoundCode(error.code))) {
             result = { index: g.index, ok: true, ...('id' in g.target ? { id: g.target.id } : {}) };
           } else if (error.retryable || error.status === 0 || error.status === 429) {
             result = await records

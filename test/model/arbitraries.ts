@@ -96,7 +96,7 @@ export const step: fc.Arbitrary<Step> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('faults' as const), spec: writingSpec, rows: file }),
+    arbitrary: fc.record({ kind: fc.constant('faults' as const), spec, rows: file }),
   },
 );
 
