@@ -124,7 +124,7 @@ describe('imports through the Functions handlers match the reference model', () 
       );
       // A soak runs far longer than the suite's default timeout; shrinking a failure takes longer still.
     },
-    Math.max(120_000, RUNS * 10000),
+    Math.max(120_000, RUNS * 30_000),
   );
 
   interface Dropped {
