@@ -197,7 +197,7 @@ async function printFailures(errorsPath: string, shown = 5): Promise<void> {
   if (more > 0) lines.push(`  … and ${count(more)} more rows with ${sorted.length - shown} other reasons`);
   process.stdout.write(
     `Failed rows by reason (${count(total)} in all, each one in ${errorsPath}):\n${lines.join('\n')}\n` +
-      `Fix them in ${errorsPath} and import that file again, with another --out (this one gets the new results).\n`,
+      `Fix the rows in ${errorsPath} and import that file with another --out, so these results stay.\n`,
   );
 }
 
