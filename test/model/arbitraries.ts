@@ -109,3 +109,15 @@ export interface Tally {
   rows: number;
   fields: number;
 }
+
+let reported = false;
+
+/**
+ * The first failing sequence, written out before fast-check starts shrinking it: a long soak can run out
+ * of time while shrinking, and the failure must not be lost with it.
+ */
+export function reportFirst(steps: unknown, problems: readonly string[]): void {
+  if (reported || problems.length === 0) return;
+  reported = true;
+  process.stderr.write(`model: first failure\n${problems.join('\n')}\nsequence: ${JSON.stringify(steps)}\n`);
+}

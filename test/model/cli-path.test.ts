@@ -17,7 +17,7 @@ import type { DataverseClient } from '../../src/dataverse/index.js';
 import { runLocalImport } from '../../src/imports/local-run.js';
 import { RequestMeter } from '../../src/imports/request-meter.js';
 import { silentLogger } from '../../src/logging.js';
-import { ACCOUNTS, sequence, type Tally } from './arbitraries.js';
+import { ACCOUNTS, reportFirst, sequence, type Tally } from './arbitraries.js';
 import { cliHarness, csvOf } from './cli-harness.js';
 import { applyRun, jobFile, type JobSpec } from './model.js';
 import { actualState, checkRunFiles, compareStates, readRunFiles } from './oracle.js';
@@ -55,6 +55,7 @@ describe('imports through the CLI pipeline match the reference model', () => {
       await fc.assert(
         fc.asyncProperty(sequence, async (steps) => {
           const problems = await harness().runSequence(steps);
+          reportFirst(steps, problems);
           expect(problems, problems.join('\n')).toEqual([]);
         }),
         { seed: SEED, numRuns: RUNS },

@@ -16,7 +16,7 @@ import type { RunSummary } from '../../src/imports/types.js';
 import { silentLogger } from '../../src/logging.js';
 import { blobRunId } from '../helpers/run-ids.js';
 import { startStack, type BlobCreatedEvent, type Stack } from '../helpers/stack.js';
-import { ACCOUNTS, file, spec, type Tally } from './arbitraries.js';
+import { ACCOUNTS, file, reportFirst, spec, type Tally } from './arbitraries.js';
 import { FAULTS } from './cli-harness.js';
 import { adopt, applyRun, fixRow, HEADER, jobFile, type Cells, type JobSpec, type State } from './model.js';
 import {
@@ -118,6 +118,7 @@ describe('imports through the Functions handlers match the reference model', () 
       await fc.assert(
         fc.asyncProperty(fc.array(hostStep, { minLength: 2, maxLength: 5 }), async (steps) => {
           const problems = await runSequence(steps);
+          reportFirst(steps, problems);
           expect(problems, problems.join('\n')).toEqual([]);
         }),
         { seed: SEED, numRuns: RUNS },
