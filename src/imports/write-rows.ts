@@ -79,7 +79,8 @@ async function createRows(context: WriteContext, rows: readonly WritableRow[]): 
   if (context.dryRun) {
     // A dry run says which keys exist already: their rows would fail as they will in the real run.
     const keyed = pending.filter(({ row }) => row.key !== undefined).map(({ row }) => row);
-    const existing = keyed.length > 0 ? (context.resolved ?? (await lookUpTargets(context, keyed))) : new Map();
+    const existing =
+      keyed.length > 0 ? (context.resolved ?? (await lookUpTargets(context, keyed))) : new Map();
     for (const { row, id } of pending) {
       const holder = row.key ? existing.get(normalizeKey(row.key)) : undefined;
       outcomes.push(holder ? recordExists(context, row, holder) : dry(row, 'created', id));
