@@ -218,6 +218,8 @@ export interface ConcurrentRun {
   readonly files: RunFiles;
   /** The run's identity (see `StoredContact.creator`). */
   readonly identity: string;
+  /** Rows a worker of this run wrote and died before storing their result: their message ran again. */
+  readonly rewritten?: ReadonlySet<number>;
 }
 
 /**
@@ -238,7 +240,7 @@ export function checkConcurrent(
     checkShape((text) => problems.push(`${label} run ${i + 1}: ${text}`), run.rows, run.files),
   );
   const [a, b] = runs;
-  const orders = [
+  const orders: Order[] = [
     { name: 'first then second', first: a, second: b },
     { name: 'second then first', first: b, second: a },
   ].map(({ name, first, second }) => {
@@ -254,7 +256,31 @@ export function checkConcurrent(
       ],
     };
   });
-  const rowProblems = (order: (typeof orders)[number], key: string | undefined): string[] => {
+  // A chunk whose worker died after writing ran again when its message came back, possibly after the other
+  // run wrote the same keys: for those rows' keys, the order is this run, the other, this run again.
+  for (const [again, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    if (!again.rewritten || again.rewritten.size === 0) continue;
+    const one = applyRun(again.spec, again.rows, before, accounts, again.identity);
+    const two = applyRun(other.spec, other.rows, one.state, accounts, other.identity);
+    const three = applyRun(again.spec, again.rows, two.state, accounts, again.identity);
+    const rewritten = again.rewritten;
+    orders.push({
+      name: `${again === a ? 'first' : 'second'}, other, its dead worker's rows again`,
+      state: three.state,
+      views: [
+        { run: other, rows: two.rows, before: withIds(one.state, actual) },
+        { run: again, rows: three.rows, before: withIds(two.state, actual) },
+      ],
+      onlyFor: (key) => {
+        const rows = three.rows.filter((row) => row.key === key);
+        return rows.length > 0 && rows.every((row) => rewritten.has(row.row));
+      },
+    });
+  }
+  const rowProblems = (order: Order, key: string | undefined): string[] => {
     const found: string[] = [];
     for (const view of order.views) {
       const records = new Map(view.run.files.records.map((r) => [Number(r.row), r]));
@@ -269,7 +295,7 @@ export function checkConcurrent(
           records.get(want.row),
           errors.get(want.row),
           ids,
-          relax,
+          { ...relax, rewritten: view.run.rewritten },
         );
       }
     }
@@ -285,7 +311,10 @@ export function checkConcurrent(
   for (const key of actual.keys()) keys.add(key);
   for (const key of keys) {
     const explained = orders.find(
-      (order) => sameFields(order.state.get(key), actual.get(key)) && rowProblems(order, key).length === 0,
+      (order) =>
+        (order.onlyFor?.(key) ?? true) &&
+        sameFields(order.state.get(key), actual.get(key)) &&
+        rowProblems(order, key).length === 0,
     );
     const known = explained?.state.get(key);
     if (known) chosen.set(key, known);
@@ -293,13 +322,27 @@ export function checkConcurrent(
       problems.push(
         `${label}: ${key} is ${JSON.stringify(actual.get(key) && pick(actual.get(key)!))}; no serial order of the two runs` +
           ` gives that with the statuses reported (${orders
-            .map((o) => `${o.name}: ${JSON.stringify(o.state.get(key) && pick(o.state.get(key)!))}`)
+            .filter((o) => o.onlyFor?.(key) ?? true)
+            .map((o) => {
+              const rows = rowProblems(o, key);
+              const state = `${o.name}: ${JSON.stringify(o.state.get(key) && pick(o.state.get(key)!))}`;
+              return rows.length > 0 ? `${state}, but ${rows.join(' / ')}` : state;
+            })
             .join('; ')})`,
       );
     }
   }
   // What only the model knows (which run created a record) continues from the order that explains each key.
   return { problems, state: adopt(actual, chosen) };
+}
+
+/** One serial order of two runs' writes: the state it leaves, and each run's rows as it has them report. */
+interface Order {
+  readonly name: string;
+  readonly state: State;
+  readonly views: readonly { run: ConcurrentRun; rows: readonly Expected[]; before: State }[];
+  /** The keys this order can explain (all of them when absent). */
+  readonly onlyFor?: (key: string) => boolean;
 }
 
 /** A model state with the ids of records that exist now (a record the first run created, for the second). */
