@@ -5,7 +5,8 @@
 //
 // CI runs a fixed seed; MODEL_RUNS and MODEL_SEED set a longer soak (RELIABILITY.md); MODEL_REPLAY=<file>
 // runs once the sequence a failure printed.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import pMap from 'p-map';
@@ -40,6 +41,7 @@ interface KilledChunk {
 }
 const SEED = Number(process.env.MODEL_SEED ?? 20261202);
 const REPLAY = process.env.MODEL_REPLAY;
+const SEQUENCES = new URL('./sequences/', import.meta.url).pathname;
 
 /** How a step's queue messages are delivered: storage queues promise at least once, in no order. */
 const delivery = fc.record({
@@ -138,6 +140,14 @@ describe('imports through the Functions handlers match the reference model', () 
     },
     Math.max(120_000, RUNS * 30_000),
   );
+
+  // Sequences that once failed, kept as they were printed (the Functions path is not shrunk: see above).
+  const recorded = readdirSync(SEQUENCES).filter((name) => name.startsWith('host-'));
+  it.each(recorded)('replays %s', async (name) => {
+    const steps = JSON.parse(readFileSync(join(SEQUENCES, name), 'utf8')) as HostStep[];
+    const problems = await runSequence(steps);
+    expect(problems, problems.join('\n')).toEqual([]);
+  });
 
   interface Dropped {
     readonly spec: JobSpec;
