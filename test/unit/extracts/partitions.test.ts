@@ -189,5 +189,5 @@ describe('idsLookRandom', () => {
     );
     expect(idsLookRandom(sequential)).toBe(false);
     expect(idsLookRandom(random.slice(0, 10))).toBe(false);
-  });
+  }, 20_000);
 });
