@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { names } from '../src/app/runtime.js';
 
 /** Azurite's well-known development account (public, documented; not a secret). */
 export const DEV_ACCOUNT = 'devstoreaccount1';
@@ -99,4 +102,20 @@ function stopChild(child: ChildProcess): Promise<void> {
     child.kill('SIGTERM');
     setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
   });
+}
+
+/**
+ * Creates in Azurite the containers and queues the Bicep template creates in Azure (the host makes the
+ * `-poison` queue itself in Azure; it is created here too so a local run can watch it from the start).
+ */
+export async function createAppStorage(
+  connectionString: string,
+): Promise<{ blobs: BlobServiceClient; queues: QueueServiceClient }> {
+  const blobs = BlobServiceClient.fromConnectionString(connectionString);
+  const queues = QueueServiceClient.fromConnectionString(connectionString);
+  for (const name of [names.incoming, names.runs, names.results, names.extracts, names.jobs])
+    await blobs.getContainerClient(name).createIfNotExists();
+  for (const name of [names.importEvents, names.importChunks, `${names.importChunks}-poison`])
+    await queues.getQueueClient(name).createIfNotExists();
+  return { blobs, queues };
 }

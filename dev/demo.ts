@@ -14,9 +14,8 @@ import { blobRunKey, runIdFor } from '../src/imports/run-id.js';
 import type { RunSummary } from '../src/imports/types.js';
 import { BlobObjectStore } from '../src/storage/blob-store.js';
 import { createProgress } from '../src/cli/progress.js';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
-import { startAzurite, type RunningAzurite } from './azurite.js';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import { createAppStorage, startAzurite, type RunningAzurite } from './azurite.js';
 import { startLocalHost, type RunningLocalHost } from './host.js';
 
 export interface DemoOptions {
@@ -72,11 +71,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       NIGHTLY_EXTRACT_SCHEDULE: '0 0 2 * * *',
       RECONCILE_SCHEDULE: '0 */10 * * * *',
     };
-    const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-    const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
-    for (const container of [names.incoming, names.runs, names.results, names.extracts, names.jobs]) {
-      await blobs.getContainerClient(container).createIfNotExists();
-    }
+    const { blobs, queues } = await createAppStorage(azurite.connectionString);
     for (const queue of [names.importEvents, names.importChunks, `${names.importChunks}-poison`]) {
       await queues.getQueueClient(queue).createIfNotExists();
     }

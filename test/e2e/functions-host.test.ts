@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import { type ContainerClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
-import { startAzurite, type RunningAzurite } from '../../dev/azurite.js';
+import { createAppStorage, startAzurite, type RunningAzurite } from '../../dev/azurite.js';
 import { startLocalHost, type RunningLocalHost } from '../../dev/host.js';
 import { packageRoot } from '../../src/app/package-root.js';
 import { names } from '../../src/app/runtime.js';
@@ -31,13 +32,7 @@ describe('the Functions app on the local host (Azurite + emulator)', () => {
       throw new Error('dist/ is missing: run `npm run build` first (npm ci runs it through "prepare")');
     }
     [azurite, emulator] = await Promise.all([startAzurite(), startEmulator({ profile: 'fast' })]);
-    blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-    const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
-    for (const name of [names.incoming, names.runs, names.results, names.extracts, names.jobs]) {
-      await blobs.getContainerClient(name).createIfNotExists();
-    }
-    for (const name of [names.importEvents, names.importChunks])
-      await queues.getQueueClient(name).createIfNotExists();
+    ({ blobs } = await createAppStorage(azurite.connectionString));
     runs = new BlobObjectStore(blobs.getContainerClient(names.runs));
     results = new BlobObjectStore(blobs.getContainerClient(names.results));
     host = await startLocalHost({

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
-import { startAzurite, type RunningAzurite } from '../../dev/azurite.js';
+import { createAppStorage, startAzurite, type RunningAzurite } from '../../dev/azurite.js';
 import { startLocalHost, type RunningLocalHost } from '../../dev/host.js';
 import { packageRoot } from '../../src/app/package-root.js';
 import { names } from '../../src/app/runtime.js';
@@ -25,12 +24,7 @@ describe('reconcileIncoming on the local host (Azurite + emulator, no events)', 
       throw new Error('dist/ is missing or stale: run `npm run build` first');
     }
     [azurite, emulator] = await Promise.all([startAzurite(), startEmulator({ profile: 'fast' })]);
-    blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-    const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
-    for (const name of [names.incoming, names.runs, names.results, names.extracts, names.jobs])
-      await blobs.getContainerClient(name).createIfNotExists();
-    for (const name of [names.importEvents, names.importChunks])
-      await queues.getQueueClient(name).createIfNotExists();
+    ({ blobs } = await createAppStorage(azurite.connectionString));
     const job = JSON.stringify({
       name: 'people',
       table: 'contact',

@@ -4,13 +4,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import type { RunningEmulator } from '../../emulator/index.js';
+import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
+import { createClient } from '../../src/app/dataverse.js';
 import { parseImportJob } from '../../src/config/job.js';
 import type { DataverseClient } from '../../src/dataverse/index.js';
 import { runLocalImport, type LocalImportResult } from '../../src/imports/local-run.js';
-import type { RequestMeter } from '../../src/imports/request-meter.js';
+import { RequestMeter } from '../../src/imports/request-meter.js';
 import { silentLogger } from '../../src/logging.js';
-import type { Step, Tally } from './arbitraries.js';
+import { ACCOUNTS, type Step, type Tally } from './arbitraries.js';
 import { adopt, applyRun, fixRow, HEADER, jobFile, type Cells, type JobSpec, type State } from './model.js';
 import {
   actualState,
@@ -31,6 +32,35 @@ export interface CliHarnessDeps {
   /** Account number (lower case) -> accountid, as the emulator holds them. */
   readonly accounts: ReadonlyMap<string, string>;
   readonly tally: Tally;
+}
+
+/**
+ * The emulator and a client the CLI path writes through, with the model's accounts in place. Time-scaled
+ * so injected 429s ask for short waits; limits stay on.
+ */
+export async function startCliTarget(
+  identity: string,
+): Promise<Omit<CliHarnessDeps, 'tally'> & { close(): Promise<void> }> {
+  const emulator = await startEmulator({ profile: 'fast', timeScale: 0.01 });
+  const meter = new RequestMeter();
+  const client = createClient({ url: emulator.url, identities: [identity], onEvent: meter.onEvent });
+  const accounts = new Map<string, string>();
+  for (const number of ACCOUNTS) {
+    accounts.set(
+      number.toLowerCase(),
+      emulator.store.put('account', { name: number, accountnumber: number }),
+    );
+  }
+  return {
+    emulator,
+    client,
+    meter,
+    accounts,
+    async close() {
+      await client.close();
+      await emulator.close();
+    },
+  };
 }
 
 /** A file of rows under the model's header, as users write it. */

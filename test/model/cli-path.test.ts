@@ -10,15 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
-import { createClient } from '../../src/app/dataverse.js';
 import { parseImportJob } from '../../src/config/job.js';
-import type { DataverseClient } from '../../src/dataverse/index.js';
 import { runLocalImport } from '../../src/imports/local-run.js';
-import { RequestMeter } from '../../src/imports/request-meter.js';
 import { silentLogger } from '../../src/logging.js';
-import { ACCOUNTS, reportFirst, sequence, type Tally } from './arbitraries.js';
-import { cliHarness, csvOf } from './cli-harness.js';
+import { reportFirst, sequence, type Tally } from './arbitraries.js';
+import { cliHarness, csvOf, startCliTarget } from './cli-harness.js';
 import { applyRun, jobFile, type JobSpec } from './model.js';
 import { actualState, checkRunFiles, compareStates, readRunFiles } from './oracle.js';
 
@@ -26,26 +22,14 @@ const RUNS = Number(process.env.MODEL_RUNS ?? 25);
 const SEED = Number(process.env.MODEL_SEED ?? 20261202);
 
 describe('imports through the CLI pipeline match the reference model', () => {
-  let emulator: RunningEmulator;
-  let client: DataverseClient;
-  const meter = new RequestMeter();
-  const accounts = new Map<string, string>();
+  let target: Awaited<ReturnType<typeof startCliTarget>>;
   const tally: Tally = { sequences: 0, steps: 0, rows: 0, fields: 0 };
 
   beforeAll(async () => {
-    // Time-scaled so injected 429s ask for short waits; limits stay on.
-    emulator = await startEmulator({ profile: 'fast', timeScale: 0.01 });
-    client = createClient({ url: emulator.url, identities: ['model'], onEvent: meter.onEvent });
-    for (const number of ACCOUNTS) {
-      accounts.set(
-        number.toLowerCase(),
-        emulator.store.put('account', { name: number, accountnumber: number }),
-      );
-    }
+    target = await startCliTarget('model');
   });
   afterAll(async () => {
-    await client?.close();
-    await emulator?.close();
+    await target?.close();
     if (process.env.MODEL_RUNS) process.stdout.write(`model soak (CLI path): ${JSON.stringify(tally)}\n`);
   });
 
@@ -65,9 +49,10 @@ describe('imports through the CLI pipeline match the reference model', () => {
     Math.max(120_000, RUNS * 3000),
   );
 
-  const harness = () => cliHarness({ emulator, client, meter, accounts, tally });
+  const harness = () => cliHarness({ ...target, tally });
 
   it('reads its own files the way the oracle expects (a sanity check of the harness)', async () => {
+    const { emulator, client, meter, accounts } = target;
     const dir = await mkdtemp(join(tmpdir(), 'dvp-model-sanity-'));
     try {
       const spec: JobSpec = { operation: 'upsert', duplicateKeys: 'lastWins', emptyCells: 'skip' };

@@ -1,11 +1,7 @@
 // Counterexamples the model-based tests found, shrunk by fast-check, kept as fixed sequences.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
-import { createClient } from '../../src/app/dataverse.js';
-import type { DataverseClient } from '../../src/dataverse/index.js';
-import { RequestMeter } from '../../src/imports/request-meter.js';
-import { ACCOUNTS, type Step, type Tally } from './arbitraries.js';
-import { cliHarness } from './cli-harness.js';
+import type { Step, Tally } from './arbitraries.js';
+import { cliHarness, startCliTarget } from './cli-harness.js';
 import type { JobSpec } from './model.js';
 
 const upsert: JobSpec = { operation: 'upsert', duplicateKeys: 'lastWins', emptyCells: 'skip' };
@@ -58,29 +54,18 @@ const found: Record<string, readonly Step[]> = {
 };
 
 describe('model-based regressions (CLI path)', () => {
-  let emulator: RunningEmulator;
-  let client: DataverseClient;
-  const meter = new RequestMeter();
-  const accounts = new Map<string, string>();
+  let target: Awaited<ReturnType<typeof startCliTarget>>;
   const tally: Tally = { sequences: 0, steps: 0, rows: 0, fields: 0 };
 
   beforeAll(async () => {
-    emulator = await startEmulator({ profile: 'fast', timeScale: 0.01 });
-    client = createClient({ url: emulator.url, identities: ['regressions'], onEvent: meter.onEvent });
-    for (const number of ACCOUNTS) {
-      accounts.set(
-        number.toLowerCase(),
-        emulator.store.put('account', { name: number, accountnumber: number }),
-      );
-    }
+    target = await startCliTarget('regressions');
   });
   afterAll(async () => {
-    await client?.close();
-    await emulator?.close();
+    await target?.close();
   });
 
   it.each(Object.entries(found))('%s', async (_name, steps) => {
-    const harness = cliHarness({ emulator, client, meter, accounts, tally });
+    const harness = cliHarness({ ...target, tally });
     // Races depend on timing: each sequence runs a few times.
     for (let attempt = 0; attempt < 4; attempt += 1) {
       const problems = await harness.runSequence(steps);

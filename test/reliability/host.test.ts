@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
-import { startAzurite, type RunningAzurite } from '../../dev/azurite.js';
+import { createAppStorage, startAzurite, type RunningAzurite } from '../../dev/azurite.js';
 import { packageRoot } from '../../src/app/package-root.js';
 import { names } from '../../src/app/runtime.js';
 import { runPaths } from '../../src/imports/paths.js';
@@ -43,12 +43,7 @@ describe('the compiled app on the local host in a child process: kill -9 mid-chu
       throw new Error('dist/ is missing: run `npm run build` first');
     }
     [azurite, emulator] = await Promise.all([startAzurite(), startEmulator({ profile: 'fast' })]);
-    blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-    const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
-    for (const name of [names.incoming, names.runs, names.results, names.extracts, names.jobs])
-      await blobs.getContainerClient(name).createIfNotExists();
-    for (const name of [names.importEvents, names.importChunks])
-      await queues.getQueueClient(name).createIfNotExists();
+    ({ blobs } = await createAppStorage(azurite.connectionString));
     runs = new BlobObjectStore(blobs.getContainerClient(names.runs));
     results = new BlobObjectStore(blobs.getContainerClient(names.results));
     for (const job of [leadsJob, contactsJob]) {
