@@ -51,6 +51,12 @@ export interface EmulatorSettings {
   readonly maxCount: number;
   readonly maxBatchParts: number;
 
+  /**
+   * Days a change-tracking delta token stays valid (Organization.ExpireChangeTrackingInDays, 0-365;
+   * default 7: reference §13). Scaled by timeScale like every other model time.
+   */
+  readonly changeTrackingDays: number;
+
   /** Retry-After (seconds, before time scaling) sent with an injected 429 fault. */
   readonly faultRetryAfterSeconds: number;
   /** Bytes per record the ceiling assumes for transfer time. */
@@ -86,6 +92,7 @@ export const REALISTIC: EmulatorSettings = {
   maxPageSize: 5000,
   maxCount: 5000,
   maxBatchParts: 1000,
+  changeTrackingDays: 7,
   faultRetryAfterSeconds: 1,
   ceilingBytesPerRecord: 300,
 };
@@ -94,6 +101,11 @@ export const REALISTIC: EmulatorSettings = {
 export const FAST: EmulatorSettings = { ...REALISTIC, limitsEnabled: false, latencyEnabled: false };
 
 export type Profile = 'fast' | 'realistic';
+
+/** Real milliseconds a delta token stays valid. */
+export function deltaTokenLifetimeMs(s: EmulatorSettings): number {
+  return s.changeTrackingDays * 86_400_000 * s.timeScale;
+}
 
 export function profileSettings(profile: Profile): EmulatorSettings {
   return profile === 'realistic' ? REALISTIC : FAST;
