@@ -46,6 +46,18 @@ export interface EmulatorSettings {
   readonly maxExecutionMs: number;
   readonly maxConcurrent: number;
 
+  /**
+   * Web servers behind the environment's load balancer, each with its own per-user limits; an
+   * `ARRAffinity` cookie pins a client to one (reference §13). 1 is a trial environment.
+   */
+  readonly webServers: number;
+  /** Send x-ms-ratelimit-* headers (Learn: "for debugging only"; a client must work without them). */
+  readonly rateLimitHeaders: boolean;
+  /** Send x-ms-dop-hint. */
+  readonly dopHintHeader: boolean;
+  /** Where x-ms-ratelimit-burst-remaining-xrm-requests starts: observed near 8,000, not the limit (§13). */
+  readonly reportedRequestAllowance: number;
+
   /** Query limits (reference §5). */
   readonly maxPageSize: number;
   readonly maxCount: number;
@@ -89,6 +101,10 @@ export const REALISTIC: EmulatorSettings = {
   maxRequests: 6000,
   maxExecutionMs: 1_200_000,
   maxConcurrent: 52,
+  webServers: 1,
+  rateLimitHeaders: true,
+  dopHintHeader: true,
+  reportedRequestAllowance: 8000,
   maxPageSize: 5000,
   maxCount: 5000,
   maxBatchParts: 1000,
