@@ -1,8 +1,10 @@
 // Adaptive concurrency for one (org, identity): how many requests may be in flight right now.
 // Slow start from x-ms-dop-hint (or 4), additive increase while healthy, multiplicative decrease on 429,
-// and a pause for every request of the identity while a Retry-After runs. Once the service is seen charging
-// execution time, a ledger of it (budget.ts) decides instead when the next request may go: the window is
-// spent as it frees, without 429s, whatever the number in flight.
+// and a pause for every request of the identity while a Retry-After runs: Retry-After and x-ms-dop-hint
+// are the supported signals (reference §13). When the optional x-ms-ratelimit-* headers show execution
+// time being spent and read as one window, a ledger of it (budget.ts) decides instead when the next
+// request may go: the window is spent as it frees, with fewer 429s. Limits are kept per web server
+// (§13): the answers' affinity cookies say how many servers share the work, and the bounds scale with them.
 import { ExecutionBudget, type BudgetEntry, type RequestShape } from './budget.js';
 
 export const defaultStartConcurrency = 4;
