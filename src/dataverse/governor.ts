@@ -241,7 +241,16 @@ export class Governor {
    * reports read as one window (else the governor's own limits apply, as without a ledger).
    */
   get pacing(): boolean {
-    return this.budget !== undefined && this.charged && this.budget.coherent;
+    return this.budget !== undefined && this.charged && this.budget.coherent && this.oneServer;
+  }
+
+  /**
+   * Only one web server has answered. The rate-limit headers describe the server that answered (reference
+   * §13), so once several share the work no one report describes the identity's budget: the ledger, the
+   * one-step growth and the low-budget stop then rest on them no longer, and Retry-After governs.
+   */
+  private get oneServer(): boolean {
+    return this.servers.size <= 1;
   }
 
   /** Records a finished request: frees its slot and adapts the limit and the pause to the answer. */
@@ -328,12 +337,14 @@ export class Governor {
   /** Requests the remaining execution time pays for, when the cost of one is known. */
   private affordable(): number | undefined {
     const remaining = this.last.timeRemainingSeconds;
+    if (!this.oneServer) return undefined;
     if (this.cost === undefined || remaining === undefined || this.cost <= 0) return undefined;
     return Math.floor(remaining / this.cost);
   }
 
   private budgetLow(): boolean {
     const { burstRemaining, timeRemainingSeconds } = this.last;
+    if (!this.oneServer) return false;
     const low = (value: number | undefined, peak: number) =>
       value !== undefined && peak > 0 && value < peak * this.lowBudgetShare;
     return low(burstRemaining, this.peakBurst) || low(timeRemainingSeconds, this.peakTime);

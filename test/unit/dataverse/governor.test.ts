@@ -99,6 +99,28 @@ describe('Governor', () => {
     expect(g.limit).toBe(4);
   });
 
+  it('stops reading the rate-limit headers as its budget once a second web server answers', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 300_000 });
+    const answer = (server: string, remaining: string) => {
+      const [t] = startMany(g, 1);
+      g.finish(t!, {
+        now: 0,
+        status: 204,
+        headers: {
+          'set-cookie': `ARRAffinity=${server}`,
+          'x-ms-ratelimit-time-remaining-xrm-requests': remaining,
+        },
+      });
+    };
+    answer('aa', '1,200.00');
+    answer('aa', '1,150.00');
+    // One server charging: the ledger paces.
+    expect(g.pacing).toBe(true);
+    answer('bb', '1,190.00');
+    expect(g.pacing).toBe(false);
+    expect(g.limit).toBeLessThanOrEqual(g.max);
+  });
+
   it('scales its bound with the web servers whose affinity cookies the answers carry (reference §13)', () => {
     const g = new Governor({ max: 10 });
     expect(g.max).toBe(10);
