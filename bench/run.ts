@@ -62,6 +62,14 @@ const benches: readonly Bench[] = [
     sharing: 'quiet',
   },
   {
+    name: 'signals',
+    script: 'bench/signals.ts',
+    // Documented signals only (issue 17): without rate-limit headers and over 4 web servers, side by side.
+    args: [],
+    quickArgs: ['--runs', 'headers,no-headers,4-servers'],
+    sharing: 'quiet',
+  },
+  {
     name: 'extract',
     script: 'bench/extract.ts',
     args: ['--out', 'bench/results/extract.json'],

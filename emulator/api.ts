@@ -12,7 +12,7 @@ import { metadataRequest } from './metadata.js';
 import { stableGuid, type Model, type Table } from './model.js';
 import { etagOf, parseEntityRef, type KeyRef, type Records, type WriteContext } from './records.js';
 import { parseExpand, runCount, runQuery, selectColumns } from './query.js';
-import { readMs, type EmulatorSettings } from './settings.js';
+import { deltaTokenLifetimeMs, readMs, type EmulatorSettings } from './settings.js';
 import type { Store } from './store.js';
 
 const API_PREFIX = /^\/api\/data\/(v9\.[0-2])\//;
@@ -173,7 +173,13 @@ export class Api {
       if (route.rest === '$count') {
         this.allow(req, 'GET');
         work.operation = 'count';
-        const n = runCount(this.store, { table, params, maxCount: s.maxCount });
+        const n = runCount(this.store, {
+          table,
+          params,
+          maxCount: s.maxCount,
+          now: new Date(),
+          deltaTokenLifetimeMs: deltaTokenLifetimeMs(s),
+        });
         return {
           status: 200,
           headers: { 'Content-Type': 'text/plain', 'OData-Version': '4.0' },
@@ -197,6 +203,7 @@ export class Api {
           maxPageSize: s.maxPageSize,
           maxCount: s.maxCount,
           now: new Date(),
+          deltaTokenLifetimeMs: deltaTokenLifetimeMs(s),
         });
         work.countedMs = readMs(s, out.rows, out.columns);
         work.recordsRead = out.rows;
@@ -388,11 +395,15 @@ export class Api {
         });
       }
       if (message === 'UpdateMultiple') {
+        // Two items for one record: the first is applied, the rest ignored without an error (§13).
+        const updated = new Set<string>();
         for (const t of items) {
           const id = t[pk];
           if (typeof id !== 'string') throw errors.invalidArgument('Entity Id must be specified for Update');
           const ref: KeyRef = this.records.parseKey(table, id);
           const found = this.records.require(table, ref);
+          if (updated.has(found.id)) continue;
+          updated.add(found.id);
           this.records.update(table, found.id, t, ctx);
         }
         work.countedMs = s.fixedServerMs + s.updateMultipleMs * items.length;
@@ -415,6 +426,15 @@ export class Api {
           ref = this.records.parseKey(table, t[pk] as string);
         }
         counted += ref?.kind === 'key' ? s.upsertMultipleByKeyMs : s.upsertMultipleByIdMs;
+        if (ref?.kind === 'key' && this.records.findId(table, ref) === undefined) {
+          // The key's columns repeated in the body fail the create path only (§13, UpsertMultiple).
+          const named = (a: (typeof ref.key.attributes)[number]) => [
+            a.logicalName,
+            ...[...a.navByTarget.values()].map((nav) => `${nav}@odata.bind`),
+          ];
+          const repeated = ref.key.attributes.some((a) => named(a).some((k) => t[k] !== undefined));
+          if (repeated) throw new DataverseError(400, '0x80040216', 'An unexpected error occurred.');
+        }
         if (ref) this.records.upsert(table, ref, t, ctx);
         else this.records.create(table, t, ctx);
       }

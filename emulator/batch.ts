@@ -6,6 +6,8 @@ import type { Store } from './store.js';
 
 // $batch (reference §6): multipart/mixed parsing, change sets (atomic), Content-ID references,
 // stop at first error unless Prefer: odata.continue-on-error, batchresponse_/changesetresponse_.
+// Outer status (§13 "$batch outer status"): without continue-on-error a failing item or change set makes
+// the whole answer 400, its multipart body holding the failure; with it, 200 and an answer per item.
 
 interface Part {
   readonly headers: Map<string, string>;
@@ -137,6 +139,7 @@ export function runBatch(
   const out: string[] = [];
   let operations = 0;
   let recordsWritten = 0;
+  let stopped = false;
 
   const run = (inner: InnerRequest, contentIds: Map<string, string> | undefined): ApiResponse => {
     operations += 1;
@@ -174,7 +177,10 @@ export function runBatch(
     if (item.kind === 'request') {
       const response = run(item.request, undefined);
       out.push(`--${outer}\r\n${renderPart(response, item.request.contentId)}`);
-      if (response.status >= 400 && !continueOnError) break;
+      if (response.status >= 400 && !continueOnError) {
+        stopped = true;
+        break;
+      }
       continue;
     }
     const changeset = `changesetresponse_${randomUUID()}`;
@@ -202,12 +208,15 @@ export function runBatch(
     }
     const body = parts.map((p) => `--${changeset}\r\n${p}`).join('\r\n') + `\r\n--${changeset}--`;
     out.push(`--${outer}\r\nContent-Type: multipart/mixed; boundary=${changeset}\r\n\r\n${body}`);
-    if (failed && !continueOnError) break;
+    if (failed && !continueOnError) {
+      stopped = true;
+      break;
+    }
   }
   const body = out.join('\r\n') + `\r\n--${outer}--\r\n`;
   return {
     response: {
-      status: 200,
+      status: stopped ? 400 : 200,
       headers: { 'Content-Type': `multipart/mixed; boundary=${outer}`, 'OData-Version': '4.0' },
       body,
     },

@@ -7,8 +7,11 @@ class Window {
   private amounts: number[] = [];
   private head = 0;
   sum = 0;
+  /** Entries ever pushed. */
+  admitted = 0;
 
   push(t: number, amount: number): void {
+    this.admitted += 1;
     this.times.push(t);
     this.amounts.push(amount);
     this.sum += amount;
@@ -42,10 +45,15 @@ class Window {
   }
 }
 
-interface Usage {
+/** One user's windows on one web server: Dataverse keeps its limits per user per server (reference §13). */
+interface Slot {
   readonly requests: Window;
   readonly execution: Window;
   inflight: number;
+}
+
+interface Usage {
+  readonly servers: Map<number, Slot>;
   totalRequests: number;
   totalCountedMs: number;
   transferBytes: number;
@@ -55,6 +63,7 @@ interface Usage {
 
 export interface UserUsage {
   readonly user: string;
+  /** Summed over the web servers. */
   readonly requestsInWindow: number;
   readonly executionMsInWindow: number;
   readonly inflight: number;
@@ -65,6 +74,8 @@ export interface UserUsage {
   /** Rows the user's reads returned. */
   readonly rowsRead: number;
   readonly throttled: number;
+  /** Requests admitted by each web server, in server order. */
+  readonly requestsByServer: readonly number[];
 }
 
 const grouped = (n: number, digits = 0): string =>
@@ -72,7 +83,8 @@ const grouped = (n: number, digits = 0): string =>
 
 /**
  * Per-user service protection (reference §8, performance §2 and §3.6): sliding windows of requests
- * and counted execution time checked lazily at admission, concurrency checked immediately.
+ * and counted execution time checked lazily at admission, concurrency checked immediately; each kept
+ * per user per web server (§13).
  * All bookkeeping is in model time = real time / timeScale.
  */
 export class ServiceProtection {
@@ -91,9 +103,7 @@ export class ServiceProtection {
     let u = this.users.get(user);
     if (!u) {
       u = {
-        requests: new Window(),
-        execution: new Window(),
-        inflight: 0,
+        servers: new Map(),
         totalRequests: 0,
         totalCountedMs: 0,
         transferBytes: 0,
@@ -102,11 +112,19 @@ export class ServiceProtection {
       };
       this.users.set(user, u);
     }
-    const s = this.settings();
-    const before = this.now() - s.windowSeconds * 1000;
-    u.requests.prune(before);
-    u.execution.prune(before);
     return u;
+  }
+
+  private slot(u: Usage, server: number): Slot {
+    let slot = u.servers.get(server);
+    if (!slot) {
+      slot = { requests: new Window(), execution: new Window(), inflight: 0 };
+      u.servers.set(server, slot);
+    }
+    const before = this.now() - this.settings().windowSeconds * 1000;
+    slot.requests.prune(before);
+    slot.execution.prune(before);
+    return slot;
   }
 
   private throttle(u: Usage, code: string, message: string, waitModelMs: number): DataverseError {
@@ -118,14 +136,15 @@ export class ServiceProtection {
     });
   }
 
-  /** Admits a request or returns the 429 it gets. Admitted requests must be released. */
-  admit(user: string): DataverseError | undefined {
+  /** Admits a request on a web server or returns the 429 it gets. Admitted requests must be released. */
+  admit(user: string, server = 0): DataverseError | undefined {
     const s = this.settings();
     const u = this.usage(user);
+    const slot = this.slot(u, server);
     if (s.limitsEnabled) {
       const window = s.windowSeconds * 1000;
       const now = this.now();
-      if (u.inflight >= s.maxConcurrent) {
+      if (slot.inflight >= s.maxConcurrent) {
         return this.throttle(
           u,
           '0x80072326',
@@ -133,8 +152,8 @@ export class ServiceProtection {
           1000,
         );
       }
-      if (u.requests.count >= s.maxRequests) {
-        const t = u.requests.timeWhenAtMost(s.maxRequests - 1) ?? now;
+      if (slot.requests.count >= s.maxRequests) {
+        const t = slot.requests.timeWhenAtMost(s.maxRequests - 1) ?? now;
         return this.throttle(
           u,
           '0x80072322',
@@ -142,8 +161,8 @@ export class ServiceProtection {
           t + window - now,
         );
       }
-      if (u.execution.sum >= s.maxExecutionMs) {
-        const t = u.execution.timeWhenAtMost(s.maxExecutionMs - 1) ?? now;
+      if (slot.execution.sum >= s.maxExecutionMs) {
+        const t = slot.execution.timeWhenAtMost(s.maxExecutionMs - 1) ?? now;
         return this.throttle(
           u,
           '0x80072321',
@@ -152,16 +171,16 @@ export class ServiceProtection {
         );
       }
     }
-    u.requests.push(this.now(), 1);
-    u.inflight += 1;
+    slot.requests.push(this.now(), 1);
+    slot.inflight += 1;
     u.totalRequests += 1;
     return undefined;
   }
 
   /** Counts server time of an admitted request (model ms). */
-  charge(user: string, countedMs: number): void {
+  charge(user: string, countedMs: number, server = 0): void {
     const u = this.usage(user);
-    u.execution.push(this.now(), countedMs);
+    this.slot(u, server).execution.push(this.now(), countedMs);
     u.totalCountedMs += countedMs;
   }
 
@@ -172,33 +191,48 @@ export class ServiceProtection {
     u.rowsRead += rowsRead;
   }
 
-  release(user: string): void {
-    const u = this.users.get(user);
-    if (u && u.inflight > 0) u.inflight -= 1;
+  release(user: string, server = 0): void {
+    const slot = this.users.get(user)?.servers.get(server);
+    if (slot && slot.inflight > 0) slot.inflight -= 1;
   }
 
-  inflight(user: string): number {
-    return this.users.get(user)?.inflight ?? 0;
+  inflight(user: string, server = 0): number {
+    return this.users.get(user)?.servers.get(server)?.inflight ?? 0;
+  }
+
+  /** Requests in flight on a web server, all users together: what a load balancer balances. */
+  serverLoad(server: number): number {
+    let n = 0;
+    for (const u of this.users.values()) n += u.servers.get(server)?.inflight ?? 0;
+    return n;
   }
 
   /**
-   * x-ms-ratelimit-* headers; time remaining is in model seconds formatted like `1,200.00`. With limits
-   * off no request can be refused for its execution time, so that budget reads as full (a client pacing
-   * itself by it would otherwise wait for nothing); requests are still counted. With limits on, the
-   * emulator also says how long its window is in real milliseconds (`x-ms-emulator-window-ms`, next to
-   * its millisecond Retry-After): a time-scaled window is not Dataverse's documented 300 s.
+   * x-ms-ratelimit-* headers as the service sends them (reference §13): for this user on this web server,
+   * the request count starting near 8,000 (`reportedRequestAllowance`, not the enforced limit) and the
+   * time remaining in model seconds formatted like `1,200.00`; none at all with `rateLimitHeaders` off.
+   * With limits off no request can be refused for its execution time, so that budget reads as full (a
+   * client pacing itself by it would otherwise wait for nothing); requests are still counted. With limits
+   * on, the emulator also says how long its window is in real milliseconds (`x-ms-emulator-window-ms`,
+   * next to its millisecond Retry-After): a time-scaled window is not Dataverse's documented 300 s.
    */
-  headers(user: string): Record<string, string> {
+  headers(user: string, server = 0): Record<string, string> {
     const s = this.settings();
-    const u = this.usage(user);
-    const executionMs = s.limitsEnabled ? u.execution.sum : 0;
+    const slot = this.slot(this.usage(user), server);
+    const executionMs = s.limitsEnabled ? slot.execution.sum : 0;
     return {
-      'x-ms-ratelimit-burst-remaining-xrm-requests': String(Math.max(0, s.maxRequests - u.requests.count)),
-      'x-ms-ratelimit-time-remaining-xrm-requests': grouped(
-        Math.max(0, s.maxExecutionMs - executionMs) / 1000,
-        2,
-      ),
-      'x-ms-dop-hint': String(s.dopHint),
+      ...(s.rateLimitHeaders
+        ? {
+            'x-ms-ratelimit-burst-remaining-xrm-requests': String(
+              Math.max(0, s.reportedRequestAllowance - slot.requests.count),
+            ),
+            'x-ms-ratelimit-time-remaining-xrm-requests': grouped(
+              Math.max(0, s.maxExecutionMs - executionMs) / 1000,
+              2,
+            ),
+          }
+        : {}),
+      ...(s.dopHintHeader ? { 'x-ms-dop-hint': String(s.dopHint) } : {}),
       ...(s.limitsEnabled
         ? { 'x-ms-emulator-window-ms': String(Math.round(s.windowSeconds * 1000 * s.timeScale)) }
         : {}),
@@ -206,18 +240,24 @@ export class ServiceProtection {
   }
 
   snapshot(): UserUsage[] {
+    const servers = this.settings().webServers;
     return [...this.users.keys()].map((user) => {
       const u = this.usage(user);
+      const slots = [...u.servers.keys()].map((server) => this.slot(u, server));
+      const sum = (f: (slot: Slot) => number) => slots.reduce((n, slot) => n + f(slot), 0);
+      const requestsByServer = Array.from({ length: Math.max(servers, u.servers.size) }, () => 0);
+      for (const [server, slot] of u.servers) requestsByServer[server] = slot.requests.admitted;
       return {
         user,
-        requestsInWindow: u.requests.count,
-        executionMsInWindow: u.execution.sum,
-        inflight: u.inflight,
+        requestsInWindow: sum((slot) => slot.requests.count),
+        executionMsInWindow: sum((slot) => slot.execution.sum),
+        inflight: sum((slot) => slot.inflight),
         totalRequests: u.totalRequests,
         totalCountedMs: u.totalCountedMs,
         transferBytes: u.transferBytes,
         rowsRead: u.rowsRead,
         throttled: u.throttled,
+        requestsByServer,
       };
     });
   }

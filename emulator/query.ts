@@ -15,6 +15,8 @@ export interface QueryInput {
   readonly maxPageSize: number;
   readonly maxCount: number;
   readonly now: Date;
+  /** Real milliseconds a delta token stays valid (the organisation's change-tracking lifetime). */
+  readonly deltaTokenLifetimeMs: number;
 }
 
 export interface QueryOutput {
@@ -173,11 +175,18 @@ function deltaLink(input: QueryInput, select: string | null, version: number): s
   return `${input.apiRoot}${input.table.entitySetName}?${sel}$deltatoken=${token}`;
 }
 
-function parseDeltaToken(store: Store, token: string): number {
-  const m = /^(\d+)!/.exec(token);
+function parseDeltaToken(
+  store: Store,
+  token: string,
+  input: Pick<QueryInput, 'now' | 'deltaTokenLifetimeMs'>,
+): number {
+  const m = /^(\d+)!(\d{2})\/(\d{2})\/(\d{4}) (\d{2}:\d{2}:\d{2})$/.exec(token);
   if (!m) throw errors.expiredDeltaToken();
   const version = Number(m[1]);
   if (version < store.minDeltaVersion || version > store.version) throw errors.expiredDeltaToken();
+  // Tokens older than the organisation's lifetime (ExpireChangeTrackingInDays, default 7: §13) expire.
+  const issued = Date.parse(`${m[4]}-${m[2]}-${m[3]}T${m[5]}Z`);
+  if (!(input.now.getTime() - issued <= input.deltaTokenLifetimeMs)) throw errors.expiredDeltaToken();
   return version;
 }
 
@@ -420,7 +429,7 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
 
   if (deltaToken !== null) {
     if (!table.changeTracking) throw errors.expiredDeltaToken();
-    const since = parseDeltaToken(store, deltaToken);
+    const since = parseDeltaToken(store, deltaToken, input);
     const skip = params.get('$skiptoken');
     const cookie = skip !== null ? decodeSkipToken(skip) : undefined;
     // Pages of one delta share a snapshot: later changes wait for the next deltaLink.
@@ -628,11 +637,14 @@ export function runQuery(model: Model, store: Store, input: QueryInput): QueryOu
 }
 
 /** GET {set}/$count: plain-text count, capped like Dataverse's; with $deltatoken, the number of changes. */
-export function runCount(store: Store, input: Pick<QueryInput, 'table' | 'params' | 'maxCount'>): number {
+export function runCount(
+  store: Store,
+  input: Pick<QueryInput, 'table' | 'params' | 'maxCount' | 'now' | 'deltaTokenLifetimeMs'>,
+): number {
   const token = input.params.get('$deltatoken');
   if (token !== null) {
     if (!input.table.changeTracking) throw errors.expiredDeltaToken();
-    const since = parseDeltaToken(store, token);
+    const since = parseDeltaToken(store, token, input);
     let changes = store.deletions(input.table).filter((d) => d.version > since).length;
     for (const row of store.rows(input.table)) if (Number(row.versionnumber) > since) changes += 1;
     return changes;

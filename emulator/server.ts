@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
@@ -303,6 +303,30 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     }
   };
 
+  // Web servers (reference §13): each has an affinity token; a request carrying one goes to its server,
+  // any other to the least-loaded server (ties in turn).
+  const serverTokens: string[] = [];
+  const serverToken = (server: number): string => {
+    while (serverTokens.length <= server) serverTokens.push(randomBytes(32).toString('hex'));
+    return serverTokens[server]!;
+  };
+  let nextServer = 0;
+  const pickServer = (cookie: string | undefined): { server: number; pinned: boolean } => {
+    const servers = Math.max(1, Math.floor(settings.webServers));
+    const token = /(?:^|;\s*)ARRAffinity=([0-9a-f]+)/i.exec(cookie ?? '')?.[1]?.toLowerCase();
+    const known = token === undefined ? -1 : serverTokens.indexOf(token);
+    if (known >= 0 && known < servers) return { server: known, pinned: true };
+    let best = 0;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < servers; k += 1) {
+      const candidate = (nextServer + k) % servers;
+      const load = limits.serverLoad(candidate);
+      if (load < bestLoad) [best, bestLoad] = [candidate, load];
+    }
+    nextServer = (best + 1) % servers;
+    return { server: best, pinned: false };
+  };
+
   const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const started = performance.now();
     const requestId = randomUUID();
@@ -348,8 +372,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       );
     }
     const user = auth[1]!;
-    const affinity = `ARRAffinity=${user.length.toString(16)}${requestId.slice(0, 8)}; path=/; secure; HttpOnly`;
-    base['Set-Cookie'] = affinity;
+    const { server, pinned } = pickServer(headers.cookie);
+    // Like the load balancer's: a request without a valid affinity cookie is told which server answered.
+    if (!pinned) base['Set-Cookie'] = `ARRAffinity=${serverToken(server)}; path=/; secure; HttpOnly`;
 
     const fault = rollFault(faults, random);
     if (fault) counters.faults[fault] += 1;
@@ -363,7 +388,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
           `Number of requests exceeded the limit of ${settings.maxRequests} over time window of ${settings.windowSeconds} seconds.`,
           {
             ...base,
-            ...limits.headers(user),
+            ...limits.headers(user, server),
             'Retry-After': String(wait),
             'x-ms-emulator-retry-after-ms': String(Math.ceil(wait * 1000 * settings.timeScale)),
           },
@@ -383,13 +408,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       );
     }
 
-    const rejected = limits.admit(user);
+    const rejected = limits.admit(user, server);
     if (rejected) {
       counters.throttled += 1;
       return finish(
         errorResponse(429, rejected.code, rejected.message, {
           ...base,
-          ...limits.headers(user),
+          ...limits.headers(user, server),
           ...rejected.headers,
         }),
         {
@@ -398,12 +423,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         },
       );
     }
-    const inflight = limits.inflight(user);
+    const inflight = limits.inflight(user, server);
     let released = false;
     const release = () => {
       if (!released) {
         released = true;
-        limits.release(user);
+        limits.release(user, server);
       }
     };
     res.on('close', release);
@@ -433,14 +458,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       } else {
         ({ response, work } = api.handle(apiReq, ctx));
       }
-      limits.charge(user, work.countedMs);
+      limits.charge(user, work.countedMs, server);
       const bytes = Buffer.byteLength(body) + Buffer.byteLength(response.body ?? '');
       limits.moved(user, bytes, response.status < 400 ? (work.recordsRead ?? 0) : 0);
       if (response.status < 400) {
         counters.recordsWritten += work.recordsWritten;
         counters.bulkRecordsWritten += work.bulkRecords;
       }
-      response.headers = { ...base, ...limits.headers(user), ...response.headers };
+      response.headers = { ...base, ...limits.headers(user, server), ...response.headers };
       if (settings.latencyEnabled) {
         const transferMs = (bytes / settings.transferBytesPerSecond) * 1000;
         const modelMs = (settings.networkMs + transferMs + work.countedMs) * congestion(settings, inflight);

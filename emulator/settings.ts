@@ -46,10 +46,28 @@ export interface EmulatorSettings {
   readonly maxExecutionMs: number;
   readonly maxConcurrent: number;
 
+  /**
+   * Web servers behind the environment's load balancer, each with its own per-user limits; an
+   * `ARRAffinity` cookie pins a client to one (reference §13). 1 is a trial environment.
+   */
+  readonly webServers: number;
+  /** Send x-ms-ratelimit-* headers (Learn: "for debugging only"; a client must work without them). */
+  readonly rateLimitHeaders: boolean;
+  /** Send x-ms-dop-hint. */
+  readonly dopHintHeader: boolean;
+  /** Where x-ms-ratelimit-burst-remaining-xrm-requests starts: observed near 8,000, not the limit (§13). */
+  readonly reportedRequestAllowance: number;
+
   /** Query limits (reference §5). */
   readonly maxPageSize: number;
   readonly maxCount: number;
   readonly maxBatchParts: number;
+
+  /**
+   * Days a change-tracking delta token stays valid (Organization.ExpireChangeTrackingInDays, 0-365;
+   * default 7: reference §13). Scaled by timeScale like every other model time.
+   */
+  readonly changeTrackingDays: number;
 
   /** Retry-After (seconds, before time scaling) sent with an injected 429 fault. */
   readonly faultRetryAfterSeconds: number;
@@ -83,9 +101,14 @@ export const REALISTIC: EmulatorSettings = {
   maxRequests: 6000,
   maxExecutionMs: 1_200_000,
   maxConcurrent: 52,
+  webServers: 1,
+  rateLimitHeaders: true,
+  dopHintHeader: true,
+  reportedRequestAllowance: 8000,
   maxPageSize: 5000,
   maxCount: 5000,
   maxBatchParts: 1000,
+  changeTrackingDays: 7,
   faultRetryAfterSeconds: 1,
   ceilingBytesPerRecord: 300,
 };
@@ -94,6 +117,11 @@ export const REALISTIC: EmulatorSettings = {
 export const FAST: EmulatorSettings = { ...REALISTIC, limitsEnabled: false, latencyEnabled: false };
 
 export type Profile = 'fast' | 'realistic';
+
+/** Real milliseconds a delta token stays valid. */
+export function deltaTokenLifetimeMs(s: EmulatorSettings): number {
+  return s.changeTrackingDays * 86_400_000 * s.timeScale;
+}
 
 export function profileSettings(profile: Profile): EmulatorSettings {
   return profile === 'realistic' ? REALISTIC : FAST;

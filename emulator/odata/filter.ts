@@ -43,7 +43,13 @@ const STRING_FNS: ReadonlySet<string> = new Set(['contains', 'startswith', 'ends
 type Token =
   | { readonly t: 'punct'; readonly v: '(' | ')' | ',' | '[' | ']' | '='; readonly pos: number }
   | { readonly t: 'word'; readonly v: string; readonly pos: number }
-  | { readonly t: 'lit'; readonly v: string | number | boolean | null; readonly pos: number };
+  | {
+      readonly t: 'lit';
+      readonly v: string | number | boolean | null;
+      readonly pos: number;
+      /** How a string was quoted: `'` (an OData literal) or `"` (a JSON string in a collection). */
+      readonly quote?: "'" | '"';
+    };
 
 const GUID_AT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-])/;
 const DATETIME_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?/;
@@ -66,10 +72,19 @@ function tokenize(text: string): Token[] {
       continue;
     }
     if (c === '"') {
-      // Double-quoted strings appear in query-function value lists: PropertyValues=["5","2000"].
-      const end = text.indexOf('"', i + 1);
-      if (end < 0) throw errors.uri(`There is an unterminated literal at position ${i} in '${text}'.`);
-      tokens.push({ t: 'lit', v: text.slice(i + 1, end), pos: i });
+      // JSON strings, escapes included, make up query-function value lists: PropertyValues=["5","2000"].
+      let end = i + 1;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const json = text.slice(i, end + 1);
+      let value: unknown;
+      try {
+        value = JSON.parse(json);
+      } catch {
+        throw errors.uri(
+          `Syntax error: the literal at position ${i} in '${text}' is not a valid JSON string.`,
+        );
+      }
+      tokens.push({ t: 'lit', v: value as string, pos: i, quote: '"' });
       i = end + 1;
       continue;
     }
@@ -93,7 +108,7 @@ function tokenize(text: string): Token[] {
         value += text[i];
         i += 1;
       }
-      tokens.push({ t: 'lit', v: value, pos: start });
+      tokens.push({ t: 'lit', v: value, pos: start, quote: "'" });
       continue;
     }
     const rest = text.slice(i);
@@ -226,7 +241,11 @@ class Parser {
     return { kind: 'operand', operand: left };
   }
 
-  /** `Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=['a','b'])` and friends. */
+  /**
+   * `Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=["a","b"])` and friends. The value list is
+   * an OData collection in JSON form, so its strings are double-quoted: a single-quoted item is a syntax
+   * error, as in an OData parser (reference §13; Learn shows only the double-quoted form).
+   */
   private crmFunction(name: string, pos: number): FilterExpr {
     if (!CRM_FNS.has(name)) {
       throw errors.uri(
@@ -250,8 +269,9 @@ class Parser {
       } else if (key.v === 'PropertyValues') {
         this.expect('[');
         values = [];
-        while (this.tokens[this.i]?.t === 'lit') {
-          values.push((this.tokens[this.i] as { v: LiteralValue }).v);
+        for (let item = this.tokens[this.i]; item?.t === 'lit'; item = this.tokens[this.i]) {
+          if (item.quote === "'") this.fail(item.pos);
+          values.push(item.v);
           this.i += 1;
           if (this.tokens[this.i]?.t === 'punct' && this.tokens[this.i]!.v === ',') this.i += 1;
         }
@@ -293,6 +313,8 @@ class Parser {
     const t = this.tokens[this.i];
     if (!t) this.fail(this.text.length);
     this.i += 1;
+    // A JSON string is a collection item only, never an operand of its own.
+    if (t.t === 'lit' && t.quote === '"') this.fail(t.pos);
     if (t.t === 'lit') return { kind: 'lit', value: t.v };
     if (t.t === 'word') return { kind: 'prop', name: t.v };
     return this.fail(t.pos);

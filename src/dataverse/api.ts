@@ -21,6 +21,11 @@ export interface ApiRequest {
   readonly table?: string;
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
+  /**
+   * Return a 4xx/5xx answer whose body is multipart/mixed instead of throwing: a `$batch` without
+   * continue-on-error answers 400 with the multipart body holding the failed item (reference §13).
+   */
+  readonly multipartAnyStatus?: boolean;
 }
 
 export interface ApiResponse extends HttpResponse {
@@ -30,7 +35,10 @@ export interface ApiResponse extends HttpResponse {
 
 export interface ApiSender {
   readonly apiRoot: string;
-  /** Sends and returns 2xx/3xx answers; throws DataverseError for anything else after the retries. */
+  /**
+   * Sends and returns 2xx/3xx answers (and multipart answers of any status when asked); throws
+   * DataverseError for anything else after the retries.
+   */
   send(request: ApiRequest): Promise<ApiResponse>;
 }
 
@@ -93,7 +101,8 @@ export function createApiSender(
         if (isDataverseError(e)) onFailure(e);
         throw e;
       });
-      if (response.status >= 400) {
+      const multipart = /^multipart\/mixed/i.test(response.headers['content-type'] ?? '');
+      if (response.status >= 400 && !(request.multipartAnyStatus && multipart)) {
         const error = errorFromResponse(response.status, response.body, {
           method: request.method,
           url,

@@ -231,6 +231,7 @@ export async function executeBatch(
     headers: { 'content-type': `multipart/mixed; boundary=${boundary}` },
     prefer: options.continueOnError ? ['odata.continue-on-error'] : [],
     idempotent,
+    multipartAnyStatus: true,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
   });

@@ -1,11 +1,14 @@
 // A client-side ledger of one identity's execution-time window.
 //
-// Dataverse charges each request's server time to a sliding window (1,200 s per 300 s) when the request
-// arrives, and admits a request while the window's sum is under the limit (reference §8). Concurrency alone
-// cannot see that sum: at the recommended parallelism a client spends a little less than the budget, and
-// above it meets 429s. The ledger keeps when each request was sent and what it cost, learns costs from the
-// `x-ms-ratelimit-time-remaining-xrm-requests` every answer carries, and so knows when the next request
-// would find the window full and when the window frees again.
+// Dataverse limits the combined execution time of a user's requests to 1,200 s per 300 s sliding window
+// (reference §8). When within a request the service counts that time is not documented: the ledger
+// assumes it counts from the request's arrival (the emulator's model, docs/emulator.md), an assumption,
+// which is why it stops pacing when the reports contradict it. Concurrency alone cannot see the window's
+// sum: at the recommended parallelism a client spends a little less than the budget, and above it meets
+// 429s. The ledger keeps when each request was sent and what it cost, learns costs from
+// `x-ms-ratelimit-time-remaining-xrm-requests` when the service sends it ("for debugging only", §13: the
+// client works without it, on Retry-After), and so knows when the next request would find the window full
+// and when the window frees again.
 
 export interface BudgetOptions {
   /** The service's window (Dataverse: 300 s). */

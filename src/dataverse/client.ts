@@ -6,6 +6,7 @@ import pMap from 'p-map';
 import { BulkSizer, chunk, writeMultiple, type BulkContext, type RecordResult } from './bulk.js';
 import { systemClock, type Clock } from './clock.js';
 import { isDataverseError, isNotFoundCode, type DataverseError } from './errors.js';
+import { maxServersFollowed } from './governor.js';
 import { IdentityPool } from './identity-pool.js';
 import { entityInfo, tableMetadata } from './metadata.js';
 import { MetricsRecorder, type ClientEvent, type ClientMetrics } from './metrics.js';
@@ -115,7 +116,8 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
   });
   const transport = createTransport({
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-    connections: maxConcurrency * options.tokenProviders.length,
+    // Per web server: the governor may spread over up to maxServersFollowed of them.
+    connections: maxConcurrency * maxServersFollowed * options.tokenProviders.length,
     timeoutMs,
   });
   const apiRoot = apiRootOf(options.url);

@@ -8,8 +8,8 @@ export interface FilterShape {
 }
 
 /**
- * `Microsoft.Dynamics.CRM.In(PropertyName='<attribute>',PropertyValues=[...])`, its parts OData string
- * literals (the function takes text, also for number columns). A value costs its text and two quotes
+ * `Microsoft.Dynamics.CRM.In(PropertyName='<attribute>',PropertyValues=["a","b"])`, its parts written by
+ * `inValue` (the function takes text, also for number columns). A value costs its text and two quotes
  * instead of `<name> eq '...' or `, so one read carries about twice the values.
  */
 export function inShape(attribute: string): FilterShape {
@@ -18,6 +18,14 @@ export function inShape(attribute: string): FilterShape {
     separator: ',',
     close: '])',
   };
+}
+
+/**
+ * One value of a query function's `PropertyValues`: a double-quoted JSON string, the form Learn's
+ * query-function examples use (reference §13); single-quoted items appear in no documented example.
+ */
+export function inValue(value: string): string {
+  return JSON.stringify(value);
 }
 
 /** Conditions joined by `or`. */

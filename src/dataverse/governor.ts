@@ -1,8 +1,10 @@
 // Adaptive concurrency for one (org, identity): how many requests may be in flight right now.
 // Slow start from x-ms-dop-hint (or 4), additive increase while healthy, multiplicative decrease on 429,
-// and a pause for every request of the identity while a Retry-After runs. Once the service is seen charging
-// execution time, a ledger of it (budget.ts) decides instead when the next request may go: the window is
-// spent as it frees, without 429s, whatever the number in flight.
+// and a pause for every request of the identity while a Retry-After runs: Retry-After and x-ms-dop-hint
+// are the supported signals (reference §13). When the optional x-ms-ratelimit-* headers show execution
+// time being spent and read as one window, a ledger of it (budget.ts) decides instead when the next
+// request may go: the window is spent as it frees, with fewer 429s. Limits are kept per web server
+// (§13): the answers' affinity cookies say how many servers share the work, and the bounds scale with them.
 import { ExecutionBudget, type BudgetEntry, type RequestShape } from './budget.js';
 
 export const defaultStartConcurrency = 4;
@@ -13,9 +15,22 @@ export const defaultStartConcurrency = 4;
 const SEND_SPACING_MS = 8;
 /** Dataverse refuses a 53rd concurrent request per user and server. */
 export const serviceConcurrencyLimit = 52;
+/**
+ * Most web servers the governor scales its limits over. Our own bound: an environment's server count is
+ * not published, and a count that only grows must not let a long run's recycled servers inflate it.
+ */
+export const maxServersFollowed = 8;
+
+/**
+ * The load balancer's affinity token in an answer's Set-Cookie. We never send the cookie back (Learn's
+ * bulk-load advice: remove it so requests spread over the servers), so every answer names its server.
+ */
+export function affinityOf(headers: Readonly<Record<string, string>>): string | undefined {
+  return /(?:^|[;,]\s*)ARRAffinity=([^;,\s]+)/i.exec(headers['set-cookie'] ?? '')?.[1];
+}
 
 export interface GovernorOptions {
-  /** Upper bound (≤ 52). */
+  /** Upper bound per web server seen (≤ 52, the service's concurrency limit per user and server). */
   readonly max: number;
   readonly initial?: number;
   readonly min?: number;
@@ -102,7 +117,10 @@ export function readRateLimitHeaders(headers: Readonly<Record<string, string>>):
 }
 
 export class Governor {
-  readonly max: number;
+  /** The bound per web server. */
+  private readonly maxPerServer: number;
+  /** Affinity tokens of the web servers that have answered. */
+  private readonly servers = new Set<string>();
   readonly min: number;
   private readonly decreaseFactor: number;
   private readonly lowBudgetShare: number;
@@ -129,15 +147,33 @@ export class Governor {
   private charged = false;
 
   constructor(options: GovernorOptions) {
-    this.max = Math.max(1, Math.min(serviceConcurrencyLimit, Math.floor(options.max)));
-    this.min = Math.max(1, Math.min(this.max, options.min ?? 1));
+    this.maxPerServer = Math.max(1, Math.min(serviceConcurrencyLimit, Math.floor(options.max)));
+    this.min = Math.max(1, Math.min(this.maxPerServer, options.min ?? 1));
     this.decreaseFactor = options.decreaseFactor ?? 0.5;
     this.lowBudgetShare = options.lowBudgetShare ?? 0.1;
     this.window = this.clamp(options.initial ?? defaultStartConcurrency);
-    this.threshold = this.max;
+    this.threshold = Number.POSITIVE_INFINITY;
     this.budget = options.budgetWindowMs
       ? new ExecutionBudget({ windowMs: options.budgetWindowMs })
       : undefined;
+  }
+
+  /**
+   * Upper bound now: the per-server bound times the web servers seen answering. Limits are kept per user
+   * per server (reference §13), so spread requests may be that many more.
+   */
+  get max(): number {
+    return this.maxPerServer * this.serverCount;
+  }
+
+  /** The most `max` can become, once every server it follows has answered. */
+  get maxPossible(): number {
+    return this.maxPerServer * maxServersFollowed;
+  }
+
+  /** Web servers seen answering (1 when the answers name none). */
+  get serverCount(): number {
+    return Math.max(1, Math.min(maxServersFollowed, this.servers.size));
   }
 
   /** Requests that may be in flight at once now. */
@@ -205,13 +241,24 @@ export class Governor {
    * reports read as one window (else the governor's own limits apply, as without a ledger).
    */
   get pacing(): boolean {
-    return this.budget !== undefined && this.charged && this.budget.coherent;
+    return this.budget !== undefined && this.charged && this.budget.coherent && this.oneServer;
+  }
+
+  /**
+   * Only one web server has answered. The rate-limit headers describe the server that answered (reference
+   * §13), so once several share the work no one report describes the identity's budget: the ledger, the
+   * one-step growth and the low-budget stop then rest on them no longer, and Retry-After governs.
+   */
+  private get oneServer(): boolean {
+    return this.servers.size <= 1;
   }
 
   /** Records a finished request: frees its slot and adapts the limit and the pause to the answer. */
   finish(ticket: Ticket, outcome: Outcome): void {
     this.running = Math.max(0, this.running - 1);
     const rate = outcome.headers ? readRateLimitHeaders(outcome.headers) : {};
+    const server = outcome.headers ? affinityOf(outcome.headers) : undefined;
+    if (server !== undefined && this.servers.size < maxServersFollowed) this.servers.add(server);
     this.observe(rate);
     if (ticket.entry) {
       // A refused request (429) or one that never reached the service was not charged.
@@ -226,7 +273,8 @@ export class Governor {
         // Too many requests in flight: a plain multiplicative cut. A spent request or time budget is waited out
         // by the pause instead, so that cut stops at the server's recommended parallelism: fewer slots would
         // leave budget unused once the window frees it.
-        const floor = outcome.concurrencyLimited ? this.min : Math.min(this.window, this.hint ?? this.min);
+        // Without a hint (no header sent), the default start stands in for it.
+        const floor = outcome.concurrencyLimited ? this.min : Math.min(this.window, this.recommended);
         this.window = this.clamp(Math.max(floor, this.window * this.decreaseFactor));
         this.threshold = this.window;
         this.epochValue++;
@@ -246,9 +294,14 @@ export class Governor {
     if (this.budgetLow()) return;
     // Once a budget (not concurrency) 429 has shown the limits bind, grow no further than the hint: it
     // spends about the sustained rate, where more in flight only meets the next 429 sooner.
-    if (this.budgetBound && this.window >= (this.hint ?? defaultStartConcurrency)) return;
+    if (this.budgetBound && this.window >= this.recommended) return;
     // Slow start doubles per round trip until the first 429; afterwards grow by one per round trip.
     this.window = this.clamp(this.window < this.threshold ? this.window + 1 : this.window + 1 / this.window);
+  }
+
+  /** The recommended parallelism over every server seen: x-ms-dop-hint, or the default start, per server. */
+  private get recommended(): number {
+    return (this.hint ?? defaultStartConcurrency) * this.serverCount;
   }
 
   private observe(rate: RateLimitHeaders): void {
@@ -284,12 +337,14 @@ export class Governor {
   /** Requests the remaining execution time pays for, when the cost of one is known. */
   private affordable(): number | undefined {
     const remaining = this.last.timeRemainingSeconds;
+    if (!this.oneServer) return undefined;
     if (this.cost === undefined || remaining === undefined || this.cost <= 0) return undefined;
     return Math.floor(remaining / this.cost);
   }
 
   private budgetLow(): boolean {
     const { burstRemaining, timeRemainingSeconds } = this.last;
+    if (!this.oneServer) return false;
     const low = (value: number | undefined, peak: number) =>
       value !== undefined && peak > 0 && value < peak * this.lowBudgetShare;
     return low(burstRemaining, this.peakBurst) || low(timeRemainingSeconds, this.peakTime);

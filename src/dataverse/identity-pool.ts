@@ -61,9 +61,12 @@ export class IdentityPool {
     return this.lanes.reduce((n, l) => n + l.governor.limit, 0);
   }
 
-  /** Sum of every identity's maximum: how much work is worth keeping ready. */
+  /**
+   * Sum of every identity's maximum: how much work is worth keeping ready. Counted over every web server
+   * the governors may yet see, so work planned before the servers answer can still use them all.
+   */
   get maxCapacity(): number {
-    return this.lanes.reduce((n, l) => n + l.governor.max, 0);
+    return this.lanes.reduce((n, l) => n + l.governor.maxPossible, 0);
   }
 
   /** A slot for one request; `shape` lets the identity's ledger count its execution time. */

@@ -1,5 +1,5 @@
 import pMap from 'p-map';
-import { inShape, orShape, packFilters } from '../dataverse/filters.js';
+import { inShape, inValue, orShape, packFilters } from '../dataverse/filters.js';
 import { odataString } from '../dataverse/records.js';
 import type { Row, WriteClient } from './write-client.js';
 
@@ -95,7 +95,7 @@ function* filterBatches(
   const limits = { maxEncodedLength: MAX_FILTER_CHARS };
   const packed =
     attributes.length === 1 && only !== undefined && !guids
-      ? packFilters(keys, (key) => odataLiteral(String(key[only] ?? '')), inShape(only), limits)
+      ? packFilters(keys, (key) => inValue(String(key[only] ?? '')), inShape(only), limits)
       : packFilters(
           keys,
           (key) => {

@@ -1,6 +1,6 @@
 import pMap from 'p-map';
 import type { AttributeMetadata, TableMetadata } from '../dataverse/model.js';
-import { inShape, orShape, packFilters } from '../dataverse/filters.js';
+import { inShape, inValue, orShape, packFilters } from '../dataverse/filters.js';
 import { odataString } from '../dataverse/records.js';
 
 // Lookups by alternate key or primary name: each chunk asks for the distinct values it needs, the
@@ -199,7 +199,7 @@ function batch(
   const bounds = { maxEncodedLength: limits.maxFilterLength, maxParts: limits.maxValues };
   const packed =
     style === 'in'
-      ? packFilters(values, odataString, inShape(by), bounds)
+      ? packFilters(values, inValue, inShape(by), bounds)
       : packFilters(values, conditionOf, orShape, bounds);
   return [...packed].map(({ filter, items }) => ({ filter, values: items }));
 }

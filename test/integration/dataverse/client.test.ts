@@ -205,6 +205,18 @@ describe('Dataverse client against the emulator (fast profile)', () => {
     expect(emu.store.all('dvp_sample').map((r) => r['dvp_name'])).toEqual(['alone']);
   });
 
+  it('reads the multipart answer of a $batch that stopped at a failure (outer 400, reference §13)', async () => {
+    emu.store.clear('dvp_sample');
+    const responses = await client.batch([
+      { method: 'POST', path: 'dvp_samples', body: { dvp_name: 'first' } },
+      { method: 'POST', path: 'dvp_samples', body: { dvp_name: 'z'.repeat(200) } },
+      { method: 'POST', path: 'dvp_samples', body: { dvp_name: 'never sent' } },
+    ]);
+    expect(responses.map((r) => r.status)).toEqual([204, 400, 0]);
+    expect(responses[1]!.error?.code.toLowerCase()).toBe('0x80044331');
+    expect(emu.store.all('dvp_sample').map((r) => r['dvp_name'])).toEqual(['first']);
+  });
+
   it('deletes many records through $batch, reporting missing ones per record', async () => {
     emu.store.clear('dvp_sample');
     const ids = Array.from({ length: 5 }, (_, i) => emu.store.put('dvp_sample', { dvp_name: `del${i}` }));

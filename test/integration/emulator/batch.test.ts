@@ -102,14 +102,15 @@ describe('$batch (behaviours item 5)', () => {
     expect(emu.store.all('contact')[0]!._parentcustomerid_value).toBe(account!.accountid);
   });
 
-  it('[webapi §6] a failing change set rolls back all its operations and returns only the failure', async () => {
+  it('[webapi §6, §13 $batch outer status] a failing change set rolls back all its operations; the answer is 400 with only the failure', async () => {
     const r = await batch([
       [
         { method: 'POST', url: 'accounts', body: { name: 'Rolled back' }, contentId: 1 },
         { method: 'POST', url: 'contacts', body: { firstname: 'x'.repeat(51) }, contentId: 2 },
       ],
     ]);
-    expect(r.status).toBe(200);
+    expect(r.status).toBe(400);
+    expect(r.responseBoundary).toMatch(/^batchresponse_/);
     expect(r.statuses).toEqual([400]);
     expect(r.text).toContain(
       `{"error":{"code":"0x80044331","message":"A validation error occurred.  The length of the 'firstname' attribute of the 'contact' entity exceeded the maximum allowed length of '50'."}}`,
@@ -133,18 +134,20 @@ describe('$batch (behaviours item 5)', () => {
     expect(r.text).toContain("Content-ID Reference: '$2' does not exist in the batch context.");
   });
 
-  it('[webapi §6] processing stops at the first failed item by default', async () => {
+  it('[webapi §6, §13 $batch outer status] processing stops at the first failed item by default; the answer is 400 and multipart', async () => {
     const missing = '00000000-0000-0000-0000-00000000dead';
     const r = await batch([
       { method: 'POST', url: 'accounts', body: { name: 'first' } },
       { method: 'GET', url: `accounts(${missing})` },
       { method: 'POST', url: 'accounts', body: { name: 'never' } },
     ]);
+    expect(r.status).toBe(400);
+    expect(r.headers.get('content-type')).toMatch(/^multipart\/mixed; boundary=batchresponse_/);
     expect(r.statuses).toEqual([204, 404]);
     expect(emu.store.all('account').map((a) => a.name)).toEqual(['first']);
   });
 
-  it('[webapi §6] Prefer: odata.continue-on-error runs the later items; change sets stay atomic', async () => {
+  it('[webapi §6, §13 $batch outer status] Prefer: odata.continue-on-error runs the later items, answers 200; change sets stay atomic', async () => {
     const missing = '00000000-0000-0000-0000-00000000dead';
     const r = await batch(
       [
@@ -157,6 +160,7 @@ describe('$batch (behaviours item 5)', () => {
       ],
       { Prefer: 'odata.continue-on-error' },
     );
+    expect(r.status).toBe(200);
     expect(r.statuses).toEqual([404, 400, 204]);
     expect(emu.store.all('account').map((a) => a.name)).toEqual(['after']);
   });
@@ -172,6 +176,7 @@ describe('$batch (behaviours item 5)', () => {
 
   it('[webapi §6] GET inside a change set is refused', async () => {
     const r = await batch([[{ method: 'GET', url: 'accounts', contentId: 1 }]]);
+    expect(r.status).toBe(400);
     expect(r.statuses).toEqual([400]);
   });
 });

@@ -100,6 +100,48 @@ describe('bulk messages (behaviours item 6)', () => {
     ]);
   });
 
+  it('[webapi §13 UpdateMultiple] two items for one record: the first is applied, the rest ignored, no error', async () => {
+    const id = emu.store.put('dvp_sample', { dvp_name: 'once' });
+    const other = emu.store.put('dvp_sample', { dvp_name: 'other' });
+    const r = await call(emu, 'POST', action('UpdateMultiple'), {
+      body: {
+        Targets: [
+          { '@odata.type': T, dvp_sampleid: id, dvp_quantity: 1 },
+          { '@odata.type': T, dvp_sampleid: other, dvp_quantity: 7 },
+          { '@odata.type': T, dvp_sampleid: id, dvp_quantity: 2, dvp_name: 'ignored' },
+        ],
+      },
+    });
+    expect(r.status).toBe(204);
+    expect(emu.store.get('dvp_sample', id)).toMatchObject({ dvp_quantity: 1, dvp_name: 'once' });
+    expect(emu.store.get('dvp_sample', other)?.dvp_quantity).toBe(7);
+  });
+
+  it('[webapi §13 UpsertMultiple] the key column also in the body: 400 0x80040216 on the create path, the update path succeeds', async () => {
+    emu.store.put('dvp_sample', { dvp_name: 'old', dvp_code: 'K1' });
+    const update = await call(emu, 'POST', action('UpsertMultiple'), {
+      body: {
+        Targets: [
+          { '@odata.type': T, '@odata.id': "dvp_samples(dvp_code='K1')", dvp_code: 'K1', dvp_name: 'new' },
+        ],
+      },
+    });
+    expect(update.status).toBe(204);
+    expect(emu.store.all('dvp_sample').map((row) => row.dvp_name)).toEqual(['new']);
+    const create = await call(emu, 'POST', action('UpsertMultiple'), {
+      body: {
+        Targets: [
+          { '@odata.type': T, '@odata.id': "dvp_samples(dvp_code='K1')", dvp_name: 'newer' },
+          { '@odata.type': T, '@odata.id': "dvp_samples(dvp_code='K2')", dvp_code: 'K2', dvp_name: 'x' },
+        ],
+      },
+    });
+    expect(create.status).toBe(400);
+    expect(create.json.error.code).toBe('0x80040216');
+    // All or nothing: the update in the same request is not applied either.
+    expect(emu.store.all('dvp_sample').map((row) => [row.dvp_code, row.dvp_name])).toEqual([['K1', 'new']]);
+  });
+
   it('[webapi §7] UpsertMultiple by primary key creates with that id', async () => {
     const id = '00000000-0000-0000-0000-0000000000aa';
     const r = await call(emu, 'POST', action('UpsertMultiple'), {

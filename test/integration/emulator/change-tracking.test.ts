@@ -86,6 +86,42 @@ describe('change tracking (behaviours item 10)', () => {
     expect(expired.json.error.code).toBe('0x80044352');
   });
 
+  it('[webapi §13 change tracking] a token lives 7 days by default; an older one answers "Version stamp ... expired"', async () => {
+    expect(emu.settings().changeTrackingDays).toBe(7);
+    // A write after the earlier test expired every token issued so far.
+    emu.store.put('account', { name: 'lifetime' });
+    const initial = await call(emu, 'GET', 'accounts?$select=name', { headers: TRACK });
+    const token = new URL(initial.json['@odata.deltaLink']).searchParams.get('$deltatoken')!;
+    const [, version] = /^(\d+)!/.exec(token)!;
+    // The same version stamped 6 days 23 hours ago is still valid; stamped 7 days and 1 minute ago it is not.
+    const stamped = (msAgo: number) => {
+      const iso = new Date(Date.now() - msAgo).toISOString();
+      return `${version}!${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(0, 4)} ${iso.slice(11, 19)}`;
+    };
+    const day = 86_400_000;
+    const young = await call(
+      emu,
+      'GET',
+      `accounts?$select=name&$deltatoken=${encodeURIComponent(stamped(7 * day - 3_600_000))}`,
+      {
+        headers: TRACK,
+      },
+    );
+    expect(young.status).toBe(200);
+    const old = await call(
+      emu,
+      'GET',
+      `accounts?$select=name&$deltatoken=${encodeURIComponent(stamped(7 * day + 60_000))}`,
+      {
+        headers: TRACK,
+      },
+    );
+    expect(old.status).toBe(400);
+    expect(old.json.error.message).toBe(
+      'The version stamp associated with the client has expired. Please perform a full sync.',
+    );
+  });
+
   it('[webapi §5 change tracking] the initial load pages with istracking="True" and ends with the deltaLink', async () => {
     emu.store.clear('contact');
     for (let i = 0; i < 5; i += 1) emu.store.put('contact', { lastname: `T${i}` });

@@ -30,7 +30,8 @@ describe('service protection (behaviours item 7)', () => {
     expect(preciseMs).toBeGreaterThan(0);
     expect(preciseMs).toBeLessThanOrEqual(3000);
     expect(r.headers.get('retry-after')).toBe(String(Math.max(1, Math.ceil(preciseMs / 1000))));
-    expect(r.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('0');
+    // The reported counter is not the enforced limit: it starts near 8,000 (reference §13).
+    expect(r.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('7995');
     await new Promise((res) => setTimeout(res, preciseMs + 5));
     expect((await call(e, 'GET', 'WhoAmI')).status).toBe(200);
   });
@@ -134,7 +135,7 @@ describe('service protection (behaviours item 7)', () => {
       headers: { 'Content-Type': 'multipart/mixed;boundary=b1' },
     });
     expect(r.status).toBe(200);
-    expect(r.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('5999');
+    expect(r.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('7999');
     expect(remaining(r.headers)).toBe('1,199.85'); // 35 + 3 × 40 = 155 ms
   });
 
@@ -146,5 +147,75 @@ describe('service protection (behaviours item 7)', () => {
     expect(single.binding).toBe('requests');
     // 6,000 requests × 3600 / 300 windows of budget spread over 3,600 s.
     expect(single.recordsPerSecond).toBeCloseTo((6000 * 12) / 3600, 6);
+  });
+
+  describe('web servers and affinity (reference §13)', () => {
+    const cookieOf = (r: { headers: Headers }) =>
+      /^ARRAffinity=([0-9a-f]+)/.exec(r.headers.get('set-cookie') ?? '')?.[1];
+
+    it('[webapi §13 limits per web server] a cookie pins a client to a server whose limits are its own; without it requests spread', async () => {
+      const e = await realistic({
+        timeScale: 0.001,
+        settings: { webServers: 2, maxRequests: 2, windowSeconds: 100_000 },
+      });
+      const first = await call(e, 'GET', 'WhoAmI');
+      const token = cookieOf(first);
+      expect(token).toMatch(/^[0-9a-f]{64}$/);
+      const pinned = { Cookie: `ARRAffinity=${token}` };
+      const second = await call(e, 'GET', 'WhoAmI', { headers: pinned });
+      expect(second.status).toBe(200);
+      // A pinned request is not told its server again.
+      expect(second.headers.get('set-cookie')).toBeNull();
+      // The pinned server's request limit is spent; the other server still admits this user.
+      const third = await call(e, 'GET', 'WhoAmI', { headers: pinned });
+      expect(third.status).toBe(429);
+      expect(third.json.error.code).toBe('0x80072322');
+      const elsewhere = await call(e, 'GET', 'WhoAmI');
+      expect(elsewhere.status).toBe(200);
+      const other = cookieOf(elsewhere);
+      expect(other).toMatch(/^[0-9a-f]{64}$/);
+      expect(other).not.toBe(token);
+      expect(e.stats().users.find((u) => u.user === 'tester')?.requestsByServer).toEqual([2, 1]);
+    });
+
+    it('[webapi §13 rate-limit headers] the counters are per server: they start again when the cookie changes', async () => {
+      const e = await realistic({ timeScale: 0.001, settings: { webServers: 2, windowSeconds: 100_000 } });
+      const a = await call(e, 'GET', 'WhoAmI');
+      const pinned = { Cookie: `ARRAffinity=${cookieOf(a)}` };
+      await call(e, 'GET', 'WhoAmI', { headers: pinned });
+      const again = await call(e, 'GET', 'WhoAmI', { headers: pinned });
+      expect(again.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('7997');
+      expect(remaining(again.headers)).toBe('1,199.90'); // 3 × 35 ms
+      // No cookie: the least-loaded server answers, with its own counters for this user.
+      const fresh = await call(e, 'GET', 'WhoAmI');
+      expect(cookieOf(fresh)).not.toBe(cookieOf(a));
+      expect(fresh.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('7999');
+      expect(remaining(fresh.headers)).toBe('1,199.97');
+    });
+
+    it('[webapi §13 rate-limit headers] an environment can send none of them; Retry-After stays', async () => {
+      const e = await realistic({
+        timeScale: 0.01,
+        settings: { rateLimitHeaders: false, dopHintHeader: false, maxRequests: 1 },
+      });
+      const ok = await call(e, 'GET', 'WhoAmI');
+      expect(ok.status).toBe(200);
+      for (const name of [
+        'x-ms-ratelimit-burst-remaining-xrm-requests',
+        'x-ms-ratelimit-time-remaining-xrm-requests',
+        'x-ms-dop-hint',
+      ])
+        expect(ok.headers.get(name)).toBeNull();
+      const refused = await call(e, 'GET', 'WhoAmI');
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    });
+
+    it('[webapi §13] one web server by default (a trial environment)', async () => {
+      const e = await realistic({ timeScale: 0.001 });
+      expect(e.settings().webServers).toBe(1);
+      const a = cookieOf(await call(e, 'GET', 'WhoAmI'));
+      expect(cookieOf(await call(e, 'GET', 'WhoAmI'))).toBe(a);
+    });
   });
 });

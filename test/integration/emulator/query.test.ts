@@ -69,7 +69,7 @@ describe('query (behaviours item 8)', () => {
     ['dvp_category ne null and dvp_active eq false', ['beta', "O'Brien"]],
     ['dvp_duedate ge 2024-02-01', ['beta', "O'Brien"]],
     ['dvp_quantity ne 5', ['beta', "O'Brien", 'Delta']],
-    ["Microsoft.Dynamics.CRM.In(PropertyName='dvp_code',PropertyValues=['a','D'])", ['Alpha', 'Delta']],
+    ['Microsoft.Dynamics.CRM.In(PropertyName=\'dvp_code\',PropertyValues=["a","D"])', ['Alpha', 'Delta']],
     [
       'Microsoft.Dynamics.CRM.Between(PropertyName=\'dvp_quantity\',PropertyValues=["10","30"])',
       ['beta', "O'Brien"],
@@ -97,7 +97,7 @@ describe('query (behaviours item 8)', () => {
         )
       ).json.value.map((v: { emailaddress1: string }) => v.emailaddress1);
     const viaIn = await list(
-      "Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=['IN.ONE@example.com','in.o''two@example.com','none@example.com'])",
+      'Microsoft.Dynamics.CRM.In(PropertyName=\'emailaddress1\',PropertyValues=["IN.ONE@example.com","in.o\'two@example.com","none@example.com"])',
     );
     expect(viaIn).toEqual(["in.o'two@example.com", 'In.One@example.com']);
     expect(
@@ -112,6 +112,14 @@ describe('query (behaviours item 8)', () => {
       `dvp_samples?$select=dvp_name&$orderby=dvp_code&$filter=${encodeURIComponent('Microsoft.Dynamics.CRM.In(PropertyName=\'dvp_quantity\',PropertyValues=["5","35"])')}`,
     );
     expect(names(r)).toEqual(['Alpha', 'Delta']);
+  });
+
+  it('[webapi §13 In] single-quoted PropertyValues items are refused with a syntax error, as an OData parser would', async () => {
+    const filter = "Microsoft.Dynamics.CRM.In(PropertyName='dvp_code',PropertyValues=['a','D'])";
+    const r = await call(emu, 'GET', `dvp_samples?$select=dvp_name&$filter=${encodeURIComponent(filter)}`);
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('0x80060888');
+    expect(r.json.error.message).toContain('Syntax error at position 66');
   });
 
   it('[webapi §5] DateTimeOffset literals compare in UTC', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   Governor,
+  maxServersFollowed,
   parseRateLimitNumber,
   parseRetryAfter,
   readRateLimitHeaders,
@@ -80,7 +81,7 @@ describe('Governor', () => {
     expect(new Governor({ max: 500 }).max).toBe(52);
   });
 
-  it('doubles per round while saturated (slow start), then halves on a 429', () => {
+  it('doubles per round while saturated (slow start), then halves on a budget 429, not below the default start without a hint', () => {
     const g = new Governor({ max: 52 });
     let ts = startMany(g, 4);
     for (const t of ts) g.finish(t, { now: 0, status: 204 });
@@ -91,10 +92,57 @@ describe('Governor', () => {
     expect(g.limit).toBe(6);
     const [a, b] = startMany(g, 2);
     g.finish(a!, { now: 1000, status: 429, retryAfterMs: 2000 });
-    expect(g.limit).toBe(3);
+    // Half of 6 is 3; with no x-ms-dop-hint the default start (4) stands in for the recommended parallelism.
+    expect(g.limit).toBe(4);
     // A second 429 from a request started before the decrease is the same congestion event.
     g.finish(b!, { now: 1000, status: 429, retryAfterMs: 500 });
-    expect(g.limit).toBe(3);
+    expect(g.limit).toBe(4);
+  });
+
+  it('stops reading the rate-limit headers as its budget once a second web server answers', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 300_000 });
+    const answer = (server: string, remaining: string) => {
+      const [t] = startMany(g, 1);
+      g.finish(t!, {
+        now: 0,
+        status: 204,
+        headers: {
+          'set-cookie': `ARRAffinity=${server}`,
+          'x-ms-ratelimit-time-remaining-xrm-requests': remaining,
+        },
+      });
+    };
+    answer('aa', '1,200.00');
+    answer('aa', '1,150.00');
+    // One server charging: the ledger paces.
+    expect(g.pacing).toBe(true);
+    answer('bb', '1,190.00');
+    expect(g.pacing).toBe(false);
+    expect(g.limit).toBeLessThanOrEqual(g.max);
+  });
+
+  it('scales its bound with the web servers whose affinity cookies the answers carry (reference §13)', () => {
+    const g = new Governor({ max: 10 });
+    expect(g.max).toBe(10);
+    const answer = (server: string) => {
+      const [t] = startMany(g, 1);
+      g.finish(t!, {
+        now: 0,
+        status: 204,
+        headers: { 'set-cookie': `ARRAffinity=${server}; path=/; secure; HttpOnly` },
+      });
+    };
+    answer('aa');
+    answer('aa');
+    expect(g.serverCount).toBe(1);
+    answer('bb');
+    answer('cc');
+    expect(g.max).toBe(30);
+    // Followed up to maxServersFollowed, so recycled servers cannot inflate the bound without end.
+    for (let i = 0; i < 20; i++) answer(`s${i}`);
+    expect(g.serverCount).toBe(maxServersFollowed);
+    expect(g.max).toBe(10 * maxServersFollowed);
+    expect(g.maxPossible).toBe(10 * maxServersFollowed);
   });
 
   it('grows additively after the first 429 for concurrency', () => {

@@ -67,8 +67,9 @@ describe('ServiceProtection', () => {
     expect(sp.admit('u')).toBeUndefined();
     expect(sp.admit('u')).toBeUndefined();
     sp.charge('u', 1234.5);
+    // The request counter starts near 8,000 whatever the enforced limit (reference §13).
     expect(sp.headers('u')).toEqual({
-      'x-ms-ratelimit-burst-remaining-xrm-requests': '0',
+      'x-ms-ratelimit-burst-remaining-xrm-requests': '7998',
       'x-ms-ratelimit-time-remaining-xrm-requests': '1,200.00',
       'x-ms-dop-hint': '4',
     });

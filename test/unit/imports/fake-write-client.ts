@@ -4,7 +4,7 @@ import type { RecordResult, RecordTarget, Row, WriteClient } from '../../../src/
 /**
  * An in-memory table behind the WriteClient interface, for unit tests of the write strategies.
  * It answers key filters of the shapes the key resolver emits: `Microsoft.Dynamics.CRM.In(PropertyName='a',
- * PropertyValues=['x','y'])` and `(a eq 'x' and b eq 1) or (a eq 'y' and b eq 2)`.
+ * PropertyValues=["x","y"])` and `(a eq 'x' and b eq 1) or (a eq 'y' and b eq 2)`.
  */
 export class FakeTable implements WriteClient {
   readonly rows = new Map<string, Row>();
@@ -111,7 +111,7 @@ function parseFilter(filter: string): Record<string, string>[] {
   );
   if (inCall?.[1] && inCall[2] !== undefined) {
     const name = inCall[1];
-    const values = [...inCall[2].matchAll(/'((?:[^']|'')*)'/g)].map((m) => (m[1] ?? '').replace(/''/g, "'"));
+    const values = JSON.parse(`[${inCall[2]}]`) as string[];
     return values.map((value) => ({ [name]: value }));
   }
   return filter.split(' or ').map(parseClause);

@@ -115,9 +115,9 @@ describe('createLookupResolver', () => {
       'b"@x.io',
       "o'brien@x.io",
     ]);
-    // The same string literals as the `eq` form: single quotes, an apostrophe doubled, `"` as is.
+    // The documented form (reference §13): double-quoted JSON strings, `"` escaped, an apostrophe as is.
     expect(calls[0]?.filter).toBe(
-      `Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=['a@x.io','b"@x.io','o''brien@x.io'])`,
+      `Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=["a@x.io","b\\"@x.io","o'brien@x.io"])`,
     );
   });
 
