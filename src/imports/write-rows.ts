@@ -37,6 +37,8 @@ export interface WriteContext {
   readonly dryRun: boolean;
   /** The rows' targets looked up ahead (`lookUpTargets`), so the write need not wait for the reads. */
   readonly resolved?: ReadonlyMap<string, string>;
+  /** The table's primary name column, to name a matching record in a duplicate row's failure. */
+  readonly primaryNameAttribute?: string;
 }
 
 /** Whether writing these rows starts with reads that find their records (so they can be done ahead). */
@@ -51,7 +53,13 @@ export function needsLookUps(context: Pick<WriteContext, 'operation' | 'strategy
 /** Writes rows with the fastest safe strategy and returns exactly one outcome per row. */
 export async function writeRows(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
   if (rows.length === 0) return [];
-  context = { ...context, client: skippingEmptyCalls(context.client) };
+  const client = context.client;
+  context = { ...context, client: skippingEmptyCalls(client) };
+  const outcomes = await writeByOperation(context, rows);
+  return nameDuplicates({ ...context, client }, rows, outcomes);
+}
+
+function writeByOperation(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
   switch (context.operation) {
     case 'create':
       return createRows(context, rows);
@@ -62,6 +70,46 @@ export async function writeRows(context: WriteContext, rows: readonly WritableRo
     case 'delete':
       return deleteRows(context, rows);
   }
+}
+
+/**
+ * Rows Dataverse refused as duplicates (duplicate detection on) fail with their own code, and the
+ * message names the records the published rules matched (RetrieveDuplicates), so the user can tell a
+ * real duplicate from a rule that is too broad.
+ */
+async function nameDuplicates(
+  context: WriteContext,
+  rows: readonly WritableRow[],
+  outcomes: RowOutcome[],
+): Promise<RowOutcome[]> {
+  const duplicates = outcomes.filter(
+    (o) => o.status === 'failed' && o.code?.toLowerCase() === DataverseCodes.duplicateDetected,
+  );
+  if (duplicates.length === 0) return outcomes;
+  const byRow = new Map(rows.map((row) => [row.row, row]));
+  const named = new Map<RowOutcome, RowOutcome>();
+  for (const outcome of duplicates) {
+    const row = byRow.get(outcome.row);
+    let matches: Row[] = [];
+    if (row && context.client.retrieveDuplicates) {
+      matches = await context.client.retrieveDuplicates(context.table, row.data, 3).catch(() => []);
+    }
+    const names = matches.map((match) => {
+      const id = match[context.primaryIdAttribute];
+      const name = context.primaryNameAttribute ? match[context.primaryNameAttribute] : undefined;
+      return `${typeof name === 'string' && name !== '' ? `"${name}" ` : ''}(${String(id)})`;
+    });
+    named.set(outcome, {
+      row: outcome.row,
+      status: 'failed',
+      code: 'DuplicateRecord',
+      message:
+        names.length > 0
+          ? `Duplicate detection: this row matches the existing ${context.table} ${names.join(', ')}; it was not written.`
+          : `Duplicate detection: this row matches an existing ${context.table} record under a published duplicate detection rule; it was not written. (${outcome.message ?? ''})`,
+    });
+  }
+  return outcomes.map((outcome) => named.get(outcome) ?? outcome);
 }
 
 async function createRows(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {

@@ -1,0 +1,249 @@
+// Issue 20, import: bypass business logic, duplicate detection, impersonation and owners, each through
+// `dvpipe import` against the emulator, as a user runs them.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
+import { stableGuid } from '../../../emulator/model.js';
+
+interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function dvpipe(args: readonly string[]): Promise<Ran> {
+  const child = spawn(process.execPath, ['bin/dvpipe.js', ...args], {
+    env: { ...process.env, DVPIPE_FROM_SOURCE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+const ADA_OBJECT_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
+const CALLER = stableGuid('systemuser:dvpipe');
+
+let emu: RunningEmulator;
+let dir: string;
+let runs = 0;
+/** The request log's length when the last import started: its requests are the ones after it. */
+let logMark = 0;
+const runLog = () => emu.recentLog().slice(logMark);
+
+beforeAll(async () => {
+  emu = await startEmulator({ profile: 'fast' });
+  dir = await mkdtemp(join(tmpdir(), 'dvp-integration-options-'));
+});
+afterAll(async () => {
+  await emu?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  await fetch(`${emu.url}/_emulator/reset`, { method: 'POST' });
+});
+
+const grant = async (privileges: Record<string, Record<string, boolean>>) => {
+  const r = await fetch(`${emu.url}/_emulator/configure`, {
+    method: 'POST',
+    body: JSON.stringify({ privileges }),
+  });
+  expect(r.status).toBe(200);
+};
+
+/** Writes the CSV and the job, runs `dvpipe import`, and reads what it left in --out. */
+async function runImport(job: Record<string, unknown>, rows: readonly (readonly string[])[]) {
+  runs += 1;
+  logMark = emu.recentLog().length;
+  const file = join(dir, `input-${runs}.csv`);
+  const jobFile = join(dir, `job-${runs}.json`);
+  const out = join(dir, `out-${runs}`);
+  await writeFile(file, rows.map((row) => row.join(',')).join('\n'));
+  await writeFile(jobFile, JSON.stringify(job));
+  const ran = await dvpipe(['import', file, '--job', jobFile, '--url', emu.url, '--out', out]);
+  const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>;
+  const errorsText = await readFile(join(out, 'errors.csv'), 'utf8').catch(() => '');
+  const errors = errorsText
+    ? (parse(errorsText, { columns: true, bom: true }) as Record<string, string>[])
+    : [];
+  return { ran, summary, errors };
+}
+
+const accounts = (extra: Record<string, unknown> = {}) => ({
+  name: 'accounts',
+  table: 'account',
+  operation: 'create',
+  columns: { Name: 'name', Number: 'accountnumber' },
+  ...extra,
+});
+
+describe('bypass business logic (job "bypass")', () => {
+  const job = accounts({ bypass: { customSync: true, customAsync: true, powerAutomateFlows: true } });
+  const rows = [
+    ['Name', 'Number'],
+    ['Contoso', 'A-1'],
+    ['Fabrikam', 'A-2'],
+  ];
+
+  it('fails the run up front, naming the privilege, when the identity lacks it: no row is written', async () => {
+    const { ran, summary } = await runImport(job, rows);
+    expect(ran.code).toBe(2);
+    expect(JSON.stringify(summary)).toContain('MissingPrivilege');
+    expect(ran.stdout + ran.stderr).toContain('prvBypassCustomBusinessLogic');
+    expect(ran.stdout + ran.stderr).toContain(CALLER);
+    expect(emu.store.count('account')).toBe(0);
+    // Not one write request reached the emulator.
+    expect(runLog().filter((e) => e.method !== 'GET')).toEqual([]);
+  });
+
+  it('with the privilege, every write carries the bypass headers', async () => {
+    await grant({ dvpipe: { prvBypassCustomBusinessLogic: true } });
+    const { ran } = await runImport(job, rows);
+    expect(ran.code).toBe(0);
+    expect(emu.store.all('account').map((a) => a.name)).toEqual(
+      expect.arrayContaining(['Contoso', 'Fabrikam']),
+    );
+    const writes = runLog().filter((e) => e.method !== 'GET');
+    expect(writes.length).toBeGreaterThan(0);
+    for (const write of writes) {
+      expect(write.options).toEqual([
+        'BypassBusinessLogicExecution=CustomSync,CustomAsync',
+        'SuppressCallbackRegistrationExpanderJob',
+      ]);
+    }
+  });
+});
+
+describe('duplicate detection (job "duplicateDetection")', () => {
+  const rows = [
+    ['Name', 'Number'],
+    ['contoso', 'A-1'],
+    ['Fabrikam', 'A-2'],
+    ['Northwind', 'A-3'],
+  ];
+
+  it('is off by default: a second "Contoso" is created', async () => {
+    emu.store.put('account', { name: 'Contoso' });
+    const { ran } = await runImport(accounts(), rows);
+    expect(ran.code).toBe(0);
+    expect(emu.store.count('account')).toBe(4);
+  });
+
+  it('when on, the duplicate row fails with DuplicateRecord naming the matching record; the others are written', async () => {
+    const existing = emu.store.put('account', { name: 'Contoso' });
+    const { ran, errors, summary } = await runImport(accounts({ duplicateDetection: true }), rows);
+    expect(ran.code).toBe(1);
+    expect(summary.rows).toMatchObject({ total: 3, succeeded: 2, failed: 1 });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ row: '2', Name: 'contoso', code: 'DuplicateRecord' });
+    expect(errors[0]!.message).toContain(`"Contoso" (${existing})`);
+    expect(
+      emu.store
+        .all('account')
+        .map((a) => a.name)
+        .sort(),
+    ).toEqual(['Contoso', 'Fabrikam', 'Northwind']);
+  });
+});
+
+describe('impersonation (job "callerObjectId")', () => {
+  const seedAda = () =>
+    emu.store.put('systemuser', {
+      firstname: 'Ada',
+      lastname: 'Lovelace',
+      domainname: 'ada@contoso.com',
+      internalemailaddress: 'ada@contoso.com',
+      azureactivedirectoryobjectid: ADA_OBJECT_ID,
+    });
+  const job = {
+    name: 'people',
+    table: 'contact',
+    operation: 'create',
+    columns: { Email: 'emailaddress1', 'Last Name': 'lastname' },
+    callerObjectId: ADA_OBJECT_ID,
+  };
+  const rows = [
+    ['Email', 'Last Name'],
+    ['grace@example.com', 'Hopper'],
+  ];
+
+  it('is refused up front without prvActOnBehalfOfAnotherUser, naming it', async () => {
+    seedAda();
+    const { ran, summary } = await runImport(job, rows);
+    expect(ran.code).toBe(2);
+    expect(JSON.stringify(summary)).toContain('MissingPrivilege');
+    expect(ran.stdout + ran.stderr).toContain('prvActOnBehalfOfAnotherUser');
+    expect(emu.store.count('contact')).toBe(0);
+  });
+
+  it('refuses an object id no user has', async () => {
+    await grant({ dvpipe: { prvActOnBehalfOfAnotherUser: true } });
+    const { ran, summary } = await runImport(job, rows);
+    expect(ran.code).toBe(2);
+    expect(JSON.stringify(summary)).toContain('UnknownCaller');
+    expect(emu.store.count('contact')).toBe(0);
+  });
+
+  it('with the privilege, records are created as (and owned by) that user', async () => {
+    const ada = seedAda();
+    await grant({ dvpipe: { prvActOnBehalfOfAnotherUser: true } });
+    const { ran } = await runImport(job, rows);
+    expect(ran.code).toBe(0);
+    const [contact] = emu.store.all('contact');
+    expect(contact).toMatchObject({ lastname: 'Hopper', _ownerid_value: ada });
+    const writes = runLog().filter((e) => e.method !== 'GET');
+    expect(writes.length).toBeGreaterThan(0);
+    for (const write of writes) expect(write.impersonating).toBe(ada);
+  });
+});
+
+describe('owners: ownerid from a user email / domain name or a team name', () => {
+  it('resolves each kind of cell, caches the look-ups, and fails an unknown owner on its row', async () => {
+    const ada = emu.store.put('systemuser', {
+      firstname: 'Ada',
+      lastname: 'Lovelace',
+      domainname: 'CONTOSO\\ada',
+      internalemailaddress: 'ada@contoso.com',
+    });
+    const alan = emu.store.put('systemuser', {
+      firstname: 'Alan',
+      lastname: 'Turing',
+      domainname: 'alan@contoso.com',
+      internalemailaddress: 'alan.turing@contoso.com',
+    });
+    const sales = emu.store.put('team', { name: 'Sales', teamtype: 0 });
+    const job = {
+      name: 'owned',
+      table: 'account',
+      operation: 'create',
+      columns: { Name: 'name', Owner: 'ownerid' },
+    };
+    const rows = [
+      ['Name', 'Owner'],
+      ['One', 'ada@contoso.com'],
+      ['Two', 'CONTOSO\\ada'],
+      ['Three', 'alan@contoso.com'],
+      ['Four', 'sales'],
+      ['Five', 'Nobody Team'],
+      ['Six', 'ADA@contoso.com'],
+    ];
+    const { ran, errors } = await runImport(job, rows);
+    expect(ran.code).toBe(1);
+    const owners = Object.fromEntries(emu.store.all('account').map((a) => [a.name, a._ownerid_value]));
+    expect(owners).toEqual({ One: ada, Two: ada, Three: alan, Four: sales, Six: ada });
+    expect(errors.map((e) => [e.row, e.code, e.column])).toEqual([['6', 'LookupNotFound', 'Owner']]);
+    // One query per (table, column), however many rows name the same owner.
+    const userQueries = runLog().filter(
+      (e) => e.method === 'GET' && e.url.startsWith('/api/data/v9.2/systemusers?'),
+    );
+    expect(userQueries.length).toBeLessThanOrEqual(2);
+  });
+});
