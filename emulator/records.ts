@@ -193,6 +193,7 @@ export class Records {
     for (const [name, value] of this.defaultsOf(table)) row[name] = value;
     Object.assign(row, values);
     row[pk] = id;
+    this.checkStatus(table, row);
     const owner = table.byName.get('ownerid');
     if (owner && row.ownerid == null && ctx.userId && owner.targets.includes('systemuser')) {
       row.ownerid = { id: ctx.userId, table: 'systemuser' };
@@ -216,6 +217,18 @@ export class Records {
     const values = this.applyBody(table, body, 'update', ctx);
     if (stripKeys) for (const attr of stripKeys.attributes) delete values[attr.logicalName];
     const row: Row = { ...existing, ...values };
+    // A state change without a status takes the state's default status (SetState's behaviour).
+    if (
+      values.statecode !== undefined &&
+      values.statuscode === undefined &&
+      values.statecode !== existing.statecode
+    ) {
+      const status = [...(table.byName.get('statuscode')?.options.values() ?? [])].find(
+        (o) => o.state === values.statecode,
+      );
+      if (status) row.statuscode = status.value;
+    }
+    this.checkStatus(table, row);
     this.stamp(table, row, false);
     if (ctx.duplicateDetection) this.checkDuplicates(table, row, id);
     this.checkKeys(table, row, id);
@@ -331,6 +344,18 @@ export class Records {
 
   private checkDuplicates(table: Table, row: Row, id: string): void {
     if (this.duplicatesOf(table, row, id).length > 0) throw errors.duplicateDetected();
+  }
+
+  /** Each statuscode belongs to one statecode (dataverse-schema.md §5): a mismatched pair is refused. */
+  private checkStatus(table: Table, row: Row): void {
+    const status = table.byName.get('statuscode');
+    if (!status || typeof row.statuscode !== 'number' || typeof row.statecode !== 'number') return;
+    const state = status.options.get(row.statuscode)?.state;
+    if (state !== undefined && state !== row.statecode) {
+      throw errors.invalidArgument(
+        `${row.statuscode} is not a valid status code for state code ${row.statecode} on ${table.logicalName}.`,
+      );
+    }
   }
 
   private checkKeys(table: Table, row: Row, id: string): void {

@@ -12,6 +12,7 @@ import { relatedTableNames } from '../mapping/compile.js';
 import { createRowMapper, isMappingSetupError, type RowMapper } from '../mapping/mapper.js';
 import { checkJobPrivileges, jobWriteHeaders, type PrivilegeClient } from './privileges.js';
 import type { PreflightProblem } from './service.js';
+import { stateModelOf } from './state-status.js';
 import type { ChunkRow, RowOutcome } from './types.js';
 import type { ChunkMapper, PreparedRun, RunIdentity } from './write-chunk.js';
 import type { WritableRow } from './write-rows.js';
@@ -47,6 +48,7 @@ async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): P
   const table = await client.metadata(job.table);
   const related = await relatedTables(client, job, table);
   const mapper = createRowMapper(job, table, related, { header: manifest.header });
+  const states = stateModelOf(table);
   const query: QueryFn = (name, filter, select) => {
     const rows = client.query(name, { filter, select, pageSize: 5_000 }).rows();
     return rows as AsyncIterable<Row>;
@@ -59,6 +61,7 @@ async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): P
       table: job.table,
       primaryIdAttribute: table.primaryIdAttribute,
       primaryNameAttribute: table.primaryNameAttribute,
+      ...(states ? { states } : {}),
       operation: job.operation,
       strategy: job.writeStrategy,
       newIdFor: newIdFactory(job, manifest.runId),

@@ -395,14 +395,17 @@ function checkWritable(
   const update = attribute.isValidForUpdate;
   switch (job.operation) {
     case 'create':
-      if (!create) problem('error', path, `${name} cannot be set when creating a ${table.logicalName}`);
+      // statecode is set by a follow-up update after the create (imports/state-status.ts).
+      if (!create && attribute.type !== 'State')
+        problem('error', path, `${name} cannot be set when creating a ${table.logicalName}`);
       break;
     case 'update':
       if (!update) problem('error', path, `${name} cannot be changed on an existing ${table.logicalName}`);
       break;
     case 'upsert':
       if (!create && !update) problem('error', path, `${name} is read-only`);
-      else if (!create) problem('warning', path, `${name} is ignored when the upsert creates a record`);
+      else if (!create && attribute.type !== 'State')
+        problem('warning', path, `${name} is ignored when the upsert creates a record`);
       else if (!update) problem('warning', path, `${name} is ignored when the upsert updates a record`);
       break;
     case 'delete':

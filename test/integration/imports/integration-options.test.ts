@@ -247,3 +247,91 @@ describe('owners: ownerid from a user email / domain name or a team name', () =>
     expect(userQueries.length).toBeLessThanOrEqual(2);
   });
 });
+
+describe('statecode / statuscode by label', () => {
+  const contacts = (operation: string, extra: Record<string, unknown> = {}) => ({
+    name: 'states',
+    table: 'contact',
+    operation,
+    columns: {
+      Email: 'emailaddress1',
+      'Last Name': 'lastname',
+      State: { attribute: 'statecode', choice: 'label', optional: true },
+      Status: { attribute: 'statuscode', choice: 'label', optional: true },
+    },
+    ...extra,
+  });
+
+  it('creates in the initial state directly, sets any other state by a follow-up update of both, and reports each row once', async () => {
+    const { ran, summary, errors } = await runImport(contacts('create'), [
+      ['Email', 'Last Name', 'State', 'Status'],
+      ['a@example.com', 'Active One', 'Active', 'Active'],
+      ['b@example.com', 'Inactive Two', 'Inactive', 'Inactive'],
+      ['c@example.com', 'Status Only', '', 'Inactive'],
+      ['d@example.com', 'Mismatch', 'Active', 'Inactive'],
+    ]);
+    expect(ran.code).toBe(1);
+    expect(summary.rows).toMatchObject({ total: 4, succeeded: 3, failed: 1 });
+    expect(errors.map((e) => [e.row, e.code])).toEqual([['5', 'BadState']]);
+    expect(errors[0]!.message).toContain('statuscode 2 belongs to statecode 1, not 0');
+    const states = Object.fromEntries(
+      emu.store.all('contact').map((c) => [c.lastname, [c.statecode, c.statuscode]]),
+    );
+    expect(states).toEqual({ 'Active One': [0, 1], 'Inactive Two': [1, 2], 'Status Only': [1, 2] });
+    // The create never carried statecode; the follow-up sent both together, for the two inactive rows only.
+    const updates = runLog().filter((e) => e.operation === 'UpdateMultiple');
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.records).toBe(2);
+  });
+
+  it('an update sends statecode and statuscode together (a status alone brings its state)', async () => {
+    const id = emu.store.put('contact', { lastname: 'Sleeping', emailaddress1: 'z@example.com' });
+    const deactivate = await runImport(contacts('update', { key: ['emailaddress1'] }), [
+      ['Email', 'Last Name', 'Status'],
+      ['z@example.com', 'Sleeping', 'Inactive'],
+    ]);
+    expect(deactivate.ran.code).toBe(0);
+    expect(emu.store.get('contact', id)).toMatchObject({ statecode: 1, statuscode: 2 });
+    const wake = await runImport(
+      contacts('upsert', { key: ['emailaddress1'], writeStrategy: 'upsertMultiple' }),
+      [
+        ['Email', 'Last Name', 'State'],
+        ['z@example.com', 'Awake', 'Active'],
+        ['new@example.com', 'Born Inactive', 'Inactive'],
+      ],
+    );
+    expect(wake.ran.code).toBe(0);
+    expect(emu.store.get('contact', id)).toMatchObject({ lastname: 'Awake', statecode: 0, statuscode: 1 });
+    const born = emu.store.all('contact').find((c) => c.lastname === 'Born Inactive');
+    expect(born).toMatchObject({ statecode: 1, statuscode: 2 });
+  });
+});
+
+describe('multi-select choices', () => {
+  it('clearing a value sends null: an empty cell (empty: clear) and a cell of separators only', async () => {
+    const first = emu.store.put('dvp_sample', {
+      dvp_name: 'One',
+      dvp_code: 'S-1',
+      dvp_tags: '100000000,100000002',
+    });
+    const second = emu.store.put('dvp_sample', { dvp_name: 'Two', dvp_code: 'S-2', dvp_tags: '100000001' });
+    const job = {
+      name: 'samples',
+      table: 'dvp_sample',
+      operation: 'upsert',
+      key: ['dvp_code'],
+      columns: { Code: 'dvp_code', Tags: { attribute: 'dvp_tags', choice: 'label', empty: 'clear' } },
+    };
+    const { ran } = await runImport(job, [
+      ['Code', 'Tags'],
+      ['S-1', ''],
+      ['S-2', ' ; '],
+      ['S-3', 'Red;Yellow'],
+    ]);
+    expect(ran.code).toBe(0);
+    expect(emu.store.get('dvp_sample', first)!.dvp_tags).toBeNull();
+    expect(emu.store.get('dvp_sample', second)!.dvp_tags).toBeNull();
+    const third = emu.store.all('dvp_sample').find((r) => r.dvp_code === 'S-3');
+    expect(third!.dvp_tags).toBe('100000000,100000003');
+  });
+});
