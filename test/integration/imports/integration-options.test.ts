@@ -96,9 +96,12 @@ describe('bypass business logic (job "bypass")', () => {
   it('fails the run up front, naming the privilege, when the identity lacks it: no row is written', async () => {
     const { ran, summary } = await runImport(job, rows);
     expect(ran.code).toBe(2);
-    expect(JSON.stringify(summary)).toContain('MissingPrivilege');
+    expect(summary.error).toMatchObject({ code: 'MissingPrivilege' });
+    const message = (summary.error as { message: string }).message;
+    expect(message).toContain('prvBypassCustomBusinessLogic');
+    expect(message).toContain('bypass.customSync, bypass.customAsync');
+    expect(message).toContain(CALLER);
     expect(ran.stdout + ran.stderr).toContain('prvBypassCustomBusinessLogic');
-    expect(ran.stdout + ran.stderr).toContain(CALLER);
     expect(emu.store.count('account')).toBe(0);
     // Not one write request reached the emulator.
     expect(runLog().filter((e) => e.method !== 'GET')).toEqual([]);
@@ -179,7 +182,8 @@ describe('impersonation (job "callerObjectId")', () => {
     seedAda();
     const { ran, summary } = await runImport(job, rows);
     expect(ran.code).toBe(2);
-    expect(JSON.stringify(summary)).toContain('MissingPrivilege');
+    expect(summary.error).toMatchObject({ code: 'MissingPrivilege' });
+    expect((summary.error as { message: string }).message).toContain('prvActOnBehalfOfAnotherUser');
     expect(ran.stdout + ran.stderr).toContain('prvActOnBehalfOfAnotherUser');
     expect(emu.store.count('contact')).toBe(0);
   });
@@ -188,7 +192,8 @@ describe('impersonation (job "callerObjectId")', () => {
     await grant({ dvpipe: { prvActOnBehalfOfAnotherUser: true } });
     const { ran, summary } = await runImport(job, rows);
     expect(ran.code).toBe(2);
-    expect(JSON.stringify(summary)).toContain('UnknownCaller');
+    expect(summary.error).toMatchObject({ code: 'UnknownCaller' });
+    expect((summary.error as { message: string }).message).toContain(ADA_OBJECT_ID);
     expect(emu.store.count('contact')).toBe(0);
   });
 
