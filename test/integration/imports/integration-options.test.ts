@@ -340,3 +340,33 @@ describe('multi-select choices', () => {
     expect(third!.dvp_tags).toBe('100000000,100000003');
   });
 });
+
+describe('dvpipe jobs validate', () => {
+  it('checks the shape of the options, and with --url the privileges they need', async () => {
+    const bad = join(dir, 'bad-options.json');
+    await writeFile(
+      bad,
+      JSON.stringify(
+        accounts({
+          bypass: { customSync: 'yes', stepIds: [1, 2, 3, 4].map((n) => stableGuid(`step ${n}`)) },
+          callerObjectId: 'ada@contoso.com',
+        }),
+      ),
+    );
+    const shape = await dvpipe(['jobs', 'validate', bad]);
+    expect(shape.code).toBe(2);
+    expect(shape.stdout).toContain('bypass.customSync');
+    expect(shape.stdout).toContain('bypass.stepIds: at most 3 plug-in steps can be bypassed');
+    expect(shape.stdout).toContain('callerObjectId: expected a GUID');
+
+    const example = join(process.cwd(), 'jobs', 'accounts-assigned.json');
+    const refused = await dvpipe(['jobs', 'validate', example, '--url', emu.url]);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toContain('MissingPrivilege');
+    expect(refused.stdout).toContain('prvBypassCustomBusinessLogic');
+    await grant({ dvpipe: { prvBypassCustomBusinessLogic: true } });
+    const fits = await dvpipe(['jobs', 'validate', example, '--url', emu.url]);
+    expect(fits.code).toBe(0);
+    expect(fits.stdout).toContain("import job 'accounts-assigned' fits table 'account'");
+  });
+});
