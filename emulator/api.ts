@@ -1,3 +1,4 @@
+import { PrivilegeTable, writeOptions } from './caller.js';
 import { DataverseError, errors, isDataverseError } from './errors.js';
 import { AnnotationFilter, renderRow } from './format.js';
 import {
@@ -15,12 +16,15 @@ import { parseExpand, runCount, runQuery, selectColumns } from './query.js';
 import { deltaTokenLifetimeMs, readMs, type EmulatorSettings } from './settings.js';
 import type { Store } from './store.js';
 
+const PRIVILEGE_FUNCTION = 'Microsoft.Dynamics.CRM.RetrieveUserPrivilegeByPrivilegeName';
 const API_PREFIX = /^\/api\/data\/(v9\.[0-2])\//;
 const BULK = /^Microsoft\.Dynamics\.CRM\.(CreateMultiple|UpdateMultiple|UpsertMultiple|DeleteMultiple)$/;
 
 export interface CallContext {
   readonly user: string;
   readonly userId?: string;
+  /** `MSCRM.SuppressDuplicateDetection: false` on this request (set by `handle`). */
+  readonly duplicateDetection?: boolean;
   /** Set inside a $batch change set. */
   readonly contentIds?: ReadonlyMap<string, string>;
 }
@@ -65,6 +69,8 @@ export function apiRootOf(url: URL): string {
 export class Api {
   /** Tables refusing bulk messages at run time (configure). */
   readonly refuseBulk = new Set<string>();
+  /** Privileges granted to users (configure). */
+  readonly privileges = new PrivilegeTable();
 
   constructor(
     private readonly model: Model,
@@ -77,6 +83,12 @@ export class Api {
   handle(req: ApiRequest, ctx: CallContext): { response: ApiResponse; work: Work } {
     const work: Work = { countedMs: 0, recordsWritten: 0, bulkRecords: 0, operation: 'other' };
     try {
+      if (req.method !== 'GET') {
+        // Every write reads its own bypass and duplicate-detection headers (a $batch part's included).
+        const options = writeOptions(req.headers, ctx.userId, this.privileges);
+        if (options.applied.length > 0) work.options = options.applied;
+        if (options.duplicateDetection) ctx = { ...ctx, duplicateDetection: true };
+      }
       const response = this.dispatch(req, ctx, work);
       return { response, work };
     } catch (error) {
@@ -155,6 +167,11 @@ export class Api {
       work.operation = 'metadata';
       return jsonResponse(200, metadataRequest(this.model, apiRoot, path, params));
     }
+    if (path.startsWith('RetrieveDuplicates(')) {
+      this.allow(req, 'GET');
+      work.operation = 'duplicates';
+      return this.retrieveDuplicates(path, params, apiRoot);
+    }
     const { set, key, rest } = splitResource(path);
     const table = this.model.tableBySet(set);
     if (!table) throw errors.segment(set);
@@ -167,6 +184,7 @@ export class Api {
     const writeCtx: WriteContext = {
       ...(ctx.userId ? { userId: ctx.userId } : {}),
       ...(ctx.contentIds ? { contentIds: ctx.contentIds } : {}),
+      ...(ctx.duplicateDetection ? { duplicateDetection: true } : {}),
     };
 
     if (route.key === undefined) {
@@ -229,6 +247,11 @@ export class Api {
     }
 
     const ref = this.records.parseKey(table, route.key!);
+    if (route.rest?.startsWith(`${PRIVILEGE_FUNCTION}(`) && table.logicalName === 'systemuser') {
+      this.allow(req, 'GET');
+      work.operation = 'privileges';
+      return this.userPrivilege(table, ref, route.rest, apiRoot);
+    }
     if (route.rest) return this.property(req, table, ref, route.rest, apiRoot, writeCtx, work);
     const entityUrl = `${apiRoot}${table.entitySetName}(${ref.kind === 'id' ? ref.id : route.key})`;
     const ifMatch = req.headers['if-match'];
@@ -303,6 +326,84 @@ export class Api {
     this.records.update(table, id, { [attr.logicalName]: value }, ctx);
     work.recordsWritten = 1;
     return { status: 204, headers: { 'OData-Version': '4.0' } };
+  }
+
+  /**
+   * `systemusers(<id>)/Microsoft.Dynamics.CRM.RetrieveUserPrivilegeByPrivilegeName(PrivilegeName='x')`:
+   * the user's role privileges of that name, none when the user lacks it.
+   */
+  private userPrivilege(table: Table, ref: KeyRef, rest: string, apiRoot: string): ApiResponse {
+    const { id } = this.records.require(table, ref);
+    const m = /^[^(]+\(PrivilegeName='((?:[^']|'')*)'\)$/.exec(rest);
+    if (!m) throw errors.uri(`The function ${PRIVILEGE_FUNCTION} needs PrivilegeName='<name>'.`);
+    const name = m[1]!.replace(/''/g, "'");
+    const held = this.privileges.has(id, name);
+    return jsonResponse(200, {
+      '@odata.context': `${apiRoot}$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegeByPrivilegeNameResponse`,
+      RolePrivileges: held
+        ? [
+            {
+              Depth: 'Global',
+              PrivilegeId: stableGuid(`privilege:${name}`),
+              BusinessUnitId: stableGuid('businessunit:root'),
+              PrivilegeName: name,
+            },
+          ]
+        : [],
+    });
+  }
+
+  /**
+   * `RetrieveDuplicates(BusinessEntity=@p1,MatchingEntityName=@p2,PagingInfo=@p3)`: the records the
+   * published duplicate rules match for an entity given as JSON (with its `@odata.type`).
+   */
+  private retrieveDuplicates(path: string, params: URLSearchParams, apiRoot: string): ApiResponse {
+    const m = /^RetrieveDuplicates\((.*)\)$/.exec(path);
+    const args = new Map<string, string>();
+    for (const part of (m?.[1] ?? '').split(',')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) args.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    }
+    const value = (name: string): string | undefined => {
+      const raw = args.get(name);
+      if (raw === undefined) return undefined;
+      return raw.startsWith('@') ? (params.get(raw) ?? undefined) : raw;
+    };
+    const entityText = value('BusinessEntity');
+    const matching = value('MatchingEntityName')?.replace(/^'|'$/g, '');
+    if (entityText === undefined || matching === undefined) {
+      throw errors.uri('RetrieveDuplicates needs BusinessEntity and MatchingEntityName.');
+    }
+    let entity: Record<string, unknown>;
+    try {
+      entity = JSON.parse(entityText) as Record<string, unknown>;
+    } catch {
+      throw errors.uri('RetrieveDuplicates: BusinessEntity is not a JSON entity.');
+    }
+    const type = String(entity['@odata.type'] ?? '').replace(/^#?Microsoft\.Dynamics\.CRM\./, '');
+    const source = this.model.table(type);
+    const target = this.model.table(matching);
+    if (!source || !target)
+      throw errors.uri(`RetrieveDuplicates: unknown table '${source ? matching : type}'.`);
+    const paging = value('PagingInfo');
+    const count = paging ? Number((JSON.parse(paging) as { Count?: number }).Count ?? 50) : 50;
+    const values = this.records.applyBody(source, entity, 'create', {});
+    const ids = this.records.duplicatesOf(target, values, undefined).slice(0, Math.max(1, count));
+    const columns = selectColumns(target, null);
+    return jsonResponse(200, {
+      '@odata.context': `${apiRoot}$metadata#${target.entitySetName}`,
+      value: ids.map((id) =>
+        renderRow(
+          this.model,
+          this.store,
+          target,
+          this.store.get(target, id)! as never,
+          columns,
+          AnnotationFilter.none,
+          [],
+        ),
+      ),
+    });
   }
 
   private allow(req: ApiRequest, method: string): void {

@@ -40,6 +40,13 @@ export const errors = {
       '0x80060892',
       `A record that has the attribute values ${values.join(', ')} already exists. The entity key ${keyName} requires that this set of attributes contains unique values. Select unique values and try again.`,
     ),
+  /** Reference §13: duplicate detection on (`MSCRM.SuppressDuplicateDetection: false`) and a rule matched. */
+  duplicateDetected: () =>
+    new DataverseError(
+      500,
+      '0x80040333',
+      'A record was not created or updated because a duplicate of the current record already exists.',
+    ),
   versionMismatch: () =>
     new DataverseError(
       412,

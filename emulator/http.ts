@@ -21,6 +21,8 @@ export interface Work {
   /** Rows a read returned. */
   recordsRead?: number;
   operation: string;
+  /** Bypass / duplicate-detection options the request's headers turned on. */
+  options?: readonly string[];
 }
 
 export const JSON_TYPE = 'application/json; odata.metadata=minimal';

@@ -11,6 +11,11 @@ import {
 import { keyText, type Store } from './store.js';
 import { coerceValue, formatUtc, GUID, type Row, type StoredValue } from './values.js';
 
+/** The Entra object id an emulator user (`emulator:<user>` token) has: stable, so tests can impersonate it. */
+export function emulatorUserObjectId(user: string): string {
+  return stableGuid(`aad:${user}`);
+}
+
 /** How a URL or `@odata.id` addresses one row: by primary key or by an alternate key. */
 export type KeyRef =
   | { readonly kind: 'id'; readonly id: string }
@@ -21,6 +26,8 @@ export interface WriteContext {
   readonly userId?: string;
   /** `$n` -> entity URL, inside a $batch change set. */
   readonly contentIds?: ReadonlyMap<string, string>;
+  /** Apply the table's published duplicate detection rules (`MSCRM.SuppressDuplicateDetection: false`). */
+  readonly duplicateDetection?: boolean;
 }
 
 export interface Conditions {
@@ -157,8 +164,15 @@ export class Records {
     const id = stableGuid(`systemuser:${name}`);
     if (!this.store.get(users, id)) {
       const row: Row = { [users.primaryId.logicalName]: id };
-      if (users.byName.has('fullname')) row.fullname = name;
+      // fullname is computed from the name parts (a custom schema may have it plain).
+      if (users.byName.has('lastname')) row.lastname = name;
+      else if (users.byName.has('fullname')) row.fullname = name;
       if (users.byName.has('domainname')) row.domainname = `${name}@emulator.local`;
+      if (users.byName.has('internalemailaddress')) row.internalemailaddress = `${name}@emulator.local`;
+      if (users.byName.has('azureactivedirectoryobjectid')) {
+        row.azureactivedirectoryobjectid = emulatorUserObjectId(name);
+      }
+      for (const [attribute, value] of this.defaultsOf(users)) row[attribute] ??= value;
       this.stamp(users, row, true);
       this.store.insert(users, id, row);
     }
@@ -179,11 +193,13 @@ export class Records {
     for (const [name, value] of this.defaultsOf(table)) row[name] = value;
     Object.assign(row, values);
     row[pk] = id;
+    this.checkStatus(table, row);
     const owner = table.byName.get('ownerid');
     if (owner && row.ownerid == null && ctx.userId && owner.targets.includes('systemuser')) {
       row.ownerid = { id: ctx.userId, table: 'systemuser' };
     }
     this.stamp(table, row, true);
+    if (ctx.duplicateDetection) this.checkDuplicates(table, row, id);
     this.checkKeys(table, row, id);
     this.store.insert(table, id, row);
     return { id, row };
@@ -201,7 +217,20 @@ export class Records {
     const values = this.applyBody(table, body, 'update', ctx);
     if (stripKeys) for (const attr of stripKeys.attributes) delete values[attr.logicalName];
     const row: Row = { ...existing, ...values };
+    // A state change without a status takes the state's default status (SetState's behaviour).
+    if (
+      values.statecode !== undefined &&
+      values.statuscode === undefined &&
+      values.statecode !== existing.statecode
+    ) {
+      const status = [...(table.byName.get('statuscode')?.options.values() ?? [])].find(
+        (o) => o.state === values.statecode,
+      );
+      if (status) row.statuscode = status.value;
+    }
+    this.checkStatus(table, row);
     this.stamp(table, row, false);
+    if (ctx.duplicateDetection) this.checkDuplicates(table, row, id);
     this.checkKeys(table, row, id);
     this.store.replace(table, id, row);
     return row;
@@ -285,6 +314,48 @@ export class Records {
       row[table.primaryName] = text === '' ? null : text;
     }
     row.versionnumber = this.store.nextVersion();
+  }
+
+  /**
+   * Ids of other records that a published duplicate rule matches: every attribute of the rule set on
+   * both and equal (strings ignoring case and surrounding spaces).
+   */
+  duplicatesOf(table: Table, row: Row, id: string | undefined): string[] {
+    const rules = table.spec.duplicateRules ?? [];
+    const found: string[] = [];
+    if (rules.length === 0) return found;
+    const norm = (v: unknown) => (typeof v === 'string' ? v.trim().toLowerCase() : JSON.stringify(v));
+    const wanted = rules
+      .map((rule) => rule.attributes.map((a) => row[a]))
+      .map((values) =>
+        values.some((v) => v === null || v === undefined || v === '') ? undefined : values.map(norm),
+      );
+    for (const other of this.store.sortedIds(table)) {
+      if (other === id) continue;
+      const candidate = this.store.get(table, other)!;
+      const match = rules.some((rule, i) => {
+        const values = wanted[i];
+        return values !== undefined && rule.attributes.every((a, j) => norm(candidate[a]) === values[j]);
+      });
+      if (match) found.push(other);
+    }
+    return found;
+  }
+
+  private checkDuplicates(table: Table, row: Row, id: string): void {
+    if (this.duplicatesOf(table, row, id).length > 0) throw errors.duplicateDetected();
+  }
+
+  /** Each statuscode belongs to one statecode (dataverse-schema.md §5): a mismatched pair is refused. */
+  private checkStatus(table: Table, row: Row): void {
+    const status = table.byName.get('statuscode');
+    if (!status || typeof row.statuscode !== 'number' || typeof row.statecode !== 'number') return;
+    const state = status.options.get(row.statuscode)?.state;
+    if (state !== undefined && state !== row.statecode) {
+      throw errors.invalidArgument(
+        `${row.statuscode} is not a valid status code for state code ${row.statecode} on ${table.logicalName}.`,
+      );
+    }
   }
 
   private checkKeys(table: Table, row: Row, id: string): void {

@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
 import { Api } from './api.js';
 import { runBatch } from './batch.js';
+import { effectiveUser, KNOWN_PRIVILEGES, writeOptions } from './caller.js';
 import { isDataverseError } from './errors.js';
 import { faultsSummary, type FaultKind, parseFaults, rollFault, type FaultRates } from './faults.js';
 import { readableColumns, AnnotationFilter, renderRow } from './format.js';
@@ -40,6 +41,10 @@ export interface RequestLogEntry {
   readonly heldMs: number;
   readonly records?: number;
   readonly fault?: FaultKind;
+  /** The systemuserid the request ran as when it impersonated (CallerObjectId / MSCRMCallerID). */
+  readonly impersonating?: string;
+  /** Bypass and duplicate-detection options its headers turned on. */
+  readonly options?: readonly string[];
 }
 
 export interface EmulatorOptions {
@@ -79,6 +84,11 @@ export const runtimeChangeSchema = z.object({
   expireDeltaTokens: z.boolean().optional(),
   /** Forget per-user limit windows and counters. */
   resetLimits: z.boolean().optional(),
+  /**
+   * Privileges to give (true) or take (false) per user: an emulator user name (its token's
+   * `emulator:<user>`) or a systemuserid, e.g. `{ "dvpipe": { "prvBypassCustomBusinessLogic": true } }`.
+   */
+  privileges: z.record(z.string(), z.record(z.string(), z.boolean())).optional(),
 });
 export type RuntimeChange = z.input<typeof runtimeChangeSchema>;
 
@@ -224,6 +234,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     }
     if (change.expireDeltaTokens) store.minDeltaVersion = store.version + 1;
     if (change.resetLimits) limits.reset();
+    for (const [who, grants] of Object.entries(change.privileges ?? {})) {
+      const userId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(who)
+        ? who.toLowerCase()
+        : records.ensureUser(who);
+      if (!userId) throw new Error('This emulator schema has no systemuser table to hold privileges');
+      for (const [privilege, on] of Object.entries(grants)) {
+        if (!KNOWN_PRIVILEGES.includes(privilege)) {
+          throw new Error(`Unknown privilege '${privilege}': use ${KNOWN_PRIVILEGES.join(', ')}`);
+        }
+        if (on) api.privileges.grant(userId, privilege);
+        else api.privileges.revoke(userId, privilege);
+      }
+    }
   };
 
   const send = (res: ServerResponse, response: ApiResponse): void => {
@@ -295,6 +318,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       if (what === 'reset' && req.method === 'POST') {
         store.clear();
         limits.reset();
+        api.privileges.clear();
         return json(200, { reset: true });
       }
       return json(404, { error: `Unknown emulator control endpoint ${req.method} ${url.pathname}` });
@@ -433,14 +457,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     };
     res.on('close', release);
     try {
-      const userId = records.ensureUser(user);
+      const callerId = records.ensureUser(user);
       const apiReq: ApiRequest = { method: req.method ?? 'GET', url, headers, body };
-      const ctx = { user, ...(userId ? { userId } : {}) };
       let response: ApiResponse;
       let work: Work;
-      if (/\/\$batch$/.test(url.pathname)) {
+      // Impersonation is the whole request's (a $batch's parts run as the user its headers name).
+      let caller: ReturnType<typeof effectiveUser> | undefined;
+      let refused: ApiResponse | undefined;
+      try {
+        caller = effectiveUser(headers, callerId, api.privileges, model, store);
+      } catch (error) {
+        if (!isDataverseError(error)) throw error;
+        refused = errorResponse(error.status, error.code, error.message);
+      }
+      const userId = caller?.userId;
+      const ctx = { user, ...(userId ? { userId } : {}) };
+      if (refused) {
+        response = refused;
+        work = { countedMs: settings.fixedServerMs, recordsWritten: 0, bulkRecords: 0, operation: 'refused' };
+      } else if (/\/\$batch$/.test(url.pathname)) {
         try {
           if (req.method !== 'POST') throw new Error('$batch needs POST');
+          // The $batch request's own bypass headers are checked too (each part is checked on its own).
+          const options = writeOptions(headers, userId, api.privileges);
           const result = runBatch(api, store, apiReq, ctx, settings.maxBatchParts);
           response = result.response;
           work = {
@@ -448,6 +487,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
             recordsWritten: result.recordsWritten,
             bulkRecords: 0,
             operation: 'batch',
+            ...(options.applied.length > 0 ? { options: options.applied } : {}),
           };
         } catch (error) {
           work = { countedMs: settings.fixedServerMs, recordsWritten: 0, bulkRecords: 0, operation: 'batch' };
@@ -476,6 +516,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       if (fault === 'slow') await sleep(slowMs);
       const entry = {
         user,
+        ...(caller?.impersonating && caller.userId ? { impersonating: caller.userId } : {}),
+        ...(work.options ? { options: work.options } : {}),
         countedMs: work.countedMs,
         operation: work.operation,
         ...(work.recordsWritten ? { records: work.recordsWritten } : {}),

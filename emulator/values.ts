@@ -148,7 +148,8 @@ export function coerceValue(table: Table, attr: Attribute, value: unknown): Stor
     }
     case 'MultiSelectPicklist': {
       if (typeof value !== 'string') throw errors.convert(table, value, 'Edm.String');
-      if (value === '') return null;
+      // Reference §13: clearing takes null; an empty string is rejected.
+      if (value === '') throw errors.convert(table, value, 'Edm.Int32');
       const parts = value.split(',');
       const values: number[] = [];
       for (const part of parts) {

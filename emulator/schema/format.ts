@@ -81,6 +81,12 @@ const table = z.object({
   computedName: z.array(z.string()).optional(),
   attributes: z.array(attribute),
   keys: z.array(key).optional(),
+  /**
+   * Published duplicate detection rules: a record is a duplicate of another when every attribute of a
+   * rule is set and equal (strings ignoring case). Applied to writes that send
+   * `MSCRM.SuppressDuplicateDetection: false` (reference §13).
+   */
+  duplicateRules: z.array(z.object({ name: z.string(), attributes: z.array(z.string()).min(1) })).optional(),
   /** Rows present at start (e.g. a currency). Same JSON as a Web API create body, with the primary id. */
   rows: z.array(z.record(z.string(), z.unknown())).optional(),
 });

@@ -112,6 +112,60 @@ const csvOptionsSchema = z
   })
   .describe('How the CSV is written.');
 
+// ---- Integration options (issue 20, import): how Dataverse runs this job's writes. ----
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const guid = z
+  .string()
+  .regex(GUID, { error: 'expected a GUID such as "0f8fad5b-d9cb-469f-a165-70867728950e"' });
+
+/** Learn: at most three plug-in steps by default (BypassBusinessLogicExecutionStepIdsLimit). */
+export const MAX_BYPASS_STEPS = 3;
+
+const bypassSchema = z
+  .strictObject({
+    customSync: z
+      .boolean()
+      .default(false)
+      .describe('Skip synchronous plug-ins and real-time workflows (needs prvBypassCustomBusinessLogic).'),
+    customAsync: z
+      .boolean()
+      .default(false)
+      .describe('Skip asynchronous plug-ins and workflows (needs prvBypassCustomBusinessLogic).'),
+    powerAutomateFlows: z
+      .boolean()
+      .default(false)
+      .describe('Do not start Power Automate flows triggered by these writes (no privilege needed).'),
+    stepIds: z
+      .array(guid)
+      .min(1)
+      .max(MAX_BYPASS_STEPS, { error: `at most ${MAX_BYPASS_STEPS} plug-in steps can be bypassed` })
+      .optional()
+      .describe(
+        'Plug-in step ids (sdkmessageprocessingstepid) to skip (needs prvBypassCustomBusinessLogic).',
+      ),
+  })
+  .describe(
+    "Bypass custom business logic for this job's writes (MSCRM.BypassBusinessLogicExecution and related headers). The run checks the privileges before writing any row.",
+  );
+
+const integrationOptions = {
+  bypass: bypassSchema.optional(),
+  duplicateDetection: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Apply the published duplicate detection rules (off by default, as in the Web API): a row matching an existing record fails with DuplicateRecord, naming it.',
+    ),
+  callerObjectId: guid
+    .optional()
+    .describe(
+      'Write as this user (their Entra object id): created records are owned by, and audited as, that user. The identity running the import needs prvActOnBehalfOfAnotherUser.',
+    ),
+};
+
+// ---- end of integration options ----
+
 const importJobObject = z.strictObject({
   $schema: z.string().optional(),
   type: z.literal('import').default('import'),
@@ -153,6 +207,7 @@ const importJobObject = z.strictObject({
     .describe('Time zone of date-times without an offset written to UserLocal columns.'),
   decimalSeparator: decimalSeparator.default('.'),
   trim: z.boolean().default(true).describe('Trim spaces around cells.'),
+  ...integrationOptions,
 });
 
 export const importJobSchema = importJobObject.superRefine(checkImportRules);

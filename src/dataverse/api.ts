@@ -35,6 +35,8 @@ export interface ApiResponse extends HttpResponse {
 
 export interface ApiSender {
   readonly apiRoot: string;
+  /** Headers each part of a $batch carries too (a view made by the client's `withHeaders`). */
+  readonly partHeaders?: Readonly<Record<string, string>>;
   /**
    * Sends and returns 2xx/3xx answers (and multipart answers of any status when asked); throws
    * DataverseError for anything else after the retries.

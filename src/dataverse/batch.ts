@@ -227,7 +227,13 @@ export async function executeBatch(
   const res = await api.send({
     method: 'POST',
     path: '$batch',
-    raw: buildBatchBody(api.apiRoot, requests, boundary),
+    raw: buildBatchBody(
+      api.apiRoot,
+      api.partHeaders
+        ? requests.map((r) => ({ ...r, headers: { ...api.partHeaders, ...r.headers } }))
+        : requests,
+      boundary,
+    ),
     headers: { 'content-type': `multipart/mixed; boundary=${boundary}` },
     prefer: options.continueOnError ? ['odata.continue-on-error'] : [],
     idempotent,

@@ -1,5 +1,6 @@
 // The facade the import and extract pipelines use: one client per org, shared by every operation in the process.
-import { createApiSender, type Row } from './api.js';
+import { createApiSender, type ApiSender, type Row } from './api.js';
+import * as callerInfo from './caller.js';
 import type { TokenProvider } from './auth.js';
 import { executeBatch, maxBatchOperations, type BatchRequest, type BatchResponse } from './batch.js';
 import pMap from 'p-map';
@@ -92,9 +93,22 @@ export interface DataverseClient {
     opts?: Pick<q.QueryOptions, 'pageSize' | 'formattedValues' | 'signal'>,
   ): q.QueryResult;
   count(table: string, filter?: string): Promise<number>;
+  /** The calling user (as its headers make it: an impersonating view answers as that user). */
+  whoAmI(): Promise<callerInfo.WhoAmI>;
+  /** Whether the user holds the privilege through a role or a team (RetrieveUserPrivilegeByPrivilegeName). */
+  userHasPrivilege(userId: string, privilegeName: string): Promise<boolean>;
+  /** Records the published duplicate detection rules match for `data` (RetrieveDuplicates). */
+  retrieveDuplicates(table: string, data: Row, max?: number): Promise<Row[]>;
+  /**
+   * The same client (connections, identities, governor, metrics) sending these headers with every
+   * request, $batch parts included: bypass, duplicate detection, impersonation (write-options.ts).
+   */
+  withHeaders(headers: Readonly<Record<string, string>>): DataverseClient;
   metrics(): ClientMetrics;
   close(): Promise<void>;
 }
+
+export type { WhoAmI } from './caller.js';
 
 export function apiRootOf(url: string): string {
   return `${new URL(url).origin}/api/data/v9.2/`;
@@ -179,7 +193,7 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     }
   };
 
-  return {
+  const facade = (api: ApiSender, bulk: BulkContext): DataverseClient => ({
     url: options.url,
     metadata: (table) => tableMetadata(api, table),
     create: (table, data, opts = {}) => single(table, 'create', () => records.create(api, table, data, opts)),
@@ -215,12 +229,25 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     query: (table, query = {}) => q.query(api, table, query),
     delta: (deltaLink, opts = {}) => q.delta(api, deltaLink, opts),
     count: (table, filter) => q.count(api, table, filter),
+    whoAmI: () => callerInfo.whoAmI(api),
+    userHasPrivilege: (userId, name) => callerInfo.userHasPrivilege(api, userId, name),
+    retrieveDuplicates: (table, data, max) => callerInfo.retrieveDuplicates(api, table, data, max),
+    withHeaders: (headers) => {
+      const extra = { ...api.partHeaders, ...headers };
+      const scoped: ApiSender = {
+        apiRoot: api.apiRoot,
+        partHeaders: extra,
+        send: (request) => api.send({ ...request, headers: { ...extra, ...request.headers } }),
+      };
+      return facade(scoped, { ...bulk, api: scoped });
+    },
     metrics: () => metrics.snapshot(),
     close: async () => {
       pool.close();
       await transport.close();
     },
-  };
+  });
+  return facade(api, bulk);
 }
 
 function withSignal(ctx: BulkContext, signal: AbortSignal | undefined): BulkContext {

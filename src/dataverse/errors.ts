@@ -13,6 +13,8 @@ export const DataverseCodes = {
   concurrencyLimit: '0x80072326',
   payloadError: '0x80048d19',
   queryError: '0x80060888',
+  /** Duplicate detection (MSCRM.SuppressDuplicateDetection: false) found a matching record (§13). */
+  duplicateDetected: '0x80040333',
 } as const;
 
 /** Codes the client itself assigns when no Dataverse code exists (transport-level failures). */

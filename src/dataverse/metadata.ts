@@ -79,6 +79,10 @@ interface Label {
 interface RawOption {
   Value: number;
   Label?: Label | null;
+  /** Status options: the state they belong to. */
+  State?: number | null;
+  /** State options: the status a record gets in that state by default. */
+  DefaultStatus?: number | null;
 }
 interface RawAttribute {
   LogicalName: string;
@@ -291,5 +295,10 @@ function optionsOf(type: AttributeType, d: Partial<RawAttribute>): ChoiceOption[
     ];
   }
   const raw = d.OptionSet?.Options ?? d.GlobalOptionSet?.Options;
-  return raw?.map((o) => ({ value: o.Value, label: labelOf(o) }));
+  return raw?.map((o) => ({
+    value: o.Value,
+    label: labelOf(o),
+    ...(type === 'Status' && typeof o.State === 'number' ? { state: o.State } : {}),
+    ...(type === 'State' && typeof o.DefaultStatus === 'number' ? { defaultStatus: o.DefaultStatus } : {}),
+  }));
 }

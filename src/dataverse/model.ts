@@ -26,6 +26,10 @@ export type DateTimeBehavior = 'UserLocal' | 'DateOnly' | 'TimeZoneIndependent';
 export interface ChoiceOption {
   readonly value: number;
   readonly label: string;
+  /** Status (statuscode) options: the statecode this status belongs to. */
+  readonly state?: number;
+  /** State (statecode) options: the statuscode a record gets in this state by default. */
+  readonly defaultStatus?: number;
 }
 
 export interface AttributeMetadata {

@@ -1,4 +1,4 @@
-import { attributeOf, parseImportJob, type ImportJob } from '../config/job.js';
+import { parseImportJob, type ImportJob } from '../config/job.js';
 import { isDataverseError } from '../dataverse/errors.js';
 import { deterministicId } from '../dataverse/ids.js';
 import type { TableMetadata } from '../dataverse/model.js';
@@ -8,18 +8,23 @@ import {
   type LookupResolver,
   type QueryFn,
 } from '../mapping/lookups.js';
+import { relatedTableNames } from '../mapping/compile.js';
 import { createRowMapper, isMappingSetupError, type RowMapper } from '../mapping/mapper.js';
+import { checkJobPrivileges, jobWriteHeaders, type PrivilegeClient } from './privileges.js';
+import type { PreflightProblem } from './service.js';
+import { stateModelOf } from './state-status.js';
 import type { ChunkRow, RowOutcome } from './types.js';
 import type { ChunkMapper, PreparedRun, RunIdentity } from './write-chunk.js';
 import type { WritableRow } from './write-rows.js';
 import type { Row, WriteClient } from './write-client.js';
 
 /** What preparing a run needs from the Dataverse client. */
-export interface PrepareClient extends WriteClient {
+export interface PrepareClient extends WriteClient, PrivilegeClient {
   metadata(table: string): Promise<TableMetadata>;
+  /** A view sending these headers with every request; needed by jobs with integration options. */
+  withHeaders?(headers: Readonly<Record<string, string>>): WriteClient;
 }
 
-const LOOKUP_TYPES = new Set(['Lookup', 'Customer', 'Owner']);
 const cache = new Map<string, Promise<PreparedRun>>();
 const CACHE_RUNS = 32;
 
@@ -43,6 +48,7 @@ async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): P
   const table = await client.metadata(job.table);
   const related = await relatedTables(client, job, table);
   const mapper = createRowMapper(job, table, related, { header: manifest.header });
+  const states = stateModelOf(table);
   const query: QueryFn = (name, filter, select) => {
     const rows = client.query(name, { filter, select, pageSize: 5_000 }).rows();
     return rows as AsyncIterable<Row>;
@@ -51,9 +57,11 @@ async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): P
   return {
     mapper: chunkMapper(mapper, resolver),
     write: {
-      client,
+      client: writerFor(client, job),
       table: job.table,
       primaryIdAttribute: table.primaryIdAttribute,
+      primaryNameAttribute: table.primaryNameAttribute,
+      ...(states ? { states } : {}),
       operation: job.operation,
       strategy: job.writeStrategy,
       newIdFor: newIdFactory(job, manifest.runId),
@@ -61,12 +69,26 @@ async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): P
   };
 }
 
-/** Why the job cannot work against the table's metadata, or undefined when it can. */
-export async function checkJobFitsTable(client: PrepareClient, job: ImportJob): Promise<string | undefined> {
+/** The client the job's writes go through: with its bypass, duplicate-detection and caller headers. */
+function writerFor(client: PrepareClient, job: ImportJob): WriteClient {
+  const headers = jobWriteHeaders(job);
+  if (Object.keys(headers).length === 0) return client;
+  if (!client.withHeaders) throw new Error('This Dataverse client cannot send per-job headers');
+  return client.withHeaders(headers);
+}
+
+/**
+ * Why the job cannot work against the table's metadata or with the identity's privileges, or
+ * undefined when it can.
+ */
+export async function checkJobFitsTable(
+  client: PrepareClient,
+  job: ImportJob,
+): Promise<PreflightProblem | string | undefined> {
   try {
     const table = await client.metadata(job.table);
     createRowMapper(job, table, await relatedTables(client, job, table));
-    return undefined;
+    return await checkJobPrivileges(client, job);
   } catch (error) {
     if (isMappingSetupError(error))
       return `Job '${job.name}' does not fit table '${job.table}':\n${error.message}`;
@@ -83,13 +105,7 @@ async function relatedTables(
   job: ImportJob,
   table: TableMetadata,
 ): Promise<Map<string, TableMetadata>> {
-  const names = new Set<string>();
-  for (const spec of Object.values(job.columns)) {
-    const attribute = table.attributes.get(attributeOf(spec));
-    if (!attribute || !LOOKUP_TYPES.has(attribute.type)) continue;
-    if (typeof spec !== 'string' && spec.lookup) names.add(spec.lookup);
-    else if (attribute.targets?.length === 1 && attribute.targets[0]) names.add(attribute.targets[0]);
-  }
+  const names = relatedTableNames(job, table);
   const related = new Map<string, TableMetadata>();
   for (const name of names) related.set(name, await client.metadata(name));
   return related;

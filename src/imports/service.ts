@@ -23,7 +23,7 @@ export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
    * Checks the job against the table before any row is read; returns why it cannot work, so a
    * misconfigured job fails the file once instead of every chunk five times.
    */
-  readonly preflight?: (job: ImportJob) => Promise<string | undefined>;
+  readonly preflight?: (job: ImportJob) => Promise<PreflightProblem | string | undefined>;
   /** Row-failure logs carry the message, which quotes the cell (personal data), only when true. */
   readonly logCellValues?: boolean;
   /**
@@ -57,6 +57,12 @@ export type StartResult =
   | { readonly kind: 'rejected'; readonly summary: RunSummary };
 
 class PreflightFailure extends Error {}
+
+/** Why a job cannot run, with the run's failure code (a plain string is `JobDoesNotFitTable`). */
+export interface PreflightProblem {
+  readonly code: string;
+  readonly message: string;
+}
 
 /** Plans a run for one input version. Safe to call again for the same input: it resumes. */
 export async function startImport(deps: ImportDeps, request: StartRequest): Promise<StartResult> {
@@ -98,7 +104,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
   preflight.catch(() => undefined);
   const afterPreflight = async (): Promise<RequestCounters> => {
     const { value: problem, counters } = await preflight;
-    if (problem) throw new PreflightFailure(problem);
+    if (problem) throw new PreflightFailure(typeof problem === 'string' ? problem : problem.message);
     return counters;
   };
   const source = `${input.job}/${input.name}`;
@@ -152,7 +158,9 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
     if (problem) {
       // What the read left behind (chunks, no manifest) is of no use.
       for await (const name of deps.runs.list(`${runId}/`)) await deps.runs.delete(name);
-      return reject('JobDoesNotFitTable', problem);
+      return typeof problem === 'string'
+        ? reject('JobDoesNotFitTable', problem)
+        : reject(problem.code, problem.message);
     }
     if (isCsvFileError(error)) return reject(error.code, error.message);
     throw error;

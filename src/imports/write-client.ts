@@ -24,4 +24,6 @@ export interface WriteClient {
   ): Promise<RecordResult[]>;
   deleteMultiple(table: string, targets: readonly RecordTarget[]): Promise<RecordResult[]>;
   query(table: string, options: QueryOptions): { rows(): AsyncIterable<Row> };
+  /** Records the published duplicate detection rules match for a payload (to name them in a row's failure). */
+  retrieveDuplicates?(table: string, data: Row, max?: number): Promise<Row[]>;
 }

@@ -7,6 +7,7 @@ import {
 } from '../dataverse/errors.js';
 import { deterministicId } from '../dataverse/ids.js';
 import { existingIds, normalizeKey, resolveKeys, type KeyValues } from './key-resolver.js';
+import { completeForUpdate, splitForCreate, type StateModel } from './state-status.js';
 import type { RowOutcome, RowStatus } from './types.js';
 import type { RecordResult, Row, WriteClient } from './write-client.js';
 
@@ -37,6 +38,10 @@ export interface WriteContext {
   readonly dryRun: boolean;
   /** The rows' targets looked up ahead (`lookUpTargets`), so the write need not wait for the reads. */
   readonly resolved?: ReadonlyMap<string, string>;
+  /** The table's primary name column, to name a matching record in a duplicate row's failure. */
+  readonly primaryNameAttribute?: string;
+  /** statecode / statuscode rules of the table (state-status.ts), when it has them. */
+  readonly states?: StateModel;
 }
 
 /** Whether writing these rows starts with reads that find their records (so they can be done ahead). */
@@ -51,7 +56,13 @@ export function needsLookUps(context: Pick<WriteContext, 'operation' | 'strategy
 /** Writes rows with the fastest safe strategy and returns exactly one outcome per row. */
 export async function writeRows(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
   if (rows.length === 0) return [];
-  context = { ...context, client: skippingEmptyCalls(context.client) };
+  const client = context.client;
+  context = { ...context, client: skippingEmptyCalls(client) };
+  const outcomes = await writeByOperation(context, rows);
+  return nameDuplicates({ ...context, client }, rows, outcomes);
+}
+
+function writeByOperation(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
   switch (context.operation) {
     case 'create':
       return createRows(context, rows);
@@ -64,17 +75,63 @@ export async function writeRows(context: WriteContext, rows: readonly WritableRo
   }
 }
 
+/**
+ * Rows Dataverse refused as duplicates (duplicate detection on) fail with their own code, and the
+ * message names the records the published rules matched (RetrieveDuplicates), so the user can tell a
+ * real duplicate from a rule that is too broad.
+ */
+async function nameDuplicates(
+  context: WriteContext,
+  rows: readonly WritableRow[],
+  outcomes: RowOutcome[],
+): Promise<RowOutcome[]> {
+  const duplicates = outcomes.filter(
+    (o) => o.status === 'failed' && o.code?.toLowerCase() === DataverseCodes.duplicateDetected,
+  );
+  if (duplicates.length === 0) return outcomes;
+  const byRow = new Map(rows.map((row) => [row.row, row]));
+  const named = new Map<RowOutcome, RowOutcome>();
+  for (const outcome of duplicates) {
+    const row = byRow.get(outcome.row);
+    let matches: Row[] = [];
+    if (row && context.client.retrieveDuplicates) {
+      matches = await context.client.retrieveDuplicates(context.table, row.data, 3).catch(() => []);
+    }
+    const names = matches.map((match) => {
+      const id = match[context.primaryIdAttribute];
+      const name = context.primaryNameAttribute ? match[context.primaryNameAttribute] : undefined;
+      return `${typeof name === 'string' && name !== '' ? `"${name}" ` : ''}(${String(id)})`;
+    });
+    named.set(outcome, {
+      row: outcome.row,
+      status: 'failed',
+      code: 'DuplicateRecord',
+      message:
+        names.length > 0
+          ? `Duplicate detection: this row matches the existing ${context.table} ${names.join(', ')}; it was not written.`
+          : `Duplicate detection: this row matches an existing ${context.table} record under a published duplicate detection rule; it was not written. (${outcome.message ?? ''})`,
+    });
+  }
+  return outcomes.map((outcome) => named.get(outcome) ?? outcome);
+}
+
 async function createRows(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
   const ids = rows.map((row) => (row.id ?? context.newIdFor(row)).toLowerCase());
   const already = context.recovering
     ? await existingIds(context.client, context.table, context.primaryIdAttribute, ids)
     : new Set<string>();
   const outcomes: RowOutcome[] = [];
-  const pending: { row: WritableRow; id: string }[] = [];
+  const pending: { row: WritableRow; id: string; data: Row }[] = [];
+  const followUps = new Map<number, Row>();
   rows.forEach((row, i) => {
     const id = ids[i] ?? '';
-    if (already.has(id)) outcomes.push({ row: row.row, status: 'created', id });
-    else pending.push({ row, id });
+    const split = splitForCreate(row.data, context.states);
+    if (!split.ok) outcomes.push(badState(row, split.message));
+    else {
+      if (split.followUp) followUps.set(row.row, split.followUp);
+      if (already.has(id)) outcomes.push({ row: row.row, status: 'created', id });
+      else pending.push({ row, id, data: split.data });
+    }
   });
   if (context.dryRun) {
     // A dry run says which keys exist already: their rows would fail as they will in the real run.
@@ -89,7 +146,7 @@ async function createRows(context: WriteContext, rows: readonly WritableRow[]): 
   }
   const results = await context.client.createMultiple(
     context.table,
-    pending.map(({ row, id }) => ({ id, data: withPrimaryId(context, row.data, id) })),
+    pending.map(({ id, data }) => ({ id, data: withPrimaryId(context, data, id) })),
   );
   const byIndex = indexResults(results);
   const duplicates: { row: WritableRow; id: string; error: DataverseError }[] = [];
@@ -113,11 +170,66 @@ async function createRows(context: WriteContext, rows: readonly WritableRow[]): 
       outcomes.push(recordExists(context, row));
     } else outcomes.push(failure(row.row, error));
   }
-  return outcomes;
+  return setStates(context, outcomes, followUps);
 }
 
-async function updateRows(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
+/**
+ * The follow-up update that puts created records in the state their row asks for (statecode and
+ * statuscode together). A row whose record was created but whose state could not be set is reported
+ * once, as failed, with the record's id and what went wrong.
+ */
+async function setStates(
+  context: WriteContext,
+  outcomes: RowOutcome[],
+  followUps: ReadonlyMap<number, Row>,
+  written: RowStatus = 'created',
+): Promise<RowOutcome[]> {
+  const targets = outcomes.filter((o) => o.status === written && o.id !== undefined && followUps.has(o.row));
+  if (targets.length === 0) return outcomes;
+  const results = indexResults(
+    await context.client.updateMultiple(
+      context.table,
+      targets.map((o) => ({ id: o.id!, data: followUps.get(o.row)! })),
+    ),
+  );
+  const replaced = new Map<RowOutcome, RowOutcome>();
+  targets.forEach((outcome, i) => {
+    const result = resultAt(results, i);
+    if (result.ok) return;
+    replaced.set(outcome, {
+      row: outcome.row,
+      status: 'failed',
+      id: outcome.id!,
+      code: result.error.code || `HTTP${result.error.status}`,
+      message: `The ${context.table} record ${outcome.id!} was ${written === 'created' ? 'created' : 'written'}, but setting its statecode/statuscode failed: ${result.error.message}`,
+    });
+  });
+  return outcomes.map((o) => replaced.get(o) ?? o);
+}
+
+function badState(row: WritableRow, message: string): RowOutcome {
+  return { row: row.row, status: 'failed', code: 'BadState', message };
+}
+
+/** Update payloads with statecode and statuscode made whole; rows asking for an impossible pair fail. */
+function statesForUpdate(
+  context: WriteContext,
+  rows: readonly WritableRow[],
+): { rows: WritableRow[]; failures: RowOutcome[] } {
+  const out: WritableRow[] = [];
+  const failures: RowOutcome[] = [];
+  for (const row of rows) {
+    const split = completeForUpdate(row.data, context.states);
+    if (!split.ok) failures.push(badState(row, split.message));
+    else out.push(split.data === row.data ? row : { ...row, data: split.data });
+  }
+  return { rows: out, failures };
+}
+
+async function updateRows(context: WriteContext, all: readonly WritableRow[]): Promise<RowOutcome[]> {
+  const { rows, failures } = statesForUpdate(context, all);
   const { targets, outcomes } = await targetsById(context, rows, 'update');
+  outcomes.push(...failures);
   if (context.dryRun) return [...outcomes, ...targets.map(({ row, id }) => dry(row, 'updated', id))];
   const results = await context.client.updateMultiple(
     context.table,
@@ -155,16 +267,37 @@ async function deleteRows(context: WriteContext, rows: readonly WritableRow[]): 
  * create that meets an existing record becomes an update, an update whose record is gone becomes a
  * create, so every row is written with its own values and reported as what it did.
  */
-async function upsertAuto(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
+async function upsertAuto(context: WriteContext, all: readonly WritableRow[]): Promise<RowOutcome[]> {
+  // A row becomes a create or an update only once its record is looked up: both payloads are ready.
+  const createData = new Map<WritableRow, Row>();
+  const updateData = new Map<WritableRow, WritableRow>();
+  const followUps = new Map<number, Row>();
+  const stateFailures: RowOutcome[] = [];
+  const rows: WritableRow[] = [];
+  for (const row of all) {
+    const forCreate = splitForCreate(row.data, context.states);
+    const forUpdate = completeForUpdate(row.data, context.states);
+    if (!forCreate.ok || !forUpdate.ok) {
+      stateFailures.push(
+        badState(row, (!forCreate.ok ? forCreate : (forUpdate as { message: string })).message),
+      );
+      continue;
+    }
+    rows.push(row);
+    createData.set(row, forCreate.data);
+    if (forCreate.followUp) followUps.set(row.row, forCreate.followUp);
+    updateData.set(row, { ...row, data: forUpdate.data });
+  }
   const existing = context.resolved ?? (await lookUpTargets(context, rows));
   let { creates, updates } = splitByTarget(context, rows, existing, new Map());
   if (context.dryRun) {
     return [
+      ...stateFailures,
       ...creates.map(({ row, id }) => dry(row, 'created', id)),
       ...updates.map(({ row, id }) => dry(row, 'updated', id)),
     ];
   }
-  const outcomes: RowOutcome[] = [];
+  const outcomes: RowOutcome[] = [...stateFailures];
   /** Rows whose deterministic id another record holds under another key: how many ids they have tried. */
   const generations = new Map<WritableRow, number>();
   for (let round = 1; ; round += 1) {
@@ -172,11 +305,11 @@ async function upsertAuto(context: WriteContext, rows: readonly WritableRow[]): 
     const [createResults, updateResults] = await Promise.all([
       context.client.createMultiple(
         context.table,
-        creates.map(({ row, id }) => ({ id, data: withPrimaryId(context, row.data, id) })),
+        creates.map(({ row, id }) => ({ id, data: withPrimaryId(context, createData.get(row)!, id) })),
       ),
       context.client.updateMultiple(
         context.table,
-        updates.map(({ row, id }) => ({ id, data: withoutKey(row) })),
+        updates.map(({ row, id }) => ({ id, data: withoutKey(updateData.get(row)!) })),
       ),
     ]);
     const again: WritableRow[] = [];
@@ -199,10 +332,10 @@ async function upsertAuto(context: WriteContext, rows: readonly WritableRow[]): 
       else if (isNotFoundCode(result.error.code)) again.push(row);
       else outcomes.push(failure(row.row, result.error));
     });
-    if (again.length === 0) return outcomes;
+    if (again.length === 0) return setStates(context, outcomes, followUps);
     if (round >= UPSERT_ROUNDS) {
       for (const row of again) outcomes.push(conflict(context, row));
-      return outcomes;
+      return setStates(context, outcomes, followUps);
     }
     const found = await lookUpTargets(context, again);
     for (const row of again) {
@@ -258,8 +391,30 @@ function conflict(context: WriteContext, row: WritableRow): RowOutcome {
   };
 }
 
-async function upsertByKey(context: WriteContext, rows: readonly WritableRow[]): Promise<RowOutcome[]> {
-  if (context.dryRun) return rows.map((row) => dry(row, 'upserted', row.id));
+async function upsertByKey(context: WriteContext, all: readonly WritableRow[]): Promise<RowOutcome[]> {
+  // UpsertMultiple cannot say whether it created, and a create cannot carry statecode: a row with a
+  // state or status is upserted without them, then both are set together by an update.
+  const stateFailures: RowOutcome[] = [];
+  const followUps = new Map<number, Row>();
+  const rows: WritableRow[] = [];
+  for (const row of all) {
+    const forUpdate = completeForUpdate(row.data, context.states);
+    if (!forUpdate.ok) {
+      stateFailures.push(badState(row, forUpdate.message));
+      continue;
+    }
+    const { statecode, statuscode, ...rest } = forUpdate.data;
+    if (statecode === undefined && statuscode === undefined) {
+      rows.push(row);
+      continue;
+    }
+    rows.push({ ...row, data: rest });
+    followUps.set(row.row, {
+      ...(statecode !== undefined ? { statecode } : {}),
+      ...(statuscode !== undefined ? { statuscode } : {}),
+    });
+  }
+  if (context.dryRun) return [...stateFailures, ...rows.map((row) => dry(row, 'upserted', row.id))];
   const send = (list: readonly WritableRow[]) =>
     context.client.upsertMultiple(
       context.table,
@@ -269,7 +424,7 @@ async function upsertByKey(context: WriteContext, rows: readonly WritableRow[]):
       })),
     );
   const outcomes = new Map<WritableRow, RowOutcome>();
-  let pending = rows;
+  let pending: readonly WritableRow[] = rows;
   for (let round = 1; pending.length > 0; round += 1) {
     const byIndex = indexResults(await send(pending));
     const raced: WritableRow[] = [];
@@ -282,7 +437,19 @@ async function upsertByKey(context: WriteContext, rows: readonly WritableRow[]):
     });
     pending = raced;
   }
-  return rows.map((row) => outcomes.get(row)!);
+  let upserted = rows.map((row) => outcomes.get(row)!);
+  const needIds = rows.filter(
+    (row, i) => followUps.has(row.row) && upserted[i]!.status === 'upserted' && upserted[i]!.id === undefined,
+  );
+  if (needIds.length > 0) {
+    const found = await lookUpTargets(context, needIds);
+    upserted = upserted.map((o, i) => (o.id === undefined ? withId(o, targetOf(rows[i]!, found)) : o));
+  }
+  return [...stateFailures, ...(await setStates(context, upserted, followUps, 'upserted'))];
+}
+
+function withId(outcome: RowOutcome, id: string | undefined): RowOutcome {
+  return id === undefined ? outcome : { ...outcome, id };
 }
 
 /** Ids for update/delete targets: given directly, or found by alternate key. */

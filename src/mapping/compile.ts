@@ -13,7 +13,7 @@ export interface MappingProblem {
   readonly message: string;
 }
 
-export type ColumnKind = 'value' | 'id' | 'lookup' | 'lookupById';
+export type ColumnKind = 'value' | 'id' | 'lookup' | 'lookupById' | 'owner';
 
 export interface CompiledLookup {
   readonly table: string;
@@ -34,6 +34,11 @@ export interface CompiledColumn {
   readonly defaultText: string | undefined;
   readonly convert: Converter;
   readonly lookup: CompiledLookup | undefined;
+  /**
+   * Owner columns without "lookup": a cell naming a user (an email or domain name: it has "@" or "\\")
+   * is looked up by these systemuser columns in order; any other cell is a team's name.
+   */
+  readonly owner?: { readonly users: readonly CompiledLookup[]; readonly team: CompiledLookup };
   /** Position in the job's key, or -1. */
   readonly keyIndex: number;
   /** Case-insensitive comparison for duplicate detection (string keys; Dataverse compares them so). */
@@ -51,6 +56,26 @@ export interface CompiledJob {
 const CHOICE_TYPES = new Set(['Picklist', 'MultiSelectPicklist', 'State', 'Status']);
 const NUMBER_TYPES = new Set(['Integer', 'BigInt', 'Decimal', 'Double', 'Money']);
 const LOOKUP_TYPES = new Set(['Lookup', 'Customer', 'Owner']);
+
+/** Tables whose metadata compiling the job needs: lookup targets named or implied by its columns and constants. */
+export function relatedTableNames(job: ImportJob, table: TableMetadata): Set<string> {
+  const names = new Set<string>();
+  for (const spec of Object.values(job.columns)) {
+    const attribute = table.attributes.get(attributeOf(spec));
+    if (!attribute || !LOOKUP_TYPES.has(attribute.type)) continue;
+    if (typeof spec !== 'string' && spec.lookup) names.add(spec.lookup);
+    else if (attribute.type === 'Owner' && (typeof spec === 'string' || spec.by === undefined)) {
+      // An owner column without "lookup" names users or teams (compileOwner).
+      names.add('systemuser');
+      names.add('team');
+    } else if (attribute.targets?.length === 1 && attribute.targets[0]) names.add(attribute.targets[0]);
+  }
+  for (const name of Object.keys(job.constants ?? {})) {
+    const attribute = table.attributes.get(name);
+    if (attribute?.targets?.length === 1 && attribute.targets[0]) names.add(attribute.targets[0]);
+  }
+  return names;
+}
 
 export function compileJob(
   job: ImportJob,
@@ -188,6 +213,9 @@ function compileColumn(
   if (isId) {
     return { ...base, kind: 'id', field: attributeName, convert: guidConverter, lookup: undefined };
   }
+  if (attribute.type === 'Owner' && mapping?.lookup === undefined && mapping?.by === undefined) {
+    return compileOwner(table, tableOf, attribute, path, base, problem);
+  }
   if (LOOKUP_TYPES.has(attribute.type)) {
     return compileLookup(table, tableOf, attribute, mapping, path, base, problem);
   }
@@ -197,6 +225,54 @@ function compileColumn(
     return undefined;
   }
   return { ...base, kind: 'value', field: attributeName, convert, lookup: undefined };
+}
+
+/** Systemuser columns a user cell is matched against, in order: sign-in name, then primary email. */
+export const OWNER_USER_COLUMNS = ['domainname', 'internalemailaddress'] as const;
+
+/**
+ * `ownerid` from a user's email / domain name or a team's name, in one column: the cell says which
+ * (user names have "@" or "\\", team names rarely do; use "lookup" to force one).
+ */
+function compileOwner(
+  table: TableMetadata,
+  tableOf: (name: string) => TableMetadata | undefined,
+  attribute: AttributeMetadata,
+  path: PropertyKey[],
+  base: Omit<CompiledColumn, 'kind' | 'field' | 'convert' | 'lookup'>,
+  problem: Report,
+): CompiledColumn | undefined {
+  const users = tableOf('systemuser');
+  const teams = tableOf('team');
+  const nav = navigationFor(table, attribute, 'systemuser');
+  if (users === undefined || teams === undefined || nav === undefined) {
+    problem(
+      'error',
+      path,
+      `no metadata for the systemuser and team tables "${attribute.logicalName}" points at`,
+    );
+    return undefined;
+  }
+  const userLookups = OWNER_USER_COLUMNS.filter((c) => users.attributes.has(c)).map((by) => ({
+    table: 'systemuser',
+    by,
+    entitySet: users.entitySetName,
+  }));
+  if (userLookups.length === 0 || !teams.attributes.has(teams.primaryNameAttribute)) {
+    problem('error', path, 'systemuser has neither domainname nor internalemailaddress to match users by');
+    return undefined;
+  }
+  return {
+    ...base,
+    kind: 'owner',
+    field: `${nav}@odata.bind`,
+    convert: (text) => text,
+    lookup: undefined,
+    owner: {
+      users: userLookups,
+      team: { table: 'team', by: teams.primaryNameAttribute, entitySet: teams.entitySetName },
+    },
+  };
 }
 
 function compileLookup(
@@ -319,14 +395,17 @@ function checkWritable(
   const update = attribute.isValidForUpdate;
   switch (job.operation) {
     case 'create':
-      if (!create) problem('error', path, `${name} cannot be set when creating a ${table.logicalName}`);
+      // statecode is set by a follow-up update after the create (imports/state-status.ts).
+      if (!create && attribute.type !== 'State')
+        problem('error', path, `${name} cannot be set when creating a ${table.logicalName}`);
       break;
     case 'update':
       if (!update) problem('error', path, `${name} cannot be changed on an existing ${table.logicalName}`);
       break;
     case 'upsert':
       if (!create && !update) problem('error', path, `${name} is read-only`);
-      else if (!create) problem('warning', path, `${name} is ignored when the upsert creates a record`);
+      else if (!create && attribute.type !== 'State')
+        problem('warning', path, `${name} is ignored when the upsert creates a record`);
       else if (!update) problem('warning', path, `${name} is ignored when the upsert updates a record`);
       break;
     case 'delete':

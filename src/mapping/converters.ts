@@ -203,8 +203,9 @@ function multiChoiceConverter(
         return new Failure('BadChoice', `has ${JSON.stringify(part)}, which ${value.reason}`);
       if (!values.includes(value)) values.push(value);
     }
-    // The Web API takes multi-select values as one string of comma-separated integers.
-    return values.join(',');
+    // The Web API takes multi-select values as one string of comma-separated integers, and a clear as
+    // null: it rejects an empty string (reference §13). A cell of separators only means "none".
+    return values.length === 0 ? null : values.join(',');
   };
 }
 

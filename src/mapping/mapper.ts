@@ -1,7 +1,7 @@
 import type { ImportJob } from '../config/job.js';
 import { showValue, type RowError, type RowErrorCode } from '../csv/row-error.js';
 import type { TableMetadata } from '../dataverse/model.js';
-import { compileJob, type CompiledColumn, type MappingProblem } from './compile.js';
+import { compileJob, type CompiledColumn, type CompiledLookup, type MappingProblem } from './compile.js';
 import { Failure } from './converters.js';
 import type { LookupRequest, LookupResults } from './lookups.js';
 
@@ -89,7 +89,7 @@ export function createRowMapper(
   const isDelete = job.operation === 'delete';
   // Delete reads only what identifies the record; other cells cannot fail it.
   const columns = compiled.columns.filter((c) => !isDelete || c.kind === 'id' || c.keyIndex >= 0);
-  const lookupColumns = columns.filter((c) => c.lookup !== undefined);
+  const lookupColumns = columns.filter((c) => c.lookup !== undefined || c.owner !== undefined);
   const constants = isDelete ? [] : compiled.constants;
   const key = compiled.key;
   const keyColumns = key.map((name) => columns.find((c) => c.attribute === name) as CompiledColumn);
@@ -123,14 +123,15 @@ export function createRowMapper(
               : record.cells[lookupPositions[l] as number];
           const text = cellText(column, raw);
           if (text === undefined) continue;
-          const { table: target, by } = column.lookup as NonNullable<CompiledColumn['lookup']>;
-          const name = `${target}\u0000${by}`;
-          let entry = wanted.get(name);
-          if (entry === undefined) {
-            entry = { table: target, by, values: new Set() };
-            wanted.set(name, entry);
+          for (const { table: target, by } of lookupsFor(column, text)) {
+            const name = `${target}\u0000${by}`;
+            let entry = wanted.get(name);
+            if (entry === undefined) {
+              entry = { table: target, by, values: new Set() };
+              wanted.set(name, entry);
+            }
+            entry.values.add(text);
           }
-          entry.values.add(text);
         }
       }
       return [...wanted.values()].map((w) => ({ table: w.table, by: w.by, values: [...w.values] }));
@@ -159,8 +160,9 @@ export function createRowMapper(
           errors = addError(errors, row, column, text, value.code, value.reason);
           continue;
         }
-        if (column.kind === 'lookup') {
-          value = bindLookup(column, text, lookups);
+        if (column.kind === 'lookup' || column.kind === 'owner') {
+          value =
+            column.kind === 'owner' ? bindOwner(column, text, lookups) : bindLookup(column, text, lookups);
           if (value instanceof Failure) {
             errors = addError(errors, row, column, text, value.code, value.reason);
             continue;
@@ -203,6 +205,42 @@ function cellText(column: CompiledColumn, raw: string | undefined): string | und
   if (text !== undefined && column.trim) text = text.trim();
   if (text === undefined || text === '') return column.defaultText;
   return text;
+}
+
+/** A cell naming a user rather than a team: an email / UPN (`a@b.c`) or a domain name (`CONTOSO\\ada`). */
+function namesUser(text: string): boolean {
+  return text.includes('@') || text.includes('\\');
+}
+
+/** The look-ups a cell of this column needs. */
+function lookupsFor(column: CompiledColumn, text: string): readonly CompiledLookup[] {
+  if (column.owner) return namesUser(text) ? column.owner.users : [column.owner.team];
+  return column.lookup ? [column.lookup] : [];
+}
+
+/** Owner cells: the first user column that matches decides; a team by its name otherwise. */
+function bindOwner(
+  column: CompiledColumn,
+  text: string,
+  lookups: LookupResults | undefined,
+): string | Failure {
+  const candidates = lookupsFor(column, text);
+  for (const lookup of candidates) {
+    const ids = lookups?.ids(lookup.table, lookup.by, text);
+    if (ids === undefined) {
+      throw new Error(
+        `lookup ${lookup.table}.${lookup.by} was not resolved before map(): call lookupsNeeded first`,
+      );
+    }
+    if (ids.length === 1) return `/${lookup.entitySet}(${ids[0] as string})`;
+    if (ids.length > 1) {
+      return new Failure('LookupAmbiguous', `matches ${ids.length} ${lookup.table} records by ${lookup.by}`);
+    }
+  }
+  const what = namesUser(text)
+    ? `no user by ${candidates.map((l) => l.by).join(' or ')}`
+    : `no team by name (a user is named by email or domain name, with "@" or "\\")`;
+  return new Failure('LookupNotFound', `matches ${what}`);
 }
 
 function bindLookup(

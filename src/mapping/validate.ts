@@ -1,6 +1,6 @@
-import { attributeOf, type ExtractJob, type ImportJob, type Job } from '../config/job.js';
+import { type ExtractJob, type ImportJob, type Job } from '../config/job.js';
 import type { TableMetadata } from '../dataverse/model.js';
-import { compileJob, type MappingProblem } from './compile.js';
+import { compileJob, relatedTableNames, type MappingProblem } from './compile.js';
 
 export type { MappingProblem } from './compile.js';
 
@@ -28,16 +28,7 @@ async function validateImport(
   table: TableMetadata,
   getTable: GetTable,
 ): Promise<MappingProblem[]> {
-  const targets = new Set<string>();
-  for (const spec of Object.values(job.columns)) {
-    const attribute = table.attributes.get(attributeOf(spec));
-    if (typeof spec !== 'string' && spec.lookup !== undefined) targets.add(spec.lookup);
-    else if (attribute?.targets?.length === 1) targets.add(attribute.targets[0] as string);
-  }
-  for (const name of Object.keys(job.constants ?? {})) {
-    const attribute = table.attributes.get(name);
-    if (attribute?.targets?.length === 1) targets.add(attribute.targets[0] as string);
-  }
+  const targets = relatedTableNames(job, table);
   const related = new Map<string, TableMetadata>();
   const unreadable: MappingProblem[] = [];
   await Promise.all(

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createClient } from '../../app/dataverse.js';
 import { isJobDefinitionError, loadJobFile } from '../../config/job.js';
 import { errorMessage } from '../../logging.js';
+import { checkJobPrivileges } from '../../imports/privileges.js';
 import { formatProblems, isRunnable, validateJobAgainstMetadata } from '../../mapping/validate.js';
 
 interface ValidateOptions {
@@ -40,6 +41,12 @@ async function validate(files: readonly string[], options: ValidateOptions): Pro
           continue;
         }
         const problems = await validateJobAgainstMetadata(job, (table) => client.metadata(table));
+        if (job.type === 'import' && isRunnable(problems)) {
+          // Bypass and impersonation need privileges: say now which one is missing, not at import time.
+          const missing = await checkJobPrivileges(client, job);
+          if (missing)
+            problems.push({ severity: 'error', path: '', message: `${missing.code}: ${missing.message}` });
+        }
         if (problems.length > 0) process.stdout.write(`${formatProblems(problems, file)}\n`);
         if (isRunnable(problems))
           process.stdout.write(`${file}: ${job.type} job '${job.name}' fits table '${job.table}'\n`);

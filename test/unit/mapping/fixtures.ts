@@ -32,7 +32,11 @@ const readOnly: Extra = { isValidForCreate: false, isValidForUpdate: false };
 const contactMethod = options([1, 'Any'], [2, 'Email'], [3, 'Phone'], [4, 'Fax'], [5, 'Mail']);
 const doNotAllow = options([0, 'Allow'], [1, 'Do Not Allow']);
 const state = options([0, 'Active'], [1, 'Inactive']);
-const status = options([1, 'Active'], [2, 'Inactive']);
+// Each status belongs to a state (dataverse-schema.md §5): 1 "Active" -> 0, 2 "Inactive" -> 1.
+const status: ChoiceOption[] = [
+  { value: 1, label: 'Active', state: 0 },
+  { value: 2, label: 'Inactive', state: 1 },
+];
 const industries = options(
   [1, 'Accounting'],
   [2, 'Agriculture and Non-petrol Natural Resource Extraction'],
@@ -212,10 +216,20 @@ export const systemuser: TableMetadata = table(
   [],
 );
 
+export const team: TableMetadata = table(
+  'team',
+  'teams',
+  'name',
+  [attr('teamid', 'Uniqueidentifier'), str('name', 160)],
+  [],
+  [],
+);
+
 export const related: ReadonlyMap<string, TableMetadata> = new Map([
   ['account', account],
   ['contact', contact],
   ['systemuser', systemuser],
+  ['team', team],
 ]);
 
 /** getTable for validateJobAgainstMetadata. */

@@ -28,7 +28,7 @@ describe('validateJobAgainstMetadata: import jobs', () => {
         Gender: { attribute: 'gendercode', format: 'yyyy-MM-dd' },
         Title: { attribute: 'jobtitle', choice: 'label' },
         Kids: { attribute: 'numberofchildren', separator: '|' },
-        Boss: { attribute: 'ownerid', lookup: 'team' },
+        Boss: { attribute: 'ownerid', lookup: 'queue' },
         Mail: { attribute: 'emailaddress1', true: ['x'] },
       },
       constants: { donotemail: 'perhaps' },
@@ -56,7 +56,7 @@ describe('validateJobAgainstMetadata: import jobs', () => {
       'error: "choice" applies to choice columns; "jobtitle" is String',
     );
     expect(byPath['columns."Kids".separator']).toMatch(/^error: "separator" applies to multi-select/);
-    expect(byPath['columns."Boss".lookup']).toMatch(/^error: no metadata for table "team"|cannot read/);
+    expect(byPath['columns."Boss".lookup']).toBe('error: "ownerid" points at systemuser, team, not "queue"');
     expect(byPath['columns."Mail".true']).toMatch(/^error: "true" applies to Yes\/No columns/);
     expect(byPath['constants."donotemail"']).toMatch(/^error: "perhaps" is not one of: true, yes/);
     expect(isRunnable(problems)).toBe(false);
