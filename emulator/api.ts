@@ -1,3 +1,4 @@
+import { applyRef, Associations } from './associations.js';
 import { DataverseError, errors, isDataverseError } from './errors.js';
 import { AnnotationFilter, renderRow } from './format.js';
 import {
@@ -9,7 +10,7 @@ import {
   type Work,
 } from './http.js';
 import { metadataRequest } from './metadata.js';
-import { stableGuid, type Model, type Table } from './model.js';
+import { stableGuid, type ManyToManySide, type Model, type Table } from './model.js';
 import { etagOf, parseEntityRef, type KeyRef, type Records, type WriteContext } from './records.js';
 import { parseExpand, runCount, runQuery, selectColumns } from './query.js';
 import { readMs, type EmulatorSettings } from './settings.js';
@@ -65,13 +66,17 @@ export function apiRootOf(url: URL): string {
 export class Api {
   /** Tables refusing bulk messages at run time (configure). */
   readonly refuseBulk = new Set<string>();
+  /** Rows of the many-to-many relationships' intersect tables. */
+  readonly associations: Associations;
 
   constructor(
     private readonly model: Model,
     private readonly store: Store,
     private readonly records: Records,
     private readonly settings: () => EmulatorSettings,
-  ) {}
+  ) {
+    this.associations = new Associations(store);
+  }
 
   /** Handles one request; Dataverse errors become error responses. */
   handle(req: ApiRequest, ctx: CallContext): { response: ApiResponse; work: Work } {
@@ -222,7 +227,12 @@ export class Api {
     }
 
     const ref = this.records.parseKey(table, route.key!);
-    if (route.rest) return this.property(req, table, ref, route.rest, apiRoot, writeCtx, work);
+    if (route.rest) {
+      const nav = /^([A-Za-z_]\w*)(?:\(([^)]*)\))?(\/\$ref)?$/.exec(route.rest);
+      const side = nav ? this.model.manyToManySide(table, nav[1]!) : undefined;
+      if (nav && side) return this.manyToMany(req, side, ref, nav[2], nav[3] !== undefined, apiRoot, work);
+      return this.property(req, table, ref, route.rest, apiRoot, writeCtx, work);
+    }
     const entityUrl = `${apiRoot}${table.entitySetName}(${ref.kind === 'id' ? ref.id : route.key})`;
     const ifMatch = req.headers['if-match'];
     const ifNoneMatch = req.headers['if-none-match'];
@@ -262,6 +272,55 @@ export class Api {
       default:
         throw errors.methodNotAllowed(req.method);
     }
+  }
+
+  /**
+   * A many-to-many navigation property: `$ref` POST / DELETE associate and disassociate one pair;
+   * a GET lists the related records.
+   */
+  private manyToMany(
+    req: ApiRequest,
+    side: ManyToManySide,
+    ref: KeyRef,
+    otherKey: string | undefined,
+    isRef: boolean,
+    apiRoot: string,
+    work: Work,
+  ): ApiResponse {
+    const s = this.settings();
+    const { id } = this.records.require(side.table, ref);
+    if (!isRef) {
+      this.allow(req, 'GET');
+      if (otherKey !== undefined) throw errors.segment(`${side.navigationProperty}(${otherKey})`);
+      work.operation = 'read';
+      const rows = this.associations
+        .related(side, id)
+        .map((otherId) => this.store.get(side.other, otherId))
+        .filter((row) => row !== undefined);
+      const columns = selectColumns(side.other, req.url.searchParams.get('$select'));
+      work.countedMs = readMs(s, rows.length, columns.length);
+      work.recordsRead = rows.length;
+      return jsonResponse(200, {
+        '@odata.context': `${apiRoot}$metadata#${side.other.entitySetName}`,
+        value: rows.map((row) =>
+          renderRow(this.model, this.store, side.other, row, columns, AnnotationFilter.none),
+        ),
+      });
+    }
+    const change = applyRef(
+      this.associations,
+      this.records,
+      side,
+      req.method,
+      id,
+      otherKey,
+      req.body,
+      req.url.searchParams.get('$id'),
+    );
+    work.operation = change.kind === 'associated' ? 'associate' : 'disassociate';
+    work.countedMs = change.kind === 'associated' ? s.createMs : s.deleteMs;
+    work.recordsWritten = 1;
+    return { status: 204, headers: { 'OData-Version': '4.0' } };
   }
 
   /** `GET|PUT|DELETE {set}(key)/{column}` (reference §3: single property update and clear). */
