@@ -416,7 +416,8 @@ export class Api {
     if (table.spec.bulkMessages === false || this.refuseBulk.has(table.logicalName)) {
       throw errors.messageNotSupported(message, table);
     }
-    if (message === 'DeleteMultiple') {
+    const elastic = table.spec.tableType === 'Elastic';
+    if (message === 'DeleteMultiple' && !elastic) {
       throw new DataverseError(400, '0x80040800', 'DeleteMultiple has not yet been implemented.');
     }
     const body = this.parseBody(table, req.body);
@@ -436,6 +437,7 @@ export class Api {
     }
     const items = targets as Record<string, unknown>[];
     const pk = table.primaryId.logicalName;
+    if (elastic) return this.elasticBulk(message, table, items, req, apiRoot, ctx, work);
     // Standard tables: all or nothing; the first failure is the error.
     const response = this.store.atomically((): ApiResponse => {
       if (message === 'CreateMultiple') {
@@ -483,6 +485,89 @@ export class Api {
     work.recordsWritten = items.length;
     work.bulkRecords = items.length;
     return response;
+  }
+
+  /**
+   * Bulk messages on an elastic table: each record succeeds or fails on its own (reference §7, §13).
+   * When some fail, the answer is the first failure's error; with `Prefer: odata.include-annotations`
+   * covering `Microsoft.PowerApps.CDS.ErrorDetails.*` it also carries every failed record's
+   * `RequestIndex`, `Id` and `StatusCode` as a JSON string.
+   */
+  private elasticBulk(
+    message: string,
+    table: Table,
+    items: readonly Record<string, unknown>[],
+    req: ApiRequest,
+    apiRoot: string,
+    ctx: WriteContext,
+    work: Work,
+  ): ApiResponse {
+    const s = this.settings();
+    const pk = table.primaryId.logicalName;
+    const ids: (string | null)[] = [];
+    const failures: { index: number; id: string | null; error: DataverseError }[] = [];
+    items.forEach((t, index) => {
+      const given = typeof t[pk] === 'string' ? (t[pk] as string).toLowerCase() : null;
+      try {
+        // Each record is its own unit: a failure undoes only that record's changes.
+        const id = this.store.atomically((): string => {
+          if (message === 'CreateMultiple') return this.records.create(table, t, ctx).id;
+          if (message === 'DeleteMultiple' || message === 'UpdateMultiple') {
+            if (given === null) throw errors.invalidArgument('Entity Id must be specified');
+            const ref = this.records.parseKey(table, given);
+            if (message === 'DeleteMultiple') this.records.delete(table, ref, {});
+            else this.records.update(table, this.records.require(table, ref).id, t, ctx);
+            return given;
+          }
+          const odataId = t['@odata.id'];
+          const parsed = typeof odataId === 'string' ? parseEntityRef(odataId) : undefined;
+          const ref = parsed
+            ? this.records.parseKey(table, parsed.key)
+            : given
+              ? this.records.parseKey(table, given)
+              : undefined;
+          return ref ? this.records.upsert(table, ref, t, ctx).id : this.records.create(table, t, ctx).id;
+        });
+        ids.push(id);
+      } catch (error) {
+        if (!isDataverseError(error)) throw error;
+        ids.push(null);
+        failures.push({ index, id: given, error });
+      }
+    });
+    const written = items.length - failures.length;
+    const perRecordMs =
+      message === 'CreateMultiple'
+        ? s.createMultipleMs
+        : message === 'UpdateMultiple'
+          ? s.updateMultipleMs
+          : message === 'DeleteMultiple'
+            ? s.deleteMs
+            : s.upsertMultipleByIdMs;
+    work.countedMs = s.fixedServerMs + perRecordMs * items.length;
+    work.recordsWritten = written;
+    work.bulkRecords = written;
+    const first = failures[0];
+    if (first) {
+      const { filter } = AnnotationFilter.fromPrefer(parsePrefer(req.headers.prefer));
+      const details = filter.wants('Microsoft.PowerApps.CDS.ErrorDetails.BulkApiErrorDetails')
+        ? {
+            '@Microsoft.PowerApps.CDS.ErrorDetails.BulkApiErrorDetails': JSON.stringify(
+              failures.map((f) => ({ RequestIndex: f.index, Id: f.id, StatusCode: f.error.status })),
+            ),
+          }
+        : {};
+      return jsonResponse(first.error.status, {
+        error: { code: first.error.code, message: first.error.message, ...details },
+      });
+    }
+    if (message === 'CreateMultiple') {
+      return jsonResponse(200, {
+        '@odata.context': `${apiRoot}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse`,
+        Ids: ids,
+      });
+    }
+    return { status: 204, headers: { 'OData-Version': '4.0' } };
   }
 
   /** A small CSDL document: entity types with their properties and keys. */
