@@ -210,7 +210,9 @@ export function errorFromResponse(
         const e = err as { code?: unknown; message?: unknown };
         if (typeof e.code === 'string') code = e.code;
         if (typeof e.message === 'string') message = e.message;
-        recordStatuses = parseBulkRecordStatuses((err as Record<string, unknown>)[bulkErrorDetailsAnnotation]);
+        recordStatuses = parseBulkRecordStatuses(
+          (err as Record<string, unknown>)[bulkErrorDetailsAnnotation],
+        );
       }
     }
   } catch {
