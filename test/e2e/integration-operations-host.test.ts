@@ -142,4 +142,28 @@ describe('issue 20 operations on the local Functions host', () => {
     expect(again.rows).toMatchObject({ total: 451, succeeded: 450, failed: 1, unchanged: 450 });
     expect(emulator.store.related('list', list, 'listcontact_association')).toHaveLength(450);
   });
+
+  it('elastic table: a record the service refuses fails its row only; its neighbours are written', async () => {
+    const guid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    emulator.store.put('contoso_sensordata', { contoso_sensordataid: guid(123), contoso_name: 'existing' });
+    await putJob({
+      name: 'host-readings',
+      table: 'contoso_sensordata',
+      operation: 'create',
+      columns: { Id: 'contoso_sensordataid', Device: 'contoso_deviceid', Value: 'contoso_value' },
+    });
+    const lines = ['Id,Device,Value'];
+    for (let i = 0; i < 500; i += 1) lines.push(`${guid(i)},dev-${i % 5},${i}`);
+    const before = emulator.recentLog().length;
+    const summary = await waitForSummary(await drop('host-readings/readings.csv', `${lines.join('\n')}\n`));
+    expect(summary.rows).toMatchObject({ total: 500, succeeded: 499, failed: 1, created: 499 });
+    expect(await errorsOf(summary)).toContain(`${guid(123)},dev-3,123,125,RecordExists`);
+    expect(emulator.store.get('contoso_sensordata', guid(122))?.contoso_value).toBe(122);
+    expect(emulator.store.get('contoso_sensordata', guid(124))?.contoso_value).toBe(124);
+    const bulk = emulator
+      .recentLog()
+      .slice(before)
+      .filter((e) => e.url.endsWith('contoso_sensordatas/Microsoft.Dynamics.CRM.CreateMultiple'));
+    expect(bulk.every((e) => (e.records ?? 0) <= 100)).toBe(true);
+  });
 });
