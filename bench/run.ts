@@ -54,6 +54,13 @@ const benches: readonly Bench[] = [
     sharing: 'asks',
   },
   {
+    name: 'elastic',
+    script: 'bench/elastic.ts',
+    args: ['--out', 'bench/results/elastic.json'],
+    quickArgs: ['--rows', '10000', '--out', 'bench/results/elastic.json'],
+    sharing: 'quiet',
+  },
+  {
     name: 'client',
     script: 'bench/client.ts',
     // Its seed loop (45 s) repeats what the import benchmark measures side by side with the pipeline.

@@ -1,4 +1,5 @@
 import { PrivilegeTable, writeOptions } from './caller.js';
+import { applyRef, Associations } from './associations.js';
 import { DataverseError, errors, isDataverseError } from './errors.js';
 import { AnnotationFilter, renderRow } from './format.js';
 import {
@@ -10,7 +11,7 @@ import {
   type Work,
 } from './http.js';
 import { metadataRequest } from './metadata.js';
-import { stableGuid, type Model, type Table } from './model.js';
+import { stableGuid, type ManyToManySide, type Model, type Table } from './model.js';
 import { etagOf, parseEntityRef, type KeyRef, type Records, type WriteContext } from './records.js';
 import { parseExpand, runCount, runQuery, selectColumns } from './query.js';
 import { deltaTokenLifetimeMs, readMs, type EmulatorSettings } from './settings.js';
@@ -71,13 +72,17 @@ export class Api {
   readonly refuseBulk = new Set<string>();
   /** Privileges granted to users (configure). */
   readonly privileges = new PrivilegeTable();
+  /** Rows of the many-to-many relationships' intersect tables. */
+  readonly associations: Associations;
 
   constructor(
     private readonly model: Model,
     private readonly store: Store,
     private readonly records: Records,
     private readonly settings: () => EmulatorSettings,
-  ) {}
+  ) {
+    this.associations = new Associations(store);
+  }
 
   /** Handles one request; Dataverse errors become error responses. */
   handle(req: ApiRequest, ctx: CallContext): { response: ApiResponse; work: Work } {
@@ -252,7 +257,12 @@ export class Api {
       work.operation = 'privileges';
       return this.userPrivilege(table, ref, route.rest, apiRoot);
     }
-    if (route.rest) return this.property(req, table, ref, route.rest, apiRoot, writeCtx, work);
+    if (route.rest) {
+      const nav = /^([A-Za-z_]\w*)(?:\(([^)]*)\))?(\/\$ref)?$/.exec(route.rest);
+      const side = nav ? this.model.manyToManySide(table, nav[1]!) : undefined;
+      if (nav && side) return this.manyToMany(req, side, ref, nav[2], nav[3] !== undefined, apiRoot, work);
+      return this.property(req, table, ref, route.rest, apiRoot, writeCtx, work);
+    }
     const entityUrl = `${apiRoot}${table.entitySetName}(${ref.kind === 'id' ? ref.id : route.key})`;
     const ifMatch = req.headers['if-match'];
     const ifNoneMatch = req.headers['if-none-match'];
@@ -292,6 +302,55 @@ export class Api {
       default:
         throw errors.methodNotAllowed(req.method);
     }
+  }
+
+  /**
+   * A many-to-many navigation property: `$ref` POST / DELETE associate and disassociate one pair;
+   * a GET lists the related records.
+   */
+  private manyToMany(
+    req: ApiRequest,
+    side: ManyToManySide,
+    ref: KeyRef,
+    otherKey: string | undefined,
+    isRef: boolean,
+    apiRoot: string,
+    work: Work,
+  ): ApiResponse {
+    const s = this.settings();
+    const { id } = this.records.require(side.table, ref);
+    if (!isRef) {
+      this.allow(req, 'GET');
+      if (otherKey !== undefined) throw errors.segment(`${side.navigationProperty}(${otherKey})`);
+      work.operation = 'read';
+      const rows = this.associations
+        .related(side, id)
+        .map((otherId) => this.store.get(side.other, otherId))
+        .filter((row) => row !== undefined);
+      const columns = selectColumns(side.other, req.url.searchParams.get('$select'));
+      work.countedMs = readMs(s, rows.length, columns.length);
+      work.recordsRead = rows.length;
+      return jsonResponse(200, {
+        '@odata.context': `${apiRoot}$metadata#${side.other.entitySetName}`,
+        value: rows.map((row) =>
+          renderRow(this.model, this.store, side.other, row, columns, AnnotationFilter.none),
+        ),
+      });
+    }
+    const change = applyRef(
+      this.associations,
+      this.records,
+      side,
+      req.method,
+      id,
+      otherKey,
+      req.body,
+      req.url.searchParams.get('$id'),
+    );
+    work.operation = change.kind === 'associated' ? 'associate' : 'disassociate';
+    work.countedMs = change.kind === 'associated' ? s.createMs : s.deleteMs;
+    work.recordsWritten = 1;
+    return { status: 204, headers: { 'OData-Version': '4.0' } };
   }
 
   /** `GET|PUT|DELETE {set}(key)/{column}` (reference §3: single property update and clear). */
@@ -465,7 +524,8 @@ export class Api {
     if (table.spec.bulkMessages === false || this.refuseBulk.has(table.logicalName)) {
       throw errors.messageNotSupported(message, table);
     }
-    if (message === 'DeleteMultiple') {
+    const elastic = table.spec.tableType === 'Elastic';
+    if (message === 'DeleteMultiple' && !elastic) {
       throw new DataverseError(400, '0x80040800', 'DeleteMultiple has not yet been implemented.');
     }
     const body = this.parseBody(table, req.body);
@@ -485,6 +545,7 @@ export class Api {
     }
     const items = targets as Record<string, unknown>[];
     const pk = table.primaryId.logicalName;
+    if (elastic) return this.elasticBulk(message, table, items, req, apiRoot, ctx, work);
     // Standard tables: all or nothing; the first failure is the error.
     const response = this.store.atomically((): ApiResponse => {
       if (message === 'CreateMultiple') {
@@ -545,6 +606,89 @@ export class Api {
     work.recordsWritten = items.length;
     work.bulkRecords = items.length;
     return response;
+  }
+
+  /**
+   * Bulk messages on an elastic table: each record succeeds or fails on its own (reference §7, §13).
+   * When some fail, the answer is the first failure's error; with `Prefer: odata.include-annotations`
+   * covering `Microsoft.PowerApps.CDS.ErrorDetails.*` it also carries every failed record's
+   * `RequestIndex`, `Id` and `StatusCode` as a JSON string.
+   */
+  private elasticBulk(
+    message: string,
+    table: Table,
+    items: readonly Record<string, unknown>[],
+    req: ApiRequest,
+    apiRoot: string,
+    ctx: WriteContext,
+    work: Work,
+  ): ApiResponse {
+    const s = this.settings();
+    const pk = table.primaryId.logicalName;
+    const ids: (string | null)[] = [];
+    const failures: { index: number; id: string | null; error: DataverseError }[] = [];
+    items.forEach((t, index) => {
+      const given = typeof t[pk] === 'string' ? (t[pk] as string).toLowerCase() : null;
+      try {
+        // Each record is its own unit: a failure undoes only that record's changes.
+        const id = this.store.atomically((): string => {
+          if (message === 'CreateMultiple') return this.records.create(table, t, ctx).id;
+          if (message === 'DeleteMultiple' || message === 'UpdateMultiple') {
+            if (given === null) throw errors.invalidArgument('Entity Id must be specified');
+            const ref = this.records.parseKey(table, given);
+            if (message === 'DeleteMultiple') this.records.delete(table, ref, {});
+            else this.records.update(table, this.records.require(table, ref).id, t, ctx);
+            return given;
+          }
+          const odataId = t['@odata.id'];
+          const parsed = typeof odataId === 'string' ? parseEntityRef(odataId) : undefined;
+          const ref = parsed
+            ? this.records.parseKey(table, parsed.key)
+            : given
+              ? this.records.parseKey(table, given)
+              : undefined;
+          return ref ? this.records.upsert(table, ref, t, ctx).id : this.records.create(table, t, ctx).id;
+        });
+        ids.push(id);
+      } catch (error) {
+        if (!isDataverseError(error)) throw error;
+        ids.push(null);
+        failures.push({ index, id: given, error });
+      }
+    });
+    const written = items.length - failures.length;
+    const perRecordMs =
+      message === 'CreateMultiple'
+        ? s.createMultipleMs
+        : message === 'UpdateMultiple'
+          ? s.updateMultipleMs
+          : message === 'DeleteMultiple'
+            ? s.deleteMs
+            : s.upsertMultipleByIdMs;
+    work.countedMs = s.fixedServerMs + perRecordMs * items.length;
+    work.recordsWritten = written;
+    work.bulkRecords = written;
+    const first = failures[0];
+    if (first) {
+      const { filter } = AnnotationFilter.fromPrefer(parsePrefer(req.headers.prefer));
+      const details = filter.wants('Microsoft.PowerApps.CDS.ErrorDetails.BulkApiErrorDetails')
+        ? {
+            '@Microsoft.PowerApps.CDS.ErrorDetails.BulkApiErrorDetails': JSON.stringify(
+              failures.map((f) => ({ RequestIndex: f.index, Id: f.id, StatusCode: f.error.status })),
+            ),
+          }
+        : {};
+      return jsonResponse(first.error.status, {
+        error: { code: first.error.code, message: first.error.message, ...details },
+      });
+    }
+    if (message === 'CreateMultiple') {
+      return jsonResponse(200, {
+        '@odata.context': `${apiRoot}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse`,
+        Ids: ids,
+      });
+    }
+    return { status: 204, headers: { 'OData-Version': '4.0' } };
   }
 
   /** A small CSDL document: entity types with their properties and keys. */

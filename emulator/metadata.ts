@@ -1,5 +1,12 @@
 import { errors } from './errors.js';
-import { stableGuid, type AlternateKey, type Attribute, type Model, type Table } from './model.js';
+import {
+  stableGuid,
+  type AlternateKey,
+  type Attribute,
+  type ManyToManySide,
+  type Model,
+  type Table,
+} from './model.js';
 import { compileFilter, parseFilter, pathResolver } from './odata/filter.js';
 import { splitExpand } from './query.js';
 import type { AttributeType } from './schema/format.js';
@@ -190,8 +197,27 @@ function entityMetadata(table: Table): Json {
     IsCustomEntity: s.isCustomEntity ?? false,
     IsActivity: false,
     ChangeTrackingEnabled: table.changeTracking,
+    TableType: s.tableType ?? 'Standard',
     DisplayName: label(s.displayName ?? table.schemaName),
     DisplayCollectionName: label(s.displayCollectionName ?? `${s.displayName ?? table.schemaName}s`),
+  };
+}
+
+/** ManyToManyRelationshipMetadata (the properties Dataverse names, for the relationship's two sides). */
+function manyToManyMetadata(side: ManyToManySide): Json {
+  const r = side.relationship;
+  return {
+    MetadataId: side.metadataId,
+    SchemaName: r.schemaName,
+    RelationshipType: 'ManyToManyRelationship',
+    IsCustomRelationship: false,
+    Entity1LogicalName: r.entity1LogicalName,
+    Entity2LogicalName: r.entity2LogicalName,
+    IntersectEntityName: r.intersectEntityName,
+    Entity1IntersectAttribute: r.entity1IntersectAttribute,
+    Entity2IntersectAttribute: r.entity2IntersectAttribute,
+    Entity1NavigationPropertyName: r.entity1NavigationPropertyName ?? r.schemaName,
+    Entity2NavigationPropertyName: r.entity2NavigationPropertyName ?? r.schemaName,
   };
 }
 
@@ -321,6 +347,17 @@ export function metadataRequest(model: Model, apiRoot: string, path: string, par
     return {
       '@odata.context': `${ctx}EntityDefinitions(${table.metadataId})/Keys`,
       value: shape(keys, params, 'Microsoft.Dynamics.CRM.EntityKeyMetadata'),
+    };
+  }
+  if (second.name === 'ManyToManyRelationships') {
+    if (second.key !== undefined || third) throw errors.segment(path);
+    return {
+      '@odata.context': `${ctx}EntityDefinitions(${table.metadataId})/ManyToManyRelationships`,
+      value: shape(
+        model.manyToManyOf(table).map(manyToManyMetadata),
+        params,
+        'Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata',
+      ),
     };
   }
   if (second.name !== 'Attributes') throw errors.segment(second.name);

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { AttributeSpec, AttributeType, KeySpec, OptionSpec, TableSpec } from './schema/format.js';
+import type {
+  AttributeSpec,
+  AttributeType,
+  KeySpec,
+  ManyToManySpec,
+  OptionSpec,
+  TableSpec,
+} from './schema/format.js';
 
 export const LOOKUP_TYPES: ReadonlySet<AttributeType> = new Set(['Lookup', 'Customer', 'Owner']);
 
@@ -168,13 +175,28 @@ function buildTable(spec: TableSpec): Table {
   };
 }
 
+/** A many-to-many relationship as seen from one of its tables (its collection-valued navigation property). */
+export interface ManyToManySide {
+  readonly relationship: ManyToManySpec;
+  readonly metadataId: string;
+  /** The table the navigation property is on, and the table at the other end. */
+  readonly table: Table;
+  readonly other: Table;
+  readonly navigationProperty: string;
+  /** True when `table` is entity 1 (pairs are stored as entity 1 id, entity 2 id). */
+  readonly isEntity1: boolean;
+}
+
 /** The schema in the shape the emulator reads it: indexed by logical name and entity set name. */
 export class Model {
   readonly tables: readonly Table[];
+  readonly manyToMany: readonly ManyToManySpec[];
   private readonly byLogical = new Map<string, Table>();
   private readonly bySet = new Map<string, Table>();
+  /** `table|navigation property` -> side. */
+  private readonly sides = new Map<string, ManyToManySide>();
 
-  constructor(specs: readonly TableSpec[]) {
+  constructor(specs: readonly TableSpec[], manyToMany: readonly ManyToManySpec[] = []) {
     this.tables = specs.map(buildTable);
     for (const t of this.tables) {
       this.byLogical.set(t.logicalName, t);
@@ -191,6 +213,43 @@ export class Model {
         }
       }
     }
+    this.manyToMany = manyToMany;
+    for (const r of manyToMany) {
+      const one = this.byLogical.get(r.entity1LogicalName);
+      const two = this.byLogical.get(r.entity2LogicalName);
+      if (!one || !two) {
+        throw new Error(`Relationship ${r.schemaName} names an unknown table`);
+      }
+      const metadataId = stableGuid(`relationship:${r.schemaName}`);
+      const nav1 = r.entity1NavigationPropertyName ?? r.schemaName;
+      const nav2 = r.entity2NavigationPropertyName ?? r.schemaName;
+      this.sides.set(`${one.logicalName}|${nav1}`, {
+        relationship: r,
+        metadataId,
+        table: one,
+        other: two,
+        navigationProperty: nav1,
+        isEntity1: true,
+      });
+      this.sides.set(`${two.logicalName}|${nav2}`, {
+        relationship: r,
+        metadataId,
+        table: two,
+        other: one,
+        navigationProperty: nav2,
+        isEntity1: false,
+      });
+    }
+  }
+
+  /** The many-to-many relationship a table reaches through a collection-valued navigation property. */
+  manyToManySide(table: Table, navigationProperty: string): ManyToManySide | undefined {
+    return this.sides.get(`${table.logicalName}|${navigationProperty}`);
+  }
+
+  /** Every many-to-many relationship a table takes part in, from its side. */
+  manyToManyOf(table: Table): ManyToManySide[] {
+    return [...this.sides.values()].filter((s) => s.table === table);
   }
 
   table(logicalName: string): Table | undefined {

@@ -101,6 +101,8 @@ export interface EmulatorStore {
   clear(table?: string): void;
   /** Creates a row from a Web API create body (validated); returns its id. */
   put(table: string, body: Record<string, unknown>): string;
+  /** Ids associated with a record through a many-to-many navigation property, in id order. */
+  related(table: string, id: string, navigationProperty: string): string[];
 }
 
 export interface RunningEmulator {
@@ -146,7 +148,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     typeof options.schema === 'string'
       ? loadSchemaFile(options.schema)
       : parseSchema(options.schema ?? DEFAULT_SCHEMA);
-  const model = new Model(schema.tables);
+  const model = new Model(schema.tables, schema.manyToMany);
   const store = new Store(model);
   const records = new Records(model, store);
 
@@ -201,7 +203,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       const row = store.get(t, id.toLowerCase());
       return row ? render(t, row) : undefined;
     },
-    clear: (name) => store.clear(name === undefined ? undefined : tableOf(name)),
+    clear: (name) => {
+      store.clear(name === undefined ? undefined : tableOf(name));
+      if (name === undefined) api.associations.clear();
+    },
+    related: (name, id, navigationProperty) => {
+      const t = tableOf(name);
+      const side = model.manyToManySide(t, navigationProperty);
+      if (!side) throw new Error(`Table '${t.logicalName}' has no many-to-many '${navigationProperty}'`);
+      return api.associations.related(side, id.toLowerCase());
+    },
     put: (name, body) => {
       try {
         return records.create(tableOf(name), body).id;
@@ -317,6 +328,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       }
       if (what === 'reset' && req.method === 'POST') {
         store.clear();
+        api.associations.clear();
         limits.reset();
         api.privileges.clear();
         return json(200, { reset: true });

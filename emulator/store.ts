@@ -171,6 +171,11 @@ export class Store {
     });
   }
 
+  /** Registers how to undo a change made outside the row maps (associations), for `atomically`. */
+  onUndo(undo: () => void): void {
+    this.journal?.push(undo);
+  }
+
   /** Runs `work` atomically: if it throws, every change it made is undone. Nests. */
   atomically<T>(work: () => T): T {
     const outer = this.journal;

@@ -1,4 +1,5 @@
 import type { EmulatorSchema } from './format.js';
+import { INTEGRATION_MANY_TO_MANY, INTEGRATION_TABLES } from './integration-tables.js';
 
 // Dataverse's real account and contact tables (names, types, lengths, ranges, choice values from
 // reference/dataverse-schema.md), the system tables their lookups point at, and one custom table.
@@ -555,5 +556,7 @@ export const DEFAULT_SCHEMA: EmulatorSchema = {
         },
       ],
     },
+    ...INTEGRATION_TABLES,
   ],
+  manyToMany: INTEGRATION_MANY_TO_MANY,
 };

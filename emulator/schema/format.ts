@@ -89,12 +89,31 @@ const table = z.object({
   duplicateRules: z.array(z.object({ name: z.string(), attributes: z.array(z.string()).min(1) })).optional(),
   /** Rows present at start (e.g. a currency). Same JSON as a Web API create body, with the primary id. */
   rows: z.array(z.record(z.string(), z.unknown())).optional(),
+  /**
+   * EntityMetadata.TableType: "Elastic" tables (Azure Cosmos DB backed) let a bulk message succeed for
+   * some records and fail for others, and carry `partitionid`.
+   */
+  tableType: z.enum(['Standard', 'Elastic']).optional(),
+});
+
+/** A many-to-many relationship, named and shaped as ManyToManyRelationshipMetadata names it. */
+const manyToMany = z.object({
+  schemaName: z.string(),
+  entity1LogicalName: z.string(),
+  entity2LogicalName: z.string(),
+  intersectEntityName: z.string(),
+  entity1IntersectAttribute: z.string(),
+  entity2IntersectAttribute: z.string(),
+  /** Collection-valued navigation property on entity 1 (defaults to the schema name). */
+  entity1NavigationPropertyName: z.string().optional(),
+  entity2NavigationPropertyName: z.string().optional(),
 });
 
 export const emulatorSchemaSchema = z.object({
   $schema: z.string().optional(),
   description: z.string().optional(),
   tables: z.array(table).min(1),
+  manyToMany: z.array(manyToMany).optional(),
 });
 
 export type EmulatorSchema = z.input<typeof emulatorSchemaSchema>;
@@ -102,6 +121,7 @@ export type TableSpec = z.output<typeof table>;
 export type AttributeSpec = z.output<typeof attribute>;
 export type KeySpec = z.output<typeof key>;
 export type OptionSpec = z.output<typeof option>;
+export type ManyToManySpec = z.output<typeof manyToMany>;
 
 /** Parses and checks a schema object (zod); throws with the offending path on error. */
 export function parseSchema(input: unknown): z.output<typeof emulatorSchemaSchema> {

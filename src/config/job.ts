@@ -172,7 +172,11 @@ const importJobObject = z.strictObject({
   name: jobName,
   description: z.string().optional(),
   table: tableName.describe('Logical name of the Dataverse table.'),
-  operation: z.enum(['create', 'update', 'upsert', 'delete']),
+  operation: z
+    .enum(['create', 'update', 'upsert', 'delete', 'associate', 'disassociate'])
+    .describe(
+      'What each row does. "associate" / "disassociate" link or unlink two records through a many-to-many "relationship".',
+    ),
   key: z
     .array(attributeName)
     .min(1)
@@ -208,6 +212,16 @@ const importJobObject = z.strictObject({
   decimalSeparator: decimalSeparator.default('.'),
   trim: z.boolean().default(true).describe('Trim spaces around cells.'),
   ...integrationOptions,
+  // --- Many-to-many, elastic tables, file columns (issue 20, import) ---
+  relationship: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+      error: 'expected a relationship name such as "listcontact_association"',
+    })
+    .optional()
+    .describe(
+      'associate / disassociate: the many-to-many relationship (its navigation property on "table"), e.g. "listcontact_association". The column mapped with "lookup" names the related record.',
+    ),
 });
 
 export const importJobSchema = importJobObject.superRefine(checkImportRules);
@@ -423,7 +437,8 @@ function checkImportRules(job: z.output<typeof importJobObject>, ctx: z.Refineme
       });
     }
   });
-  if (operation !== 'create' && key === undefined) {
+  checkAssociationRules(job, ctx);
+  if (operation !== 'create' && !isAssociationJob(job) && key === undefined) {
     // The primary id is `<something>id` on every Dataverse table; metadata checks the exact name later.
     const mapsAnId = Object.values(columns).some(
       (spec) => (typeof spec === 'string' || spec.lookup === undefined) && attributeOf(spec).endsWith('id'),
@@ -435,6 +450,47 @@ function checkImportRules(job: z.output<typeof importJobObject>, ctx: z.Refineme
         message: `operation "${operation}" needs "key" (alternate-key columns) or a column mapped to the table's primary id`,
       });
     }
+  }
+}
+
+/** Whether the job links records through a many-to-many relationship instead of writing rows. */
+export function isAssociationJob(job: Pick<ImportJob, 'operation'>): boolean {
+  return job.operation === 'associate' || job.operation === 'disassociate';
+}
+
+/** associate / disassociate: a relationship, and exactly one column (with "lookup") naming the related record. */
+function checkAssociationRules(job: z.output<typeof importJobObject>, ctx: z.RefinementCtx): void {
+  if (!isAssociationJob(job)) {
+    if (job.relationship !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['relationship'],
+        message: `"relationship" is only for the operations "associate" and "disassociate", not "${job.operation}"`,
+      });
+    }
+    return;
+  }
+  if (job.relationship === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['relationship'],
+      message: `operation "${job.operation}" needs "relationship", the many-to-many relationship's name (e.g. "listcontact_association")`,
+    });
+  }
+  const related = Object.entries(job.columns).filter(([, spec]) => typeof spec !== 'string' && spec.lookup);
+  if (related.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['columns'],
+      message: `operation "${job.operation}" needs exactly one column with "lookup" (the related table) naming the related record, found ${related.length}`,
+    });
+  }
+  if (job.constants !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['constants'],
+      message: `operation "${job.operation}" writes no columns, so "constants" cannot be used`,
+    });
   }
 }
 

@@ -25,6 +25,14 @@ export interface BulkItem {
 
 /** Records in the first message of a (table, operation) while the governor's ledger paces. */
 const PROBE_RECORDS = 10;
+/** Elastic tables: Learn's recommended records per bulk request (reference §7, §13: about 100, in parallel). */
+export const ELASTIC_BULK_SIZE = 100;
+/** Asks an elastic table for its per-record outcome when some records of a bulk message fail. */
+const ELASTIC_PREFER = 'odata.include-annotations="Microsoft.PowerApps.CDS.ErrorDetails.*"';
+
+export function isElastic(info: Pick<EntityInfo, 'tableType'>): boolean {
+  return info.tableType?.toLowerCase() === 'elastic';
+}
 
 /** Splits `items` into consecutive chunks of at most `size`. */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
@@ -186,6 +194,7 @@ export async function writeMultiple(
   const results: RecordResult[] = new Array<RecordResult>(items.length);
   if (items.length === 0) return results;
   const info = await entityInfo(ctx.api, table);
+  const elastic = isElastic(info);
   const key = `${table}|${operation}`;
   const position = new Map<number, number>(items.map((item, i) => [item.index, i]));
   const settle = (batch: readonly RecordResult[]) => {
@@ -211,6 +220,7 @@ export async function writeMultiple(
         // Every target carries its id or key, so a repeat writes the same records again, never new ones.
         idempotent: true,
         table,
+        ...(elastic ? { prefer: [ELASTIC_PREFER] } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
       ctx.sizer.observe(key, group.length, ctx.now() - started);
@@ -240,6 +250,20 @@ export async function writeMultiple(
         await Promise.all(halves.map(viaBulk));
         return;
       }
+    }
+    if (elastic && e.recordStatuses) {
+      // An elastic table wrote the records it could and says which failed: the others are done. A
+      // failed record goes again alone, so its row gets its own error message (the details carry only
+      // a status code), or succeeds if its failure was passing.
+      const failed = new Set(e.recordStatuses.filter((r) => r.status >= 400).map((r) => r.index));
+      settle(group.filter((_, i) => !failed.has(i)).map((item) => okResult(operation, item)));
+      const retried = await pMap(
+        group.filter((_, i) => failed.has(i)),
+        (item) => single(ctx, operation, table, item),
+        { concurrency: ctx.concurrency() },
+      );
+      if (retried.length > 0) settle(retried);
+      return;
     }
     if (operation === 'CreateMultiple' && isDuplicateCode(e.code)) {
       // Some of these ids exist: written by an unanswered earlier attempt of ours, an earlier delivery or
@@ -280,7 +304,8 @@ export async function writeMultiple(
     await viaBulk(items.slice(0, PROBE_RECORDS));
     rest = items.slice(PROBE_RECORDS);
   }
-  const size = ctx.sizer.plan(key, rest.length, ctx.lanes());
+  const planned = ctx.sizer.plan(key, rest.length, ctx.lanes());
+  const size = elastic ? Math.min(planned, ELASTIC_BULK_SIZE) : planned;
   await pMap(chunk(rest, size), viaBulk, { concurrency: ctx.concurrency() });
   return results;
 }

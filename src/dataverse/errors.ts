@@ -50,7 +50,21 @@ export interface DataverseErrorInit {
   readonly retryAfterMs?: number;
   readonly ambiguous?: boolean;
   readonly cause?: unknown;
+  readonly recordStatuses?: readonly BulkRecordStatus[];
 }
+
+/**
+ * One record of a bulk message on an elastic table, where records succeed or fail on their own
+ * (reference §7, §13: `RequestIndex`, `Id`, `StatusCode`, sent when annotations are asked for).
+ */
+export interface BulkRecordStatus {
+  readonly index: number;
+  readonly id?: string;
+  readonly status: number;
+}
+
+/** The error annotation carrying an elastic table's per-record bulk outcome (a JSON array in a string). */
+export const bulkErrorDetailsAnnotation = '@Microsoft.PowerApps.CDS.ErrorDetails.BulkApiErrorDetails';
 
 export class DataverseError extends Error {
   /** HTTP status; 0 when no response arrived. */
@@ -64,6 +78,8 @@ export class DataverseError extends Error {
   readonly retryAfterMs?: number;
   /** An earlier attempt of the failed request went unanswered, so the server may have done the work. */
   readonly ambiguous?: boolean;
+  /** Elastic tables: which records of the bulk message failed (the others were written). */
+  readonly recordStatuses?: readonly BulkRecordStatus[];
 
   constructor(init: DataverseErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -76,6 +92,7 @@ export class DataverseError extends Error {
     if (init.request !== undefined) this.request = redactRequest(init.request);
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
     if (init.ambiguous) this.ambiguous = true;
+    if (init.recordStatuses !== undefined) this.recordStatuses = init.recordStatuses;
     Object.setPrototypeOf(this, DataverseError.prototype);
   }
 
@@ -101,6 +118,7 @@ export class DataverseError extends Error {
       retryAfterMs: this.retryAfterMs,
       ambiguous: this.ambiguous,
       cause: this.cause,
+      recordStatuses: this.recordStatuses,
     };
   }
 
@@ -185,6 +203,7 @@ export function errorFromResponse(
 ): DataverseError {
   let code = '';
   let message = '';
+  let recordStatuses: BulkRecordStatus[] | undefined;
   try {
     const parsed: unknown = JSON.parse(bodyText);
     if (parsed && typeof parsed === 'object' && 'error' in parsed) {
@@ -193,6 +212,9 @@ export function errorFromResponse(
         const e = err as { code?: unknown; message?: unknown };
         if (typeof e.code === 'string') code = e.code;
         if (typeof e.message === 'string') message = e.message;
+        recordStatuses = parseBulkRecordStatuses(
+          (err as Record<string, unknown>)[bulkErrorDetailsAnnotation],
+        );
       }
     }
   } catch {
@@ -205,5 +227,31 @@ export function errorFromResponse(
     retryable: isRetryableStatus(status),
     request,
     retryAfterMs,
+    ...(recordStatuses ? { recordStatuses } : {}),
   });
+}
+
+/** The per-record statuses of an elastic table's bulk answer; undefined when absent or malformed. */
+export function parseBulkRecordStatuses(value: unknown): BulkRecordStatus[] | undefined {
+  let items: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      items = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!Array.isArray(items)) return undefined;
+  const out: BulkRecordStatus[] = [];
+  for (const item of items as unknown[]) {
+    if (!item || typeof item !== 'object') return undefined;
+    const r = item as { RequestIndex?: unknown; Id?: unknown; StatusCode?: unknown };
+    if (typeof r.RequestIndex !== 'number' || typeof r.StatusCode !== 'number') return undefined;
+    out.push({
+      index: r.RequestIndex,
+      status: r.StatusCode,
+      ...(typeof r.Id === 'string' ? { id: r.Id.toLowerCase() } : {}),
+    });
+  }
+  return out;
 }

@@ -7,6 +7,7 @@ import type {
   AttributeType,
   ChoiceOption,
   DateTimeBehavior,
+  ManyToManyRelationship,
   NavigationProperty,
   TableMetadata,
 } from './model.js';
@@ -18,6 +19,8 @@ export interface EntityInfo {
   readonly primaryIdAttribute: string;
   readonly primaryNameAttribute: string;
   readonly changeTrackingEnabled: boolean;
+  /** `Standard`, `Elastic` or `Virtual`; undefined when the server does not say. */
+  readonly tableType?: string;
 }
 
 const entityCache = new Map<string, Promise<EntityInfo>>();
@@ -55,12 +58,14 @@ interface RawEntity {
   PrimaryIdAttribute: string;
   PrimaryNameAttribute?: string | null;
   ChangeTrackingEnabled?: boolean | null;
+  TableType?: string | null;
 }
 
 export function entityInfo(api: ApiSender, table: string): Promise<EntityInfo> {
   return cached(entityCache, `${api.apiRoot}|${table}`, async () => {
     const raw = await get<RawEntity>(api, definition(table), {
-      $select: 'LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled',
+      $select:
+        'LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled,TableType',
     });
     return {
       logicalName: raw.LogicalName,
@@ -68,6 +73,7 @@ export function entityInfo(api: ApiSender, table: string): Promise<EntityInfo> {
       primaryIdAttribute: raw.PrimaryIdAttribute,
       primaryNameAttribute: raw.PrimaryNameAttribute ?? '',
       changeTrackingEnabled: raw.ChangeTrackingEnabled === true,
+      ...(raw.TableType ? { tableType: raw.TableType } : {}),
     };
   });
 }
@@ -107,6 +113,14 @@ interface RawKey {
   LogicalName: string;
   KeyAttributes: readonly string[];
   EntityKeyIndexStatus?: string | null;
+}
+interface RawManyToMany {
+  SchemaName: string;
+  Entity1LogicalName: string;
+  Entity2LogicalName: string;
+  Entity1NavigationPropertyName?: string | null;
+  Entity2NavigationPropertyName?: string | null;
+  IntersectEntityName?: string | null;
 }
 interface RawRelationship {
   ReferencingAttribute: string;
@@ -173,7 +187,7 @@ const casts: readonly { type: string; query: Record<string, string> }[] = [
 export function tableMetadata(api: ApiSender, table: string): Promise<TableMetadata> {
   return cached(tableCache, `${api.apiRoot}|${table}`, async () => {
     const def = definition(table);
-    const [info, attrs, keys, relationships, ...details] = await Promise.all([
+    const [info, attrs, keys, relationships, manyToMany, ...details] = await Promise.all([
       entityInfo(api, table),
       get<{ value: RawAttribute[] }>(api, `${def}/Attributes`, {
         $select:
@@ -189,17 +203,25 @@ export function tableMetadata(api: ApiSender, table: string): Promise<TableMetad
         if (isDataverseError(e) && (e.status === 404 || e.status === 400)) return undefined;
         throw e;
       }),
+      get<{ value: RawManyToMany[] }>(api, `${def}/ManyToManyRelationships`, {
+        $select:
+          'SchemaName,Entity1LogicalName,Entity2LogicalName,Entity1NavigationPropertyName,Entity2NavigationPropertyName,IntersectEntityName',
+      }).catch((e: unknown) => {
+        if (isDataverseError(e) && (e.status === 404 || e.status === 400)) return undefined;
+        throw e;
+      }),
       ...casts.map((c) =>
         get<{ value: RawAttribute[] }>(api, `${def}/Attributes/Microsoft.Dynamics.CRM.${c.type}`, c.query),
       ),
     ]);
-    return buildTableMetadata(
+    const built = buildTableMetadata(
       info,
       attrs.value,
       details.flatMap((d) => d.value),
       keys.value,
       relationships?.value,
     );
+    return manyToMany ? { ...built, manyToMany: manyToManyOf(info.logicalName, manyToMany.value) } : built;
   });
 }
 
@@ -261,7 +283,29 @@ export function buildTableMetadata(
     keys: alternateKeys,
     navigationProperties,
     changeTrackingEnabled: info.changeTrackingEnabled,
+    ...(info.tableType ? { tableType: info.tableType } : {}),
   };
+}
+
+/** Each relationship from `table`'s side (a self-referencing one appears once per side). */
+export function manyToManyOf(table: string, raw: readonly RawManyToMany[]): ManyToManyRelationship[] {
+  const out: ManyToManyRelationship[] = [];
+  for (const r of raw) {
+    const sides: [string, string, string | null | undefined][] = [
+      [r.Entity1LogicalName, r.Entity2LogicalName, r.Entity1NavigationPropertyName],
+      [r.Entity2LogicalName, r.Entity1LogicalName, r.Entity2NavigationPropertyName],
+    ];
+    for (const [self, other, nav] of sides) {
+      if (self !== table) continue;
+      out.push({
+        schemaName: r.SchemaName,
+        navigationProperty: nav ?? r.SchemaName,
+        relatedTable: other,
+        intersectEntityName: r.IntersectEntityName ?? '',
+      });
+    }
+  }
+  return out;
 }
 
 /**

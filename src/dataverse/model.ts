@@ -71,6 +71,16 @@ export interface AlternateKey {
   readonly status: string;
 }
 
+/** A many-to-many relationship seen from one of its tables (ManyToManyRelationshipMetadata). */
+export interface ManyToManyRelationship {
+  readonly schemaName: string;
+  /** The collection-valued navigation property on this table: the name in `<set>(<id>)/<name>/$ref`. */
+  readonly navigationProperty: string;
+  /** The table at the other end. */
+  readonly relatedTable: string;
+  readonly intersectEntityName: string;
+}
+
 export interface TableMetadata {
   readonly logicalName: string;
   readonly entitySetName: string;
@@ -80,4 +90,8 @@ export interface TableMetadata {
   readonly keys: readonly AlternateKey[];
   readonly navigationProperties: readonly NavigationProperty[];
   readonly changeTrackingEnabled: boolean;
+  /** Many-to-many relationships this table takes part in (absent when the server did not say). */
+  readonly manyToMany?: readonly ManyToManyRelationship[];
+  /** EntityMetadata.TableType: `Elastic` tables take bulk messages with partial success. */
+  readonly tableType?: string;
 }

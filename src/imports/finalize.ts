@@ -82,6 +82,8 @@ export async function tryFinalize(deps: FinalizeDeps, runId: string): Promise<Ru
       deleted: tally.byStatus.deleted,
       unchanged: tally.byStatus.unchanged,
       superseded: tally.byStatus.superseded,
+      ...(tally.byStatus.associated ? { associated: tally.byStatus.associated } : {}),
+      ...(tally.byStatus.disassociated ? { disassociated: tally.byStatus.disassociated } : {}),
     },
     chunks: manifest.chunkCount,
     durationMs: finishedAt.getTime() - Date.parse(manifest.startedAt),

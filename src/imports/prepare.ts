@@ -1,4 +1,4 @@
-import { parseImportJob, type ImportJob } from '../config/job.js';
+import { isAssociationJob, parseImportJob, type ImportJob } from '../config/job.js';
 import { isDataverseError } from '../dataverse/errors.js';
 import { deterministicId } from '../dataverse/ids.js';
 import type { TableMetadata } from '../dataverse/model.js';
@@ -13,9 +13,16 @@ import { createRowMapper, isMappingSetupError, type RowMapper } from '../mapping
 import { checkJobPrivileges, jobWriteHeaders, type PrivilegeClient } from './privileges.js';
 import type { PreflightProblem } from './service.js';
 import { stateModelOf } from './state-status.js';
+import {
+  compileAssociation,
+  isAssociationClient,
+  resolvePairs,
+  writePairs,
+  type AssociationPlan,
+} from './associations.js';
 import type { ChunkRow, RowOutcome } from './types.js';
 import type { ChunkMapper, PreparedRun, RunIdentity } from './write-chunk.js';
-import type { WritableRow } from './write-rows.js';
+import type { ImportOperation, WritableRow } from './write-rows.js';
 import type { Row, WriteClient } from './write-client.js';
 
 /** What preparing a run needs from the Dataverse client. */
@@ -45,6 +52,7 @@ export function prepareRun(client: PrepareClient, manifest: RunIdentity): Promis
 
 async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): Promise<PreparedRun> {
   const job = parseImportJob(manifest.job, `run ${manifest.runId} job '${manifest.jobName}'`);
+  if (isAssociationJob(job)) return prepareAssociationRun(client, job, manifest);
   const table = await client.metadata(job.table);
   const related = await relatedTables(client, job, table);
   const mapper = createRowMapper(job, table, related, { header: manifest.header });
@@ -62,7 +70,7 @@ async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): P
       primaryIdAttribute: table.primaryIdAttribute,
       primaryNameAttribute: table.primaryNameAttribute,
       ...(states ? { states } : {}),
-      operation: job.operation,
+      operation: rowOperation(job),
       strategy: job.writeStrategy,
       newIdFor: newIdFactory(job, manifest.runId),
     },
@@ -85,6 +93,8 @@ export async function checkJobFitsTable(
   client: PrepareClient,
   job: ImportJob,
 ): Promise<PreflightProblem | string | undefined> {
+  if (isAssociationJob(job))
+    return (await checkAssociationJob(client, job)) ?? (await checkJobPrivileges(client, job));
   try {
     const table = await client.metadata(job.table);
     createRowMapper(job, table, await relatedTables(client, job, table));
@@ -176,5 +186,86 @@ function failureOf(
     code: first?.code ?? 'Invalid',
     ...(first?.column ? { column: first.column } : {}),
     message: errors.map((error) => error.message).join('; '),
+  };
+}
+
+function rowOperation(job: ImportJob): ImportOperation {
+  if (isAssociationJob(job)) throw new Error(`Job '${job.name}': ${job.operation} is not a row write`);
+  return job.operation as ImportOperation;
+}
+
+/** The association plan of a job, or the problems (in the job file's terms) that stop it. */
+async function associationPlan(
+  client: PrepareClient,
+  job: ImportJob,
+): Promise<{ plan?: AssociationPlan; problems: string[] }> {
+  const table = await client.metadata(job.table);
+  const relatedName = table.manyToMany?.find(
+    (r) => r.navigationProperty === job.relationship || r.schemaName === job.relationship,
+  )?.relatedTable;
+  const related = relatedName ? await client.metadata(relatedName) : undefined;
+  const { plan, problems } = compileAssociation(job, table, (name) =>
+    name === relatedName ? related : undefined,
+  );
+  return { ...(plan ? { plan } : {}), problems: problems.map((p) => `${p.path}: ${p.message}`) };
+}
+
+async function checkAssociationJob(client: PrepareClient, job: ImportJob): Promise<string | undefined> {
+  try {
+    const { problems } = await associationPlan(client, job);
+    if (problems.length === 0) return undefined;
+    return `Job '${job.name}' does not fit table '${job.table}':\n${problems.join('\n')}`;
+  } catch (error) {
+    if (isDataverseError(error) && error.status === 404) {
+      return `Job '${job.name}': Dataverse has no table '${job.table}' (or its related table): ${error.message}`;
+    }
+    throw error;
+  }
+}
+
+/**
+ * associate / disassociate: the mapper finds both records of each row (batched reads), the writer links
+ * them. A mapped row carries the job table's record id in `id` and the related record's in `data`.
+ */
+async function prepareAssociationRun(
+  client: PrepareClient,
+  job: ImportJob,
+  manifest: RunIdentity,
+): Promise<PreparedRun> {
+  if (!isAssociationClient(client)) {
+    throw new Error(`Job '${job.name}': this Dataverse client cannot send $batch requests`);
+  }
+  const { plan, problems } = await associationPlan(client, job);
+  if (!plan) throw new Error(`Job '${job.name}' does not fit table '${job.table}':\n${problems.join('\n')}`);
+  return {
+    mapper: {
+      async mapChunk(rows) {
+        const { pairs, failures } = await resolvePairs(client, plan, manifest.header, rows);
+        const writable: WritableRow[] = pairs.map((pair) => ({
+          row: pair.row,
+          id: pair.recordId,
+          data: { relatedId: pair.relatedId },
+        }));
+        return { writable, failures };
+      },
+    },
+    // Unused: `writer` replaces the row writer for this operation.
+    write: {
+      client,
+      table: job.table,
+      primaryIdAttribute: plan.record.table.primaryIdAttribute,
+      operation: 'create',
+      strategy: 'auto',
+      newIdFor: () => {
+        throw new Error('associations create no records');
+      },
+    },
+    writer: (rows, options) =>
+      writePairs(
+        client,
+        plan,
+        rows.map((row) => ({ row: row.row, recordId: row.id ?? '', relatedId: String(row.data.relatedId) })),
+        options,
+      ),
   };
 }

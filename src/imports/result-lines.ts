@@ -24,7 +24,16 @@ export function emptyTally(): RowTally {
   return {
     succeeded: 0,
     failed: 0,
-    byStatus: { created: 0, updated: 0, upserted: 0, deleted: 0, unchanged: 0, superseded: 0 },
+    byStatus: {
+      created: 0,
+      updated: 0,
+      upserted: 0,
+      deleted: 0,
+      unchanged: 0,
+      superseded: 0,
+      associated: 0,
+      disassociated: 0,
+    },
   };
 }
 
@@ -32,7 +41,8 @@ export function addTally(into: RowTally, more: RowTally): void {
   into.succeeded += more.succeeded;
   into.failed += more.failed;
   for (const key of Object.keys(into.byStatus) as (keyof RowTally['byStatus'])[]) {
-    into.byStatus[key] += more.byStatus[key];
+    // Results stored before a status existed lack its count.
+    into.byStatus[key] += more.byStatus[key] ?? 0;
   }
 }
 

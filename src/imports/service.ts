@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { isCsvFileError, openCsv } from '../csv/reader.js';
 import type { ImportJob } from '../config/job.js';
-import { attributeOf, requiredHeaders } from '../config/job.js';
+import { attributeOf, isAssociationJob, requiredHeaders } from '../config/job.js';
 import type { Logger } from '../logging.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { getJson } from '../storage/object-store.js';
@@ -250,6 +250,11 @@ function keyExtractor(
     const column = Object.entries(job.columns).find(([, spec]) => attributeOf(spec) === attribute)?.[0];
     return column === undefined ? -1 : header.indexOf(column);
   });
+  if (isAssociationJob(job)) {
+    // A row names a pair: the same record appears in many rows, the same pair twice is the duplicate.
+    const related = Object.entries(job.columns).find(([, spec]) => typeof spec !== 'string' && spec.lookup);
+    positions.push(related ? header.indexOf(related[0]) : -1);
+  }
   if (positions.some((p) => p < 0)) return undefined;
   return (cells) => {
     const parts = positions.map((p) => (cells[p] ?? '').trim());

@@ -7,7 +7,16 @@ import type { ResultLines } from './result-lines.js';
  * of errors.csv, so dropping errors.csv back in can never write it over the row that won.
  */
 export type RowStatus =
-  'created' | 'updated' | 'upserted' | 'deleted' | 'unchanged' | 'superseded' | 'failed';
+  | 'created'
+  | 'updated'
+  | 'upserted'
+  | 'deleted'
+  | 'unchanged'
+  | 'superseded'
+  /** associate / disassociate: the pair was linked or unlinked (an existing link is `unchanged`). */
+  | 'associated'
+  | 'disassociated'
+  | 'failed';
 
 export interface RowOutcome {
   /** Spreadsheet row number: header = 1, first record = 2. */
@@ -143,6 +152,9 @@ export interface RunSummary {
     readonly unchanged: number;
     /** Counted in `succeeded`: rows a later row with the same key replaced (see `RowStatus`). */
     readonly superseded: number;
+    /** associate / disassociate runs only. */
+    readonly associated?: number;
+    readonly disassociated?: number;
   };
   readonly chunks: number;
   readonly durationMs: number;

@@ -1,4 +1,5 @@
-import { type ExtractJob, type ImportJob, type Job } from '../config/job.js';
+import { isAssociationJob, type ExtractJob, type ImportJob, type Job } from '../config/job.js';
+import { compileAssociation } from '../imports/associations.js';
 import type { TableMetadata } from '../dataverse/model.js';
 import { compileJob, relatedTableNames, type MappingProblem } from './compile.js';
 
@@ -20,7 +21,35 @@ export async function validateJobAgainstMetadata(job: Job, getTable: GetTable): 
       { severity: 'error', path: 'table', message: `cannot read table "${job.table}": ${errorText(error)}` },
     ];
   }
+  if (job.type === 'import' && isAssociationJob(job)) return validateAssociation(job, table, getTable);
   return job.type === 'import' ? validateImport(job, table, getTable) : validateExtract(job, table);
+}
+
+/** associate / disassociate: the relationship exists on the table and both columns name real columns. */
+async function validateAssociation(
+  job: ImportJob,
+  table: TableMetadata,
+  getTable: GetTable,
+): Promise<MappingProblem[]> {
+  const relatedName = table.manyToMany?.find(
+    (r) => r.navigationProperty === job.relationship || r.schemaName === job.relationship,
+  )?.relatedTable;
+  let related: TableMetadata | undefined;
+  if (relatedName) {
+    try {
+      related = await getTable(relatedName);
+    } catch (error) {
+      return [
+        {
+          severity: 'error',
+          path: 'relationship',
+          message: `cannot read table "${relatedName}": ${errorText(error)}`,
+        },
+      ];
+    }
+  }
+  const { problems } = compileAssociation(job, table, (name) => (name === relatedName ? related : undefined));
+  return problems.map((p) => ({ severity: 'error', path: p.path, message: p.message }));
 }
 
 async function validateImport(

@@ -224,12 +224,32 @@ export const team: TableMetadata = table(
   [],
   [],
 );
+/** The marketing list and its many-to-many relationship to contact (associate / disassociate jobs). */
+export const list: TableMetadata = {
+  ...table(
+    'list',
+    'lists',
+    'listname',
+    [attr('listid', 'Uniqueidentifier', { isValidForUpdate: false }), str('listname', 128)],
+    [],
+    [],
+  ),
+  manyToMany: [
+    {
+      schemaName: 'listcontact_association',
+      navigationProperty: 'listcontact_association',
+      relatedTable: 'contact',
+      intersectEntityName: 'listmember',
+    },
+  ],
+};
 
 export const related: ReadonlyMap<string, TableMetadata> = new Map([
   ['account', account],
   ['contact', contact],
   ['systemuser', systemuser],
   ['team', team],
+  ['list', list],
 ]);
 
 /** getTable for validateJobAgainstMetadata. */

@@ -1,0 +1,169 @@
+// Issue 20's import operations through the Functions app on the local host (Azurite + emulator), the
+// way Azure runs them: a job in the `jobs` container, a file dropped in incoming/, Event Grid's event,
+// queue-triggered chunk workers, results in the results container.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
+import { startAzurite, type RunningAzurite } from '../../dev/azurite.js';
+import { startLocalHost, type RunningLocalHost } from '../../dev/host.js';
+import { packageRoot } from '../../src/app/package-root.js';
+import { names } from '../../src/app/runtime.js';
+import { readRunStatus } from '../../src/imports/status.js';
+import { blobRunId } from '../helpers/run-ids.js';
+import type { RunSummary } from '../../src/imports/types.js';
+import { BlobObjectStore } from '../../src/storage/blob-store.js';
+
+const root = packageRoot();
+
+describe('issue 20 operations on the local Functions host', () => {
+  let azurite: RunningAzurite;
+  let emulator: RunningEmulator;
+  let host: RunningLocalHost;
+  let blobs: BlobServiceClient;
+  let runs: BlobObjectStore;
+  let results: BlobObjectStore;
+
+  beforeAll(async () => {
+    if (!existsSync(join(root, 'dist', 'functions', 'importBlob.js'))) {
+      throw new Error('dist/ is missing: run `npm run build` first (npm ci runs it through "prepare")');
+    }
+    [azurite, emulator] = await Promise.all([startAzurite(), startEmulator({ profile: 'fast' })]);
+    blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
+    for (const name of [names.incoming, names.runs, names.results, names.extracts, names.jobs]) {
+      await blobs.getContainerClient(name).createIfNotExists();
+    }
+    for (const name of [names.importEvents, names.importChunks])
+      await queues.getQueueClient(name).createIfNotExists();
+    runs = new BlobObjectStore(blobs.getContainerClient(names.runs));
+    results = new BlobObjectStore(blobs.getContainerClient(names.results));
+    host = await startLocalHost({
+      appRoot: root,
+      httpPort: 0,
+      settings: {
+        FUNCTIONS_WORKER_RUNTIME: 'node',
+        AzureWebJobsStorage: azurite.connectionString,
+        Storage: azurite.connectionString,
+        DATAVERSE_URL: emulator.url,
+        IMPORT_CHUNK_SIZE: '200',
+        NIGHTLY_EXTRACT_SCHEDULE: '0 0 2 1 1 *',
+        RECONCILE_SCHEDULE: '0 0 0 1 1 *',
+      },
+      eventGrid: {
+        container: names.incoming,
+        queue: names.importEvents,
+        includeExisting: false,
+        pollIntervalMs: 200,
+      },
+      hostJson: {
+        version: '2.0',
+        extensions: {
+          queues: {
+            maxPollingInterval: '00:00:00.200',
+            visibilityTimeout: '00:00:00',
+            maxDequeueCount: 2,
+            batchSize: 4,
+            newBatchThreshold: 2,
+          },
+        },
+      },
+      log: () => {},
+    });
+  });
+
+  afterAll(async () => {
+    await host?.stop();
+    await emulator?.close();
+    await azurite?.stop();
+  });
+
+  async function waitForSummary(runId: string, timeoutMs = 60_000): Promise<RunSummary> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const status = await readRunStatus(runs, results, runId);
+      if (status?.summary) return status.summary;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`run ${runId} did not finish within ${timeoutMs} ms`);
+  }
+
+  async function putJob(job: Record<string, unknown>): Promise<void> {
+    const body = JSON.stringify(job);
+    await blobs
+      .getContainerClient(names.jobs)
+      .getBlockBlobClient(`${String(job.name)}.json`)
+      .upload(body, body.length);
+  }
+
+  async function drop(name: string, body: string): Promise<string> {
+    const blob = blobs.getContainerClient(names.incoming).getBlockBlobClient(name);
+    const uploaded = await blob.upload(body, Buffer.byteLength(body));
+    return blobRunId(blob.url, uploaded.etag ?? '', emulator.url);
+  }
+
+  async function errorsOf(summary: RunSummary): Promise<string> {
+    const body = await results.get(summary.errorsFile);
+    return body?.toString('utf8') ?? '';
+  }
+
+  it('associate: a file of (list, email) pairs over several chunks links every pair, idempotently', async () => {
+    const list = emulator.store.put('list', { listname: 'Host Members', createdfromcode: 2 });
+    const contacts = Array.from({ length: 450 }, (_, i) =>
+      emulator.store.put('contact', { emailaddress1: `member${i}@example.com`, lastname: `M${i}` }),
+    );
+    await putJob({
+      name: 'host-list-members',
+      table: 'list',
+      operation: 'associate',
+      relationship: 'listcontact_association',
+      columns: {
+        List: 'listname',
+        Email: { attribute: 'contactid', lookup: 'contact', by: 'emailaddress1' },
+      },
+    });
+    const lines = ['List,Email', ...contacts.map((_, i) => `Host Members,member${i}@example.com`)];
+    lines.push('Host Members,stranger@example.com');
+    const runId = await drop('host-list-members/members.csv', `${lines.join('\n')}\n`);
+    const summary = await waitForSummary(runId);
+    expect(summary.chunks).toBe(3);
+    expect(summary.rows).toMatchObject({ total: 451, succeeded: 450, failed: 1, associated: 450 });
+    expect(emulator.store.related('list', list, 'listcontact_association')).toEqual([...contacts].sort());
+    expect(await errorsOf(summary)).toContain(
+      'no contact has emailaddress1 ""stranger@example.com"" (column ""Email"")',
+    );
+
+    // The same pairs under another name (a new run): the links exist, so they are unchanged, not failed.
+    const again = await waitForSummary(
+      await drop('host-list-members/members-again.csv', `${lines.join('\n')}\n`),
+    );
+    expect(again.rows).toMatchObject({ total: 451, succeeded: 450, failed: 1, unchanged: 450 });
+    expect(emulator.store.related('list', list, 'listcontact_association')).toHaveLength(450);
+  });
+
+  it('elastic table: a record the service refuses fails its row only; its neighbours are written', async () => {
+    const guid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    emulator.store.put('contoso_sensordata', { contoso_sensordataid: guid(123), contoso_name: 'existing' });
+    await putJob({
+      name: 'host-readings',
+      table: 'contoso_sensordata',
+      operation: 'create',
+      columns: { Id: 'contoso_sensordataid', Device: 'contoso_deviceid', Value: 'contoso_value' },
+    });
+    const lines = ['Id,Device,Value'];
+    for (let i = 0; i < 500; i += 1) lines.push(`${guid(i)},dev-${i % 5},${i}`);
+    const before = emulator.recentLog().length;
+    const summary = await waitForSummary(await drop('host-readings/readings.csv', `${lines.join('\n')}\n`));
+    expect(summary.rows).toMatchObject({ total: 500, succeeded: 499, failed: 1, created: 499 });
+    expect(await errorsOf(summary)).toContain(`${guid(123)},dev-3,123,125,RecordExists`);
+    expect(emulator.store.get('contoso_sensordata', guid(122))?.contoso_value).toBe(122);
+    expect(emulator.store.get('contoso_sensordata', guid(124))?.contoso_value).toBe(124);
+    const bulk = emulator
+      .recentLog()
+      .slice(before)
+      .filter((e) => e.url.endsWith('contoso_sensordatas/Microsoft.Dynamics.CRM.CreateMultiple'));
+    expect(bulk.every((e) => (e.records ?? 0) <= 100)).toBe(true);
+  });
+});
