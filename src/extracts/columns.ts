@@ -142,7 +142,7 @@ function readableAttribute(table: TableMetadata, name: string): AttributeMetadat
   return attribute;
 }
 
-/** Dataverse's money range (±922,337,203,685,477) with four decimals fits a 64-bit unscaled integer. */
+/** Dataverse money: ±922,337,203,685,477 with four decimals (the range of SQL money) fits decimal(19,4). */
 const MONEY: FieldType = { kind: 'decimal', precision: 19, scale: 4 };
 /** Decimal columns hold up to 12 integer digits (±100,000,000,000) and up to 10 decimals. */
 const DECIMAL_INTEGER_DIGITS = 12;
