@@ -98,7 +98,7 @@ describe('openParquetOutput', () => {
         abort: async () => {},
       }),
       put: async () => {},
-      read: async () => [],
+      read: async () => (async function* () {})(),
     };
     const output = openParquetOutput(
       sink,
