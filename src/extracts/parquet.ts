@@ -219,14 +219,6 @@ export function openParquetOutput(
     return flushing;
   };
 
-  const add = async (cells: CsvCell[]): Promise<void> => {
-    // While a row group is being encoded and staged, every partition waits: memory stays at one group.
-    while (flushing) await flushing;
-    for (let i = 0; i < converters.length; i += 1) columns[i]!.push(converters[i]!(cells[i] ?? null));
-    buffered += 1;
-    if (buffered >= options.rowGroupRows) await flushGroup();
-  };
-
   return {
     path,
     get rowGroups() {
@@ -235,8 +227,12 @@ export function openParquetOutput(
     write: async (_part, records) => {
       let rows = 0;
       for await (const cells of records) {
-        await add(cells);
+        // While a row group is being encoded and staged, every partition waits: memory stays at one group.
+        while (flushing) await flushing;
+        for (let i = 0; i < converters.length; i += 1) columns[i]!.push(converters[i]!(cells[i] ?? null));
+        buffered += 1;
         rows += 1;
+        if (buffered >= options.rowGroupRows) await flushGroup();
       }
       return rows;
     },
