@@ -83,6 +83,13 @@ const benches: readonly Bench[] = [
     quickArgs: ['--rows', '30000', '--scale-rows', '100000', '--out', 'bench/results/extract.json'],
     sharing: 'asks',
   },
+  {
+    name: 'parquet',
+    script: 'bench/parquet.ts',
+    args: ['--out', 'bench/results/parquet.json'],
+    quickArgs: ['--rows', '100000', '--out', 'bench/results/parquet.json'],
+    sharing: 'quiet',
+  },
 ];
 
 const { values } = parseArgs({

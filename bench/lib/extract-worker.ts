@@ -2,7 +2,8 @@
 // RSS (the kernel's max resident set) is its own. Prints one JSON line.
 //   sequential  the seed approach: one GET after another along @odata.nextLink, rows kept in memory
 //   retrieveAll dynamics-web-api's retrieveAll, configured as its README shows
-//   ours        runExtract: createdon partitions in parallel, streamed to a CSV file
+//   ours        runExtract: createdon partitions in parallel, streamed to a CSV file (or a Parquet file
+//               when the fifth argument is `parquet`)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +24,13 @@ export interface WorkerResult {
   readonly throttled: number;
   readonly peakRssMb: number;
   readonly cpuSeconds: number;
+  /** Size of the file ours wrote. */
+  readonly bytes?: number;
 }
 
-const [strategy = 'ours', url = '', user = 'bench', partitionsText = '48'] = process.argv.slice(2);
+const [strategy = 'ours', url = '', user = 'bench', partitionsText = '48', format = 'csv'] =
+  process.argv.slice(2);
+if (format !== 'csv' && format !== 'parquet') throw new Error(`unknown format ${format}`);
 const select = ['contactid', ...benchColumns];
 
 async function sequential(): Promise<{ rows: number; requests: number; throttled: number }> {
@@ -66,7 +71,7 @@ async function retrieveAll(): Promise<{ rows: number; requests: number; throttle
   return { rows: result.value.length, requests: 0, throttled: 0 };
 }
 
-async function ours(): Promise<{ rows: number; requests: number; throttled: number }> {
+async function ours(): Promise<{ rows: number; requests: number; throttled: number; bytes: number }> {
   const partitions = Number(partitionsText);
   const dir = await mkdtemp(join(tmpdir(), 'bench-extract-'));
   const client = createClient({ url, identities: [user], maxConcurrency: 52 });
@@ -76,13 +81,19 @@ async function ours(): Promise<{ rows: number; requests: number; throttled: numb
       table: 'contact',
       columns: select,
       partitions: Math.min(52, partitions),
+      format,
     });
     const { manifest } = await runExtract(
       { client, sink: new FileBlockSink(dir), state: new FileObjectStore(join(dir, 'state')) },
       job,
-      { path: 'contacts.csv', concurrency: partitions },
+      { path: `contacts.${format}`, concurrency: partitions },
     );
-    return { rows: manifest.rows, requests: manifest.requests, throttled: manifest.throttled };
+    return {
+      rows: manifest.rows,
+      requests: manifest.requests,
+      throttled: manifest.throttled,
+      bytes: manifest.bytes,
+    };
   } finally {
     await client.close();
     await rm(dir, { recursive: true, force: true });

@@ -226,6 +226,9 @@ const importJobObject = z.strictObject({
 
 export const importJobSchema = importJobObject.superRefine(checkImportRules);
 
+/** The default output path template; a Parquet extract's default ends in `.parquet` instead. */
+export const defaultExtractPath = 'extracts/{job}/{yyyy}/{MM}/{dd}/{job}-{timestamp}.csv';
+
 const outputSchema = z.strictObject({
   path: z
     .string()
@@ -233,22 +236,41 @@ const outputSchema = z.strictObject({
     .refine(hasOnlyKnownPlaceholders, {
       error: `unknown placeholder: use ${'{'}job}, {yyyy}, {MM}, {dd}, {HH}, {mm}, {ss}, {timestamp}, {runId}, {partition}`,
     })
-    .default('extracts/{job}/{yyyy}/{MM}/{dd}/{job}-{timestamp}.csv')
-    .describe('Blob path template of the extract.'),
-  bom: z.boolean().default(true),
+    .default(defaultExtractPath)
+    .describe(
+      'Blob path template of the extract. Default: extracts/{job}/{yyyy}/{MM}/{dd}/{job}-{timestamp}.csv (.parquet for a Parquet extract).',
+    ),
+  bom: z.boolean().default(true).describe('CSV: start the file with a UTF-8 BOM (Excel reads it as UTF-8).'),
   delimiter: z
     .string()
     .refine((d) => d === 'tab' || d.length === 1, { error: 'expected one character or "tab"' })
-    .default(','),
+    .default(',')
+    .describe('CSV: the field delimiter.'),
   formattedValues: z
     .boolean()
     .default(false)
-    .describe('Add a "<column>@label" column with the display label of choices and lookups.'),
+    .describe(
+      'Add a "<column>@label" column beside each choice, yes/no, status, lookup, customer and owner column: the choice label or the related record\'s name, read in the same request (odata.include-annotations).',
+    ),
+  lookupTargets: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Add a "<column>@table" column beside each lookup, customer and owner column: the logical name of the table the id belongs to (e.g. "systemuser" or "team" for an owner).',
+    ),
+  rowGroupRows: z
+    .int()
+    .min(1_000)
+    .max(1_000_000)
+    .default(50_000)
+    .describe(
+      'Parquet: rows per row group. The extract holds about one row group in memory, whatever the table size.',
+    ),
   neutraliseFormulas: z
     .boolean()
     .default(true)
     .describe(
-      'Prefix cells starting with = + - @ tab or CR with an apostrophe so spreadsheets do not run them.',
+      'CSV: prefix cells starting with = + - @ tab or CR with an apostrophe so spreadsheets do not run them (Parquet keeps values as they are: it is not opened by spreadsheets).',
     ),
   deletes: z
     .enum(['omit', 'column', 'separateFile'])
@@ -265,13 +287,19 @@ const incrementalSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('changeTracking') }),
 ]);
 
-export const extractJobSchema = z.strictObject({
+const extractJobObject = z.strictObject({
   $schema: z.string().optional(),
   type: z.literal('extract').default('extract'),
   name: jobName,
   description: z.string().optional(),
   table: tableName,
   columns: z.array(attributeName).min(1).describe('Column logical names, in output order.'),
+  format: z
+    .enum(['csv', 'parquet'])
+    .default('csv')
+    .describe(
+      'Output file format: "csv", or "parquet" (typed columns from the table\'s metadata, written in row groups).',
+    ),
   filter: z.string().min(1).optional().describe('OData $filter.'),
   incremental: incrementalSchema.optional(),
   schedule: z
@@ -293,11 +321,20 @@ export const extractJobSchema = z.strictObject({
   pageSize: z.int().min(1).max(5_000).default(5_000),
 });
 
+export const extractJobSchema = extractJobObject
+  .superRefine(checkExtractRules)
+  .transform((job) =>
+    job.format === 'parquet' && job.output.path === defaultExtractPath
+      ? { ...job, output: { ...job.output, path: defaultExtractPath.replace(/\.csv$/, '.parquet') } }
+      : job,
+  );
+
 /** What jobs/job.schema.json describes: either kind of job. */
 export const jobSchema = z.union([importJobSchema, extractJobSchema]);
 
 export type ImportJob = z.output<typeof importJobSchema>;
 export type ExtractJob = z.output<typeof extractJobSchema>;
+export type ExtractFormat = ExtractJob['format'];
 export type Job = ImportJob | ExtractJob;
 export type ColumnMapping = z.output<typeof columnMappingSchema>;
 export type ColumnSpec = string | ColumnMapping;
@@ -490,6 +527,18 @@ function checkAssociationRules(job: z.output<typeof importJobObject>, ctx: z.Ref
       code: 'custom',
       path: ['constants'],
       message: `operation "${job.operation}" writes no columns, so "constants" cannot be used`,
+    });
+  }
+}
+
+function checkExtractRules(job: z.output<typeof extractJobObject>, ctx: z.RefinementCtx): void {
+  const extension = /\.(csv|parquet)$/i.exec(job.output.path)?.[1]?.toLowerCase();
+  // The default template follows the format (see the transform above).
+  if (job.output.path !== defaultExtractPath && extension !== undefined && extension !== job.format) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['output', 'path'],
+      message: `the path ends in ".${extension}" but "format" is "${job.format}"`,
     });
   }
 }

@@ -90,7 +90,7 @@ export interface DataverseClient {
   query(table: string, query?: QueryRequest): q.QueryResult;
   delta(
     deltaLink: string,
-    opts?: Pick<q.QueryOptions, 'pageSize' | 'formattedValues' | 'signal'>,
+    opts?: Pick<q.QueryOptions, 'pageSize' | 'formattedValues' | 'lookupTargets' | 'signal'>,
   ): q.QueryResult;
   count(table: string, filter?: string): Promise<number>;
   /** The calling user (as its headers make it: an impersonating view answers as that user). */

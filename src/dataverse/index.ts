@@ -26,7 +26,7 @@ export {
 export { deterministicId } from './ids.js';
 export { clearMetadataCache } from './metadata.js';
 export type { ClientEvent, ClientMetrics, ConcurrencySample } from './metrics.js';
-export { formattedValueSuffix, isDeletedEntity, QueryResult } from './query.js';
+export { formattedValueSuffix, isDeletedEntity, lookupLogicalNameSuffix, QueryResult } from './query.js';
 export type { DeletedEntity, QueryOptions } from './query.js';
 export { formatKey, odataString } from './records.js';
 export type { RecordTarget, UpsertMode } from './records.js';

@@ -16,6 +16,8 @@ export interface QueryOptions {
   readonly top?: number;
   /** Ask for `@OData.Community.Display.V1.FormattedValue` annotations (choice labels, lookup names …). */
   readonly formattedValues?: boolean;
+  /** Ask for `@Microsoft.Dynamics.CRM.lookuplogicalname` annotations (the table a lookup's id belongs to). */
+  readonly lookupTargets?: boolean;
   /** Start change tracking: the last page carries a delta link for the next incremental read. */
   readonly trackChanges?: boolean;
   readonly signal?: AbortSignal;
@@ -36,6 +38,7 @@ export function isDeletedEntity(row: Row): row is Row & DeletedEntity {
 }
 
 export const formattedValueSuffix = '@OData.Community.Display.V1.FormattedValue';
+export const lookupLogicalNameSuffix = '@Microsoft.Dynamics.CRM.lookuplogicalname';
 
 /** The OData options of a query; refuses combinations Dataverse refuses, before any request. */
 export function buildQueryOptions(q: QueryOptions): Record<string, string | undefined> {
@@ -51,7 +54,7 @@ export function buildQueryOptions(q: QueryOptions): Record<string, string | unde
 }
 
 export function preferFor(
-  q: Pick<QueryOptions, 'pageSize' | 'formattedValues' | 'trackChanges' | 'top'>,
+  q: Pick<QueryOptions, 'pageSize' | 'formattedValues' | 'lookupTargets' | 'trackChanges' | 'top'>,
 ): string[] {
   const prefer: string[] = [];
   // Dataverse ignores $top when a page size is asked for, and would page on; a bare $top is one answer.
@@ -59,7 +62,12 @@ export function preferFor(
     const size = Math.min(maxPageSize, Math.max(1, Math.floor(q.pageSize ?? maxPageSize)));
     prefer.push(`odata.maxpagesize=${size}`);
   }
-  if (q.formattedValues) prefer.push('odata.include-annotations="OData.Community.Display.V1.FormattedValue"');
+  // Both annotations in one preference: one request returns labels, names and targets beside the values.
+  const annotations = [
+    ...(q.formattedValues ? [formattedValueSuffix.slice(1)] : []),
+    ...(q.lookupTargets ? [lookupLogicalNameSuffix.slice(1)] : []),
+  ];
+  if (annotations.length > 0) prefer.push(`odata.include-annotations="${annotations.join(',')}"`);
   if (q.trackChanges) prefer.push('odata.track-changes');
   return prefer;
 }
@@ -147,7 +155,7 @@ export function query(api: ApiSender, table: string, q: QueryOptions = {}): Quer
 export function delta(
   api: ApiSender,
   deltaLink: string,
-  q: Pick<QueryOptions, 'pageSize' | 'formattedValues' | 'signal'> = {},
+  q: Pick<QueryOptions, 'pageSize' | 'formattedValues' | 'lookupTargets' | 'signal'> = {},
 ): QueryResult {
   return new QueryResult(
     api,

@@ -1,4 +1,16 @@
-import type { ExtractJob } from '../config/job.js';
+import type { ExtractFormat, ExtractJob } from '../config/job.js';
+import type { AttributeType } from '../dataverse/index.js';
+
+export interface ManifestField {
+  readonly name: string;
+  /** `string`, `int32`, `int64`, `double`, `boolean`, `decimal(p,s)`, `timestamp` (UTC, ms) or `date`. */
+  readonly type: string;
+  /** The Dataverse column it comes from, and that column's type. */
+  readonly attribute?: string;
+  readonly dataverseType?: AttributeType;
+  /** An extra column: the label or the table of `attribute`, or the deleted flag. */
+  readonly role?: 'label' | 'table' | 'deleted';
+}
 
 export type ExtractTrigger = 'timer' | 'http' | 'cli';
 
@@ -16,7 +28,13 @@ export interface ExtractManifest {
   readonly fullReason?: string;
   readonly path: string;
   readonly deletesPath?: string;
+  /** `csv` or `parquet`. */
+  readonly format: ExtractFormat;
   readonly columns: readonly string[];
+  /** Every column of the file, in order, with its type (from the table's metadata) and its source. */
+  readonly schema: readonly ManifestField[];
+  /** Parquet: row groups in the file. */
+  readonly rowGroups?: number;
   readonly rows: number;
   readonly deletedRows: number;
   readonly bytes: number;

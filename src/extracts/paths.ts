@@ -36,9 +36,15 @@ export function renderPath(template: string, values: PathValues): string {
   return template.replace(/\{([^}]*)\}/g, (whole, name: string) => parts[name] ?? whole).replace(/^\/+/, '');
 }
 
-/** `a/b/x.csv` -> `a/b/x`; a path without `.csv` is its own base. */
-function base(csvPath: string): string {
-  return csvPath.toLowerCase().endsWith('.csv') ? csvPath.slice(0, -4) : csvPath;
+/** The template's `.csv` / `.parquet` ending made to match the format (a run in another format than the job's). */
+export function withExtension(template: string, format: 'csv' | 'parquet'): string {
+  return template.replace(/\.(csv|parquet)$/i, `.${format}`);
+}
+
+/** `a/b/x.csv` or `a/b/x.parquet` -> `a/b/x`; a path without either is its own base. */
+function base(path: string): string {
+  const extension = /\.(csv|parquet)$/i.exec(path);
+  return extension ? path.slice(0, extension.index) : path;
 }
 
 /** The manifest beside the CSV; written last, so its presence means the extract is complete. */

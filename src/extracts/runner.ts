@@ -19,12 +19,15 @@ import {
 import { silentLogger, type Logger } from '../logging.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ContentDigest, StagedObject, StagedSink } from '../storage/staged-sink.js';
+import type { ExtractFormat } from '../config/job.js';
 import { BlockIds, defaultBlockBytes, stageHeader, stageRecords, type CsvFormat } from './blocks.js';
-import { planColumns, type ColumnPlan } from './columns.js';
+import { fieldTypeName, planColumns, type ColumnPlan } from './columns.js';
 import { ExtractError } from './errors.js';
 import { deltaTokenOf, type ExtractManifest, type ExtractMode, type ExtractTrigger } from './manifest.js';
+import { openCsvOutput, type ExtractOutput } from './output.js';
+import { openParquetOutput } from './parquet.js';
 import { andFilters, planPartitions, type PartitionPlan } from './partitions.js';
-import { compactTimestamp, deletesPathOf, manifestPathOf, renderPath } from './paths.js';
+import { compactTimestamp, deletesPathOf, manifestPathOf, renderPath, withExtension } from './paths.js';
 import { readState, signatureOf, writeState, type ExtractState } from './state.js';
 import { rowVersionColumn, watermarkFilter, WatermarkTracker } from './watermark.js';
 
@@ -56,6 +59,8 @@ export interface ExtractOptions {
   readonly path?: string;
   /** Ignore the stored position and read everything (the position is still stored afterwards). */
   readonly full?: boolean;
+  /** Output format instead of the job's (the CLI's --format). */
+  readonly format?: ExtractFormat;
   /** Partitions read at once. Default: the job's `partitions`. The client's governor still caps requests. */
   readonly concurrency?: number;
   readonly blockBytes?: number;
@@ -112,7 +117,9 @@ export async function runExtract(
     state = undefined;
   }
 
-  const path = options.path ?? renderPath(job.output.path, { job: job.name, now, runId });
+  const outputFormat: ExtractFormat = options.format ?? job.format;
+  const path =
+    options.path ?? renderPath(withExtension(job.output.path, outputFormat), { job: job.name, now, runId });
   const format: CsvFormat = {
     columns: plan.header,
     delimiter: job.output.delimiter,
@@ -133,8 +140,18 @@ export async function runExtract(
   let mode: ExtractMode = 'full';
   let partitionCount = 1;
   let outcome: ReadOutcome;
-  let ids = new BlockIds(randomUUID().slice(0, 8));
-  let target = deps.sink.open(path);
+  let output: ExtractOutput | undefined;
+  const openOutput = async (): Promise<ExtractOutput> =>
+    outputFormat === 'parquet'
+      ? openParquetOutput(deps.sink, path, plan.fields, {
+          rowGroupRows: job.output.rowGroupRows,
+          metadata: {
+            'dataverse-pipelines.job': job.name,
+            'dataverse-pipelines.table': job.table,
+            'dataverse-pipelines.runId': runId,
+          },
+        })
+      : openCsvOutput(deps.sink, path, format, blockBytes);
   const deletes =
     deletesMode === 'separateFile' ? new DeletesFile(deps.sink.open(deletesPathOf(path)), plan) : undefined;
   let committed: ContentDigest | void;
@@ -143,7 +160,7 @@ export async function runExtract(
   let deltaUsed: string | undefined;
 
   try {
-    await stageHeader(target, ids, format);
+    output = await openOutput();
     if (incremental?.mode === 'changeTracking') {
       const deltaLink = state?.deltaLink;
       if (deltaLink) {
@@ -152,6 +169,7 @@ export async function runExtract(
             deps.client.delta(deltaLink, {
               pageSize: job.pageSize,
               formattedValues: job.output.formattedValues,
+              lookupTargets: job.output.lookupTargets,
             }),
           );
           mode = 'changeTracking';
@@ -164,11 +182,9 @@ export async function runExtract(
             code: error.code,
           });
           // Start over with fresh block ids: the blocks already staged are simply never committed.
-          await target.abort();
+          await output.abort();
           await deletes?.reset();
-          target = deps.sink.open(path);
-          ids = new BlockIds(randomUUID().slice(0, 8));
-          await stageHeader(target, ids, format);
+          output = await openOutput();
           outcome = await readTrackedFull();
         }
       } else {
@@ -197,9 +213,9 @@ export async function runExtract(
     }
 
     if (deletes) await deletes.commit();
-    committed = await target.commit(ids.ordered(), 'text/csv; charset=utf-8');
+    committed = await output.commit();
   } catch (error) {
-    await target.abort().catch(() => {});
+    await output?.abort().catch(() => {});
     await deletes?.abort().catch(() => {});
     throw error;
   }
@@ -218,12 +234,21 @@ export async function runExtract(
     ...(fullReason && mode === 'full' ? { fullReason } : {}),
     path,
     ...(deletes ? { deletesPath: deletesPathOf(path) } : {}),
+    format: outputFormat,
     columns: plan.header,
+    schema: plan.fields.map((field) => ({
+      name: field.name,
+      type: fieldTypeName(field.type),
+      ...(field.attribute ? { attribute: field.attribute } : {}),
+      ...(field.attributeType ? { dataverseType: field.attributeType } : {}),
+      ...(field.role ? { role: field.role } : {}),
+    })),
+    ...(output.rowGroups !== undefined ? { rowGroups: output.rowGroups } : {}),
     rows: outcome.rows,
     deletedRows: outcome.deleted,
     bytes,
     sha256,
-    bom: job.output.bom,
+    bom: outputFormat === 'csv' && job.output.bom,
     partitions: partitionCount,
     ...(watermarkColumn
       ? {
@@ -272,6 +297,7 @@ export async function runExtract(
   return { manifest, manifestPath };
 
   async function readPartitions(partitions: PartitionPlan, filter: string | undefined, workers: number) {
+    const out = current();
     let done = 0;
     // Lazy: p-map takes the next partition only when a worker is free, so the plan can size it from
     // what the finished ones held.
@@ -289,19 +315,13 @@ export async function runExtract(
           ...(andFilters(filter, partition.filter) ? { filter: andFilters(filter, partition.filter) } : {}),
           pageSize: job.pageSize,
           formattedValues: job.output.formattedValues,
+          lookupTargets: job.output.lookupTargets,
         });
-        const written = await stageRecords(
-          target,
-          ids,
-          partition.index,
-          rowsOf(result, tracker),
-          format,
-          blockBytes,
-        );
-        partitions.done(partition, written.rows);
+        const written = await out.write(partition.index, rowsOf(result, tracker));
+        partitions.done(partition, written);
         done += 1;
         progress(done, partitionCount);
-        return written.rows;
+        return written;
       },
       { concurrency: workers },
     );
@@ -314,14 +334,15 @@ export async function runExtract(
       select: plan.select,
       pageSize: job.pageSize,
       formattedValues: job.output.formattedValues,
+      lookupTargets: job.output.lookupTargets,
       trackChanges: true,
     });
-    const written = await stageRecords(target, ids, 1, rowsOf(result, undefined), format, blockBytes);
+    const written = await current().write(1, rowsOf(result, undefined));
     progress(1, 1);
     if (!result.deltaLink) {
       throw new ExtractError('OutputFailed', `Dataverse returned no delta link for table "${job.table}"`);
     }
-    return { rows: written.rows, deleted: 0, deltaLink: result.deltaLink };
+    return { rows: written, deleted: 0, deltaLink: result.deltaLink };
   }
 
   async function readChanges(result: QueryResult): Promise<ReadOutcome> {
@@ -351,13 +372,18 @@ export async function runExtract(
         progress(0, 1);
       }
     };
-    const written = await stageRecords(target, ids, 1, changed(), format, blockBytes);
+    const written = await current().write(1, changed());
     progress(1, 1);
     return {
-      rows: written.rows - (deletesMode === 'column' ? deleted : 0),
+      rows: written - (deletesMode === 'column' ? deleted : 0),
       deleted,
       ...(result.deltaLink ? { deltaLink: result.deltaLink } : {}),
     };
+  }
+
+  function current(): ExtractOutput {
+    if (!output) throw new Error('The extract output is not open');
+    return output;
   }
 
   async function* rowsOf(

@@ -33,6 +33,9 @@ export function signatureOf(job: ExtractJob): string {
     filter: job.filter ?? null,
     incremental: job.incremental ?? null,
     formattedValues: job.output.formattedValues,
+    // Added later: present only when on, so the positions stored by earlier versions stay valid.
+    ...(job.output.lookupTargets ? { lookupTargets: true } : {}),
+    ...(job.format !== 'csv' ? { format: job.format } : {}),
   });
 }
 

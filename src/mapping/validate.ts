@@ -5,6 +5,9 @@ import { compileJob, relatedTableNames, type MappingProblem } from './compile.js
 
 export type { MappingProblem } from './compile.js';
 
+const LOOKUP_TYPES = ['Lookup', 'Customer', 'Owner'];
+const LABELLED_TYPES = [...LOOKUP_TYPES, 'Picklist', 'MultiSelectPicklist', 'State', 'Status', 'Boolean'];
+
 export type GetTable = (logicalName: string) => Promise<TableMetadata>;
 
 /**
@@ -90,6 +93,23 @@ function validateExtract(job: ExtractJob, table: TableMetadata): MappingProblem[
       problems.push({ severity: 'error', path: `columns[${i}]`, message: `"${name}" cannot be read` });
     }
   });
+  const typesOf = (types: readonly string[]) =>
+    job.columns.filter((name) => types.includes(table.attributes.get(name)?.type ?? ''));
+  if (job.output.formattedValues && typesOf(LABELLED_TYPES).length === 0) {
+    problems.push({
+      severity: 'warning',
+      path: 'output.formattedValues',
+      message:
+        'no choice, yes/no, status, lookup or owner column among "columns": no "@label" column is added',
+    });
+  }
+  if (job.output.lookupTargets && typesOf(LOOKUP_TYPES).length === 0) {
+    problems.push({
+      severity: 'warning',
+      path: 'output.lookupTargets',
+      message: 'no lookup, customer or owner column among "columns": no "@table" column is added',
+    });
+  }
   if (job.incremental?.mode === 'watermark') {
     const column = table.attributes.get(job.incremental.column);
     if (column?.type !== 'DateTime') {

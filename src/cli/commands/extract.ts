@@ -17,16 +17,18 @@ interface ExtractCliOptions {
   readonly identities?: string;
   readonly full?: boolean;
   readonly concurrency?: string;
+  readonly format?: string;
   readonly progress: boolean;
 }
 
 export function registerExtractCommand(program: Command): void {
   program
     .command('extract')
-    .description('Extract a Dataverse table to CSV (the same runner as the scheduled extracts)')
+    .description('Extract a Dataverse table to CSV or Parquet (the same runner as the scheduled extracts)')
     .requiredOption('--job <job.json>', 'extract job definition')
     .requiredOption('--url <org url>', 'Dataverse org URL (a loopback URL means the emulator)')
-    .option('--out <file.csv>', 'write the CSV to this file (its manifest goes beside it)')
+    .option('--out <file>', 'write the extract to this file (its manifest goes beside it)')
+    .option('--format <csv|parquet>', "output format instead of the job's")
     .option('--dir <folder>', "write under this folder using the job's output path template")
     .option(
       '--state <folder>',
@@ -49,6 +51,17 @@ export function registerExtractCommand(program: Command): void {
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
         throw new Error(`--concurrency must be a positive integer, got '${opts.concurrency}'`);
       }
+      if (opts.format !== undefined && opts.format !== 'csv' && opts.format !== 'parquet') {
+        throw new Error(`--format must be csv or parquet, got '${opts.format}'`);
+      }
+      const format = opts.format ?? job.format;
+      const outExtension = opts.out ? /\.(csv|parquet)$/i.exec(opts.out)?.[1]?.toLowerCase() : undefined;
+      if (outExtension !== undefined && outExtension !== format) {
+        throw new Error(
+          `--out ${opts.out} ends in .${outExtension} but the format is ${format}` +
+            (opts.format ? '' : ` (from ${opts.job}; add --format ${outExtension})`),
+        );
+      }
       const outFile = opts.out ? resolve(opts.out) : undefined;
       const root = outFile ? dirname(outFile) : resolve(opts.dir ?? '.');
       const client = createClient({
@@ -70,6 +83,7 @@ export function registerExtractCommand(program: Command): void {
             trigger: 'cli',
             ...(outFile ? { path: outFile.slice(root.length + 1) } : {}),
             ...(opts.full ? { full: true } : {}),
+            ...(opts.format ? { format } : {}),
             ...(concurrency ? { concurrency } : {}),
             ...(bar ? { onProgress: bar.update } : {}),
           },

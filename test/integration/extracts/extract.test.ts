@@ -2,6 +2,10 @@
 // that matches the emulator's contents, incremental runs after 500 updates and 20 deletes (change
 // tracking with deletes in a file or a column, and a watermark), and an expired delta token.
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { parse } from 'csv-parse/sync';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +188,69 @@ describe('extract acceptance (emulator + Azurite)', () => {
     for await (const blob of output.listBlobsFlat({ prefix: 'extracts/contacts-full/' }))
       names.push(blob.name);
     expect(names.sort()).toEqual([manifest.path, manifestPath].sort());
+  });
+
+  it('writes Parquet to a block blob in row groups, committed at once, typed and equal to the emulator', async () => {
+    const { manifest } = await runExtract(
+      deps(),
+      job('contacts-parquet', { partitions: 4, format: 'parquet' }),
+    );
+    expect(manifest.path).toMatch(/^extracts\/contacts-parquet\/.*\.parquet$/);
+    expect([manifest.format, manifest.rows, manifest.rowGroups, manifest.bom]).toEqual([
+      'parquet',
+      ROWS,
+      2,
+      false,
+    ]);
+    const blob = output.getBlobClient(manifest.path);
+    expect((await blob.getProperties()).contentType).toBe('application/vnd.apache.parquet');
+    const bytes = await blob.downloadToBuffer();
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(manifest.sha256);
+
+    const dir = await mkdtemp(join(tmpdir(), 'extract-parquet-'));
+    const file = join(dir, 'contacts.parquet');
+    await writeFile(file, bytes);
+    const instance = await DuckDBInstance.create(':memory:');
+    const duck = await instance.connect();
+    try {
+      const read = await duck.runAndReadAll(
+        `SELECT contactid, firstname, CAST(birthdate AS VARCHAR) AS birthdate, preferredcontactmethodcode AS method,
+                "preferredcontactmethodcode@label" AS method_label, donotemail, "parentcustomerid@label" AS company,
+                CAST(creditlimit AS VARCHAR) AS creditlimit, CAST(epoch_ms(createdon) AS VARCHAR) AS created_ms
+           FROM read_parquet('${file}')`,
+      );
+      const rows = read.getRowObjectsJson() as Record<string, unknown>[];
+      expect(rows).toHaveLength(ROWS);
+      const byId = new Map(rows.map((r) => [r.contactid as string, r]));
+      const mismatches: string[] = [];
+      const check = (where: string, actual: unknown, expected: unknown) => {
+        if (actual !== expected)
+          mismatches.push(`${where}: ${JSON.stringify(actual)} != ${JSON.stringify(expected)}`);
+      };
+      for (const contact of emu.store.all('contact')) {
+        const id = String(contact.contactid);
+        const row = byId.get(id);
+        if (!row) {
+          mismatches.push(`${id}: missing`);
+          continue;
+        }
+        check(`${id}.firstname`, row.firstname, contact.firstname ?? null);
+        check(`${id}.birthdate`, row.birthdate, contact.birthdate ?? null);
+        check(`${id}.method`, row.method, contact.preferredcontactmethodcode ?? null);
+        check(`${id}.method_label`, row.method_label === null, contact.preferredcontactmethodcode == null);
+        check(`${id}.donotemail`, row.donotemail, contact.donotemail);
+        const parent = contact._parentcustomerid_value;
+        check(`${id}.company`, row.company, typeof parent === 'string' ? accounts.get(parent) : null);
+        const limit = contact.creditlimit;
+        check(`${id}.creditlimit`, row.creditlimit, typeof limit === 'number' ? limit.toFixed(4) : null);
+        check(`${id}.createdon`, row.created_ms, String(Date.parse(String(contact.createdon))));
+      }
+      expect(mismatches.slice(0, 20)).toEqual([]);
+    } finally {
+      duck.closeSync();
+      instance.closeSync();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('incremental runs after 500 updates and 20 deletes hold exactly those changes; an expired token reads everything again', async () => {

@@ -188,6 +188,33 @@ describe('parseJob: extract jobs', () => {
     ).toContain('schedule: expected a cron expression');
   });
 
+  it('defaults to CSV; a Parquet job gets a .parquet default path and 50,000-row groups, and a path that says otherwise is refused', () => {
+    const csv = parseJob({ name: 'a', table: 'account', columns: ['name'] }, 'x');
+    expect(
+      csv.type === 'extract' && [csv.format, csv.output.formattedValues, csv.output.lookupTargets],
+    ).toEqual(['csv', false, false]);
+    const parquet = parseJob({ name: 'a', table: 'account', columns: ['name'], format: 'parquet' }, 'x');
+    expect(parquet.type === 'extract' && [parquet.output.path, parquet.output.rowGroupRows]).toEqual([
+      'extracts/{job}/{yyyy}/{MM}/{dd}/{job}-{timestamp}.parquet',
+      50_000,
+    ]);
+    expect(
+      problemText(
+        {
+          name: 'a',
+          table: 'account',
+          columns: ['name'],
+          format: 'parquet',
+          output: { path: 'x/{job}.csv' },
+        },
+        'p.json',
+      ),
+    ).toBe('p.json: output.path: the path ends in ".csv" but "format" is "parquet"');
+    expect(problemText({ name: 'a', table: 'account', columns: ['name'], format: 'xlsx' }, 'p.json')).toMatch(
+      /^p\.json: format: /,
+    );
+  });
+
   it('rejects something that is neither kind', () => {
     expect(problemText({ name: 'a', table: 'account' }, 'j.json')).toMatch(
       /^j\.json: expected an import job/,

@@ -81,6 +81,11 @@ describe('query building', () => {
       'odata.include-annotations="OData.Community.Display.V1.FormattedValue"',
       'odata.track-changes',
     ]);
+    // Labels and lookup targets in one preference, so one request brings both.
+    expect(preferFor({ formattedValues: true, lookupTargets: true })).toEqual([
+      'odata.maxpagesize=5000',
+      'odata.include-annotations="OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname"',
+    ]);
     // A bare $top is one answer; with a page size Dataverse would ignore $top and page on.
     expect(preferFor({ top: 1 })).toEqual([]);
     expect(preferFor({ top: 1, pageSize: 1 })).toEqual(['odata.maxpagesize=1']);

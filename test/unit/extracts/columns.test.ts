@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { extractJobSchema, type ExtractJob } from '../../../src/config/job.js';
-import { deletedColumn, isoUtcCell, planColumns } from '../../../src/extracts/columns.js';
+import {
+  deletedColumn,
+  fieldTypeName,
+  fieldTypeOf,
+  isoUtcCell,
+  planColumns,
+} from '../../../src/extracts/columns.js';
 import { isExtractError } from '../../../src/extracts/errors.js';
-import { contactTable } from './fakes.js';
+import { attribute, contactTable } from './fakes.js';
 
 const FV = '@OData.Community.Display.V1.FormattedValue';
 
@@ -57,6 +63,59 @@ describe('planColumns', () => {
       createdon: '2026-01-02T03:04:05+02:00',
     });
     expect(cells).toEqual(['Ann', 2, 'Email', 'a1', 'Contoso', '1990-02-03', '2026-01-02T01:04:05Z']);
+  });
+
+  it('adds <column>@table after lookups, customers and owners when lookup targets are on', () => {
+    const plan = planColumns(
+      job({
+        columns: ['firstname', 'parentcustomerid'],
+        output: { formattedValues: true, lookupTargets: true },
+      }),
+      contactTable,
+    );
+    expect(plan.header).toEqual([
+      'firstname',
+      'parentcustomerid',
+      'parentcustomerid@label',
+      'parentcustomerid@table',
+    ]);
+    const cells = plan.cells({
+      contactid: 'c1',
+      firstname: 'Ann',
+      _parentcustomerid_value: 'c2',
+      [`_parentcustomerid_value${FV}`]: 'Bob Smith',
+      '_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'contact',
+    });
+    expect(cells).toEqual(['Ann', 'c2', 'Bob Smith', 'contact']);
+    expect(plan.fields.map((f) => [f.name, f.type.kind, f.attribute, f.role])).toEqual([
+      ['firstname', 'string', 'firstname', undefined],
+      ['parentcustomerid', 'string', 'parentcustomerid', undefined],
+      ['parentcustomerid@label', 'string', 'parentcustomerid', 'label'],
+      ['parentcustomerid@table', 'string', 'parentcustomerid', 'table'],
+    ]);
+  });
+
+  it('types every field from the metadata: choices int32, dates date or timestamp, money decimal(19,4)', () => {
+    expect(fieldTypeOf(attribute('x', 'Picklist'))).toEqual({ kind: 'int32' });
+    expect(fieldTypeOf(attribute('x', 'BigInt'))).toEqual({ kind: 'int64' });
+    expect(fieldTypeOf(attribute('x', 'Money', { precision: 2 }))).toEqual({
+      kind: 'decimal',
+      precision: 19,
+      scale: 4,
+    });
+    expect(fieldTypeOf(attribute('x', 'Decimal', { precision: 3 }))).toEqual({
+      kind: 'decimal',
+      precision: 15,
+      scale: 3,
+    });
+    expect(fieldTypeOf(attribute('x', 'DateTime', { dateTimeBehavior: 'DateOnly' }))).toEqual({
+      kind: 'date',
+    });
+    expect(fieldTypeOf(attribute('x', 'DateTime', { dateTimeBehavior: 'UserLocal' }))).toEqual({
+      kind: 'timestamp',
+    });
+    expect(fieldTypeOf(attribute('x', 'MultiSelectPicklist'))).toEqual({ kind: 'string' });
+    expect(fieldTypeName({ kind: 'decimal', precision: 19, scale: 4 })).toBe('decimal(19,4)');
   });
 
   it('gives the same header for rows that are all empty (never inferred from data)', () => {
