@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse } from 'csv-parse';
 import { isJobDefinitionError, loadJobFile, type ImportJob } from '../../config/job.js';
-import { createClient } from '../../app/dataverse.js';
+import { createClient, emulatorUser } from '../../app/dataverse.js';
 import { runLocalImport, type EarlierRun } from '../../imports/local-run.js';
 import { resultFiles } from '../../imports/paths.js';
 import { environmentOf } from '../../imports/run-id.js';
@@ -64,7 +64,7 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
   const meter = new RequestMeter();
   const client = createClient({
     url: options.url,
-    identities: [options.user],
+    identities: emulatorUser(options.url, options.user),
     maxConcurrency: options.concurrency,
     onEvent: meter.onEvent,
   });
