@@ -59,7 +59,8 @@ function lineProgress(stream: NodeJS.WriteStream, everyMs = 5_000): Progress {
     },
     update(done, details) {
       const now = Date.now();
-      if (now - last < everyMs && done < total) return;
+      // An unknown total (reading the file) never completes: a line every few seconds then too.
+      if (now - last < everyMs && (total === 0 || done < total)) return;
       last = now;
       const extra = formatDetails(details);
       const rows = total > 0 ? `${count(done)}/${count(total)}` : count(done);
