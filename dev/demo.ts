@@ -241,7 +241,7 @@ function printNextSteps(say: (line?: string) => void, host: RunningLocalHost): v
   say('Next steps');
   say(`  - Run status over HTTP:   curl "${host.httpUrl}/api/runs/<runId>?code=${host.functionKey}"`);
   say(
-    '  - Same pipeline, local file: npx dvpipe import samples/contacts.csv --job jobs/contacts.json --url <org> --out out/',
+    '  - Same pipeline, local file: npx dvpipe import samples/accounts.csv --job jobs/accounts.json --url <org> --out out/accounts/',
   );
   say('  - Real Dataverse and storage: set DATAVERSE_URL=https://<org>.crm.dynamics.com and');
   say(

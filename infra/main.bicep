@@ -43,8 +43,15 @@ param incomingRetentionDays int = 30
 param nightlyExtractSchedule string = '0 0 2 * * *'
 param extractJobs string = ''
 
-@description('Principal id of the deployer (azd sets AZURE_PRINCIPAL_ID), given storage data access for the CLI.')
+@description('Principal id of the deployer (azd sets AZURE_PRINCIPAL_ID); given storage data access only with deployerDataAccess.')
 param principalId string = ''
+
+// The storage account holds the CRM data being moved (personal data): the deployer gets blob and queue
+// data roles only when asked for (`azd env set DEPLOYER_DATA_ACCESS true`), e.g. in a dev environment
+// to upload files and run the smoke test with their own sign-in. Off for production.
+@description('Give the deployer (principalId) blob and queue data access to the data storage account: true or false.')
+@allowed(['true', 'false'])
+param deployerDataAccess string = 'false'
 
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
@@ -73,7 +80,7 @@ module resources 'resources.bicep' = {
     incomingRetentionDays: incomingRetentionDays
     nightlyExtractSchedule: nightlyExtractSchedule
     extractJobs: extractJobs
-    deployerPrincipalId: principalId
+    deployerPrincipalId: deployerDataAccess == 'true' ? principalId : ''
     deployerPrincipalType: principalType
   }
 }

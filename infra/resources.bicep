@@ -81,7 +81,6 @@ var effectiveConcurrency = dataverseMaxConcurrency > 0 ? dataverseMaxConcurrency
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var baseName = 'dvpipe-${resourceToken}'
 var allTags = union(tags, { 'azd-env-name': environmentName })
-var jobsContainer = 'jobs'
 // Files that start an import: the Event Grid filter and the reconciliation sweep use the same suffix.
 var importBlobSuffix = '.csv'
 
@@ -152,7 +151,6 @@ module functionApp 'modules/functionapp.bicep' = {
     reconcileAfterMinutes: reconcileAfterMinutes
     importBlobSuffix: importBlobSuffix
     extractJobs: extractJobs
-    jobsContainer: jobsContainer
     logCellValues: logCellValues
   }
   // The host starts reading storage as soon as the site exists; grant access first.

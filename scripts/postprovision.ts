@@ -74,6 +74,28 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   return 0;
 }
 
+/**
+ * What to do when registration failed: the infrastructure is in place, but until the identities are
+ * application users with a role, every Dataverse call of the app gets 401.
+ */
+function fallback(env: NodeJS.ProcessEnv): string[] {
+  const url = env.DATAVERSE_URL ?? '<environment url>';
+  const ids = env.DATAVERSE_CLIENT_IDS ?? '<client ids>';
+  const role = env.DATAVERSE_SECURITY_ROLE ?? '<security role>';
+  return [
+    '',
+    "postprovision: FAILED. The app's managed identities are not Dataverse application users yet: every",
+    'postprovision: Dataverse call of the app will get 401 until they are. Register them by hand, either:',
+    `postprovision:   - signed in (az login) as a System Administrator of ${url}, run:`,
+    `postprovision:       npx tsx scripts/postprovision.ts --url ${url} --client-ids ${ids} --role "${role}"`,
+    'postprovision:   - or in the Power Platform admin center: Environment > Settings > Users + permissions >',
+    `postprovision:     Application users > New app user, for each client id (${ids}), with the role "${role}"`,
+    'postprovision:     (docs/deploy.md, "Application users").',
+    'postprovision: Then run `azd deploy` (or `azd up` again). To provision without registering, for example',
+    'postprovision: when an administrator registers them later: azd env set DVPIPE_SKIP_APP_USERS true',
+  ];
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value && value.trim() !== '' ? value.trim() : undefined;
 }
@@ -89,6 +111,7 @@ main(process.argv, process.env).then(
     } else {
       console.error('postprovision:', error instanceof Error ? error.message : error);
     }
+    for (const line of fallback(process.env)) console.error(line);
     process.exitCode = 1;
   },
 );

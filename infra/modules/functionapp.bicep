@@ -36,7 +36,6 @@ param reconcileSchedule string
 param reconcileAfterMinutes int
 param importBlobSuffix string
 param extractJobs string
-param jobsContainer string
 param logCellValues bool
 
 var appIdentityId = identityIds[0]
@@ -97,7 +96,6 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'RECONCILE_AFTER_MINUTES', value: string(reconcileAfterMinutes) }
         { name: 'IMPORT_BLOB_SUFFIX', value: importBlobSuffix }
         { name: 'EXTRACT_JOBS', value: extractJobs }
-        { name: 'JOBS_CONTAINER', value: jobsContainer }
         // Spelled out: string(bool) gives 'True', which settings.ts rejects.
         { name: 'LOG_CELL_VALUES', value: logCellValues ? 'true' : 'false' }
       ]
@@ -120,6 +118,20 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       runtime: { name: 'node', version: '22' }
     }
   }
+}
+
+// Deployments sign in with Entra (azd, az functionapp deploy); the publishing profile's user name and
+// password for SCM and FTP stay off, so no deployment secret exists to leak.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: { allow: false }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: { allow: false }
 }
 
 output name string = app.name

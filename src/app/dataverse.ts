@@ -45,3 +45,11 @@ export function splitList(value: string): string[] {
     .map((part) => part.trim())
     .filter((part) => part.length > 0);
 }
+
+/**
+ * The CLI's `--user` names an emulator user; against a real environment there is no such user, and the
+ * sign-in is the default credential chain (your `az login`, or the managed identity in Azure).
+ */
+export function emulatorUser(url: string, user: string): string[] {
+  return isLoopbackUrl(url) ? [user] : [];
+}

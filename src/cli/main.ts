@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { packageRoot } from '../app/package-root.js';
 import { registerEmulatorCommand } from './commands/emulator.js';
 import { registerImportCommand } from './commands/import.js';
 import { registerExtractCommand } from './commands/extract.js';
@@ -14,6 +17,7 @@ export const EXIT_UNPROCESSABLE = 2;
 export function buildProgram(): Command {
   const program = new Command('dvpipe')
     .description('Move CSV data between Azure Blob Storage and Microsoft Dataverse')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
   registerEmulatorCommand(program);
@@ -23,6 +27,13 @@ export function buildProgram(): Command {
   registerRunsCommand(program);
   registerDemoCommand(program);
   return program;
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
 }
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -16,7 +16,15 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: '{label} [{bar}] {percentage}% | {value}/{total} rows | {details}',
+      // While the total is unknown (reading the file), a count; a bar and percentage once it is known.
+      format: (options, params, payload: { label: string; details: string; known: boolean }) =>
+        progressLine({
+          label: payload.label,
+          done: params.value,
+          total: payload.known ? params.total : undefined,
+          details: payload.details,
+          barSize: options.barsize ?? 40,
+        }),
       hideCursor: true,
       etaBuffer: 50,
     },
@@ -26,7 +34,7 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
   return {
     start(label, total) {
       if (running) bar.stop();
-      bar.start(Math.max(total, 1), 0, { label, details: '' });
+      bar.start(Math.max(total, 1), 0, { label, details: '', known: total > 0 });
       running = true;
     },
     update(done, details) {
@@ -51,11 +59,12 @@ function lineProgress(stream: NodeJS.WriteStream, everyMs = 5_000): Progress {
     },
     update(done, details) {
       const now = Date.now();
-      if (now - last < everyMs && done < total) return;
+      // An unknown total (reading the file) never completes: a line every few seconds then too.
+      if (now - last < everyMs && (total === 0 || done < total)) return;
       last = now;
       const extra = formatDetails(details);
-      const count = total > 0 ? `${done}/${total}` : String(done);
-      stream.write(`${label}: ${count} rows${extra ? ` | ${extra}` : ''}\n`);
+      const rows = total > 0 ? `${count(done)}/${count(total)}` : count(done);
+      stream.write(`${label}: ${rows} rows${extra ? ` | ${extra}` : ''}\n`);
     },
     stop() {},
   };
@@ -66,4 +75,25 @@ function formatDetails(details: Readonly<Record<string, number>> | undefined): s
   return Object.entries(details)
     .map(([name, value]) => `${name} ${value}`)
     .join(' | ');
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * One line of the bar: while the total is unknown (the file is being read), a count; once it is
+ * known, a bar, a percentage and done/total.
+ */
+export function progressLine(state: {
+  label: string;
+  done: number;
+  total: number | undefined;
+  details: string;
+  barSize: number;
+}): string {
+  const details = state.details ? ` | ${state.details}` : '';
+  if (state.total === undefined) return `${state.label}: ${count(state.done)} rows${details}`;
+  const fraction = state.total > 0 ? Math.min(1, state.done / state.total) : 0;
+  const filled = Math.round(fraction * state.barSize);
+  const bar = `${'█'.repeat(filled)}${'░'.repeat(state.barSize - filled)}`;
+  return `${state.label} [${bar}] ${Math.floor(fraction * 100)}% | ${count(state.done)}/${count(state.total)} rows${details}`;
 }

@@ -25,8 +25,6 @@ export const settingsSchema = z.object({
   NIGHTLY_EXTRACT_SCHEDULE: z.string().default('0 0 2 * * *'),
   /** Names of the extract jobs the nightly timer runs, comma-separated; empty: all extract jobs. */
   EXTRACT_JOBS: z.string().default(''),
-  /** Container holding job definitions (<name>.json), so jobs change without a redeploy. */
-  JOBS_CONTAINER: z.string().default('jobs'),
   /**
    * NCRONTAB (six fields, UTC) of the reconciliation sweep: it starts inputs in incoming/ that no event
    * started and resumes runs that stalled (see src/imports/reconcile.ts).

@@ -1,6 +1,7 @@
 // Bearer tokens for Dataverse: any @azure/identity credential, or the local emulator's fixed tokens.
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { systemClock, type Clock } from './clock.js';
+import { ClientCodes, DataverseError } from './errors.js';
 
 export interface TokenProvider {
   /** Stable name of the identity (client id, `default`, or emulator user): keys its governor and metrics. */
@@ -39,8 +40,13 @@ export function azureTokenProvider(
   const refresh = (signal?: AbortSignal): Promise<string> => {
     inFlight ??= (async () => {
       try {
-        const token = await credential.getToken(scope, signal ? { abortSignal: signal } : {});
-        if (!token) throw new Error(`No token returned for scope ${scope}`);
+        let token;
+        try {
+          token = await credential.getToken(scope, signal ? { abortSignal: signal } : {});
+        } catch (e) {
+          throw signInError(orgUrl, options.identity, e);
+        }
+        if (!token) throw signInError(orgUrl, options.identity, new Error(`no token for scope ${scope}`));
         cached = { token: token.token, expiresOn: token.expiresOnTimestamp };
         return token.token;
       } finally {
@@ -110,4 +116,43 @@ export function credentialsFromSettings(
       ...options,
     }),
   );
+}
+
+/**
+ * One message for a failed sign-in: which credentials were tried and why each gave no token (the first
+ * line of its message), then what to do. @azure/identity's chained credential reports every attempt
+ * in an AggregateAuthenticationError's `errors`.
+ */
+export function signInError(orgUrl: string, identity: string | undefined, cause: unknown): DataverseError {
+  const origin = new URL(orgUrl).origin;
+  const attempts =
+    cause instanceof Error && 'errors' in cause && Array.isArray(cause.errors)
+      ? (cause.errors as unknown[])
+      : [cause];
+  const tried = attempts.map((attempt) => `  - ${firstLine(attempt)}`);
+  const managed = identity !== undefined && identity !== 'default';
+  const advice = managed
+    ? [
+        `What to do: in Azure, check that the user-assigned managed identity ${identity} is assigned to the app`,
+        '  and registered as an application user in the environment (docs/deploy.md).',
+      ]
+    : [
+        'What to do: sign in with `az login` (add --tenant <tenant id> for another tenant) as a user with a',
+        '  security role in the environment, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET',
+        "  for a service principal. In Azure: set DATAVERSE_CLIENT_IDS to the managed identity's client id.",
+      ];
+  return new DataverseError({
+    status: 0,
+    code: ClientCodes.signIn,
+    message: [`Could not sign in to ${origin}. Tried:`, ...tried, ...advice].join('\n'),
+    cause,
+  });
+}
+
+/** The first sentence of an attempt's message ("Azure CLI could not be found"): what was tried and why it failed. */
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const line = (text.split('\n')[0] ?? '').replace(/^Error: /, '').trim();
+  const sentence = line.split(/\.\s/)[0] ?? line;
+  return sentence.length > 120 ? `${sentence.slice(0, 120)}…` : sentence;
 }

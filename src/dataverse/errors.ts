@@ -20,6 +20,10 @@ export const DataverseCodes = {
 /** Codes the client itself assigns when no Dataverse code exists (transport-level failures). */
 export const ClientCodes = {
   network: 'NETWORK',
+  /** The connection was refused or the host name did not resolve: no server took the request. */
+  unreachable: 'UNREACHABLE',
+  /** No credential gave a token for the environment. */
+  signIn: 'SIGN_IN',
   timeout: 'TIMEOUT',
   aborted: 'ABORTED',
   parse: 'PARSE',

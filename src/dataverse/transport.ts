@@ -125,6 +125,18 @@ function transportError(
       cause: e,
     });
   }
+  const unreachable = unreachableReason(e);
+  if (unreachable) {
+    const origin = new URL(request.url).origin;
+    return new DataverseError({
+      status: 0,
+      code: ClientCodes.unreachable,
+      message: `Cannot reach ${origin}: ${unreachable}. Check the URL, and that the environment (or the emulator) is running and reachable from here.`,
+      retryable: true,
+      request: redacted,
+      cause: e,
+    });
+  }
   const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   return new DataverseError({
     status: 0,
@@ -134,4 +146,29 @@ function transportError(
     request: redacted,
     cause: e,
   });
+}
+
+/** Socket error codes meaning no server took the connection: nothing was sent, so nothing was done. */
+const unreachableCodes: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'the connection was refused (ECONNREFUSED)',
+  ENOTFOUND: 'the host name does not resolve (ENOTFOUND)',
+  EAI_AGAIN: 'the host name could not be resolved (EAI_AGAIN)',
+  EHOSTUNREACH: 'no route to the host (EHOSTUNREACH)',
+  ENETUNREACH: 'the network is unreachable (ENETUNREACH)',
+};
+
+/** Why the connection could not be made, when it could not; undici may wrap the socket error (cause, AggregateError). */
+function unreachableReason(e: unknown, depth = 0): string | undefined {
+  if (depth > 3 || typeof e !== 'object' || e === null) return undefined;
+  const code = 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+  if (code && code in unreachableCodes) return unreachableCodes[code];
+  const nested = [
+    ...('cause' in e ? [e.cause] : []),
+    ...(e instanceof AggregateError ? (e.errors as unknown[]) : []),
+  ];
+  for (const inner of nested) {
+    const reason = unreachableReason(inner, depth + 1);
+    if (reason) return reason;
+  }
+  return undefined;
 }

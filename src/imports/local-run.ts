@@ -39,6 +39,11 @@ export interface LocalImportOptions {
   /** Attempts per chunk before its rows are failed, as the queue's maxDequeueCount does. */
   readonly maxAttempts?: number;
   readonly log: Logger;
+  /**
+   * Called once it is known that the file will be read and written (not for a finished run): the CLI
+   * reaches the environment here, so a wrong URL or a missing sign-in is told before the file is read.
+   */
+  readonly beforeRun?: () => Promise<void>;
   readonly onPlanProgress?: (rowsRead: number) => void;
   readonly onPlanned?: (totalRows: number, chunks: number) => void;
   readonly onChunkDone?: (rowsDone: number) => void;
@@ -84,14 +89,17 @@ export async function runLocalImport(options: LocalImportOptions): Promise<Local
   const jobPrint = fingerprint(options.job);
 
   let runId: string;
-  if (dryRun) runId = runIdFor(key, `dry run ${randomUUID()}`);
-  else {
+  if (dryRun) {
+    runId = runIdFor(key, `dry run ${randomUUID()}`);
+    await options.beforeRun?.();
+  } else {
     const { runs } = await state.history(inputKey);
     const latest = runs.at(-1);
     const earlier = latest ? await state.summary(latest.runId) : undefined;
     if (latest && earlier && !earlier.error && !options.rerun) {
       return { kind: 'alreadyImported', summary: earlier, earlier: await describeEarlier(latest, earlier) };
     }
+    await options.beforeRun?.();
     if (latest && !earlier && options.rerun) {
       // The latest run never finished and a new one replaces it: its chunks are of no more use.
       await state.forget(latest.runId);

@@ -6,6 +6,7 @@ import {
   literalString,
   loadInfra,
   appSettings,
+  modules,
   ownProperty,
   params,
   propertyValues,
@@ -156,6 +157,19 @@ describe('identity and roles', () => {
     expect(assignsTableRole).toBe(usesTables);
   });
 
+  it("gives the deployer data access to the CRM data's storage only when asked for (off by default)", () => {
+    const main = file('infra/main.bicep');
+    expect(paramDefault(main, 'deployerDataAccess')).toBe("'false'");
+    const resourcesModule = modules(main).find((m) => m.source === 'resources.bicep');
+    expect(resourcesModule?.body && text(resourcesModule.body, 'params', 'deployerPrincipalId')).toBe(
+      "deployerDataAccess == 'true' ? principalId : ''",
+    );
+    const parameters = JSON.parse(readFileSync(join(repoRoot, 'infra', 'main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    expect(parameters.parameters.deployerDataAccess?.value).toBe('${DEPLOYER_DATA_ACCESS=false}');
+  });
+
   it('runs the app as user-assigned identities', () => {
     const app = declared('Microsoft.Web/sites');
     expect(text(app, 'identity', 'type')).toBe('UserAssigned');
@@ -180,6 +194,16 @@ describe('monitoring', () => {
 describe('function app', () => {
   const app = declared('Microsoft.Web/sites');
   const settings = appSettings(app).map((s) => s.name);
+
+  it('turns basic publishing credentials (SCM and FTP user names and passwords) off', () => {
+    const policies = resourcesOfType('Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+    expect(
+      policies.map(({ body }) => [text(body, 'name'), text(body, 'properties', 'allow')]).sort(),
+    ).toEqual([
+      ['ftp', 'false'],
+      ['scm', 'false'],
+    ]);
+  });
 
   it('runs on a Flex Consumption plan with Node 22', () => {
     const plan = declared('Microsoft.Web/serverfarms');

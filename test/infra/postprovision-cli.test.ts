@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './bicep-tree.js';
@@ -55,5 +56,26 @@ describe('scripts/postprovision.ts', () => {
     ]);
     expect(code).toBe(1);
     expect(out).toContain('Not client ids (GUIDs): not-a-guid');
+  });
+
+  it('a failed registration says loudly that the app will get 401s, and what to run by hand', () => {
+    const env = {
+      DATAVERSE_URL: 'https://contoso.crm.dynamics.com',
+      DATAVERSE_CLIENT_IDS: 'not-a-guid',
+      DATAVERSE_SECURITY_ROLE: 'Dataverse Pipelines',
+    };
+    const { code, out } = postprovision([], env);
+    expect(code).toBe(1);
+    expect(out).toContain('postprovision: FAILED.');
+    expect(out).toContain('will get 401 until they are');
+    expect(out).toContain(
+      'npx tsx scripts/postprovision.ts --url https://contoso.crm.dynamics.com --client-ids not-a-guid --role "Dataverse Pipelines"',
+    );
+    expect(out).toContain('azd env set DVPIPE_SKIP_APP_USERS true');
+  });
+
+  it('azd stops when the hook fails (no green `azd up` with an app that only gets 401s)', () => {
+    const yaml = readFileSync(join(repoRoot, 'azure.yaml'), 'utf8');
+    expect([...yaml.matchAll(/continueOnError: (\w+)/g)].map((m) => m[1])).toEqual(['false', 'false']);
   });
 });

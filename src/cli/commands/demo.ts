@@ -20,12 +20,21 @@ export function registerDemoCommand(program: Command): void {
     .action(async (options: DemoCliOptions) => {
       // The demo lives in dev/ (never deployed): load it only when asked for.
       const { runDemo } = await import('../../../dev/demo.js');
-      process.exitCode = await runDemo({
-        timeScale: options.timeScale,
-        once: options.once ?? false,
-        httpPort: options.port,
-        outDir: options.out,
-      });
+      try {
+        process.exitCode = await runDemo({
+          timeScale: options.timeScale,
+          once: options.once ?? false,
+          httpPort: options.port,
+          outDir: options.out,
+        });
+      } catch (error) {
+        if (!isAddressInUse(error)) throw error;
+        throw new Error(
+          `Port ${options.port} is taken (another Functions host or demo?). ` +
+            "Choose the local Functions host's port with --port <n>, or --port 0 for a free one: npm start -- --port 0",
+          { cause: error },
+        );
+      }
     });
 }
 
@@ -39,4 +48,8 @@ function nonNegativeInt(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a port number');
   return parsed;
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'EADDRINUSE';
 }

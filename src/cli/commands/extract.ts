@@ -1,4 +1,4 @@
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { createClient, splitList } from '../../app/dataverse.js';
@@ -19,6 +19,7 @@ interface ExtractCliOptions {
   readonly concurrency?: string;
   readonly format?: string;
   readonly progress: boolean;
+  readonly json?: boolean;
 }
 
 export function registerExtractCommand(program: Command): void {
@@ -41,6 +42,7 @@ export function registerExtractCommand(program: Command): void {
     .option('--full', 'ignore the stored incremental position and read everything')
     .option('--concurrency <n>', "partitions read at once (default: the job's partitions)")
     .option('--no-progress', 'no progress bar on stderr')
+    .option('--json', "print the run's manifest as JSON instead of a summary")
     .action(async (opts: ExtractCliOptions) => {
       if (!opts.out === !opts.dir) throw new Error('Give exactly one of --out <file.csv> or --dir <folder>');
       const loaded = await loadJobFile(opts.job);
@@ -89,17 +91,29 @@ export function registerExtractCommand(program: Command): void {
           },
         );
         bar?.stop();
-        process.stderr.write(
-          `${manifest.rows} rows${manifest.deletedRows ? ` and ${manifest.deletedRows} deletions` : ''} ` +
-            `(${manifest.mode}) -> ${resolve(root, manifest.path)} in ${(manifest.durationMs / 1000).toFixed(1)} s, ` +
-            `${manifest.requests} requests, ${manifest.throttled} throttled; manifest ${resolve(root, manifestPath)}\n`,
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(manifest)}\n`);
+          return;
+        }
+        const deletions = manifest.deletedRows ? ` and ${count(manifest.deletedRows)} deletions` : '';
+        process.stdout.write(
+          `${count(manifest.rows)} ${manifest.rows === 1 ? 'row' : 'rows'}${deletions} (${manifest.mode}) written to ${shown(resolve(root, manifest.path))} ` +
+            `in ${(manifest.durationMs / 1000).toFixed(1)} s: ${count(manifest.requests)} requests, ` +
+            `${count(manifest.throttled)} throttled (429).\nManifest: ${shown(resolve(root, manifestPath))}\n`,
         );
-        process.stdout.write(`${JSON.stringify(manifest)}\n`);
       } finally {
         bar?.stop();
         await client.close();
       }
     });
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** A path as the user would type it: relative to the current folder when it is below it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
 const stderrLogger: Logger = {

@@ -1,9 +1,9 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse } from 'csv-parse';
 import { isJobDefinitionError, loadJobFile, type ImportJob } from '../../config/job.js';
-import { createClient } from '../../app/dataverse.js';
+import { createClient, emulatorUser } from '../../app/dataverse.js';
 import { runLocalImport, type EarlierRun } from '../../imports/local-run.js';
 import { resultFiles } from '../../imports/paths.js';
 import { environmentOf } from '../../imports/run-id.js';
@@ -61,10 +61,14 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
     return 2;
   }
 
+  if (!existsSync(file)) {
+    console.error(`${file}: no such file.`);
+    return 2;
+  }
   const meter = new RequestMeter();
   const client = createClient({
     url: options.url,
-    identities: [options.user],
+    identities: emulatorUser(options.url, options.user),
     maxConcurrency: options.concurrency,
     onEvent: meter.onEvent,
   });
@@ -91,6 +95,8 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
       dryRun: options.dryRun,
       rerun: options.rerun,
       log,
+      // The table's metadata is needed anyway (and cached): fetching it first proves the URL and the sign-in.
+      beforeRun: async () => void (await client.metadata(job.table)),
       onPlanProgress: (rows) => progress?.update(rows),
       onPlanned: (total) => progress?.start(options.dryRun ? 'Validating' : 'Writing', total),
       onChunkDone: (rows) =>
@@ -138,10 +144,25 @@ function printSummary(summary: RunSummary, out: string): void {
       : `${dry}${count(rows.succeeded)} of ${count(rows.total)} rows ${summary.dryRun ? 'valid' : 'written'} (${kinds.join(', ')}), ${count(rows.failed)} failed.` +
         (summary.dryRun ? ' Nothing was written.' : ''),
     `Run ${summary.runId} in ${(summary.durationMs / 1000).toFixed(1)} s: ${count(summary.requests)} requests, ` +
-      `${count(summary.retries)} retries, ${count(summary.throttled)} throttled (429).`,
+      `${count(summary.retries)} retries, ${count(summary.throttled)} throttled (429); ${memoryUse()}.`,
     `Results: ${files.join(', ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * This process's peak resident memory, and the heap cap it ran with (bin/dvpipe.js sets one for
+ * imports unless the user chose one), so a user can see the import stayed within what README promises.
+ */
+function memoryUse(): string {
+  const peakMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  // Node reads NODE_OPTIONS first; flags on the command line win.
+  const flags = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv];
+  const cap = flags
+    .map((flag) => /^--max-old-space-size=(\d+)$/.exec(flag)?.[1])
+    .filter((value) => value !== undefined)
+    .at(-1);
+  return `peak memory ${count(peakMb)} MB${cap ? ` (heap capped at ${cap} MB)` : ''}`;
 }
 
 /** A plain re-run of a finished run: say what that run did and where its results are, and how to run again. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createClient } from '../../app/dataverse.js';
+import { createClient, emulatorUser } from '../../app/dataverse.js';
 import { isJobDefinitionError, loadJobFile } from '../../config/job.js';
 import { errorMessage } from '../../logging.js';
 import { checkJobPrivileges } from '../../imports/privileges.js';
@@ -28,7 +28,9 @@ export function registerJobsCommand(program: Command): void {
 
 /** Exit 0 when every job can run, 2 otherwise; warnings are printed but do not fail. */
 async function validate(files: readonly string[], options: ValidateOptions): Promise<number> {
-  const client = options.url ? createClient({ url: options.url, identities: [options.user] }) : undefined;
+  const client = options.url
+    ? createClient({ url: options.url, identities: emulatorUser(options.url, options.user) })
+    : undefined;
   let ok = true;
   try {
     for (const file of files) {

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { isDataverseError, isRetryableStatus } from '../errors.js';
+import { ClientCodes, isDataverseError, isRetryableStatus } from '../errors.js';
 import { retryAfterFromHeaders } from '../governor.js';
 import type { Policy } from './pipeline.js';
 
@@ -31,6 +31,11 @@ export interface Failure {
   readonly throttleRetries: number;
   readonly transientRetries: number;
   readonly retryAfterMs?: number;
+  /**
+   * No server took the connection (refused, name not resolved) and this endpoint has never answered:
+   * a wrong URL or a stopped service, not a blip during a run. One quick retry, then the caller hears it.
+   */
+  readonly unreachableBeforeAnyAnswer?: boolean;
 }
 
 export type RetryDecision =
@@ -53,8 +58,10 @@ export function decideRetry(failure: Failure, options: RetryOptions, random: () 
     return { retry: true, delayMs: 0, throttle: true, ambiguous: false };
   }
   const transient = failure.status === undefined ? failure.transient : isRetryableStatus(failure.status);
-  if (!transient || !failure.idempotent || failure.transientRetries >= options.maxRetries)
-    return { retry: false };
+  const maxRetries = failure.unreachableBeforeAnyAnswer
+    ? Math.min(1, options.maxRetries)
+    : options.maxRetries;
+  if (!transient || !failure.idempotent || failure.transientRetries >= maxRetries) return { retry: false };
   const exp = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** failure.transientRetries);
   // Equal jitter: at least half the backoff, so retries never collapse to zero, spread over the rest.
   const jittered = exp / 2 + random() * (exp / 2);
@@ -74,6 +81,8 @@ export function retryPolicy(
     attempt: number;
   }) => void = () => {},
 ): Policy {
+  // Set once the endpoint has answered anything: refused connections after that are blips to ride out.
+  let answered = false;
   return {
     name: retryPolicyName,
     async send(request, next) {
@@ -84,6 +93,7 @@ export function retryPolicy(
         let reason: string;
         try {
           const response = await next(request);
+          answered = true;
           if (response.status !== 429 && !isRetryableStatus(response.status)) return response;
           const retryAfterMs = retryAfterFromHeaders(response.headers, clock.now());
           const failure: Failure = {
@@ -105,6 +115,7 @@ export function retryPolicy(
             idempotent: request.idempotent,
             throttleRetries,
             transientRetries,
+            ...(e.code === ClientCodes.unreachable && !answered ? { unreachableBeforeAnyAnswer: true } : {}),
           };
           reason = e.code;
           decision = decideRetry(failure, options, random);

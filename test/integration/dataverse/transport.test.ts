@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { MockAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDataverseError } from '../../../src/dataverse/errors.js';
 import { createTransport, odataHeaders } from '../../../src/dataverse/transport.js';
@@ -77,5 +78,43 @@ describe('transport (loopback server)', () => {
     const aborted = await pending;
     expect(isDataverseError(aborted) && [aborted.code, aborted.retryable]).toEqual(['ABORTED', false]);
     await t.close();
+  });
+
+  it('reports a refused connection as UNREACHABLE, naming the origin and what to check', async () => {
+    // A port that was just free: nothing listens on it.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const t = createTransport();
+    const e = await t
+      .send({ method: 'GET', url: `http://127.0.0.1:${port}/api/data/v9.2/accounts`, headers: {} })
+      .catch((x: unknown) => x);
+    expect(isDataverseError(e) && [e.code, e.retryable, e.message]).toEqual([
+      'UNREACHABLE',
+      true,
+      `Cannot reach http://127.0.0.1:${port}: the connection was refused (ECONNREFUSED). Check the URL, and that the environment (or the emulator) is running and reachable from here.`,
+    ]);
+    await t.close();
+  });
+
+  it('reports a host name that does not resolve as UNREACHABLE', async () => {
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    agent
+      .get('https://contoso.crm.dynamics.com')
+      .intercept({ path: '/api/data/v9.2/WhoAmI' })
+      .replyWithError(
+        Object.assign(new Error('getaddrinfo ENOTFOUND contoso.crm.dynamics.com'), { code: 'ENOTFOUND' }),
+      );
+    const t = createTransport({ dispatcher: agent });
+    const e = await t
+      .send({ method: 'GET', url: 'https://contoso.crm.dynamics.com/api/data/v9.2/WhoAmI', headers: {} })
+      .catch((x: unknown) => x);
+    expect(isDataverseError(e) && [e.code, e.message.split('. ')[0]]).toEqual([
+      'UNREACHABLE',
+      'Cannot reach https://contoso.crm.dynamics.com: the host name does not resolve (ENOTFOUND)',
+    ]);
+    await agent.close();
   });
 });

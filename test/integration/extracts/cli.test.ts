@@ -48,8 +48,7 @@ describe('dvpipe extract', () => {
       }),
     );
     const out = join(dir, 'out', 'accounts.csv');
-    const first = await dvpipe(['extract', '--job', jobFile, '--url', emu.url, '--out', out]);
-    expect(first.stderr).toContain('25 rows');
+    const first = await dvpipe(['extract', '--job', jobFile, '--url', emu.url, '--out', out, '--json']);
     expect(first.code).toBe(0);
     const rows = parse(await readFile(out), { columns: true }) as Record<string, string>[];
     expect(rows).toHaveLength(25);
@@ -66,6 +65,12 @@ describe('dvpipe extract', () => {
     emu.store.put('account', { name: 'Late', accountnumber: 'N-late' });
     const second = await dvpipe(['extract', '--job', jobFile, '--url', emu.url, '--out', out]);
     expect(second.code).toBe(0);
+    // Without --json: a sentence, with the paths as given.
+    expect(second.stdout).toMatch(
+      new RegExp(
+        `^1 row \\(changeTracking\\) written to ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} in \\d+\\.\\d s: \\d+ requests, 0 throttled \\(429\\)\\.\nManifest: `,
+      ),
+    );
     const changed = parse(await readFile(out), { columns: true }) as Record<string, string>[];
     expect(changed.map((r) => r.accountnumber)).toEqual(['N-late']);
   });

@@ -38,29 +38,33 @@ describe('jobs/', () => {
   });
 
   it.each([
+    ['contacts', 'contacts.csv', 2_000, []],
+    ['accounts', 'accounts.csv', 150, []],
     [
       'contacts',
-      'contacts.csv',
+      'contacts-with-mistakes.csv',
+      8,
       [
-        [2002, 'BadDate'],
-        [2003, 'BadChoice'],
-        [2004, 'LookupNotFound'],
-        [2005, 'StringTooLong'],
-        [2006, 'MissingKey'],
+        [5, 'BadDate'],
+        [6, 'BadChoice'],
+        [7, 'LookupNotFound'],
+        [8, 'StringTooLong'],
+        [9, 'MissingKey'],
       ],
     ],
     [
       'accounts',
-      'accounts.csv',
+      'accounts-with-mistakes.csv',
+      4,
       [
-        [152, 'BadChoice'],
-        [153, 'OutOfRange'],
-        [154, 'MissingKey'],
+        [3, 'BadChoice'],
+        [4, 'OutOfRange'],
+        [5, 'MissingKey'],
       ],
     ],
-  ])(
-    'jobs/%s.json maps samples/%s; exactly the deliberately bad rows fail',
-    async (name, sample, expected) => {
+  ] as const)(
+    'jobs/%s.json maps samples/%s (%i rows); exactly the deliberately bad rows fail',
+    async (name, sample, rowCount, expected) => {
       const job = (await loadJobFile(join(jobsDir, `${name}.json`))) as ImportJob;
       const mapper = createRowMapper(job, await getTable(job.table), related);
       const records = await readSample(sample, job);
@@ -73,7 +77,7 @@ describe('jobs/', () => {
         const result = mapper.map(r, lookups);
         return result.ok ? [] : result.errors;
       });
-      expect(records.length).toBeGreaterThan(100);
+      expect(records.length).toBe(rowCount);
       expect(failures.map((f) => [f.row, f.code])).toEqual(expected);
       for (const failure of failures) expect(failure.message).toContain(`column "${failure.column}"`);
     },

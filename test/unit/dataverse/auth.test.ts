@@ -1,4 +1,11 @@
-import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import {
+  AggregateAuthenticationError,
+  CredentialUnavailableError,
+  type AccessToken,
+  type GetTokenOptions,
+  type TokenCredential,
+} from '@azure/identity';
+import { isDataverseError } from '../../../src/dataverse/errors.js';
 import { describe, expect, it } from 'vitest';
 import {
   azureTokenProvider,
@@ -103,6 +110,60 @@ describe('credentialsFromSettings', () => {
   it('falls back to the default credential chain when no client id is configured', () => {
     expect(credentialsFromSettings('https://o.crm.dynamics.com', []).map((p) => p.identity)).toEqual([
       'default',
+    ]);
+  });
+});
+
+describe('a failed sign-in', () => {
+  const chainFailure = new AggregateAuthenticationError(
+    [
+      new CredentialUnavailableError(
+        'EnvironmentCredential is unavailable. No underlying credential could be used. To troubleshoot, visit https://aka.ms/x.',
+      ),
+      new CredentialUnavailableError(
+        'ManagedIdentityCredential: Authentication failed. Message client_error\nHttp status code: 403',
+      ),
+      new CredentialUnavailableError(
+        "Azure CLI could not be found. Please visit https://aka.ms/azure-cli and then 'az login'.",
+      ),
+    ],
+    'ChainedTokenCredential authentication failed.',
+  );
+  const failing: TokenCredential = {
+    getToken: () => Promise.reject(chainFailure),
+  };
+
+  it('names each credential tried and says what to do, in one message', async () => {
+    const error = await azureTokenProvider(failing, 'https://contoso.crm.dynamics.com/')
+      .getToken()
+      .catch((e: unknown) => e);
+    expect(isDataverseError(error) && [error.code, error.retryable]).toEqual(['SIGN_IN', false]);
+    expect((error as Error).message).toBe(
+      [
+        'Could not sign in to https://contoso.crm.dynamics.com. Tried:',
+        '  - EnvironmentCredential is unavailable',
+        '  - ManagedIdentityCredential: Authentication failed',
+        '  - Azure CLI could not be found',
+        'What to do: sign in with `az login` (add --tenant <tenant id> for another tenant) as a user with a',
+        '  security role in the environment, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET',
+        "  for a service principal. In Azure: set DATAVERSE_CLIENT_IDS to the managed identity's client id.",
+      ].join('\n'),
+    );
+  });
+
+  it('for a configured managed identity, points at that identity', async () => {
+    const error = await azureTokenProvider(
+      { getToken: () => Promise.reject(new Error('ManagedIdentityCredential: no identity. More text')) },
+      'https://contoso.crm.dynamics.com',
+      { identity: '11111111-2222-3333-4444-555555555555' },
+    )
+      .getToken()
+      .catch((e: unknown) => e);
+    expect((error as Error).message.split('\n')).toEqual([
+      'Could not sign in to https://contoso.crm.dynamics.com. Tried:',
+      '  - ManagedIdentityCredential: no identity',
+      'What to do: in Azure, check that the user-assigned managed identity 11111111-2222-3333-4444-555555555555 is assigned to the app',
+      '  and registered as an application user in the environment (docs/deploy.md).',
     ]);
   });
 });

@@ -60,7 +60,31 @@ const dropped = () =>
     retryable: true,
   });
 
+const refused = () =>
+  new DataverseError({
+    status: 0,
+    code: 'UNREACHABLE',
+    message: 'Cannot reach http://127.0.0.1:9: the connection was refused (ECONNREFUSED).',
+    retryable: true,
+  });
+
 describe('policies over a fake transport', () => {
+  it('gives up on a refused endpoint after one more try when it never answered', async () => {
+    const { api, calls } = setup(() => refused());
+    const error = await api
+      .send({ method: 'GET', path: 'accounts', idempotent: true })
+      .catch((e: unknown) => e);
+    expect(isDataverseError(error) && error.code).toBe('UNREACHABLE');
+    expect(calls).toHaveLength(2);
+  });
+
+  it('rides out refused connections once the endpoint has answered (a blip during a run)', async () => {
+    const { api, calls } = setup((_req, n) => (n === 1 || n === 6 ? ok : refused()));
+    await api.send({ method: 'GET', path: 'accounts', idempotent: true });
+    await api.send({ method: 'GET', path: 'accounts', idempotent: true });
+    expect(calls).toHaveLength(6);
+  });
+
   it('refreshes the token once on 401 and sends once more', async () => {
     const { api, calls, providers } = setup((_req, n) =>
       n === 1 ? { status: 401, headers: {}, body: '' } : ok,

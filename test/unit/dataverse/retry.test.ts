@@ -62,4 +62,13 @@ describe('decideRetry', () => {
     const d = decideRetry({ ...base, status: 503, transientRetries: 6 }, defaultRetryOptions, half);
     expect(d.retry).toBe(false);
   });
+
+  it('tries an unreachable endpoint that never answered once more, then gives up; after an answer it rides it out', () => {
+    const refused = { ...base, unreachableBeforeAnyAnswer: true };
+    const first = decideRetry(refused, defaultRetryOptions, half);
+    expect(first).toEqual({ retry: true, delayMs: 375, throttle: false, ambiguous: true });
+    expect(decideRetry({ ...refused, transientRetries: 1 }, defaultRetryOptions, half).retry).toBe(false);
+    expect(decideRetry({ ...base, transientRetries: 1 }, defaultRetryOptions, half).retry).toBe(true);
+    expect(decideRetry({ ...base, transientRetries: 5 }, defaultRetryOptions, half).retry).toBe(true);
+  });
 });

@@ -1,0 +1,162 @@
+// A new user's first commands, as README.md's "Import a file from the command line" writes them
+// (issue 19): the example succeeds on every row, `runs show <runId>` finds a local run without
+// flags, `--version` answers, an import's heap is capped unless the user chose a size, and an endpoint
+// that refuses connections fails at once, clearly.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+
+interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `npx dvpipe ...` from `cwd`, with no storage settings (a new user's shell). */
+async function dvpipe(cwd: string, args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DVPIPE_FROM_SOURCE: '1' };
+  for (const name of Object.keys(env))
+    if (name === 'Storage' || name.startsWith('Storage__') || name === 'NODE_OPTIONS') delete env[name];
+  Object.assign(env, extraEnv);
+  const child = spawn(process.execPath, [join(root, 'bin', 'dvpipe.js'), ...args], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  await new Promise<void>((r) => server.close(() => r()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+describe("README's command-line example, run as written", () => {
+  let emulator: RunningEmulator;
+  let dir: string;
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ profile: 'fast' });
+    dir = await mkdtemp(join(tmpdir(), 'dvp-first-hour-'));
+  });
+  afterAll(async () => {
+    await emulator?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('imports accounts then contacts with no failed row; runs show <runId> finds the local run', async () => {
+    const importSample = (name: string, env: NodeJS.ProcessEnv = {}) =>
+      dvpipe(
+        dir,
+        [
+          'import',
+          join(root, 'samples', `${name}.csv`),
+          '--job',
+          join(root, 'jobs', `${name}.json`),
+          '--url',
+          emulator.url,
+          '--out',
+          `out/${name}/`,
+        ],
+        env,
+      );
+    const accounts = await importSample('accounts');
+    expect(accounts.stdout.split('\n').slice(0, 3)).toEqual([
+      '150 of 150 rows written (150 created, 0 updated), 0 failed.',
+      // Unless the user chose a heap size, the import's heap is capped, which bounds its memory.
+      expect.stringMatching(
+        /^Run r[0-9a-f]{24} in \d+\.\d s: \d+ requests, 0 retries, 0 throttled \(429\); peak memory \d+ MB \(heap capped at 512 MB\)\.$/,
+      ),
+      'Results: out/accounts/summary.json, out/accounts/records.csv',
+    ]);
+    expect(accounts.code).toBe(0);
+
+    const contacts = await importSample('contacts', { NODE_OPTIONS: '--max-old-space-size=192' });
+    expect(contacts.stdout.split('\n').slice(0, 2)).toEqual([
+      '2,000 of 2,000 rows written (2,000 created, 0 updated), 0 failed.',
+      // The user's own choice is kept.
+      expect.stringMatching(/; peak memory \d+ MB \(heap capped at 192 MB\)\.$/),
+    ]);
+    expect(contacts.code).toBe(0);
+    for (const ran of [accounts, contacts]) {
+      expect(ran.stderr).not.toMatch(/warn|error/i);
+      expect(ran.stdout).not.toContain('//');
+    }
+
+    const summary = JSON.parse(await readFile(join(dir, 'out', 'contacts', 'summary.json'), 'utf8')) as {
+      runId: string;
+      rows: { failed: number };
+    };
+    expect(summary.rows.failed).toBe(0);
+    const shown = await dvpipe(dir, ['runs', 'show', summary.runId]);
+    expect(shown.stdout.split('\n')).toEqual([
+      `Run ${summary.runId} (job contacts, input contacts.csv): succeeded`,
+      '  chunks 1/1, rows 2,000/2,000 processed: 2,000 succeeded, 0 failed',
+      expect.stringMatching(/^ {2}\d+\.\d s, \d+ requests, 0 retries, 0 throttled \(429\)$/),
+      '  results: out/contacts/summary.json, out/contacts/records.csv',
+      '',
+    ]);
+    expect(shown.code).toBe(0);
+  });
+
+  it('runs show of a run that is neither local nor configured says where it looked and what to pass', async () => {
+    const ran = await dvpipe(dir, ['runs', 'show', 'r000000000000000000000000']);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain(`No local run r000000000000000000000000 under ${dir}`);
+    expect(ran.stderr).toContain('--dir <out>');
+    expect(ran.stderr).toContain("set 'Storage'");
+  });
+
+  it('--version prints the version of package.json', async () => {
+    const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    const ran = await dvpipe(dir, ['--version']);
+    expect([ran.code, ran.stdout]).toEqual([0, `${manifest.version}\n`]);
+  });
+
+  it('an endpoint that refuses connections: import, validate and extract exit 2 naming it', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const said = `Cannot reach ${url}: the connection was refused (ECONNREFUSED).`;
+    const [imported, validated, extracted] = await Promise.all([
+      dvpipe(dir, [
+        'import',
+        join(root, 'samples', 'accounts.csv'),
+        '--job',
+        join(root, 'jobs', 'accounts.json'),
+        '--url',
+        url,
+        '--out',
+        'refused/',
+      ]),
+      dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'accounts.json'), '--url', url]),
+      dvpipe(dir, [
+        'extract',
+        '--job',
+        join(root, 'jobs', 'accounts-nightly.json'),
+        '--url',
+        url,
+        '--out',
+        'x.csv',
+      ]),
+    ]);
+    expect([imported.code, imported.stderr]).toEqual([2, expect.stringContaining(`Import failed: ${said}`)]);
+    expect([validated.code, validated.stdout]).toEqual([2, expect.stringContaining(said)]);
+    expect([extracted.code, extracted.stderr]).toEqual([2, expect.stringContaining(said)]);
+  });
+});
