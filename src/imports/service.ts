@@ -5,6 +5,8 @@ import { attributeOf, requiredHeaders } from '../config/job.js';
 import type { Logger } from '../logging.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { getJson } from '../storage/object-store.js';
+import type { RequestTrace } from './request-trace.js';
+import { ensureImportReport } from '../reports/write-report.js';
 import { tryFinalize, writeRejectedRun, type FinalizeDeps } from './finalize.js';
 import { runPaths } from './paths.js';
 import { chunkMessages, planRun } from './plan.js';
@@ -96,10 +98,10 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
   const preflight = deps.measure(async () => deps.preflight?.(job));
   // Awaited below; until then a failure must not count as unhandled.
   preflight.catch(() => undefined);
-  const afterPreflight = async (): Promise<RequestCounters> => {
-    const { value: problem, counters } = await preflight;
+  const afterPreflight = async (): Promise<RequestCounters & { trace?: RequestTrace }> => {
+    const { value: problem, counters, trace } = await preflight;
     if (problem) throw new PreflightFailure(problem);
-    return counters;
+    return { ...counters, ...(trace ? { trace } : {}) };
   };
   const source = `${input.job}/${input.name}`;
   // The input says it has a run from now on, so the reconciliation sweep leaves it to this one.
@@ -212,6 +214,8 @@ export async function finalizeIfComplete(deps: ImportDeps, runId: string): Promi
       failed: summary.rows.failed,
       durationMs: summary.durationMs,
     });
+    // The report for people: its own module, best effort (see src/reports).
+    await ensureImportReport({ ...deps, cellValues: deps.logCellValues ?? false }, runId);
   }
   return summary;
 }
