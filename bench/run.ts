@@ -68,6 +68,8 @@ const benches: readonly Bench[] = [
     quickArgs: ['--rows', '30000', '--scale-rows', '100000', '--out', 'bench/results/extract.json'],
     sharing: 'asks',
   },
+  // report.html of a 1,000,000-row run: its size and Chromium's time to open it.
+  { name: 'report', script: 'bench/report.ts', args: [], quickArgs: ['--rows', '100000'], sharing: 'quiet' },
 ];
 
 const { values } = parseArgs({
