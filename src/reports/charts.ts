@@ -41,15 +41,17 @@ export function renderSvg(option: EChartsCoreOption, height = 300): string {
   }
 }
 
-const timeAxis = { type: 'value', name: 's', min: 0, nameLocation: 'end' } as const;
+/** Both time charts span the whole run, so they line up one above the other. */
+const timeAxis = (seconds: number) =>
+  ({ type: 'value', name: 's', min: 0, max: Math.max(seconds, 0.001) }) as const;
 
 /** Rows written and failed over time (cumulative). */
-export function rowsChart(points: readonly (readonly [number, number, number])[]): string {
+export function rowsChart(points: readonly (readonly [number, number, number])[], seconds: number): string {
   return renderSvg({
     title: { text: 'Rows over time', left: 'center', textStyle: { fontSize: 14 } },
     legend: { top: 30 },
     grid: { left: 70, right: 40, top: 72, bottom: 40 },
-    xAxis: timeAxis,
+    xAxis: timeAxis(seconds),
     yAxis: { type: 'value', name: 'rows', minInterval: 1 },
     series: [
       {
@@ -74,12 +76,13 @@ export function rowsChart(points: readonly (readonly [number, number, number])[]
 export function requestsChart(
   inFlight: readonly (readonly [number, number])[],
   throttles: readonly number[],
+  seconds: number,
 ): string {
   return renderSvg({
     title: { text: 'Requests in flight (429s marked)', left: 'center', textStyle: { fontSize: 14 } },
     legend: { top: 30 },
     grid: { left: 70, right: 40, top: 72, bottom: 40 },
-    xAxis: timeAxis,
+    xAxis: timeAxis(seconds),
     yAxis: { type: 'value', name: 'requests', minInterval: 1 },
     series: [
       {

@@ -97,13 +97,13 @@ export function renderImportReportHtml(report: ImportReport, links: ReportLinks)
     figure(
       1,
       'Rows written and refused by Dataverse over time (cumulative)',
-      rowsChart(report.rowsOverTime),
+      rowsChart(report.rowsOverTime, summary.durationMs / 1000),
       details('Data', dataTable(['s', 'rows written', 'rows refused'], report.rowsOverTime)),
     ),
     figure(
       2,
-      `Requests in flight over time; ${number(summary.throttled)} answers were 429 (triangles)`,
-      requestsChart(report.inFlight, report.throttles),
+      `Requests in flight over time; ${summary.throttled === 1 ? '1 answer was' : `${number(summary.throttled)} answers were`} 429 (triangles)`,
+      requestsChart(report.inFlight, report.throttles, summary.durationMs / 1000),
       details('Data', dataTable(['s', 'in flight'], report.inFlight)),
     ),
     figure(

@@ -119,7 +119,9 @@ describe('report.html in Chromium', () => {
     expect(Math.max(...inFlight)).toBeGreaterThan(0);
     expect(Math.max(...inFlight)).toBeLessThanOrEqual(16);
     const caption = await page.$eval('figure[data-chart="2"] figcaption', (e) => e.textContent);
-    expect(caption).toContain(`${summary.throttled} answers were 429`);
+    expect(caption).toContain(
+      summary.throttled === 1 ? '1 answer was 429' : `${summary.throttled} answers were 429`,
+    );
   });
 
   it('shows time per phase adding up to no more than the whole run', async () => {
