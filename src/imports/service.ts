@@ -6,6 +6,7 @@ import type { Logger } from '../logging.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { getJson } from '../storage/object-store.js';
 import type { RequestTrace } from './request-trace.js';
+import type { RunTelemetry } from '../telemetry/run-telemetry.js';
 import { ensureImportReport } from '../reports/write-report.js';
 import { tryFinalize, writeRejectedRun, type FinalizeDeps } from './finalize.js';
 import { runPaths } from './paths.js';
@@ -28,6 +29,8 @@ export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
   readonly preflight?: (job: ImportJob) => Promise<string | undefined>;
   /** Row-failure logs carry the message, which quotes the cell (personal data), only when true. */
   readonly logCellValues?: boolean;
+  /** Run metrics (Application Insights in Azure; see src/telemetry). */
+  readonly telemetry?: Pick<RunTelemetry, 'runFinished'>;
   /**
    * The caller runs the fan-in once, after its last chunk (the local runner), instead of every chunk
    * trying it: chunks finishing together would each write the result files.
@@ -214,8 +217,9 @@ export async function finalizeIfComplete(deps: ImportDeps, runId: string): Promi
       failed: summary.rows.failed,
       durationMs: summary.durationMs,
     });
-    // The report for people: its own module, best effort (see src/reports).
-    await ensureImportReport({ ...deps, cellValues: deps.logCellValues ?? false }, runId);
+    // The report for people and the run's metrics, once: their own modules, best effort.
+    const report = await ensureImportReport({ ...deps, cellValues: deps.logCellValues ?? false }, runId);
+    if (report !== 'existed') deps.telemetry?.runFinished(summary);
   }
   return summary;
 }

@@ -82,20 +82,23 @@ export async function importReportHtml(
 
 /**
  * The hook the fan-in calls: writes the report once (a later caller finds it) and never fails the run,
- * whose results are complete without it.
+ * whose results are complete without it. Says whether this call was the first after the run ended.
  */
 export async function ensureImportReport(
   deps: ReportDeps & { readonly log: { warn(message: string, properties?: Record<string, unknown>): void } },
   runId: string,
-): Promise<void> {
+): Promise<'written' | 'existed' | 'failed'> {
   try {
     const manifest = await getJson<RunManifest>(deps.runs, runPaths.manifest(runId));
-    if (!manifest || (await deps.results.exists(manifest.resultsPrefix + resultFiles.report))) return;
+    if (!manifest || (await deps.results.exists(manifest.resultsPrefix + resultFiles.report)))
+      return 'existed';
     await writeImportReport(deps, runId);
+    return 'written';
   } catch (error) {
     deps.log.warn('The run report could not be written', {
       runId,
       reason: error instanceof Error ? error.message : String(error),
     });
+    return 'failed';
   }
 }
