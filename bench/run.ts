@@ -90,6 +90,8 @@ const benches: readonly Bench[] = [
     quickArgs: ['--rows', '100000', '--out', 'bench/results/parquet.json'],
     sharing: 'quiet',
   },
+  // report.html of a 1,000,000-row run: its size and Chromium's time to open it.
+  { name: 'report', script: 'bench/report.ts', args: [], quickArgs: ['--rows', '100000'], sharing: 'quiet' },
 ];
 
 const { values } = parseArgs({

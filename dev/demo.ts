@@ -90,6 +90,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     });
     say(`  Functions host                  ${host.httpUrl} (${host.functions.join(', ')})`);
     say(`  host log                        ${relative(process.cwd(), join(out, 'host.log'))}`);
+    say(`  Runs page (open in a browser)   ${host.httpUrl}/api/runs?code=${host.functionKey}`);
     say();
 
     const runs = new BlobObjectStore(blobs.getContainerClient(names.runs));
@@ -170,6 +171,7 @@ async function report(
     ['summary.json', summary.errorsFile.replace(/errors\.csv$/, 'summary.json')],
     ['errors.csv', summary.errorsFile],
     ['records.csv', summary.recordsFile],
+    ['report.html', summary.errorsFile.replace(/errors\.csv$/, 'report.html')],
   ] as const) {
     const body = await results.get(path);
     if (body) await writeFile(join(folder, name), body);
@@ -178,6 +180,9 @@ async function report(
     `    results: results/${summary.errorsFile.replace(/errors\.csv$/, '')} (copied to ${relative(process.cwd(), folder)}/)`,
   );
   say(`    status:  ${host.httpUrl}/api/runs/${summary.runId}?code=${host.functionKey}`);
+  say(
+    `    report:  ${host.httpUrl}/api/results/${summary.errorsFile.replace(/errors\.csv$/, 'report.html')}?code=${host.functionKey}`,
+  );
   if (rows.failed > 0) {
     const errors = (await results.get(summary.errorsFile))?.toString('utf8').split(/\r?\n/).slice(1, 6) ?? [];
     say(`    first errors (errors.csv):`);
@@ -239,6 +244,7 @@ async function watch(
 
 function printNextSteps(say: (line?: string) => void, host: RunningLocalHost): void {
   say('Next steps');
+  say(`  - Runs page:              ${host.httpUrl}/api/runs?code=${host.functionKey}`);
   say(`  - Run status over HTTP:   curl "${host.httpUrl}/api/runs/<runId>?code=${host.functionKey}"`);
   say(
     '  - Same pipeline, local file: npx dvpipe import samples/accounts.csv --job jobs/accounts.json --url <org> --out out/accounts/',

@@ -5,6 +5,8 @@ import { loadSettings, type Settings } from '../config/settings.js';
 import type { DataverseClient } from '../dataverse/index.js';
 import { checkJobFitsTable, prepareRun } from '../imports/prepare.js';
 import { RequestMeter } from '../imports/request-meter.js';
+import { createRunTelemetry } from '../telemetry/run-telemetry.js';
+import { startTelemetry } from './telemetry.js';
 import type { InputMark } from '../imports/finalize.js';
 import { inputTags } from '../imports/reconcile.js';
 import type { ChunkMessage, InputRef } from '../imports/types.js';
@@ -72,6 +74,8 @@ let cached: Runtime | undefined;
 
 /** Built on first use so a cold start pays only for what the first invocation needs. */
 export function getRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
+  // Application Insights, when the app has a connection string (before the first metric or log record).
+  startTelemetry(env);
   cached ??= createRuntime(loadSettings(env), env);
   return cached;
 }
@@ -87,6 +91,7 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
     jobs: container(names.jobs),
   };
   const meter = new RequestMeter();
+  const telemetry = createRunTelemetry();
   let client: DataverseClient | undefined;
   const runs = new BlobObjectStore(containers.runs);
   const results = new BlobObjectStore(containers.results);
@@ -105,8 +110,13 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
         identities: splitList(settings.DATAVERSE_CLIENT_IDS),
         maxConcurrency: settings.DATAVERSE_MAX_CONCURRENCY,
         bulkSize: settings.DATAVERSE_BULK_SIZE,
-        onEvent: meter.onEvent,
+        onEvent: (event) => {
+          meter.onEvent(event);
+          telemetry.onClientEvent(event);
+        },
       });
+      const created = client;
+      telemetry.observeClient(() => created.metrics());
       return client;
     },
     chunkQueue: new StorageQueueSender<ChunkMessage>(storage.queues.getQueueClient(names.importChunks)),
@@ -117,6 +127,7 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
       defaultChunkSize: settings.IMPORT_CHUNK_SIZE,
       log,
       logCellValues: settings.LOG_CELL_VALUES,
+      telemetry,
       measure: (work) => meter.measure(work),
       prepare: (manifest) => prepareRun(runtime.client, manifest),
       preflight: (job) => checkJobFitsTable(runtime.client, job),

@@ -241,7 +241,10 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
       };
       return facade(scoped, { ...bulk, api: scoped });
     },
-    metrics: () => metrics.snapshot(),
+    metrics: () => ({
+      ...metrics.snapshot(),
+      pacing: Object.fromEntries(pool.lanes.map((lane) => [lane.identity, lane.governor.pacing])),
+    }),
     close: async () => {
       pool.close();
       await transport.close();

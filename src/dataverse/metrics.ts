@@ -65,6 +65,8 @@ export interface ClientMetrics {
   readonly byIdentity: Readonly<Record<string, Readonly<IdentityMetrics>>>;
   /** Limit changes over time (bounded; oldest dropped first). */
   readonly concurrency: readonly ConcurrencySample[];
+  /** Per identity: whether its execution-time ledger paces requests now (absent where not known). */
+  readonly pacing?: Readonly<Record<string, boolean>>;
 }
 
 const maxSamples = 10_000;

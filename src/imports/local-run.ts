@@ -233,7 +233,7 @@ async function publish(state: LocalRunState, summary: RunSummary, outDir: string
     errorsFile: join(outDir, resultFiles.errors),
     recordsFile: join(outDir, resultFiles.records),
   };
-  for (const name of [resultFiles.errors, resultFiles.records]) {
+  for (const name of [resultFiles.errors, resultFiles.records, resultFiles.report]) {
     const moved = await state.moveResult(summary.runId, name, join(outDir, name));
     // A file refused whole has no records.csv: one left from an earlier run would tell of other rows.
     if (!moved) await rm(join(outDir, name), { force: true });

@@ -18,6 +18,8 @@ export const resultFiles = {
   summary: 'summary.json',
   errors: 'errors.csv',
   records: 'records.csv',
+  /** The run's report for people (see src/reports). */
+  report: 'report.html',
 } as const;
 
 function pad(chunk: number): string {

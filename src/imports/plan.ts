@@ -1,6 +1,7 @@
 import { createDuplicateKeyTracker } from '../mapping/duplicates.js';
 import { DiskDuplicateDetector } from './disk-duplicates.js';
 import { runPaths } from './paths.js';
+import type { RequestTrace } from './request-trace.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import type {
   ChunkMessage,
@@ -50,7 +51,7 @@ export interface PlanOptions {
    * manifest): a check that ran alongside the read can still stop the run, with nothing committed, by
    * throwing. Resolves to the requests the check made, which count as the plan's.
    */
-  readonly beforeCommit?: () => Promise<RequestCounters>;
+  readonly beforeCommit?: () => Promise<RequestCounters & { readonly trace?: RequestTrace }>;
   readonly clock?: () => Date;
   readonly onProgress?: (rowsRead: number) => void;
   /**
@@ -127,7 +128,12 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   options.onProgress?.(totalRows);
   for (const duplicate of (await onDisk?.finish()) ?? []) failures.push(duplicateOutcome(duplicate));
 
-  const counters = (await options.beforeCommit?.()) ?? { requests: 0, retries: 0, throttled: 0 };
+  const measured: RequestCounters & { readonly trace?: RequestTrace } = (await options.beforeCommit?.()) ?? {
+    requests: 0,
+    retries: 0,
+    throttled: 0,
+  };
+  const { trace, ...counters } = measured;
   // Failures are stored once: with the chunk whose row range holds them, or here when no chunk does.
   const byChunk = failuresByChunk(failures, chunkLastRows);
   const planResult: StoredPlanResult = {
@@ -138,6 +144,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     counters,
     durationMs: clock().getTime() - startedAt.getTime(),
     completedAt: clock().toISOString(),
+    ...(trace ? { trace } : {}),
   };
   await putJson(store, runPaths.planResult(runId), planResult, { compact: true });
   for (const [chunk, outcomes] of byChunk) {

@@ -5,6 +5,9 @@ import { attributeOf, isAssociationJob, requiredHeaders } from '../config/job.js
 import type { Logger } from '../logging.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { getJson } from '../storage/object-store.js';
+import type { RequestTrace } from './request-trace.js';
+import type { RunTelemetry } from '../telemetry/run-telemetry.js';
+import { ensureImportReport } from '../reports/write-report.js';
 import { tryFinalize, writeRejectedRun, type FinalizeDeps } from './finalize.js';
 import { runPaths } from './paths.js';
 import { chunkMessages, planRun } from './plan.js';
@@ -26,6 +29,8 @@ export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
   readonly preflight?: (job: ImportJob) => Promise<PreflightProblem | string | undefined>;
   /** Row-failure logs carry the message, which quotes the cell (personal data), only when true. */
   readonly logCellValues?: boolean;
+  /** Run metrics (Application Insights in Azure; see src/telemetry). */
+  readonly telemetry?: Pick<RunTelemetry, 'runFinished'>;
   /**
    * The caller runs the fan-in once, after its last chunk (the local runner), instead of every chunk
    * trying it: chunks finishing together would each write the result files.
@@ -102,10 +107,10 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
   const preflight = deps.measure(async () => deps.preflight?.(job));
   // Awaited below; until then a failure must not count as unhandled.
   preflight.catch(() => undefined);
-  const afterPreflight = async (): Promise<RequestCounters> => {
-    const { value: problem, counters } = await preflight;
+  const afterPreflight = async (): Promise<RequestCounters & { trace?: RequestTrace }> => {
+    const { value: problem, counters, trace } = await preflight;
     if (problem) throw new PreflightFailure(typeof problem === 'string' ? problem : problem.message);
-    return counters;
+    return { ...counters, ...(trace ? { trace } : {}) };
   };
   const source = `${input.job}/${input.name}`;
   // The input says it has a run from now on, so the reconciliation sweep leaves it to this one.
@@ -220,6 +225,9 @@ export async function finalizeIfComplete(deps: ImportDeps, runId: string): Promi
       failed: summary.rows.failed,
       durationMs: summary.durationMs,
     });
+    // The report for people and the run's metrics, once: their own modules, best effort.
+    const report = await ensureImportReport({ ...deps, cellValues: deps.logCellValues ?? false }, runId);
+    if (report !== 'existed') deps.telemetry?.runFinished(summary);
   }
   return summary;
 }

@@ -1,3 +1,4 @@
+import type { RequestTrace } from './request-trace.js';
 import type { ResultLines } from './result-lines.js';
 
 /** What happened to one input row. Every row of every run ends in exactly one of these. */
@@ -115,6 +116,8 @@ export interface ChunkResult {
    * in row order) with their tallies. The fan-in appends them in chunk order.
    */
   readonly lines: ResultLines;
+  /** Its requests and rows over time, for the run's report (absent in older runs and poisoned chunks). */
+  readonly trace?: RequestTrace;
 }
 
 /**
@@ -130,6 +133,8 @@ export interface StoredPlanResult {
   readonly counters: RequestCounters;
   readonly durationMs: number;
   readonly completedAt: string;
+  /** The preflight's requests over time, for the run's report. */
+  readonly trace?: RequestTrace;
 }
 
 export type RunStatus = 'succeeded' | 'completedWithErrors' | 'failed';

@@ -1,5 +1,6 @@
 import { runPaths } from './paths.js';
 import { resultLines, type ResultLines } from './result-lines.js';
+import { mergeTraces, type RequestTrace } from './request-trace.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import { lookUpTargets, needsLookUps, writeRows, type WritableRow, type WriteContext } from './write-rows.js';
 import {
@@ -39,7 +40,9 @@ export interface ChunkWorkerDeps {
   readonly runs: ObjectStore;
   readonly prepare: (manifest: RunIdentity) => Promise<PreparedRun>;
   /** Runs `work` and reports the Dataverse requests it made (attributed per chunk). */
-  readonly measure: <T>(work: () => Promise<T>) => Promise<{ value: T; counters: RequestCounters }>;
+  readonly measure: <T>(
+    work: () => Promise<T>,
+  ) => Promise<{ value: T; counters: RequestCounters; trace?: RequestTrace }>;
   /**
    * The chunk already mapped and its records looked up (see `prefetchChunk`), when a runner did that
    * ahead; undefined (or a failure) means the chunk does it itself.
@@ -61,6 +64,7 @@ export interface PrefetchedChunk {
   readonly resolved?: ReadonlyMap<string, string>;
   /** The requests the reads made: they count as the chunk's. */
   readonly counters: RequestCounters;
+  readonly trace?: RequestTrace;
 }
 
 export async function prefetchChunk(
@@ -68,7 +72,7 @@ export async function prefetchChunk(
   prepared: PreparedRun,
   rows: readonly ChunkRow[],
 ): Promise<PrefetchedChunk> {
-  const { value, counters } = await deps.measure(async () => {
+  const { value, counters, trace } = await deps.measure(async () => {
     const { writable, failures } = await prepared.mapper.mapChunk(rows);
     const resolved =
       !prepared.writer && needsLookUps(prepared.write) && writable.length > 0
@@ -76,7 +80,7 @@ export async function prefetchChunk(
         : undefined;
     return { writable, failures, ...(resolved ? { resolved } : {}) };
   });
-  return { rows, ...value, counters };
+  return { rows, ...value, counters, ...(trace ? { trace } : {}) };
 }
 
 export interface ChunkOutcome {
@@ -119,7 +123,11 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   const { planned, skipped } = await loadPlanFailures(runs, message);
   const prepared = await deps.prepare(manifest);
 
-  const { value: outcomes, counters: measured } = await deps.measure(async () => {
+  const {
+    value: outcomes,
+    counters: measured,
+    trace: writeTrace,
+  } = await deps.measure(async () => {
     const eligible = (row: { readonly row: number }) => !skipped.has(row.row);
     const { writable, failures } = ahead
       ? { writable: ahead.writable.filter(eligible), failures: ahead.failures.filter(eligible) }
@@ -138,6 +146,7 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
     return [...failures, ...written].sort((a, b) => a.row - b.row);
   });
   const counters = ahead ? addCounters(ahead.counters, measured) : measured;
+  const trace = mergeTraces(ahead?.trace, writeTrace);
   assertOneOutcomePerRow(rows, skipped, outcomes, message);
   const lines = chunkLines(manifest, rows, outcomes, planned);
 
@@ -148,6 +157,7 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
     durationMs: clock().getTime() - started.getTime(),
     completedAt: clock().toISOString(),
     lines,
+    ...(trace ? { trace } : {}),
   };
   const stored = await putJson(runs, resultPath, result, { ifNoneMatch: true, compact: true });
   await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(outcomes));

@@ -136,7 +136,7 @@ function printSummary(summary: RunSummary, out: string): void {
   const files = [
     resultFiles.summary,
     ...(rows.failed || summary.error ? [resultFiles.errors] : []),
-    ...(summary.error ? [] : [resultFiles.records]),
+    ...(summary.error ? [] : [resultFiles.records, resultFiles.report]),
   ].map((name) => join(out, name));
   const lines = [
     summary.error

@@ -1,0 +1,100 @@
+// The screenshots in docs/reports.md and the README: the real app on the local host (Azurite, the
+// emulator with a few 429s, the compiled functions), the samples dropped in, pictured in headless Chromium.
+//   npm run build && npx tsx scripts/screenshots.ts
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { startAzurite } from '../dev/azurite.js';
+import { launchChromium } from '../dev/browser.js';
+import { startLocalHost } from '../dev/host.js';
+import { startEmulator } from '../emulator/index.js';
+import { packageRoot } from '../src/app/package-root.js';
+import { names } from '../src/app/runtime.js';
+import { readFile } from 'node:fs/promises';
+
+const root = packageRoot();
+const images = join(root, 'docs', 'images');
+await mkdir(images, { recursive: true });
+const [azurite, emulator] = await Promise.all([
+  startAzurite(),
+  startEmulator({ profile: 'realistic', faults: '429=0.03' }),
+]);
+const host = await startLocalHost({
+  appRoot: root,
+  httpPort: 0,
+  settings: {
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+    AzureWebJobsStorage: azurite.connectionString,
+    Storage: azurite.connectionString,
+    DATAVERSE_URL: emulator.url,
+    IMPORT_CHUNK_SIZE: '500',
+    NIGHTLY_EXTRACT_SCHEDULE: '0 0 2 * * *',
+    RECONCILE_SCHEDULE: '0 0 0 1 1 *',
+  },
+  eventGrid: {
+    container: names.incoming,
+    queue: names.importEvents,
+    includeExisting: false,
+    pollIntervalMs: 200,
+  },
+  log: () => {},
+});
+const browser = await launchChromium();
+try {
+  const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
+  const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
+  for (const name of [names.incoming, names.runs, names.results, names.extracts, names.jobs])
+    await blobs.getContainerClient(name).createIfNotExists();
+  for (const name of [names.importEvents, names.importChunks])
+    await queues.getQueueClient(name).createIfNotExists();
+  const incoming = blobs.getContainerClient(names.incoming);
+  const results = blobs.getContainerClient(names.results);
+  const drop = async (blob: string, body: string) =>
+    incoming.getBlockBlobClient(blob).upload(body, Buffer.byteLength(body));
+  const summaries = async () => {
+    const found: string[] = [];
+    for await (const item of results.listBlobsFlat())
+      if (item.name.endsWith('summary.json')) found.push(item.name);
+    return found;
+  };
+  const waitFor = async (count: number) => {
+    while ((await summaries()).length < count) await new Promise((resolve) => setTimeout(resolve, 500));
+  };
+
+  await drop('accounts/accounts.csv', await readFile(join(root, 'samples', 'accounts.csv'), 'utf8'));
+  await waitFor(1);
+  await drop('contacts/contacts.csv', await readFile(join(root, 'samples', 'contacts.csv'), 'utf8'));
+  await waitFor(2);
+  // A bigger file still working when the runs page is pictured.
+  const big = ['Email,First Name,Last Name,Company,Contact Method,Birthday'];
+  for (let i = 0; i < 30_000; i += 1)
+    big.push(`big${i}@example.com,First${i},Last${i},ACC-00012,Email,1990-01-01`);
+  await drop('contacts/contacts-december.csv', `${big.join('\n')}\n`);
+
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1100, height: 520 });
+  const runsUrl = `${host.httpUrl}/api/runs?code=${host.functionKey}`;
+  for (;;) {
+    await page.goto(runsUrl);
+    const progress = await page
+      .$eval('.state.running', (e) => e.closest('tr')?.querySelector('.progress')?.textContent)
+      .catch(() => undefined);
+    if (progress && !progress.startsWith('0 of')) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  await page.screenshot({ path: join(images, 'runs-page.png'), fullPage: true });
+
+  const [contacts] = (await summaries()).filter((name) => name.startsWith('contacts/contacts.csv/'));
+  await page.setViewport({ width: 1000, height: 800 });
+  await page.goto(
+    `${host.httpUrl}/api/results/${contacts!.replace(/summary\.json$/, 'report.html')}?code=${host.functionKey}`,
+  );
+  await page.screenshot({ path: join(images, 'report.png'), fullPage: true });
+  console.log(`Wrote ${join(images, 'runs-page.png')} and ${join(images, 'report.png')}`);
+} finally {
+  await browser.close();
+  await host.stop();
+  await emulator.close();
+  await azurite.stop();
+}

@@ -1,0 +1,145 @@
+// The runs page and the result files it links to, read from the app's storage.
+import { Readable } from 'node:stream';
+import { resultFiles } from '../imports/paths.js';
+import { inputTags } from '../imports/reconcile.js';
+import { readRunStatus, type RunStatusView } from '../imports/status.js';
+import type { RunSummary } from '../imports/types.js';
+import { renderRunsPage } from '../reports/runs-page.js';
+import { ensureImportReport } from '../reports/write-report.js';
+import { silentLogger } from '../logging.js';
+import { getJson } from '../storage/object-store.js';
+import type { Runtime } from './runtime.js';
+
+/** Summaries read at most per page: the results container keeps runs for the retention period. */
+const MAX_SUMMARIES = 1_000;
+
+interface ListedRun {
+  readonly view: RunStatusView;
+  /** Where its result files are in the results container; unknown while it runs. */
+  readonly resultsPrefix?: string;
+}
+
+/** Runs that are working (their input's tags say so) and runs that ended (a summary in results/). */
+export async function recentRuns(
+  runtime: Pick<Runtime, 'containers' | 'runs' | 'results'>,
+): Promise<ListedRun[]> {
+  const found = new Map<string, ListedRun>();
+  for await (const item of runtime.containers.incoming.listBlobsFlat({ includeTags: true })) {
+    const runId = item.tags?.[inputTags.run];
+    if (!runId || item.tags?.[inputTags.status] !== 'running' || found.has(runId)) continue;
+    const view = await readRunStatus(runtime.runs, runtime.results, runId);
+    if (view) found.set(runId, { view });
+  }
+  let read = 0;
+  for await (const path of runtime.results.list('')) {
+    if (!path.endsWith(`/${resultFiles.summary}`)) continue;
+    if ((read += 1) > MAX_SUMMARIES) break;
+    const summary = await getJson<RunSummary>(runtime.results, path);
+    if (!summary) continue;
+    const resultsPrefix = path.slice(0, -resultFiles.summary.length);
+    found.set(summary.runId, { view: viewOfSummary(summary), resultsPrefix });
+  }
+  return [...found.values()];
+}
+
+function viewOfSummary(summary: RunSummary): RunStatusView {
+  return {
+    runId: summary.runId,
+    job: summary.job,
+    input: summary.input.name,
+    state: summary.status,
+    dryRun: summary.dryRun,
+    chunks: { total: summary.chunks, done: summary.chunks },
+    rows: {
+      total: summary.rows.total,
+      processed: summary.rows.total,
+      succeeded: summary.rows.succeeded,
+      failed: summary.rows.failed,
+    },
+    startedAt: summary.startedAt,
+    summary,
+  };
+}
+
+/** `GET /api/runs`: the page. `query` is what the request's links must carry (a function key). */
+export async function runsPageHtml(
+  runtime: Pick<Runtime, 'containers' | 'runs' | 'results'>,
+  linkQuery: string,
+  now = new Date(),
+): Promise<string> {
+  const runs = await recentRuns(runtime);
+  const prefixes = new Map(runs.map((run) => [run.view.runId, run.resultsPrefix]));
+  return renderRunsPage(
+    runs.map((run) => run.view),
+    {
+      now,
+      fileHref: (runId, file) =>
+        `results/${(prefixes.get(runId) ?? '').split('/').map(encodeURIComponent).join('/')}${file}${linkQuery}`,
+    },
+  );
+}
+
+const contentTypes: Record<string, string> = {
+  [resultFiles.report]: 'text/html; charset=utf-8',
+  [resultFiles.summary]: 'application/json; charset=utf-8',
+  [resultFiles.errors]: 'text/csv; charset=utf-8',
+  [resultFiles.records]: 'text/csv; charset=utf-8',
+};
+
+export interface ResultFile {
+  readonly body: Readable;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * `GET /api/results/{*path}`: one of a run's result files. Only those four names, only inside the
+ * results container; a report's own links to its files get the request's query (the function key).
+ */
+export async function readResultFile(
+  runtime: Pick<Runtime, 'runs' | 'results' | 'settings'>,
+  path: string,
+  linkQuery: string,
+): Promise<ResultFile | undefined> {
+  const segments = path.split('/');
+  const name = segments.at(-1) ?? '';
+  const type = contentTypes[name];
+  if (!type || segments.length < 4 || segments.some((s) => s === '' || s === '.' || s === '..'))
+    return undefined;
+  const headers: Record<string, string> = {
+    'Content-Type': type,
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    'Cache-Control': 'no-store',
+  };
+  if (name === resultFiles.report) {
+    const html = (await runtime.results.get(path))?.toString('utf8') ?? (await reportNow(runtime, path));
+    if (html === undefined) return undefined;
+    const linked = html.replace(
+      /href="(summary\.json|errors\.csv|records\.csv)"/g,
+      (_, file: string) => `href="${file}${linkQuery.replace(/&/g, '&amp;')}"`,
+    );
+    return { body: Readable.from([Buffer.from(linked)]), headers };
+  }
+  const body = await runtime.results.getStream(path);
+  if (!body) return undefined;
+  if (type.startsWith('text/csv')) headers['Content-Disposition'] = `attachment; filename="${name}"`;
+  return { body, headers };
+}
+
+/**
+ * A run that ended a moment ago (its summary is written just before its report), or whose report could
+ * not be written at the fan-in: the report is built when asked for.
+ */
+async function reportNow(runtime: Pick<Runtime, 'runs' | 'results' | 'settings'>, path: string) {
+  const runId = path.split('/').at(-2) ?? '';
+  await ensureImportReport(
+    {
+      runs: runtime.runs,
+      results: runtime.results,
+      cellValues: runtime.settings.LOG_CELL_VALUES,
+      log: silentLogger,
+    },
+    runId,
+  );
+  return (await runtime.results.get(path))?.toString('utf8');
+}

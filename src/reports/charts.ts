@@ -1,0 +1,133 @@
+// The report's charts, drawn as SVG by Apache ECharts' server-side renderer: the page gets finished
+// SVG, no script and no library, so it opens offline and fast whatever the run's size.
+import { init, use, type EChartsCoreOption } from 'echarts/core';
+import { BarChart, LineChart, ScatterChart } from 'echarts/charts';
+import { AriaComponent, GridComponent, LegendComponent, TitleComponent } from 'echarts/components';
+import { SVGRenderer } from 'echarts/renderers';
+
+use([
+  BarChart,
+  LineChart,
+  ScatterChart,
+  AriaComponent,
+  GridComponent,
+  LegendComponent,
+  TitleComponent,
+  SVGRenderer,
+]);
+
+const WIDTH = 880;
+const palette = {
+  written: '#2f6fb3',
+  failed: '#c0392b',
+  inFlight: '#5b8c3a',
+  throttled: '#d35400',
+  bar: '#6c5b9c',
+};
+
+/** Renders one chart to an SVG string; `aria` makes ECharts describe the data in the SVG's label. */
+export function renderSvg(option: EChartsCoreOption, height = 300): string {
+  const chart = init(null, null, { renderer: 'svg', ssr: true, width: WIDTH, height });
+  try {
+    chart.setOption({
+      animation: false,
+      aria: { enabled: true },
+      textStyle: { fontFamily: 'system-ui, sans-serif' },
+      ...option,
+    });
+    return chart.renderToSVGString();
+  } finally {
+    chart.dispose();
+  }
+}
+
+/** Both time charts span the whole run, so they line up one above the other. */
+const timeAxis = (seconds: number) =>
+  ({ type: 'value', name: 's', min: 0, max: Math.max(seconds, 0.001) }) as const;
+
+/** Rows written and failed over time (cumulative). */
+export function rowsChart(points: readonly (readonly [number, number, number])[], seconds: number): string {
+  return renderSvg({
+    title: { text: 'Rows over time', left: 'center', textStyle: { fontSize: 14 } },
+    legend: { top: 30 },
+    grid: { left: 70, right: 40, top: 72, bottom: 40 },
+    xAxis: timeAxis(seconds),
+    yAxis: { type: 'value', name: 'rows', minInterval: 1 },
+    series: [
+      {
+        name: 'Rows written',
+        type: 'line',
+        showSymbol: false,
+        color: palette.written,
+        data: points.map(([t, n]) => [t, n]),
+      },
+      {
+        name: 'Rows refused',
+        type: 'line',
+        showSymbol: false,
+        color: palette.failed,
+        data: points.map(([t, , f]) => [t, f]),
+      },
+    ],
+  });
+}
+
+/** Requests in flight over time, with each 429 answer marked on the time axis. */
+export function requestsChart(
+  inFlight: readonly (readonly [number, number])[],
+  throttles: readonly number[],
+  seconds: number,
+): string {
+  return renderSvg({
+    title: { text: 'Requests in flight (429s marked)', left: 'center', textStyle: { fontSize: 14 } },
+    legend: { top: 30 },
+    grid: { left: 70, right: 40, top: 72, bottom: 40 },
+    xAxis: timeAxis(seconds),
+    yAxis: { type: 'value', name: 'requests', minInterval: 1 },
+    series: [
+      {
+        name: 'In flight',
+        type: 'line',
+        step: 'middle',
+        showSymbol: false,
+        color: palette.inFlight,
+        data: inFlight.map(([t, n]) => [t, n]),
+      },
+      {
+        name: '429 Too Many Requests',
+        type: 'scatter',
+        symbol: 'triangle',
+        symbolSize: 9,
+        color: palette.throttled,
+        data: throttles.map((t) => [t, 0]),
+      },
+    ],
+  });
+}
+
+/** Horizontal bars: one per label. */
+export function barsChart(
+  title: string,
+  unit: string,
+  bars: readonly { label: string; value: number }[],
+): string {
+  const height = Math.max(160, 60 + bars.length * 28);
+  return renderSvg(
+    {
+      title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
+      grid: { left: 170, right: 60, top: 40, bottom: 30 },
+      xAxis: { type: 'value', name: unit, minInterval: 1 },
+      yAxis: { type: 'category', inverse: true, data: bars.map((b) => b.label) },
+      series: [
+        {
+          name: title,
+          type: 'bar',
+          color: palette.bar,
+          label: { show: true, position: 'right' },
+          data: bars.map((b) => b.value),
+        },
+      ],
+    },
+    height,
+  );
+}

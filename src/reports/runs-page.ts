@@ -1,0 +1,85 @@
+// The runs page: recent runs per job, their state and progress, and links to each run's report and
+// result files. Plain HTML with no script; while a run works the page reloads itself.
+import type { RunStatusView } from '../imports/status.js';
+import { resultFiles } from '../imports/paths.js';
+import { escapeHtml } from './html.js';
+
+/** Seconds between reloads while a run works. */
+export const REFRESH_SECONDS = 5;
+
+export interface RunsPageOptions {
+  /** The link to one of a run's files (report.html, summary.json, errors.csv, records.csv). */
+  readonly fileHref: (runId: string, file: string) => string;
+  readonly now: Date;
+  /** Runs shown per job, newest first. */
+  readonly perJob?: number;
+}
+
+const number = (n: number) => n.toLocaleString('en-US');
+
+export function renderRunsPage(runs: readonly RunStatusView[], options: RunsPageOptions): string {
+  const perJob = options.perJob ?? 20;
+  const byJob = new Map<string, RunStatusView[]>();
+  for (const run of [...runs].sort((a, b) => b.startedAt.localeCompare(a.startedAt))) {
+    const list = byJob.get(run.job) ?? [];
+    if (list.length < perJob) list.push(run);
+    byJob.set(run.job, list);
+  }
+  const running = runs.some((run) => run.state === 'running');
+  const sections = [...byJob]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([job, list]) => {
+      const rows = list.map((run) => row(run, options)).join('\n');
+      return `<section data-job="${escapeHtml(job)}"><h2>${escapeHtml(job)}</h2>
+<table><thead><tr><th>started (UTC)</th><th>input</th><th>state</th><th>progress</th><th>succeeded</th><th>failed</th><th>files</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table></section>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+${running ? `<meta http-equiv="refresh" content="${REFRESH_SECONDS}">` : ''}
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dataverse-pipelines: runs</title>
+<style>body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 12px}
+h1{font-size:1.4em}h2{font-size:1.1em;margin-top:28px}table{border-collapse:collapse;width:100%}
+td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}td.n{text-align:right}
+.state{padding:1px 8px;border-radius:9px;color:#fff;font-size:.9em}.running{background:#1565c0}
+.succeeded{background:#2e7d32}.completedWithErrors{background:#b26a00}.failed{background:#c62828}
+progress{width:140px}.muted{color:#666;font-size:.9em}</style></head>
+<body>
+<h1>Runs</h1>
+<p class="muted">${escapeHtml(options.now.toISOString().replace('T', ' ').slice(0, 19))} UTC${
+    running ? ` · a run is working: this page reloads every ${REFRESH_SECONDS} s` : ''
+  }</p>
+${sections || '<p id="no-runs">No runs yet: drop a CSV file into incoming/&lt;job&gt;/.</p>'}
+</body></html>
+`;
+}
+
+function row(run: RunStatusView, options: RunsPageOptions): string {
+  const { rows } = run;
+  const percent = rows.total > 0 ? Math.floor((rows.processed * 100) / rows.total) : 100;
+  const links =
+    run.state === 'running'
+      ? '<span class="muted">when it ends</span>'
+      : [
+          ...(run.summary?.error ? [] : [resultFiles.report]),
+          resultFiles.summary,
+          ...(rows.failed > 0 ? [resultFiles.errors] : []),
+          ...(run.summary?.error ? [] : [resultFiles.records]),
+        ]
+          .map((file) => `<a href="${escapeHtml(options.fileHref(run.runId, file))}">${escapeHtml(file)}</a>`)
+          .join(' · ');
+  return `<tr data-run-id="${escapeHtml(run.runId)}"><td>${escapeHtml(run.startedAt.replace('T', ' ').slice(0, 19))}</td>
+<td>${escapeHtml(run.input)}${run.dryRun ? ' <span class="muted">(dry run)</span>' : ''}</td>
+<td><span class="state ${escapeHtml(run.state)}">${escapeHtml(run.state)}</span>${
+    run.summary?.error
+      ? `<div class="muted run-error">${escapeHtml(run.summary.error.code)}: ${escapeHtml(run.summary.error.message)}</div>`
+      : ''
+  }</td>
+<td><progress max="${rows.total}" value="${rows.processed}"></progress> <span class="progress">${number(rows.processed)} of ${number(rows.total)} (${percent}%)</span></td>
+<td class="n succeeded-count">${number(rows.succeeded)}</td><td class="n failed-count">${number(rows.failed)}</td><td>${links}</td></tr>`;
+}
