@@ -109,7 +109,11 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'extract-formats-'));
   for (const name of ['Contoso', 'Fabrikam', 'Northwind'])
     accounts.set(emu.store.put('account', { name, accountnumber: name.toUpperCase() }), name);
-  userId = emu.store.put('systemuser', { fullname: 'Avery Owner', domainname: 'avery@example.com' });
+  userId = emu.store.put('systemuser', {
+    firstname: 'Avery',
+    lastname: 'Owner',
+    domainname: 'avery@example.com',
+  });
   for (let i = 0; i < ROWS; i += 1) {
     const { body, expected } = seed(i);
     const owner =
@@ -186,7 +190,7 @@ describe('dvpipe extract: labels beside codes', () => {
     const out = join(dir, 'labels', 'labels.csv');
     const before = emu.recentLog().length;
     const result = await dvpipe(['extract', '--job', job, '--url', emu.url, '--out', out]);
-    expect(result.stderr).toContain(`${ROWS} rows`);
+    expect(result.stdout).toContain(`${ROWS.toLocaleString('en-US')} rows`);
     expect(result.code).toBe(0);
 
     const text = await readFile(out, 'utf8');
@@ -259,7 +263,7 @@ describe('dvpipe extract: Parquet', () => {
     });
     const out = join(dir, 'parquet', 'samples.parquet');
     const result = await dvpipe(['extract', '--job', job, '--url', emu.url, '--out', out]);
-    expect(result.stderr).toContain(`${ROWS} rows`);
+    expect(result.stdout).toContain(`${ROWS.toLocaleString('en-US')} rows`);
     expect(result.code).toBe(0);
 
     const file = await readFile(out);
