@@ -98,7 +98,6 @@ export async function checkJobFitsTable(
   try {
     const table = await client.metadata(job.table);
     createRowMapper(job, table, await relatedTables(client, job, table));
-    return await checkJobPrivileges(client, job);
   } catch (error) {
     if (isMappingSetupError(error))
       return `Job '${job.name}' does not fit table '${job.table}':\n${error.message}`;
@@ -107,6 +106,8 @@ export async function checkJobFitsTable(
     }
     throw error;
   }
+  // Checked once the job fits: its own failures are not mistaken for a missing table.
+  return checkJobPrivileges(client, job);
 }
 
 /** Tables that lookup columns point at: named in the job, or the lookup's only target. */

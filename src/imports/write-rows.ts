@@ -5,6 +5,7 @@ import {
   isNotFoundCode,
   type DataverseError,
 } from '../dataverse/errors.js';
+import pMap from 'p-map';
 import { deterministicId } from '../dataverse/ids.js';
 import { existingIds, normalizeKey, resolveKeys, type KeyValues } from './key-resolver.js';
 import { completeForUpdate, splitForCreate, type StateModel } from './state-status.js';
@@ -91,27 +92,32 @@ async function nameDuplicates(
   if (duplicates.length === 0) return outcomes;
   const byRow = new Map(rows.map((row) => [row.row, row]));
   const named = new Map<RowOutcome, RowOutcome>();
-  for (const outcome of duplicates) {
-    const row = byRow.get(outcome.row);
-    let matches: Row[] = [];
-    if (row && context.client.retrieveDuplicates) {
-      matches = await context.client.retrieveDuplicates(context.table, row.data, 3).catch(() => []);
-    }
-    const names = matches.map((match) => {
-      const id = match[context.primaryIdAttribute];
-      const name = context.primaryNameAttribute ? match[context.primaryNameAttribute] : undefined;
-      return `${typeof name === 'string' && name !== '' ? `"${name}" ` : ''}(${String(id)})`;
-    });
-    named.set(outcome, {
-      row: outcome.row,
-      status: 'failed',
-      code: 'DuplicateRecord',
-      message:
-        names.length > 0
-          ? `Duplicate detection: this row matches the existing ${context.table} ${names.join(', ')}; it was not written.`
-          : `Duplicate detection: this row matches an existing ${context.table} record under a published duplicate detection rule; it was not written. (${outcome.message ?? ''})`,
-    });
-  }
+  // One look-up per refused row, a few at a time: a file full of duplicates must not flood the service.
+  await pMap(
+    duplicates,
+    async (outcome) => {
+      const row = byRow.get(outcome.row);
+      let matches: Row[] = [];
+      if (row && context.client.retrieveDuplicates) {
+        matches = await context.client.retrieveDuplicates(context.table, row.data, 3).catch(() => []);
+      }
+      const names = matches.map((match) => {
+        const id = match[context.primaryIdAttribute];
+        const name = context.primaryNameAttribute ? match[context.primaryNameAttribute] : undefined;
+        return `${typeof name === 'string' && name !== '' ? `"${name}" ` : ''}(${String(id)})`;
+      });
+      named.set(outcome, {
+        row: outcome.row,
+        status: 'failed',
+        code: 'DuplicateRecord',
+        message:
+          names.length > 0
+            ? `Duplicate detection: this row matches the existing ${context.table} ${names.join(', ')}; it was not written.`
+            : `Duplicate detection: this row matches an existing ${context.table} record under a published duplicate detection rule; it was not written. (${outcome.message ?? ''})`,
+      });
+    },
+    { concurrency: 4 },
+  );
   return outcomes.map((outcome) => named.get(outcome) ?? outcome);
 }
 
