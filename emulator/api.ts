@@ -1,5 +1,6 @@
 import { applyRef, Associations } from './associations.js';
 import { DataverseError, errors, isDataverseError } from './errors.js';
+import { Files } from './files.js';
 import { AnnotationFilter, renderRow } from './format.js';
 import {
   errorResponse,
@@ -68,6 +69,8 @@ export class Api {
   readonly refuseBulk = new Set<string>();
   /** Rows of the many-to-many relationships' intersect tables. */
   readonly associations: Associations;
+  /** File and image column data. */
+  readonly files = new Files();
 
   constructor(
     private readonly model: Model,
@@ -227,6 +230,18 @@ export class Api {
     }
 
     const ref = this.records.parseKey(table, route.key!);
+    const fileColumn = route.rest
+      ? table.spec.fileColumns?.find((f) => f.logicalName === route.rest)
+      : undefined;
+    if (fileColumn) {
+      const { id, row } = this.records.require(table, ref);
+      work.operation = 'file';
+      work.countedMs = s.updateMs;
+      return this.files.handle(req, table, id, fileColumn, apiRoot, (name) => {
+        // The read-only `<column>_name` companion follows the stored file.
+        if (table.byName.has(`${fileColumn.logicalName}_name`)) row[`${fileColumn.logicalName}_name`] = name;
+      });
+    }
     if (route.rest) {
       const nav = /^([A-Za-z_]\w*)(?:\(([^)]*)\))?(\/\$ref)?$/.exec(route.rest);
       const side = nav ? this.model.manyToManySide(table, nav[1]!) : undefined;
