@@ -1,6 +1,7 @@
 import { PrivilegeTable, writeOptions } from './caller.js';
 import { applyRef, Associations } from './associations.js';
 import { DataverseError, errors, isDataverseError } from './errors.js';
+import { Files } from './files.js';
 import { AnnotationFilter, renderRow } from './format.js';
 import {
   errorResponse,
@@ -74,6 +75,8 @@ export class Api {
   readonly privileges = new PrivilegeTable();
   /** Rows of the many-to-many relationships' intersect tables. */
   readonly associations: Associations;
+  /** File and image column data. */
+  readonly files = new Files();
 
   constructor(
     private readonly model: Model,
@@ -256,6 +259,18 @@ export class Api {
       this.allow(req, 'GET');
       work.operation = 'privileges';
       return this.userPrivilege(table, ref, route.rest, apiRoot);
+    }
+    const fileColumn = route.rest
+      ? table.spec.fileColumns?.find((f) => f.logicalName === route.rest)
+      : undefined;
+    if (fileColumn) {
+      const { id, row } = this.records.require(table, ref);
+      work.operation = 'file';
+      work.countedMs = s.updateMs;
+      return this.files.handle(req, table, id, fileColumn, apiRoot, (name) => {
+        // The read-only `<column>_name` companion follows the stored file.
+        if (table.byName.has(`${fileColumn.logicalName}_name`)) row[`${fileColumn.logicalName}_name`] = name;
+      });
     }
     if (route.rest) {
       const nav = /^([A-Za-z_]\w*)(?:\(([^)]*)\))?(\/\$ref)?$/.exec(route.rest);

@@ -5,6 +5,8 @@ export interface ApiRequest {
   /** Lower-case header names. */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  /** The body's bytes (file column uploads); absent inside a $batch. */
+  readonly raw?: Buffer;
 }
 
 export interface ApiResponse {

@@ -9,7 +9,7 @@ import {
 } from './model.js';
 import { compileFilter, parseFilter, pathResolver } from './odata/filter.js';
 import { splitExpand } from './query.js';
-import type { AttributeType } from './schema/format.js';
+import type { AttributeType, FileColumnSpec } from './schema/format.js';
 
 // EntityDefinitions endpoints (reference §1): entity, Attributes with typed casts, OptionSet expansion, Keys.
 
@@ -278,10 +278,40 @@ function findTable(model: Model, key: string): Table {
   return table;
 }
 
+/** FileAttributeMetadata / ImageAttributeMetadata: AttributeType Virtual, named by AttributeTypeName. */
+function fileColumnMetadata(table: Table, f: FileColumnSpec): Json {
+  return {
+    '@odata.type': `#Microsoft.Dynamics.CRM.${f.kind}AttributeMetadata`,
+    MetadataId: stableGuid(`attr:${table.logicalName}.${f.logicalName}`),
+    LogicalName: f.logicalName,
+    SchemaName: f.schemaName ?? f.logicalName,
+    EntityLogicalName: table.logicalName,
+    AttributeType: 'Virtual',
+    AttributeTypeName: { Value: f.kind === 'File' ? 'FileType' : 'ImageType' },
+    AttributeOf: null,
+    IsPrimaryId: false,
+    IsPrimaryName: false,
+    IsCustomAttribute: table.spec.isCustomEntity ?? false,
+    IsValidForCreate: false,
+    IsValidForUpdate: false,
+    IsValidForRead: true,
+    RequiredLevel: {
+      Value: 'None',
+      CanBeChanged: true,
+      ManagedPropertyLogicalName: 'canmodifyrequirementlevelsettings',
+    },
+    MaxSizeInKB: f.maxSizeInKB,
+    DisplayName: label(f.schemaName ?? f.logicalName),
+    Description: label(''),
+  };
+}
+
 function attributesOf(table: Table, params: URLSearchParams, cast?: string): Json[] {
   let attrs = table.attributes;
   if (cast) attrs = attrs.filter((a) => CAST[a.type] === cast);
   const items = attrs.map((a) => attributeMetadata(table, a));
+  // File and image columns: listed without a cast (the product reads them from the plain list).
+  if (!cast) items.push(...(table.spec.fileColumns ?? []).map((f) => fileColumnMetadata(table, f)));
   const shaped = shape(items, params, `Microsoft.Dynamics.CRM.${cast ?? 'AttributeMetadata'}`);
   const expand = params.get('$expand');
   if (expand) {

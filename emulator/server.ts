@@ -101,6 +101,8 @@ export interface EmulatorStore {
   clear(table?: string): void;
   /** Creates a row from a Web API create body (validated); returns its id. */
   put(table: string, body: Record<string, unknown>): string;
+  /** A file column's stored file (name and bytes). */
+  file(table: string, id: string, column: string): { name: string; bytes: Buffer } | undefined;
   /** Ids associated with a record through a many-to-many navigation property, in id order. */
   related(table: string, id: string, navigationProperty: string): string[];
 }
@@ -124,13 +126,17 @@ const AUTH = /^Bearer\s+emulator:(\S+)\s*$/i;
 const MAX_URL_LENGTH = 32_768;
 const LOG_RING = 1000;
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBytes(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readBytes(req)).toString('utf8');
 }
 
 function lowerHeaders(req: IncomingMessage): Record<string, string> {
@@ -207,6 +213,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       store.clear(name === undefined ? undefined : tableOf(name));
       if (name === undefined) api.associations.clear();
     },
+    file: (name, id, column) => api.files.get(tableOf(name).logicalName, id.toLowerCase(), column),
     related: (name, id, navigationProperty) => {
       const t = tableOf(name);
       const side = model.manyToManySide(t, navigationProperty);
@@ -329,6 +336,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       if (what === 'reset' && req.method === 'POST') {
         store.clear();
         api.associations.clear();
+        api.files.clear();
         limits.reset();
         api.privileges.clear();
         return json(200, { reset: true });
@@ -366,7 +374,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const started = performance.now();
     const requestId = randomUUID();
-    const body = await readBody(req);
+    const raw = await readBytes(req);
+    const body = raw.toString('utf8');
     const headers = lowerHeaders(req);
     counters.requests += 1;
     const base: Record<string, string> = {
@@ -470,7 +479,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     res.on('close', release);
     try {
       const callerId = records.ensureUser(user);
-      const apiReq: ApiRequest = { method: req.method ?? 'GET', url, headers, body };
+      const apiReq: ApiRequest = { method: req.method ?? 'GET', url, headers, body, raw };
       let response: ApiResponse;
       let work: Work;
       // Impersonation is the whole request's (a $batch's parts run as the user its headers name).
@@ -511,7 +520,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         ({ response, work } = api.handle(apiReq, ctx));
       }
       limits.charge(user, work.countedMs, server);
-      const bytes = Buffer.byteLength(body) + Buffer.byteLength(response.body ?? '');
+      const bytes = raw.length + Buffer.byteLength(response.body ?? '');
       limits.moved(user, bytes, response.status < 400 ? (work.recordsRead ?? 0) : 0);
       if (response.status < 400) {
         counters.recordsWritten += work.recordsWritten;

@@ -317,6 +317,9 @@ export const DEFAULT_SCHEMA: EmulatorSchema = {
       primaryIdAttribute: 'dvp_sampleid',
       primaryNameAttribute: 'dvp_name',
       objectTypeCode: 10001,
+      fileColumns: [
+        { logicalName: 'dvp_document', schemaName: 'dvp_Document', kind: 'File', maxSizeInKB: 32768 },
+      ],
       ownershipType: 'UserOwned',
       isCustomEntity: true,
       changeTracking: true,
@@ -328,6 +331,8 @@ export const DEFAULT_SCHEMA: EmulatorSchema = {
           validForUpdate: false,
         },
         str('dvp_name', 100, { schemaName: 'dvp_Name', requiredLevel: 'ApplicationRequired' }),
+        // The file column's name companion (read-only; set by an upload).
+        str('dvp_document_name', 200, { schemaName: 'dvp_Document_Name', ...readOnly }),
         str('dvp_code', 40, { schemaName: 'dvp_Code' }),
         {
           logicalName: 'dvp_quantity',

@@ -57,6 +57,14 @@ const attribute = z.object({
   default: z.union([z.string(), z.number(), z.boolean()]).optional(),
 });
 
+const fileColumn = z.object({
+  logicalName: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  schemaName: z.string().optional(),
+  kind: z.enum(['File', 'Image']),
+  /** Largest file accepted, in KB (FileAttributeMetadata.MaxSizeInKB; 32,768 by default). */
+  maxSizeInKB: z.number().int().positive(),
+});
+
 const key = z.object({
   logicalName: z.string(),
   schemaName: z.string().optional(),
@@ -94,6 +102,12 @@ const table = z.object({
    * some records and fail for others, and carry `partitionid`.
    */
   tableType: z.enum(['Standard', 'Elastic']).optional(),
+  /**
+   * File and image columns (FileAttributeMetadata / ImageAttributeMetadata). Their data is never part
+   * of a create or update: it goes in through its own upload requests (reference §13). Each has a
+   * read-only `<logicalName>_name` companion holding the file name.
+   */
+  fileColumns: z.array(fileColumn).optional(),
 });
 
 /** A many-to-many relationship, named and shaped as ManyToManyRelationshipMetadata names it. */
@@ -122,6 +136,7 @@ export type AttributeSpec = z.output<typeof attribute>;
 export type KeySpec = z.output<typeof key>;
 export type OptionSpec = z.output<typeof option>;
 export type ManyToManySpec = z.output<typeof manyToMany>;
+export type FileColumnSpec = z.output<typeof fileColumn>;
 
 /** Parses and checks a schema object (zod); throws with the offending path on error. */
 export function parseSchema(input: unknown): z.output<typeof emulatorSchemaSchema> {

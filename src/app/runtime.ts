@@ -3,6 +3,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { JobCatalog } from '../config/job-catalog.js';
 import { loadSettings, type Settings } from '../config/settings.js';
 import type { DataverseClient } from '../dataverse/index.js';
+import { blobFileSource } from '../imports/file-columns.js';
 import { checkJobFitsTable, prepareRun } from '../imports/prepare.js';
 import { RequestMeter } from '../imports/request-meter.js';
 import { createRunTelemetry } from '../telemetry/run-telemetry.js';
@@ -129,7 +130,9 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
       logCellValues: settings.LOG_CELL_VALUES,
       telemetry,
       measure: (work) => meter.measure(work),
-      prepare: (manifest) => prepareRun(runtime.client, manifest),
+      // File columns name blobs relative to the job's folder in the input container.
+      prepare: (manifest) =>
+        prepareRun(runtime.client, manifest, blobFileSource(containers.incoming, `${manifest.jobName}/`)),
       preflight: (job) => checkJobFitsTable(runtime.client, job),
       markInput: (input, mark) => markInput(containers.incoming, input, mark),
     }),

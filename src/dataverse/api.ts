@@ -15,7 +15,7 @@ export interface ApiRequest {
   /** JSON body. */
   readonly json?: unknown;
   /** Raw body with its own content type in `headers` ($batch). */
-  readonly raw?: string;
+  readonly raw?: string | Uint8Array;
   readonly prefer?: readonly string[];
   readonly idempotent: boolean;
   readonly table?: string;

@@ -8,6 +8,7 @@ import { BulkSizer, chunk, writeMultiple, type BulkContext, type RecordResult } 
 import { systemClock, type Clock } from './clock.js';
 import { isDataverseError, isNotFoundCode, type DataverseError } from './errors.js';
 import { maxServersFollowed } from './governor.js';
+import { uploadFile, type UploadSource } from './files.js';
 import { IdentityPool } from './identity-pool.js';
 import { entityInfo, tableMetadata } from './metadata.js';
 import { MetricsRecorder, type ClientEvent, type ClientMetrics } from './metrics.js';
@@ -104,6 +105,14 @@ export interface DataverseClient {
    * request, $batch parts included: bypass, duplicate detection, impersonation (write-options.ts).
    */
   withHeaders(headers: Readonly<Record<string, string>>): DataverseClient;
+  /** Uploads a file or image column's data for one record (one request, or in chunks when large). */
+  uploadFile(
+    table: string,
+    id: string,
+    column: string,
+    source: UploadSource,
+    opts?: { singleMaxBytes?: number },
+  ): Promise<{ chunks: number }>;
   metrics(): ClientMetrics;
   close(): Promise<void>;
 }
@@ -196,6 +205,8 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
   const facade = (api: ApiSender, bulk: BulkContext): DataverseClient => ({
     url: options.url,
     metadata: (table) => tableMetadata(api, table),
+    uploadFile: async (table, id, column, source, opts) =>
+      uploadFile(api, (await entityInfo(api, table)).entitySetName, id, column, source, opts),
     create: (table, data, opts = {}) => single(table, 'create', () => records.create(api, table, data, opts)),
     update: (table, target, data) => single(table, 'update', () => records.update(api, table, target, data)),
     upsert: (table, target, data, opts = {}) =>

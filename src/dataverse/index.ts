@@ -12,6 +12,7 @@ export {
 export type { TokenProvider } from './auth.js';
 export type { BatchRequest, BatchResponse } from './batch.js';
 export type { RecordResult } from './bulk.js';
+export type { UploadSource } from './files.js';
 export { systemClock } from './clock.js';
 export type { Clock } from './clock.js';
 export {

@@ -146,6 +146,8 @@ const typeNames: Readonly<Record<string, AttributeType>> = {
   CustomerType: 'Customer',
   OwnerType: 'Owner',
   UniqueidentifierType: 'Uniqueidentifier',
+  FileType: 'File',
+  ImageType: 'Image',
 };
 
 export function attributeType(raw: Pick<RawAttribute, 'AttributeType' | 'AttributeTypeName'>): AttributeType {

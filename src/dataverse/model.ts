@@ -19,6 +19,9 @@ export type AttributeType =
   | 'Customer'
   | 'Owner'
   | 'Uniqueidentifier'
+  /** File and image columns: written by their own upload requests, never in a create or update. */
+  | 'File'
+  | 'Image'
   | 'Other';
 
 export type DateTimeBehavior = 'UserLocal' | 'DateOnly' | 'TimeZoneIndependent';

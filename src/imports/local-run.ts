@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pMap from 'p-map';
 import type { ImportJob } from '../config/job.js';
@@ -9,6 +9,7 @@ import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
 import { fingerprint, hashFile, LocalRunState, type HistoryEntry } from './local-state.js';
 import { resultFiles } from './paths.js';
+import { localFileSource } from './file-columns.js';
 import { checkJobFitsTable, prepareRun, type PrepareClient } from './prepare.js';
 import type { RequestMeter } from './request-meter.js';
 import {
@@ -156,7 +157,8 @@ async function runPipeline(
     defaultChunkSize: options.defaultChunkSize ?? 5_000,
     log: options.log,
     measure: <T>(work: () => Promise<T>) => options.meter.measure(work),
-    prepare: (manifest: RunIdentity) => prepareRun(options.client, manifest),
+    // File columns name files relative to the CSV's folder.
+    prepare: (manifest: RunIdentity) => prepareRun(options.client, manifest, localFileSource(dirname(file))),
     preflight: (job: ImportJob) => checkJobFitsTable(options.client, job),
   };
   const deps: ImportDeps = {

@@ -20,13 +20,14 @@ import {
   writePairs,
   type AssociationPlan,
 } from './associations.js';
+import { splitFileColumns, withFileColumns, type FileSource, type FileUploader } from './file-columns.js';
 import type { ChunkRow, RowOutcome } from './types.js';
 import type { ChunkMapper, PreparedRun, RunIdentity } from './write-chunk.js';
 import type { ImportOperation, WritableRow } from './write-rows.js';
 import type { Row, WriteClient } from './write-client.js';
 
 /** What preparing a run needs from the Dataverse client. */
-export interface PrepareClient extends WriteClient, PrivilegeClient {
+export interface PrepareClient extends WriteClient, PrivilegeClient, FileUploader {
   metadata(table: string): Promise<TableMetadata>;
   /** A view sending these headers with every request; needed by jobs with integration options. */
   withHeaders?(headers: Readonly<Record<string, string>>): WriteClient;
@@ -39,10 +40,14 @@ const CACHE_RUNS = 32;
  * Compiles the run's job against live metadata once per process and run: chunks of the same run
  * share the mapper and the lookup cache.
  */
-export function prepareRun(client: PrepareClient, manifest: RunIdentity): Promise<PreparedRun> {
+export function prepareRun(
+  client: PrepareClient,
+  manifest: RunIdentity,
+  files?: FileSource,
+): Promise<PreparedRun> {
   let prepared = cache.get(manifest.runId);
   if (!prepared) {
-    prepared = buildPreparedRun(client, manifest);
+    prepared = buildPreparedRun(client, manifest, files);
     prepared.catch(() => cache.delete(manifest.runId));
     cache.set(manifest.runId, prepared);
     if (cache.size > CACHE_RUNS) cache.delete(cache.keys().next().value as string);
@@ -50,10 +55,19 @@ export function prepareRun(client: PrepareClient, manifest: RunIdentity): Promis
   return prepared;
 }
 
-async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): Promise<PreparedRun> {
-  const job = parseImportJob(manifest.job, `run ${manifest.runId} job '${manifest.jobName}'`);
-  if (isAssociationJob(job)) return prepareAssociationRun(client, job, manifest);
-  const table = await client.metadata(job.table);
+async function buildPreparedRun(
+  client: PrepareClient,
+  manifest: RunIdentity,
+  files: FileSource | undefined,
+): Promise<PreparedRun> {
+  const parsed = parseImportJob(manifest.job, `run ${manifest.runId} job '${manifest.jobName}'`);
+  if (isAssociationJob(parsed)) return prepareAssociationRun(client, parsed, manifest);
+  const table = await client.metadata(parsed.table);
+  // File and image columns are not row values: the row mapper never sees them (withFileColumns).
+  const { job, files: fileColumns } = splitFileColumns(parsed, table);
+  if (fileColumns.length > 0 && !files) {
+    throw new Error(`Job '${job.name}' maps file columns, but this runner reads no files`);
+  }
   const related = await relatedTables(client, job, table);
   const mapper = createRowMapper(job, table, related, { header: manifest.header });
   const states = stateModelOf(table);
@@ -62,8 +76,14 @@ async function buildPreparedRun(client: PrepareClient, manifest: RunIdentity): P
     return rows as AsyncIterable<Row>;
   };
   const resolver = createLookupResolver(query, async (name) => related.get(name) ?? client.metadata(name));
+  const rowMapper = chunkMapper(mapper, resolver);
+  const withFiles =
+    fileColumns.length > 0 && files
+      ? withFileColumns(rowMapper, fileColumns, manifest.header, files, client)
+      : undefined;
   return {
-    mapper: chunkMapper(mapper, resolver),
+    mapper: withFiles?.mapper ?? rowMapper,
+    ...(withFiles ? { writer: withFiles.writer } : {}),
     write: {
       client: writerFor(client, job),
       table: job.table,
@@ -97,7 +117,8 @@ export async function checkJobFitsTable(
     return (await checkAssociationJob(client, job)) ?? (await checkJobPrivileges(client, job));
   try {
     const table = await client.metadata(job.table);
-    createRowMapper(job, table, await relatedTables(client, job, table));
+    const rowJob = splitFileColumns(job, table).job;
+    createRowMapper(rowJob, table, await relatedTables(client, rowJob, table));
   } catch (error) {
     if (isMappingSetupError(error))
       return `Job '${job.name}' does not fit table '${job.table}':\n${error.message}`;
@@ -261,12 +282,12 @@ async function prepareAssociationRun(
         throw new Error('associations create no records');
       },
     },
-    writer: (rows, options) =>
+    writer: (context, rows) =>
       writePairs(
         client,
         plan,
         rows.map((row) => ({ row: row.row, recordId: row.id ?? '', relatedId: String(row.data.relatedId) })),
-        options,
+        { dryRun: context.dryRun },
       ),
   };
 }

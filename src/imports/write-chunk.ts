@@ -24,13 +24,11 @@ export interface PreparedRun {
   readonly mapper: ChunkMapper;
   readonly write: Omit<WriteContext, 'recovering' | 'dryRun'>;
   /**
-   * Operations that are not row writes (associate / disassociate) bring their own writer; it replaces
-   * `writeRows` and `write` is then unused. One outcome per row, as `writeRows`.
+   * Runs that write more than rows bring their own writer, called in place of `writeRows` with the
+   * same context: associate / disassociate (which then ignore `write`), file columns (rows, then files).
+   * One outcome per row, as `writeRows`.
    */
-  readonly writer?: (
-    rows: readonly WritableRow[],
-    options: { readonly dryRun: boolean },
-  ) => Promise<RowOutcome[]>;
+  readonly writer?: (context: WriteContext, rows: readonly WritableRow[]) => Promise<RowOutcome[]>;
 }
 
 /** What building a run's `PreparedRun` reads of its manifest (known before the manifest is written). */
@@ -75,7 +73,7 @@ export async function prefetchChunk(
   const { value, counters, trace } = await deps.measure(async () => {
     const { writable, failures } = await prepared.mapper.mapChunk(rows);
     const resolved =
-      !prepared.writer && needsLookUps(prepared.write) && writable.length > 0
+      needsLookUps(prepared.write) && writable.length > 0
         ? await lookUpTargets(prepared.write, writable)
         : undefined;
     return { writable, failures, ...(resolved ? { resolved } : {}) };
@@ -132,17 +130,15 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
     const { writable, failures } = ahead
       ? { writable: ahead.writable.filter(eligible), failures: ahead.failures.filter(eligible) }
       : await prepared.mapper.mapChunk(rows.filter(eligible));
-    const written = prepared.writer
-      ? await prepared.writer(writable, { dryRun: manifest.dryRun })
-      : await writeRows(
-          {
-            ...prepared.write,
-            recovering: !firstAttempt,
-            dryRun: manifest.dryRun,
-            ...(ahead?.resolved ? { resolved: ahead.resolved } : {}),
-          },
-          writable,
-        );
+    const written = await (prepared.writer ?? writeRows)(
+      {
+        ...prepared.write,
+        recovering: !firstAttempt,
+        dryRun: manifest.dryRun,
+        ...(ahead?.resolved ? { resolved: ahead.resolved } : {}),
+      },
+      writable,
+    );
     return [...failures, ...written].sort((a, b) => a.row - b.row);
   });
   const counters = ahead ? addCounters(ahead.counters, measured) : measured;

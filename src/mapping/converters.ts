@@ -72,6 +72,9 @@ export function createConverter(attribute: AttributeMetadata, options: Converter
     case 'Customer':
     case 'Owner':
       return 'lookup columns are converted by the lookup mapping';
+    case 'File':
+    case 'Image':
+      return `"${attribute.logicalName}" is a ${attribute.type.toLowerCase()} column: the cell names a file, uploaded after the row is written`;
     case 'Other':
       return `column type of "${attribute.logicalName}" cannot be written from CSV text`;
   }

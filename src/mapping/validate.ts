@@ -1,5 +1,6 @@
 import { isAssociationJob, type ExtractJob, type ImportJob, type Job } from '../config/job.js';
 import { compileAssociation } from '../imports/associations.js';
+import { splitFileColumns } from '../imports/file-columns.js';
 import type { TableMetadata } from '../dataverse/model.js';
 import { compileJob, relatedTableNames, type MappingProblem } from './compile.js';
 
@@ -56,10 +57,12 @@ async function validateAssociation(
 }
 
 async function validateImport(
-  job: ImportJob,
+  withFiles: ImportJob,
   table: TableMetadata,
   getTable: GetTable,
 ): Promise<MappingProblem[]> {
+  // File and image columns name files to upload, not values: the row checks do not apply to them.
+  const job = splitFileColumns(withFiles, table).job;
   const targets = relatedTableNames(job, table);
   const related = new Map<string, TableMetadata>();
   const unreadable: MappingProblem[] = [];

@@ -143,6 +143,32 @@ describe('issue 20 operations on the local Functions host', () => {
     expect(emulator.store.related('list', list, 'listcontact_association')).toHaveLength(450);
   });
 
+  it('file column: a cell names a blob in the job folder; it is uploaded after its row, a missing one fails its row', async () => {
+    const guid = (n: number) => `00000000-0000-4000-9000-${String(n).padStart(12, '0')}`;
+    await putJob({
+      name: 'host-documents',
+      table: 'dvp_sample',
+      operation: 'create',
+      columns: { Id: 'dvp_sampleid', Name: 'dvp_name', Document: 'dvp_document' },
+    });
+    const incoming = blobs.getContainerClient(names.incoming);
+    const contract = Buffer.from('contract body bytes');
+    await incoming.getBlockBlobClient('host-documents/docs/contract.pdf').upload(contract, contract.length);
+    const runId = await drop(
+      'host-documents/documents.csv',
+      `Id,Name,Document\n${guid(1)},One,docs/contract.pdf\n${guid(2)},Two,docs/absent.pdf\n`,
+    );
+    const summary = await waitForSummary(runId);
+    expect(summary.rows).toMatchObject({ total: 2, succeeded: 1, failed: 1, created: 1 });
+    const stored = emulator.store.file('dvp_sample', guid(1), 'dvp_document');
+    expect(stored?.name).toBe('contract.pdf');
+    expect(stored?.bytes.equals(contract)).toBe(true);
+    expect(emulator.store.get('dvp_sample', guid(2))).toBeUndefined();
+    expect(await errorsOf(summary)).toContain(
+      'file ""docs/absent.pdf"" not found (incoming/host-documents/docs/absent.pdf); nothing was written for this row',
+    );
+  });
+
   it('elastic table: a record the service refuses fails its row only; its neighbours are written', async () => {
     const guid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
     emulator.store.put('contoso_sensordata', { contoso_sensordataid: guid(123), contoso_name: 'existing' });

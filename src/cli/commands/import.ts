@@ -125,9 +125,12 @@ const count = (n: number) => n.toLocaleString('en-US');
 function printSummary(summary: RunSummary, out: string): void {
   const { rows } = summary;
   const dry = summary.dryRun ? 'Dry run: ' : '';
+  const links = (rows.associated ?? 0) + (rows.disassociated ?? 0) > 0;
   const kinds = [
-    `${count(rows.created)} created`,
-    `${count(rows.updated)} updated`,
+    // associate / disassociate runs create and update nothing: their counts say what they linked.
+    ...(links ? [] : [`${count(rows.created)} created`, `${count(rows.updated)} updated`]),
+    ...(rows.associated ? [`${count(rows.associated)} associated`] : []),
+    ...(rows.disassociated ? [`${count(rows.disassociated)} disassociated`] : []),
     ...(rows.upserted ? [`${count(rows.upserted)} upserted`] : []),
     ...(rows.deleted ? [`${count(rows.deleted)} deleted`] : []),
     ...(rows.unchanged ? [`${count(rows.unchanged)} unchanged`] : []),

@@ -16,7 +16,7 @@ export interface PipelineRequest {
   readonly method: string;
   readonly url: string;
   readonly headers: Record<string, string>;
-  readonly body?: string;
+  readonly body?: string | Uint8Array;
   /** Safe to send twice: repeats leave the same state (upserts, updates, deletes, creates with an id). */
   readonly idempotent: boolean;
   readonly signal?: AbortSignal;

@@ -63,7 +63,7 @@ export function throttlePolicy(
 }
 
 /** A request's kind (method and path: the same operation on the same table costs alike) and weight (body size). */
-function shapeOf(method: string, url: string, body: string | undefined): RequestShape {
+function shapeOf(method: string, url: string, body: string | Uint8Array | undefined): RequestShape {
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
   return { kind: `${method} ${path}`, weight: body?.length ?? 0 };

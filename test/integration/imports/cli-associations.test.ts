@@ -173,8 +173,18 @@ describe('dvpipe import: associate and disassociate (many-to-many)', () => {
       join(dir, 'leavers.csv'),
       ['List,Email', 'Spring Launch,alan@example.com', 'Autumn Gala,ada@example.com'].join('\n'),
     );
-    const ran = await run('disassociate.json', 'leavers', 'leavers.csv');
+    const ran = await dvpipe([
+      'import',
+      join(dir, 'leavers.csv'),
+      '--job',
+      join(dir, 'disassociate.json'),
+      '--url',
+      emulator.url,
+      '--out',
+      join(dir, 'leavers'),
+    ]);
     expect(ran.code).toBe(0);
+    expect(ran.stdout).toContain('2 of 2 rows written (2 disassociated), 0 failed.');
     const summary = await summaryOf('leavers');
     expect(summary.rows).toMatchObject({ total: 2, succeeded: 2, failed: 0, disassociated: 2 });
     expect(members('Spring Launch')).toEqual([ids['ada@example.com']]);

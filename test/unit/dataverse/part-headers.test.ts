@@ -33,8 +33,9 @@ describe('$batch parts carry the view headers', () => {
       },
     ]);
     expect(responses.map((r) => r.status)).toEqual([204, 204]);
-    const raw = sent[0]!.raw!;
-    const parts = raw.split(/--batch_[0-9a-f-]+/).filter((p) => p.includes('HTTP/1.1'));
+    const sentBody = sent[0]!.raw!;
+    const raw = typeof sentBody === 'string' ? sentBody : Buffer.from(sentBody).toString('utf8');
+    const parts = raw.split(/--batch_[0-9a-f-]+/).filter((p: string) => p.includes('HTTP/1.1'));
     expect(parts).toHaveLength(2);
     for (const part of parts) expect(part).toContain('MSCRM.BypassBusinessLogicExecution: CustomSync');
     expect(parts[0]).toContain('If-Match: view');
