@@ -327,6 +327,19 @@ describe('dvpipe extract: Parquet', () => {
       `SELECT row_group_id, max(row_group_num_rows) AS n FROM parquet_metadata(${sqlPath(out)}) GROUP BY 1 ORDER BY 1`,
     );
     expect(groups.map((g) => Number(g.n))).toEqual([1000, 1000, ROWS - 2000]);
+    // Min/max statistics on typed columns (readers skip row groups with them), none on text.
+    const [stats] = await query(
+      `SELECT min(TRY_CAST(stats_min_value AS INTEGER)) FILTER (WHERE path_in_schema = 'dvp_quantity') AS quantity_min,
+              max(TRY_CAST(stats_max_value AS INTEGER)) FILTER (WHERE path_in_schema = 'dvp_quantity') AS quantity_max,
+              count(stats_min_value) FILTER (WHERE path_in_schema = 'dvp_name') AS name_stats
+         FROM parquet_metadata(${sqlPath(out)})`,
+    );
+    const quantities = [...seeded.values()].flatMap((w) => (w.quantity === null ? [] : [w.quantity]));
+    expect(stats).toEqual({
+      quantity_min: Math.min(...quantities),
+      quantity_max: Math.max(...quantities),
+      name_stats: '0',
+    });
 
     const rows = await query(
       `SELECT dvp_sampleid, dvp_name, dvp_quantity, CAST(dvp_amount AS VARCHAR) AS amount,
