@@ -68,6 +68,23 @@ const benches: readonly Bench[] = [
     quickArgs: ['--rows', '30000', '--scale-rows', '100000', '--out', 'bench/results/extract.json'],
     sharing: 'asks',
   },
+  {
+    name: 'fleet',
+    script: 'bench/fleet.ts',
+    // Local Functions hosts in processes of their own, one Azurite, one emulator: CPU-bound, so alone.
+    args: ['--identities', '1,3,5', '--hosts', '1,4', '--rows', '60000', '--out', 'bench/results/fleet.json'],
+    quickArgs: [
+      '--identities',
+      '1,3',
+      '--hosts',
+      '1,2',
+      '--rows',
+      '20000',
+      '--out',
+      'bench/results/fleet.json',
+    ],
+    sharing: 'quiet',
+  },
 ];
 
 const { values } = parseArgs({

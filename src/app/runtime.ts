@@ -16,6 +16,8 @@ import { FileObjectStore } from '../storage/file-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { StorageQueueSender, type MessageSender } from '../storage/queue.js';
 import { createClient, splitList } from './dataverse.js';
+import { fleetShareFor } from '../fleet/runtime-share.js';
+import { systemClock } from '../dataverse/clock.js';
 import { packageRoot } from './package-root.js';
 
 /** Container and queue names: fixed, and created by the Bicep template (infra/). */
@@ -100,13 +102,26 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
     results,
     jobs: new JobCatalog([new BlobObjectStore(containers.jobs), bundledJobs]),
     get client() {
-      client ??= createClient({
-        url: settings.DATAVERSE_URL,
-        identities: splitList(settings.DATAVERSE_CLIENT_IDS),
-        maxConcurrency: settings.DATAVERSE_MAX_CONCURRENCY,
-        bulkSize: settings.DATAVERSE_BULK_SIZE,
-        onEvent: meter.onEvent,
-      });
+      if (!client) {
+        const identities = splitList(settings.DATAVERSE_CLIENT_IDS);
+        const budgetShare = settings.DATAVERSE_FLEET_SHARING
+          ? fleetShareFor({
+              container: containers.runs,
+              url: settings.DATAVERSE_URL,
+              identities,
+              refreshMs: settings.DATAVERSE_FLEET_REFRESH_MS,
+              clock: systemClock,
+            })
+          : undefined;
+        client = createClient({
+          url: settings.DATAVERSE_URL,
+          identities,
+          maxConcurrency: settings.DATAVERSE_MAX_CONCURRENCY,
+          bulkSize: settings.DATAVERSE_BULK_SIZE,
+          ...(budgetShare ? { budgetShare } : {}),
+          onEvent: meter.onEvent,
+        });
+      }
       return client;
     },
     chunkQueue: new StorageQueueSender<ChunkMessage>(storage.queues.getQueueClient(names.importChunks)),
