@@ -136,6 +136,10 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
       prepare: (manifest) => prepareRun(runtime.client, manifest),
       preflight: (job) => checkJobFitsTable(runtime.client, job),
       markInput: (input, mark) => markInput(containers.incoming, input, mark),
+      forecast: {
+        identities: Math.max(1, splitList(settings.DATAVERSE_CLIENT_IDS).length),
+        bulkSize: settings.DATAVERSE_BULK_SIZE,
+      },
     }),
   };
   return runtime;

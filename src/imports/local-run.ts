@@ -21,6 +21,7 @@ import {
 import { environmentOf, runIdFor } from './run-id.js';
 import type { ChunkMessage, ChunkRow, InputRef, RunSummary } from './types.js';
 import { loadChunk, prefetchChunk, type PrefetchedChunk, type RunIdentity } from './write-chunk.js';
+import type { ForecastOptions } from './forecast.js';
 
 export interface LocalImportOptions {
   readonly file: string;
@@ -39,6 +40,8 @@ export interface LocalImportOptions {
   /** Attempts per chunk before its rows are failed, as the queue's maxDequeueCount does. */
   readonly maxAttempts?: number;
   readonly log: Logger;
+  /** The identities and bulk size the summary's forecast assumes (default: one identity, 1,000 a message). */
+  readonly forecast?: ForecastOptions;
   readonly onPlanProgress?: (rowsRead: number) => void;
   readonly onPlanned?: (totalRows: number, chunks: number) => void;
   readonly onChunkDone?: (rowsDone: number) => void;
@@ -150,6 +153,7 @@ async function runPipeline(
     measure: <T>(work: () => Promise<T>) => options.meter.measure(work),
     prepare: (manifest: RunIdentity) => prepareRun(options.client, manifest),
     preflight: (job: ImportJob) => checkJobFitsTable(options.client, job),
+    forecast: options.forecast ?? { identities: 1, bulkSize: 1_000 },
   };
   const deps: ImportDeps = {
     ...base,

@@ -11,6 +11,7 @@ import { RequestMeter } from '../../imports/request-meter.js';
 import type { RunSummary } from '../../imports/types.js';
 import { errorMessage, type Logger } from '../../logging.js';
 import { createProgress } from '../progress.js';
+import type { ForecastReport } from '../../imports/forecast.js';
 
 interface ImportOptions {
   readonly job: string;
@@ -19,6 +20,7 @@ interface ImportOptions {
   readonly dryRun?: boolean;
   readonly rerun?: boolean;
   readonly user: string;
+  readonly identities: number;
   readonly concurrency: number;
   readonly chunkSize?: number;
   readonly quiet?: boolean;
@@ -39,6 +41,12 @@ export function registerImportCommand(program: Command): void {
     )
     .option('--user <name>', 'emulator user for the bearer token (emulator URLs only)', 'dvpipe')
     .option('--concurrency <n>', 'Dataverse requests in flight at most', positiveInt, 16)
+    .option(
+      '--identities <n>',
+      "identities (application users) the forecast assumes: the app's DATAVERSE_CLIENT_IDS count",
+      positiveInt,
+      1,
+    )
     .option('--chunk-size <n>', 'rows per chunk (default: the job, else 5000)', positiveInt)
     .option('--quiet', 'no progress output')
     .action(async (file: string, options: ImportOptions) => {
@@ -90,6 +98,7 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
       outDir: options.out,
       dryRun: options.dryRun,
       rerun: options.rerun,
+      forecast: { identities: options.identities, bulkSize: 1_000 },
       log,
       onPlanProgress: (rows) => progress?.update(rows),
       onPlanned: (total) => progress?.start(options.dryRun ? 'Validating' : 'Writing', total),
@@ -139,9 +148,33 @@ function printSummary(summary: RunSummary, out: string): void {
         (summary.dryRun ? ' Nothing was written.' : ''),
     `Run ${summary.runId} in ${(summary.durationMs / 1000).toFixed(1)} s: ${count(summary.requests)} requests, ` +
       `${count(summary.retries)} retries, ${count(summary.throttled)} throttled (429).`,
+    ...(summary.forecast && !summary.error ? [forecastLine(summary.forecast, summary.dryRun)] : []),
     `Results: ${files.join(', ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** The forecast: how long the limits make the real run take, and its cost against them. */
+function forecastLine(f: ForecastReport, dryRun: boolean): string {
+  const who = `${f.identities} ${f.identities === 1 ? 'identity' : 'identities'}`;
+  const cost =
+    `${count(f.requests)} requests, ${count(Math.round(f.executionSeconds))} s of Dataverse execution time ` +
+    `(${percent(f.perWindow.executionShare)} of one identity's 5-minute window${f.identities > 1 ? ' each' : ''}), ` +
+    `${count(f.entitlementRequests)} Power Platform requests against the daily entitlement`;
+  if (dryRun)
+    return `Forecast for the import with ${who}: about ${duration(f.durationSeconds)} at the service protection limits (${f.binding} binds); ${cost}.`;
+  const took = f.actual
+    ? ` It took ${duration(f.actual.durationSeconds)} (${percent(f.actual.speedOfLimits)} of the limits' pace).`
+    : '';
+  return `Forecast for this work with ${who}: ${duration(f.durationSeconds)} at the limits; ${cost}.${took}`;
+}
+
+const percent = (share: number) => `${(share * 100).toFixed(share < 0.1 ? 1 : 0)}%`;
+
+function duration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+  if (seconds < 5_400) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3_600).toFixed(1)} h`;
 }
 
 /** A plain re-run of a finished run: say what that run did and where its results are, and how to run again. */

@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { packageRoot } from '../../src/app/package-root.js';
-import { names } from '../../src/app/runtime.js';
+import { packageRoot } from '../src/app/package-root.js';
+import { names } from '../src/app/runtime.js';
 
 export interface FleetHost {
   readonly index: number;
