@@ -232,6 +232,10 @@ export class Governor {
    * reports read as one window (else the governor's own limits apply, as without a ledger).
    */
   get pacing(): boolean {
+    // While other instances send as this identity, every report includes their charges too: the ledger cannot
+    // tell what its own requests cost (it learns them several times dearer, and pacing on that measured 28% of
+    // the ceiling with 4 hosts). The share of the concurrency divides the window between them instead.
+    if (this.share < 1) return false;
     return this.budget !== undefined && this.charged && this.budget.coherent;
   }
 
