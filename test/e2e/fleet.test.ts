@@ -58,18 +58,21 @@ describe('a fleet of two local hosts sharing two identities', () => {
       .upload(body, Buffer.byteLength(body));
     for (let i = 0; i < EXISTING; i += 1)
       emulator.store.put('contact', { emailaddress1: row(i).email, firstname: 'Old', lastname: 'Old' });
-    for (let index = 0; index < 2; index += 1)
-      hosts.push(
-        await startFleetHost({
-          index,
-          storage: azurite.connectionString,
-          dataverseUrl: emulator.url,
-          identities,
-          chunkSize: 100,
-          eventGrid: index === 0,
-          settings: { DATAVERSE_FLEET_REFRESH_MS: '200', DATAVERSE_BULK_SIZE: '50' },
-        }),
-      );
+    hosts.push(
+      ...(await Promise.all(
+        [0, 1].map((index) =>
+          startFleetHost({
+            index,
+            storage: azurite.connectionString,
+            dataverseUrl: emulator.url,
+            identities,
+            chunkSize: 100,
+            eventGrid: index === 0,
+            settings: { DATAVERSE_FLEET_REFRESH_MS: '200', DATAVERSE_BULK_SIZE: '50' },
+          }),
+        ),
+      )),
+    );
   }, 120_000);
 
   afterAll(async () => {
