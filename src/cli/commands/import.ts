@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse } from 'csv-parse';
 import { isJobDefinitionError, loadJobFile, type ImportJob } from '../../config/job.js';
-import { createClient } from '../../app/dataverse.js';
+import { createClient, splitList } from '../../app/dataverse.js';
 import { runLocalImport, type EarlierRun } from '../../imports/local-run.js';
 import { resultFiles } from '../../imports/paths.js';
 import { environmentOf } from '../../imports/run-id.js';
@@ -20,7 +20,7 @@ interface ImportOptions {
   readonly dryRun?: boolean;
   readonly rerun?: boolean;
   readonly user: string;
-  readonly identities: number;
+  readonly identities?: number;
   readonly concurrency: number;
   readonly chunkSize?: number;
   readonly quiet?: boolean;
@@ -39,13 +39,16 @@ export function registerImportCommand(program: Command): void {
       '--rerun',
       'import the file again even if this content was imported before with this job into this environment',
     )
-    .option('--user <name>', 'emulator user for the bearer token (emulator URLs only)', 'dvpipe')
+    .option(
+      '--user <names>',
+      'emulator user(s) for the bearer token, comma-separated: requests are spread over them (emulator URLs only)',
+      'dvpipe',
+    )
     .option('--concurrency <n>', 'Dataverse requests in flight at most', positiveInt, 16)
     .option(
       '--identities <n>',
-      "identities (application users) the forecast assumes: the app's DATAVERSE_CLIENT_IDS count",
+      "identities (application users) the forecast assumes, e.g. the app's DATAVERSE_CLIENT_IDS count (default: the --user count)",
       positiveInt,
-      1,
     )
     .option('--chunk-size <n>', 'rows per chunk (default: the job, else 5000)', positiveInt)
     .option('--quiet', 'no progress output')
@@ -72,7 +75,7 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
   const meter = new RequestMeter();
   const client = createClient({
     url: options.url,
-    identities: [options.user],
+    identities: splitList(options.user),
     maxConcurrency: options.concurrency,
     onEvent: meter.onEvent,
   });
@@ -98,7 +101,7 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
       outDir: options.out,
       dryRun: options.dryRun,
       rerun: options.rerun,
-      forecast: { identities: options.identities, bulkSize: 1_000 },
+      forecast: { identities: options.identities ?? splitList(options.user).length, bulkSize: 1_000 },
       log,
       onPlanProgress: (rows) => progress?.update(rows),
       onPlanned: (total) => progress?.start(options.dryRun ? 'Validating' : 'Writing', total),
