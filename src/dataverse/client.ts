@@ -228,7 +228,7 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     metrics: () => metrics.snapshot(),
     close: async () => {
       pool.close();
-      await transport.close();
+      await Promise.all([transport.close(), share?.close?.()]);
     },
   };
 }

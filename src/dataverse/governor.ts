@@ -38,6 +38,8 @@ export interface BudgetShare {
   readonly share: number;
   /** How to read this process's backlog (requests waiting or in flight), which the share is sized by. */
   track(backlog: () => number): void;
+  /** The client is closing: stop, and give the share back to the others. */
+  close?(): Promise<void>;
 }
 
 export interface RateLimitHeaders {
