@@ -94,6 +94,23 @@ const benches: readonly Bench[] = [
   },
   // report.html of a 1,000,000-row run: its size and Chromium's time to open it.
   { name: 'report', script: 'bench/report.ts', args: [], quickArgs: ['--rows', '100000'], sharing: 'quiet' },
+  {
+    name: 'fleet',
+    script: 'bench/fleet.ts',
+    // Local Functions hosts in processes of their own, one Azurite, one emulator: CPU-bound, so alone.
+    args: ['--identities', '1,3,5', '--hosts', '1,4', '--rows', '60000', '--out', 'bench/results/fleet.json'],
+    quickArgs: [
+      '--identities',
+      '1,3',
+      '--hosts',
+      '1,2',
+      '--rows',
+      '20000',
+      '--out',
+      'bench/results/fleet.json',
+    ],
+    sharing: 'quiet',
+  },
 ];
 
 const { values } = parseArgs({

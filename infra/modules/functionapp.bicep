@@ -89,6 +89,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'DATAVERSE_CLIENT_IDS', value: join(identityClientIds, ',') }
         { name: 'DATAVERSE_MAX_CONCURRENCY', value: string(dataverseMaxConcurrency) }
         { name: 'DATAVERSE_BULK_SIZE', value: string(dataverseBulkSize) }
+        // Instances share each identity's window through a board in the storage account (docs/architecture.md).
+        { name: 'DATAVERSE_FLEET_SHARING', value: 'true' }
+        { name: 'DATAVERSE_FLEET_REFRESH_MS', value: '5000' }
         // Jobs.
         { name: 'IMPORT_CHUNK_SIZE', value: string(importChunkSize) }
         { name: 'NIGHTLY_EXTRACT_SCHEDULE', value: nightlyExtractSchedule }

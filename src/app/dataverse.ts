@@ -3,6 +3,7 @@ import {
   credentialsFromSettings,
   emulatorTokenProvider,
   isLoopbackUrl,
+  type BudgetShare,
   type DataverseClient,
   type TokenProvider,
 } from '../dataverse/index.js';
@@ -14,6 +15,8 @@ export interface ClientSettings {
   readonly identities: readonly string[];
   readonly maxConcurrency?: number;
   readonly bulkSize?: number;
+  /** This process's part of each identity's budget when other instances share the identities. */
+  readonly budgetShare?: BudgetShare;
   readonly onEvent?: (event: ClientEvent) => void;
 }
 
@@ -35,6 +38,7 @@ export function createClient(settings: ClientSettings): DataverseClient {
     tokenProviders: tokenProvidersFor(settings.url, settings.identities),
     maxConcurrency: settings.maxConcurrency,
     bulkSize: settings.bulkSize,
+    ...(settings.budgetShare ? { budgetShare: settings.budgetShare } : {}),
     onEvent: settings.onEvent,
   });
 }

@@ -19,6 +19,8 @@ import { FileObjectStore } from '../storage/file-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { StorageQueueSender, type MessageSender } from '../storage/queue.js';
 import { createClient, splitList } from './dataverse.js';
+import { fleetShareFor } from '../fleet/runtime-share.js';
+import { systemClock } from '../dataverse/clock.js';
 import { packageRoot } from './package-root.js';
 
 /** Container and queue names: fixed, and created by the Bicep template (infra/). */
@@ -106,18 +108,31 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
     results,
     jobs: new JobCatalog([new BlobObjectStore(containers.jobs), bundledJobs]),
     get client() {
-      client ??= createClient({
-        url: settings.DATAVERSE_URL,
-        identities: splitList(settings.DATAVERSE_CLIENT_IDS),
-        maxConcurrency: settings.DATAVERSE_MAX_CONCURRENCY,
-        bulkSize: settings.DATAVERSE_BULK_SIZE,
-        onEvent: (event) => {
-          meter.onEvent(event);
-          telemetry.onClientEvent(event);
-        },
-      });
-      const created = client;
-      telemetry.observeClient(() => created.metrics());
+      if (!client) {
+        const identities = splitList(settings.DATAVERSE_CLIENT_IDS);
+        const budgetShare = settings.DATAVERSE_FLEET_SHARING
+          ? fleetShareFor({
+              container: containers.runs,
+              url: settings.DATAVERSE_URL,
+              identities,
+              refreshMs: settings.DATAVERSE_FLEET_REFRESH_MS,
+              clock: systemClock,
+            })
+          : undefined;
+        client = createClient({
+          url: settings.DATAVERSE_URL,
+          identities,
+          maxConcurrency: settings.DATAVERSE_MAX_CONCURRENCY,
+          bulkSize: settings.DATAVERSE_BULK_SIZE,
+          ...(budgetShare ? { budgetShare } : {}),
+          onEvent: (event) => {
+            meter.onEvent(event);
+            telemetry.onClientEvent(event);
+          },
+        });
+        const created = client;
+        telemetry.observeClient(() => created.metrics());
+      }
       return client;
     },
     chunkQueue: new StorageQueueSender<ChunkMessage>(storage.queues.getQueueClient(names.importChunks)),
@@ -135,6 +150,10 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
         prepareRun(runtime.client, manifest, blobFileSource(containers.incoming, `${manifest.jobName}/`)),
       preflight: (job) => checkJobFitsTable(runtime.client, job),
       markInput: (input, mark) => markInput(containers.incoming, input, mark),
+      forecast: {
+        identities: Math.max(1, splitList(settings.DATAVERSE_CLIENT_IDS).length),
+        bulkSize: settings.DATAVERSE_BULK_SIZE,
+      },
     }),
   };
   return runtime;

@@ -21,6 +21,16 @@ export const settingsSchema = z.object({
   DATAVERSE_BULK_SIZE: z.coerce.number().int().min(1).max(1_000).default(1_000),
   /** Upper bound for concurrent Dataverse requests per identity in one process. */
   DATAVERSE_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(52).default(16),
+  /**
+   * Instances that use the same identities share each identity's window through a board in the storage
+   * account (src/fleet): each takes a part proportional to its backlog, the whole window when alone.
+   */
+  DATAVERSE_FLEET_SHARING: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** How often an instance writes its backlog to the board and reads the others' (milliseconds). */
+  DATAVERSE_FLEET_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** NCRONTAB (six fields, UTC) for the nightly extract timer. */
   NIGHTLY_EXTRACT_SCHEDULE: z.string().default('0 0 2 * * *'),
   /** Names of the extract jobs the nightly timer runs, comma-separated; empty: all extract jobs. */

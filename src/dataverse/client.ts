@@ -22,6 +22,7 @@ import * as records from './records.js';
 import type { RecordTarget, UpsertMode } from './records.js';
 import type { Dispatcher } from 'undici';
 import { createTransport } from './transport.js';
+import type { BudgetShare } from './governor.js';
 
 export interface DataverseClientOptions {
   /** Org URL, e.g. https://contoso.crm.dynamics.com */
@@ -40,6 +41,11 @@ export interface DataverseClientOptions {
    * A time-scaled emulator says its own window in a header, which wins.
    */
   readonly budgetWindowMs?: number;
+  /**
+   * When other processes send as the same identities: this process's part of each identity's window and
+   * concurrency (src/fleet keeps it, through the storage account). Absent: the whole window.
+   */
+  readonly budgetShare?: BudgetShare;
   readonly retry?: Partial<RetryOptions>;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -131,12 +137,18 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
   const metrics = new MetricsRecorder(clock.now(), options.onEvent);
   const emit = (event: ClientEvent) => metrics.record(event, clock.now());
 
-  const governor = { max: maxConcurrency, budgetWindowMs: options.budgetWindowMs ?? 300_000 };
+  const share = options.budgetShare;
+  const governor = {
+    max: maxConcurrency,
+    budgetWindowMs: options.budgetWindowMs ?? 300_000,
+    ...(share ? { share: () => share.share } : {}),
+  };
   const pool = new IdentityPool(options.tokenProviders, clock, governor, (change) => {
     emit({ type: 'concurrency', identity: change.identity, limit: change.limit, inFlight: change.inFlight });
     if (change.addedPauseMs)
       emit({ type: 'throttle', identity: change.identity, pauseMs: change.addedPauseMs });
   });
+  share?.track(() => pool.backlog);
   const transport = createTransport({
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     // Per web server: the governor may spread over up to maxServersFollowed of them.
@@ -258,7 +270,7 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     }),
     close: async () => {
       pool.close();
-      await transport.close();
+      await Promise.all([transport.close(), share?.close?.()]);
     },
   });
   return facade(api, bulk);

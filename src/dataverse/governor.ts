@@ -40,6 +40,21 @@ export interface GovernorOptions {
   readonly lowBudgetShare?: number;
   /** The service protection window to keep an execution-time ledger for (0 or absent: none). */
   readonly budgetWindowMs?: number;
+  /**
+   * This process's part (0, 1] of the identity's window and concurrency, when other processes send as the
+   * same identity (src/fleet). Default 1: the whole window.
+   */
+  readonly share?: () => number;
+}
+
+/** A process's part of each identity's budget, set by whatever coordinates the instances (src/fleet). */
+export interface BudgetShare {
+  /** The fraction (0, 1] of each identity's window and concurrency this process may use now. */
+  readonly share: number;
+  /** How to read this process's backlog (requests waiting or in flight), which the share is sized by. */
+  track(backlog: () => number): void;
+  /** The client is closing: stop, and give the share back to the others. */
+  close?(): Promise<void>;
 }
 
 export interface RateLimitHeaders {
@@ -142,6 +157,7 @@ export class Governor {
   /** A 429 for the request or time budget has been seen. */
   private budgetBound = false;
   private readonly budget: ExecutionBudget | undefined;
+  private readonly shareOf: () => number;
   private lastSend = Number.NEGATIVE_INFINITY;
   /** A report below the peak: the service charges execution time (an emulator without limits does not). */
   private charged = false;
@@ -153,6 +169,7 @@ export class Governor {
     this.lowBudgetShare = options.lowBudgetShare ?? 0.1;
     this.window = this.clamp(options.initial ?? defaultStartConcurrency);
     this.threshold = Number.POSITIVE_INFINITY;
+    this.shareOf = options.share ?? (() => 1);
     this.budget = options.budgetWindowMs
       ? new ExecutionBudget({ windowMs: options.budgetWindowMs })
       : undefined;
@@ -179,8 +196,20 @@ export class Governor {
   /** Requests that may be in flight at once now. */
   get limit(): number {
     // While the ledger paces, the window's budget bounds the work in flight, not a count.
-    if (this.pacing) return this.max;
-    return Math.floor(this.window);
+    if (this.pacing) return this.scaled(this.max);
+    return this.scaled(Math.floor(this.window));
+  }
+
+  /** The process's share of each identity's budget (1 unless instances share identities). */
+  get share(): number {
+    const share = this.shareOf();
+    return share > 0 && share < 1 ? share : 1;
+  }
+
+  /** A count scaled to this process's share, at least one. */
+  private scaled(count: number): number {
+    const share = this.share;
+    return share === 1 ? count : Math.max(1, Math.round(count * share));
   }
 
   get inFlight(): number {
@@ -209,12 +238,12 @@ export class Governor {
       return 0;
     }
     // The ledger says when the window has room again; up to the maximum may be in flight meanwhile.
-    const full = this.budget?.fullUntil(now, this.peakTime);
+    const full = this.budget?.fullUntil(now, this.peakTime * this.share);
     if (full !== undefined) {
       this.pauseEnd = Math.max(this.pauseEnd, full);
       return 0;
     }
-    return Math.max(0, this.max - this.running);
+    return Math.max(0, this.limit - this.running);
   }
 
   /**
@@ -241,6 +270,10 @@ export class Governor {
    * reports read as one window (else the governor's own limits apply, as without a ledger).
    */
   get pacing(): boolean {
+    // While other instances send as this identity, every report includes their charges too: the ledger cannot
+    // tell what its own requests cost (it learns them several times dearer, and pacing on that measured 28% of
+    // the ceiling with 4 hosts). The share of the concurrency divides the window between them instead.
+    if (this.share < 1) return false;
     return this.budget !== undefined && this.charged && this.budget.coherent && this.oneServer;
   }
 

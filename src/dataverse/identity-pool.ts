@@ -69,6 +69,11 @@ export class IdentityPool {
     return this.lanes.reduce((n, l) => n + l.governor.maxPossible, 0);
   }
 
+  /** Requests waiting for a slot or in flight, over every identity: what this process has to send. */
+  get backlog(): number {
+    return this.lanes.reduce((n, l) => n + l.governor.inFlight, this.queue.length);
+  }
+
   /** A slot for one request; `shape` lets the identity's ledger count its execution time. */
   acquire(signal?: AbortSignal, shape?: RequestShape): Promise<Lease> {
     if (this.closed) return Promise.reject(closedError());

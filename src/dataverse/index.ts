@@ -10,6 +10,7 @@ export {
   scopeFor,
 } from './auth.js';
 export type { TokenProvider } from './auth.js';
+export type { BudgetShare } from './governor.js';
 export type { BatchRequest, BatchResponse } from './batch.js';
 export type { RecordResult } from './bulk.js';
 export type { UploadSource } from './files.js';

@@ -10,6 +10,13 @@ import {
   type RowTally,
 } from './result-lines.js';
 import { resultFiles, runPaths } from './paths.js';
+import {
+  forecastReport,
+  forecastRun,
+  workOf,
+  type ForecastOptions,
+  type ForecastReport,
+} from './forecast.js';
 import { loadManifest } from './write-chunk.js';
 import { countObjects, getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import {
@@ -35,6 +42,24 @@ export interface FinalizeDeps {
   /** Marks the input (blob index tags) with its run and where the run is; best effort. */
   readonly markInput?: (input: InputRef, mark: InputMark) => Promise<void>;
   readonly clock?: () => Date;
+  /** The identities and bulk size the forecast in the summary assumes; absent: no forecast. */
+  readonly forecast?: ForecastOptions;
+}
+
+/**
+ * A dry run: the forecast of the real run (its reads were made, its writes are the rows it would write). A
+ * real run: the forecast for the work it did, with how long it took; its reads are the requests that were
+ * not writes.
+ */
+function summaryForecast(summary: RunSummary, options: ForecastOptions): ForecastReport {
+  const { created, updated, upserted, deleted } = summary.rows;
+  const counts = { created, updated, upserted, deleted, readRequests: 0 };
+  if (summary.dryRun) return forecastReport({ ...counts, readRequests: summary.requests }, options);
+  const writes = forecastRun(workOf(counts), options).requests;
+  return forecastReport({ ...counts, readRequests: Math.max(0, summary.requests - writes) }, options, {
+    durationMs: summary.durationMs,
+    requests: summary.requests,
+  });
 }
 
 /** Writes of the result files per finalizer before its message goes back to the queue. */
@@ -93,8 +118,13 @@ export async function tryFinalize(deps: FinalizeDeps, runId: string): Promise<Ru
     errorsFile: manifest.resultsPrefix + resultFiles.errors,
     recordsFile: manifest.resultsPrefix + resultFiles.records,
   };
-  const created = await putJson(deps.results, summaryPath, summary, { ifNoneMatch: true });
-  const final = created ? summary : ((await getJson<RunSummary>(deps.results, summaryPath)) ?? summary);
+  const withForecast = deps.forecast
+    ? { ...summary, forecast: summaryForecast(summary, deps.forecast) }
+    : summary;
+  const created = await putJson(deps.results, summaryPath, withForecast, { ifNoneMatch: true });
+  const final = created
+    ? withForecast
+    : ((await getJson<RunSummary>(deps.results, summaryPath)) ?? withForecast);
   if (created) await putJson(deps.runs, runPaths.finalized(runId), { finishedAt: final.finishedAt });
   await deps.markInput?.(manifest.input, { runId, status: final.status }).catch(() => undefined);
   return final;

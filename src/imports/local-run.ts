@@ -22,6 +22,7 @@ import {
 import { environmentOf, runIdFor } from './run-id.js';
 import type { ChunkMessage, ChunkRow, InputRef, RunSummary } from './types.js';
 import { loadChunk, prefetchChunk, type PrefetchedChunk, type RunIdentity } from './write-chunk.js';
+import type { ForecastOptions } from './forecast.js';
 
 export interface LocalImportOptions {
   readonly file: string;
@@ -45,6 +46,8 @@ export interface LocalImportOptions {
    * reaches the environment here, so a wrong URL or a missing sign-in is told before the file is read.
    */
   readonly beforeRun?: () => Promise<void>;
+  /** The identities and bulk size the summary's forecast assumes (default: one identity, 1,000 a message). */
+  readonly forecast?: ForecastOptions;
   readonly onPlanProgress?: (rowsRead: number) => void;
   readonly onPlanned?: (totalRows: number, chunks: number) => void;
   readonly onChunkDone?: (rowsDone: number) => void;
@@ -160,6 +163,7 @@ async function runPipeline(
     // File columns name files relative to the CSV's folder.
     prepare: (manifest: RunIdentity) => prepareRun(options.client, manifest, localFileSource(dirname(file))),
     preflight: (job: ImportJob) => checkJobFitsTable(options.client, job),
+    forecast: options.forecast ?? { identities: 1, bulkSize: 1_000 },
   };
   const deps: ImportDeps = {
     ...base,

@@ -19,6 +19,11 @@ export interface RunStatusView {
     readonly failed: number;
   };
   readonly startedAt: string;
+  /**
+   * While running: the pace so far (rows settled per second since the run started) and when the rest will
+   * be done at that pace. Once ended, the summary's `forecast` sets the limits' pace against the actual one.
+   */
+  readonly progress?: { readonly rowsPerSecond: number; readonly finishInSeconds?: number };
   readonly summary?: RunSummary;
   readonly results?: { readonly summary: string; readonly errors: string; readonly records: string };
 }
@@ -28,6 +33,7 @@ export async function readRunStatus(
   runs: ObjectStore,
   results: ObjectStore,
   runId: string,
+  now: number = Date.now(),
 ): Promise<RunStatusView | undefined> {
   if (!isRunId(runId)) return undefined;
   const manifest = await getJson<RunManifest>(runs, runPaths.manifest(runId));
@@ -73,10 +79,17 @@ export async function readRunStatus(
     succeeded += counts.succeeded;
     failed += counts.failed;
   }
+  const processed = succeeded + failed;
+  const elapsedSeconds = Math.max(0, (now - Date.parse(manifest.startedAt)) / 1000);
+  const rowsPerSecond = elapsedSeconds > 0 ? processed / elapsedSeconds : 0;
   return {
     ...base,
     state: 'running',
     chunks: { total: manifest.chunkCount, done },
-    rows: { total: manifest.totalRows, processed: succeeded + failed, succeeded, failed },
+    rows: { total: manifest.totalRows, processed, succeeded, failed },
+    progress: {
+      rowsPerSecond,
+      ...(rowsPerSecond > 0 ? { finishInSeconds: (manifest.totalRows - processed) / rowsPerSecond } : {}),
+    },
   };
 }

@@ -1,5 +1,6 @@
 import type { RequestTrace } from './request-trace.js';
 import type { ResultLines } from './result-lines.js';
+import type { ForecastReport } from './forecast.js';
 
 /** What happened to one input row. Every row of every run ends in exactly one of these. */
 /**
@@ -172,4 +173,9 @@ export interface RunSummary {
   readonly recordsFile: string;
   /** When the file could not be processed at all (bad header, unknown job). */
   readonly error?: { readonly code: string; readonly message: string };
+  /**
+   * Duration and cost against Dataverse's limits for the configured identities (src/imports/forecast.ts):
+   * in a dry run the forecast of the real run, in a real run the forecast for its work next to what happened.
+   */
+  readonly forecast?: ForecastReport;
 }

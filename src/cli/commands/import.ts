@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse } from 'csv-parse';
 import { isJobDefinitionError, loadJobFile, type ImportJob } from '../../config/job.js';
-import { createClient, emulatorUser } from '../../app/dataverse.js';
+import { createClient, emulatorUser, splitList } from '../../app/dataverse.js';
 import { runLocalImport, type EarlierRun } from '../../imports/local-run.js';
 import { resultFiles } from '../../imports/paths.js';
 import { environmentOf } from '../../imports/run-id.js';
@@ -11,6 +11,7 @@ import { RequestMeter } from '../../imports/request-meter.js';
 import type { RunSummary } from '../../imports/types.js';
 import { errorMessage, type Logger } from '../../logging.js';
 import { createProgress } from '../progress.js';
+import type { ForecastReport } from '../../imports/forecast.js';
 
 interface ImportOptions {
   readonly job: string;
@@ -19,6 +20,7 @@ interface ImportOptions {
   readonly dryRun?: boolean;
   readonly rerun?: boolean;
   readonly user: string;
+  readonly identities?: number;
   readonly concurrency: number;
   readonly chunkSize?: number;
   readonly quiet?: boolean;
@@ -37,8 +39,17 @@ export function registerImportCommand(program: Command): void {
       '--rerun',
       'import the file again even if this content was imported before with this job into this environment',
     )
-    .option('--user <name>', 'emulator user for the bearer token (emulator URLs only)', 'dvpipe')
+    .option(
+      '--user <names>',
+      'emulator user(s) for the bearer token, comma-separated: requests are spread over them (emulator URLs only)',
+      'dvpipe',
+    )
     .option('--concurrency <n>', 'Dataverse requests in flight at most', positiveInt, 16)
+    .option(
+      '--identities <n>',
+      "identities (application users) the forecast assumes, e.g. the app's DATAVERSE_CLIENT_IDS count (default: the --user count)",
+      positiveInt,
+    )
     .option('--chunk-size <n>', 'rows per chunk (default: the job, else 5000)', positiveInt)
     .option('--quiet', 'no progress output')
     .action(async (file: string, options: ImportOptions) => {
@@ -68,7 +79,7 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
   const meter = new RequestMeter();
   const client = createClient({
     url: options.url,
-    identities: emulatorUser(options.url, options.user),
+    identities: splitList(options.user).flatMap((user) => emulatorUser(options.url, user)),
     maxConcurrency: options.concurrency,
     onEvent: meter.onEvent,
   });
@@ -94,6 +105,7 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
       outDir: options.out,
       dryRun: options.dryRun,
       rerun: options.rerun,
+      forecast: { identities: options.identities ?? splitList(options.user).length, bulkSize: 1_000 },
       log,
       // The table's metadata is needed anyway (and cached): fetching it first proves the URL and the sign-in.
       beforeRun: async () => void (await client.metadata(job.table)),
@@ -148,6 +160,7 @@ function printSummary(summary: RunSummary, out: string): void {
         (summary.dryRun ? ' Nothing was written.' : ''),
     `Run ${summary.runId} in ${(summary.durationMs / 1000).toFixed(1)} s: ${count(summary.requests)} requests, ` +
       `${count(summary.retries)} retries, ${count(summary.throttled)} throttled (429); ${memoryUse()}.`,
+    ...(summary.forecast && !summary.error ? [forecastLine(summary.forecast, summary.dryRun)] : []),
     `Results: ${files.join(', ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -166,6 +179,29 @@ function memoryUse(): string {
     .filter((value) => value !== undefined)
     .at(-1);
   return `peak memory ${count(peakMb)} MB${cap ? ` (heap capped at ${cap} MB)` : ''}`;
+}
+
+/** The forecast: how long the limits make the real run take, and its cost against them. */
+function forecastLine(f: ForecastReport, dryRun: boolean): string {
+  const who = `${f.identities} ${f.identities === 1 ? 'identity' : 'identities'}`;
+  const cost =
+    `${count(f.requests)} requests, ${count(Math.round(f.executionSeconds))} s of Dataverse execution time ` +
+    `(${percent(f.perWindow.executionShare)} of one identity's 5-minute window${f.identities > 1 ? ' each' : ''}), ` +
+    `${count(f.entitlementRequests)} Power Platform requests against the daily entitlement`;
+  if (dryRun)
+    return `Forecast for the import with ${who}: about ${duration(f.durationSeconds)} at the service protection limits (${f.binding} binds); ${cost}.`;
+  const took = f.actual
+    ? ` It took ${duration(f.actual.durationSeconds)} (${percent(f.actual.speedOfLimits)} of the limits' pace).`
+    : '';
+  return `Forecast for this work with ${who}: ${duration(f.durationSeconds)} at the limits; ${cost}.${took}`;
+}
+
+const percent = (share: number) => `${(share * 100).toFixed(share < 0.1 ? 1 : 0)}%`;
+
+function duration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+  if (seconds < 5_400) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3_600).toFixed(1)} h`;
 }
 
 /** A plain re-run of a finished run: say what that run did and where its results are, and how to run again. */

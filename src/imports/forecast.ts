@@ -1,0 +1,152 @@
+// How long a run takes and what it costs against Dataverse's limits, before (a dry run) and after (the
+// summary, next to what happened). The service protection limits, not the client, set the pace of a large
+// import: per identity 1,200 s of server execution time and 6,000 requests per 5-minute window
+// (dataverse-webapi.md §8): beyond one window's budget, a run needs at least its execution time / (4 s per
+// s × identities) and its requests / (20 per s × identities); within it, the budget can be spent at once. Costs per record are the documented ones (dataverse-performance.md
+// §3.3: 35 ms per request plus 6.5 ms per CreateMultiple record, 20 ms per UpdateMultiple record, 60 ms per
+// UpsertMultiple-by-key record, 40 ms per $batch operation, 35 ms per read request + 0.1 ms per row).
+
+/** Records to write by the message that writes them, and the read requests (key and lookup queries). */
+export interface RunWork {
+  readonly createMultiple: number;
+  readonly updateMultiple: number;
+  readonly upsertMultipleByKey: number;
+  /** Operations sent in $batch (deletes). */
+  readonly batchOperations: number;
+  readonly readRequests: number;
+}
+
+export interface ForecastOptions {
+  /** Identities (application users) sharing the work. */
+  readonly identities: number;
+  readonly bulkSize: number;
+}
+
+export interface Forecast {
+  readonly identities: number;
+  /** Web API requests: bulk messages, $batch requests and reads. */
+  readonly requests: number;
+  /** Server execution time the requests are charged, in seconds (what the 1,200 s per 5 min limit meters). */
+  readonly executionSeconds: number;
+  /** The shortest time the limits allow with these identities. */
+  readonly durationSeconds: number;
+  /** The limit that sets that time. */
+  readonly binding: 'execution-time' | 'requests';
+  /** Power Platform requests against the tenant's daily entitlement: each record of a bulk message counts. */
+  readonly entitlementRequests: number;
+  /** Share of one 5-minute window per identity, at full speed: execution time and requests. */
+  readonly perWindow: { readonly executionShare: number; readonly requestShare: number };
+}
+
+const WINDOW_SECONDS = 300;
+const EXECUTION_SECONDS_PER_WINDOW = 1_200;
+const REQUESTS_PER_WINDOW = 6_000;
+/** Concurrent requests per identity (per web server). */
+const CONCURRENT = 52;
+const REQUEST_MS = 35;
+const PER_RECORD_MS = {
+  createMultiple: 6.5,
+  updateMultiple: 20,
+  upsertMultipleByKey: 60,
+  batch: 40,
+} as const;
+const BATCH_OPERATIONS = 100;
+/** A key lookup page: up to a few hundred keys (one `In` query); reads are charged about 0.1 ms per row. */
+const READ_MS = 35 + 0.1 * 250;
+
+/**
+ * The shortest time a sliding-window limit allows for `amount`: within one window's budget it can all go at
+ * once (execution time then spread over the concurrent slots); beyond it, the budget per window is the rate.
+ */
+function atLimit(amount: number, perWindow: number, lanes: number): number {
+  if (amount <= perWindow) return lanes === Number.POSITIVE_INFINITY ? 0 : amount / lanes;
+  return (amount / perWindow) * WINDOW_SECONDS;
+}
+
+export function forecastRun(work: RunWork, options: ForecastOptions): Forecast {
+  const identities = Math.max(1, options.identities);
+  const bulk = Math.max(1, options.bulkSize);
+  const bulkRequests = (records: number) => Math.ceil(records / bulk);
+  const writes =
+    bulkRequests(work.createMultiple) +
+    bulkRequests(work.updateMultiple) +
+    bulkRequests(work.upsertMultipleByKey) +
+    Math.ceil(work.batchOperations / BATCH_OPERATIONS);
+  const requests = writes + work.readRequests;
+  const executionMs =
+    writes * REQUEST_MS +
+    work.createMultiple * PER_RECORD_MS.createMultiple +
+    work.updateMultiple * PER_RECORD_MS.updateMultiple +
+    work.upsertMultipleByKey * PER_RECORD_MS.upsertMultipleByKey +
+    work.batchOperations * PER_RECORD_MS.batch +
+    work.readRequests * READ_MS;
+  const executionSeconds = executionMs / 1000;
+  const byTime = atLimit(
+    executionSeconds,
+    EXECUTION_SECONDS_PER_WINDOW * identities,
+    CONCURRENT * identities,
+  );
+  const byRequests = atLimit(requests, REQUESTS_PER_WINDOW * identities, Number.POSITIVE_INFINITY);
+  const records = work.createMultiple + work.updateMultiple + work.upsertMultipleByKey + work.batchOperations;
+  return {
+    identities,
+    requests,
+    executionSeconds,
+    durationSeconds: Math.max(byTime, byRequests),
+    binding: byTime >= byRequests ? 'execution-time' : 'requests',
+    entitlementRequests: records + work.readRequests,
+    perWindow: {
+      executionShare: executionSeconds / identities / EXECUTION_SECONDS_PER_WINDOW,
+      requestShare: requests / identities / REQUESTS_PER_WINDOW,
+    },
+  };
+}
+
+/** Rows by what happened to them (or would have, in a dry run), and how the job writes. */
+export interface WorkCounts {
+  readonly created: number;
+  readonly updated: number;
+  readonly upserted: number;
+  readonly deleted: number;
+  readonly readRequests: number;
+}
+
+/** The messages the pipeline sends for these outcomes (README "How upserts are written"). */
+export function workOf(counts: WorkCounts): RunWork {
+  return {
+    createMultiple: counts.created,
+    updateMultiple: counts.updated,
+    upsertMultipleByKey: counts.upserted,
+    batchOperations: counts.deleted,
+    readRequests: counts.readRequests,
+  };
+}
+
+/** The summary's forecast: the forecast for the run's work, and for a real run what happened against it. */
+export interface ForecastReport extends Forecast {
+  /** A real run: how long it took and how many requests it sent, against the forecast. */
+  readonly actual?: {
+    readonly durationSeconds: number;
+    readonly requests: number;
+    /** Forecast duration / actual duration: 1 means the run went as fast as the limits allow. */
+    readonly speedOfLimits: number;
+  };
+}
+
+export function forecastReport(
+  counts: WorkCounts,
+  options: ForecastOptions,
+  actual?: { durationMs: number; requests: number },
+): ForecastReport {
+  const forecast = forecastRun(workOf(counts), options);
+  if (!actual) return forecast;
+  const durationSeconds = actual.durationMs / 1000;
+  return {
+    ...forecast,
+    actual: {
+      durationSeconds,
+      requests: actual.requests,
+      speedOfLimits: durationSeconds > 0 ? forecast.durationSeconds / durationSeconds : 0,
+    },
+  };
+}
