@@ -160,7 +160,7 @@ function printSummary(summary: RunSummary, out: string): void {
         (summary.dryRun ? ' Nothing was written.' : ''),
     `Run ${summary.runId} in ${(summary.durationMs / 1000).toFixed(1)} s: ${count(summary.requests)} requests, ` +
       `${count(summary.retries)} retries, ${count(summary.throttled)} throttled (429); ${memoryUse()}.`,
-    ...(summary.forecast && !summary.error ? [forecastLine(summary.forecast, summary.dryRun)] : []),
+    ...(showForecast(summary) && summary.forecast ? [forecastLine(summary.forecast, summary.dryRun)] : []),
     `Results: ${files.join(', ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -179,6 +179,15 @@ function memoryUse(): string {
     .filter((value) => value !== undefined)
     .at(-1);
   return `peak memory ${count(peakMb)} MB${cap ? ` (heap capped at ${cap} MB)` : ''}`;
+}
+
+/**
+ * A dry run is asked for its forecast; after a real run, the forecast against what happened is worth a
+ * line only when the run took long enough for the limits to matter (summary.json always has it).
+ */
+function showForecast(summary: RunSummary): boolean {
+  if (!summary.forecast || summary.error) return false;
+  return summary.dryRun || summary.durationMs >= 60_000;
 }
 
 /** The forecast: how long the limits make the real run take, and its cost against them. */

@@ -84,7 +84,7 @@ describe("README's command-line example, run as written", () => {
       expect.stringMatching(
         /^Run r[0-9a-f]{24} in \d+\.\d s: \d+ requests, 0 retries, 0 throttled \(429\); peak memory \d+ MB \(heap capped at 512 MB\)\.$/,
       ),
-      'Results: out/accounts/summary.json, out/accounts/records.csv',
+      'Results: out/accounts/summary.json, out/accounts/records.csv, out/accounts/report.html',
     ]);
     expect(accounts.code).toBe(0);
 
