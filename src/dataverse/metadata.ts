@@ -1,6 +1,6 @@
 // Table metadata from EntityDefinitions, cached per process (metadata changes need a restart, as in Dataverse caches).
 import { parseJson, type ApiSender } from './api.js';
-import { isDataverseError } from './errors.js';
+import { DataverseError, isDataverseError } from './errors.js';
 import type {
   AlternateKey,
   AttributeMetadata,
@@ -63,10 +63,16 @@ interface RawEntity {
 
 export function entityInfo(api: ApiSender, table: string): Promise<EntityInfo> {
   return cached(entityCache, `${api.apiRoot}|${table}`, async () => {
-    const raw = await get<RawEntity>(api, definition(table), {
-      $select:
-        'LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled,TableType',
-    });
+    let raw: RawEntity;
+    try {
+      raw = await get<RawEntity>(api, definition(table), {
+        $select:
+          'LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled,TableType',
+      });
+    } catch (error) {
+      if (isDataverseError(error) && error.status === 404) throw await notATable(api, table, error);
+      throw error;
+    }
     return {
       logicalName: raw.LogicalName,
       entitySetName: raw.EntitySetName,
@@ -75,6 +81,42 @@ export function entityInfo(api: ApiSender, table: string): Promise<EntityInfo> {
       changeTrackingEnabled: raw.ChangeTrackingEnabled === true,
       ...(raw.TableType ? { tableType: raw.TableType } : {}),
     };
+  });
+}
+
+/**
+ * A table named by its entity set name (`contacts`, as in Web API URLs) instead of its logical name
+ * (`contact`) is the common slip: when a singular form of the name is a table whose entity set name
+ * is the name given, say so.
+ */
+async function notATable(api: ApiSender, table: string, error: DataverseError): Promise<DataverseError> {
+  const candidates = [
+    ...(table.endsWith('ies') ? [`${table.slice(0, -3)}y`] : []),
+    ...(table.endsWith('es') ? [table.slice(0, -2)] : []),
+    ...(table.endsWith('s') ? [table.slice(0, -1)] : []),
+  ];
+  for (const candidate of candidates) {
+    try {
+      const raw = await get<RawEntity>(api, definition(candidate), { $select: 'LogicalName,EntitySetName' });
+      if (raw.EntitySetName === table) {
+        return new DataverseError({
+          status: 404,
+          code: error.code,
+          message:
+            `There is no table '${table}'. Did you mean '${raw.LogicalName}'? Jobs name a table by its logical ` +
+            `name; '${table}' is its entity set name (the plural in Web API URLs).`,
+          cause: error,
+        });
+      }
+    } catch (inner) {
+      if (!isDataverseError(inner) || inner.status !== 404) throw inner;
+    }
+  }
+  return new DataverseError({
+    status: 404,
+    code: error.code,
+    message: `There is no table '${table}' (tables are named by their logical name, e.g. 'contact'): ${error.message}`,
+    cause: error,
   });
 }
 
@@ -215,7 +257,11 @@ export function tableMetadata(api: ApiSender, table: string): Promise<TableMetad
       ...casts.map((c) =>
         get<{ value: RawAttribute[] }>(api, `${def}/Attributes/Microsoft.Dynamics.CRM.${c.type}`, c.query),
       ),
-    ]);
+    ]).catch(async (e: unknown) => {
+      // Any of the reads may fail first on a table that does not exist; entityInfo's error says why.
+      if (isDataverseError(e) && e.status === 404) await entityInfo(api, table);
+      throw e;
+    });
     const built = buildTableMetadata(
       info,
       attrs.value,

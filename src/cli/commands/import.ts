@@ -94,6 +94,7 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
     error: (message, properties) =>
       process.stderr.write(`error: ${message} ${JSON.stringify(properties ?? {})}\n`),
   };
+  let before = { requests: 0, throttled: 0 };
   try {
     progress?.start('Reading', 0);
     const result = await runLocalImport({
@@ -108,11 +109,18 @@ async function importCommand(file: string, options: ImportOptions): Promise<numb
       forecast: { identities: options.identities ?? splitList(options.user).length, bulkSize: 1_000 },
       log,
       // The table's metadata is needed anyway (and cached): fetching it first proves the URL and the sign-in.
-      beforeRun: async () => void (await client.metadata(job.table)),
+      beforeRun: async () => {
+        await client.metadata(job.table);
+        // The run's own counts (summary.json) start here; the progress line counts the same requests.
+        before = client.metrics();
+      },
       onPlanProgress: (rows) => progress?.update(rows),
       onPlanned: (total) => progress?.start(options.dryRun ? 'Validating' : 'Writing', total),
       onChunkDone: (rows) =>
-        progress?.update(rows, { requests: client.metrics().requests, '429s': client.metrics().throttled }),
+        progress?.update(rows, {
+          requests: client.metrics().requests - before.requests,
+          '429s': client.metrics().throttled - before.throttled,
+        }),
     });
     progress?.stop();
     if (result.kind === 'alreadyImported') {

@@ -29,6 +29,18 @@ describe('Dataverse client against the emulator (fast profile)', () => {
     await emu?.close();
   });
 
+  it('answers a table named by its entity set name with the logical name to use', async () => {
+    const plural = await client.metadata('contacts').catch((e: unknown) => e);
+    expect(isDataverseError(plural) && [plural.status, plural.message]).toEqual([
+      404,
+      "There is no table 'contacts'. Did you mean 'contact'? Jobs name a table by its logical name; 'contacts' is its entity set name (the plural in Web API URLs).",
+    ]);
+    const unknown = await client.metadata('nosuchtables').catch((e: unknown) => e);
+    expect(isDataverseError(unknown) && unknown.message).toMatch(
+      /^There is no table 'nosuchtables' \(tables are named/,
+    );
+  });
+
   it('reads table metadata: entity set, limits, choices, keys, polymorphic navigation', async () => {
     const m = await client.metadata('contact');
     expect(m.entitySetName).toBe('contacts');

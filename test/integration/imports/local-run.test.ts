@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -37,13 +37,21 @@ describe('runLocalImport (emulator)', () => {
     for (let i = 0; i < 150; i += 1)
       emulator.store.put('contact', { emailaddress1: `p${i}@example.com`, lastname: 'Old' });
   });
+  const scratchDirs: string[] = [];
+  /** A temporary folder, removed after the suite. */
+  const scratch = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvp-local-run-'));
+    scratchDirs.push(dir);
+    return dir;
+  };
   afterAll(async () => {
     await client?.close();
     await emulator?.close();
+    await Promise.all(scratchDirs.map((dir) => rm(dir, { recursive: true, force: true })));
   });
 
   it('upserts 1,000 rows with in-file duplicates across chunks and bad rows: each key once, the last row winning', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dvp-local-run-'));
+    const dir = await scratch();
     const rows: string[][] = [];
     for (let i = 0; i < 1_000; i += 1) rows.push([`p${i}@example.com`, `First${i}`, `Last${i}`]);
     // Row 12 (i = 10) is repeated in the last chunk: that later row wins, the earlier one is superseded.
@@ -108,7 +116,7 @@ describe('runLocalImport (emulator)', () => {
   });
 
   it('rejects the whole file when the job does not fit the table, with nothing written and nothing left behind', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dvp-local-run-'));
+    const dir = await scratch();
     const file = join(dir, 'contacts.csv');
     const rows = Array.from({ length: 250 }, (_, i) => [`misfit${i}@example.com`, `Last${i}`]);
     await writeFile(file, stringify([['Email', 'Shoe Size'], ...rows]));

@@ -1,7 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   isJobDefinitionError,
   JobDefinitionError,
@@ -226,6 +226,7 @@ describe('parseJob: extract jobs', () => {
 describe('loadJobFile', () => {
   it('reads a file, and names it in JSON syntax errors', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'job-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const good = join(dir, 'contacts.json');
     await writeFile(good, '\ufeff' + JSON.stringify(designExample));
     expect((await loadJobFile(good)).name).toBe('contacts');
