@@ -22,6 +22,21 @@ import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } f
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { RUN_ID, withTelemetry } from '../../src/telemetry/run-telemetry.js';
 
+/** Failed rows per code, counted from the run's errors.csv. */
+async function failuresByCodeIn(stack: Stack, runId: string): Promise<Record<string, number>> {
+  for await (const path of stack.runtime.results.list('')) {
+    if (!path.endsWith(`${runId}/errors.csv`)) continue;
+    const rows = parse((await stack.runtime.results.get(path))!, { bom: true, columns: true }) as Record<
+      string,
+      string
+    >[];
+    const counts: Record<string, number> = {};
+    for (const row of rows) counts[row.code!] = (counts[row.code!] ?? 0) + 1;
+    return counts;
+  }
+  throw new Error(`No errors.csv for ${runId}`);
+}
+
 class CollectingReader extends MetricReader {
   protected async onShutdown(): Promise<void> {}
   protected async onForceFlush(): Promise<void> {}
@@ -150,6 +165,10 @@ describe('secrets and personal data stay out of logs; links cannot steer the tok
       ['succeeded', [...runIds][0], 30],
       ['failed', [...runIds][0], 4],
     ]);
+    const failures = exported.find((m) => m.descriptor.name === 'dvpipe.run.failures');
+    expect(Object.fromEntries(failures?.dataPoints.map((p) => [p.attributes.code, p.value]) ?? [])).toEqual(
+      await failuresByCodeIn(stack, [...runIds][0] as string),
+    );
     expect(
       exported.find((m) => m.descriptor.name === 'dvpipe.dataverse.requests')?.dataPoints.length,
     ).toBeGreaterThan(0);

@@ -59,7 +59,7 @@ describe('createRunTelemetry', () => {
     const reader = new CollectingReader();
     const provider = new MeterProvider({ readers: [reader] });
     const telemetry = createRunTelemetry(() => provider.getMeter('test'));
-    telemetry.runFinished(summary);
+    telemetry.runFinished(summary, { StringTooLong: 7, LookupNotFound: 3 });
     const got = await points(reader);
     const run = { job: 'contacts', status: 'completedWithErrors', [RUN_ID]: summary.runId };
     expect(got['dvpipe.run.rows']).toEqual([
@@ -70,6 +70,10 @@ describe('createRunTelemetry', () => {
     expect(got['dvpipe.run.duration']).toEqual([[run, 4]]);
     expect(got['dvpipe.run.throttled']).toEqual([[run, 2]]);
     expect(got['dvpipe.run.retries']).toEqual([[run, 3]]);
+    expect(got['dvpipe.run.failures']).toEqual([
+      [{ ...run, code: 'StringTooLong' }, 7],
+      [{ ...run, code: 'LookupNotFound' }, 3],
+    ]);
   });
 
   it('counts requests and 429s per identity, retries by reason, pauses, and observes concurrency and pacing', async () => {
