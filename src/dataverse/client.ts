@@ -213,10 +213,7 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     query: (table, query = {}) => q.query(api, table, query),
     delta: (deltaLink, opts = {}) => q.delta(api, deltaLink, opts),
     count: (table, filter) => q.count(api, table, filter),
-    metrics: () => ({
-      ...metrics.snapshot(),
-      pacing: Object.fromEntries(pool.lanes.map((lane) => [lane.identity, lane.governor.pacing])),
-    }),
+    metrics: () => metrics.snapshot(),
     close: async () => {
       pool.close();
       await transport.close();
