@@ -182,7 +182,7 @@ try {
   await putJson(results, manifest.resultsPrefix + resultFiles.summary, summary);
 
   const buildStarted = performance.now();
-  const bytes = await writeImportReport({ runs, results, cellValues: false }, runId);
+  const { bytes } = await writeImportReport({ runs, results, cellValues: false }, runId);
   const buildMs = performance.now() - buildStarted;
   const file = join(dir, 'results', manifest.resultsPrefix, resultFiles.report);
   if ((await stat(file)).size !== bytes) throw new Error('report.html was not written where expected');

@@ -3,10 +3,10 @@ import type { Readable } from 'node:stream';
 import { RestError } from '@azure/storage-blob';
 import { isJobDefinitionError } from '../config/job.js';
 import { parseBlobCreated } from '../imports/blob-event.js';
-import { tryFinalize, writeRejectedRun } from '../imports/finalize.js';
+import { writeRejectedRun } from '../imports/finalize.js';
 import { InvalidInputNameError, parseIncomingName, runPaths } from '../imports/paths.js';
 import { blobRunKey, runIdFor } from '../imports/run-id.js';
-import { handleChunk, handlePoisonedChunk, startImport } from '../imports/service.js';
+import { finalizeIfComplete, handleChunk, handlePoisonedChunk, startImport } from '../imports/service.js';
 import type { ChunkMessage, InputRef, RunSummary } from '../imports/types.js';
 import { errorMessage, type Logger } from '../logging.js';
 import { decodeQueueMessage } from '../storage/queue.js';
@@ -85,7 +85,7 @@ export async function onImportEvent(runtime: Runtime, body: unknown, log: Logger
   for (const message of started.messages) await runtime.chunkQueue.send(message);
   // No chunk message means no worker will ever fan in (a header-only file, or every chunk done
   // before a crash): finalize here, or the run stays 'running' forever.
-  if (started.messages.length === 0) await tryFinalize(deps, started.manifest.runId);
+  if (started.messages.length === 0) await finalizeIfComplete(deps, started.manifest.runId);
   log.info(started.kind === 'planned' ? 'Run started' : 'Run resumed', {
     runId: started.manifest.runId,
     job,

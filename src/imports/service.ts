@@ -227,7 +227,7 @@ export async function finalizeIfComplete(deps: ImportDeps, runId: string): Promi
     });
     // The report for people and the run's metrics, once: their own modules, best effort.
     const report = await ensureImportReport({ ...deps, cellValues: deps.logCellValues ?? false }, runId);
-    if (report !== 'existed') deps.telemetry?.runFinished(summary);
+    if (report.state !== 'existed') deps.telemetry?.runFinished(summary, report.failuresByCode);
   }
   return summary;
 }

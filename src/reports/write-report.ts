@@ -14,23 +14,29 @@ export interface ReportDeps {
 }
 
 /** Builds the report of a finished run and stores it as `<results prefix>report.html`; returns its size. */
-export async function writeImportReport(deps: ReportDeps, runId: string): Promise<number> {
+/** What writing a report found: its size and the run's failed rows per code (for the run's metrics). */
+export interface WrittenReport {
+  readonly bytes: number;
+  readonly failuresByCode: Readonly<Record<string, number>>;
+}
+
+export async function writeImportReport(deps: ReportDeps, runId: string): Promise<WrittenReport> {
   const manifest = await getJson<RunManifest>(deps.runs, runPaths.manifest(runId));
   if (!manifest) throw new Error(`Run ${runId} has no manifest`);
   const summary = await getJson<RunSummary>(deps.results, manifest.resultsPrefix + resultFiles.summary);
   if (!summary) throw new Error(`Run ${runId} has no summary yet`);
-  const html = await importReportHtml(deps, manifest, summary);
+  const { html, failuresByCode } = await importReport(deps, manifest, summary);
   await deps.results.put(manifest.resultsPrefix + resultFiles.report, html, {
     contentType: 'text/html; charset=utf-8',
   });
-  return Buffer.byteLength(html);
+  return { bytes: Buffer.byteLength(html), failuresByCode };
 }
 
-export async function importReportHtml(
+async function importReport(
   deps: ReportDeps,
   manifest: RunManifest,
   summary: RunSummary,
-): Promise<string> {
+): Promise<{ html: string; failuresByCode: Record<string, number> }> {
   const chunks: ChunkResult[] = [];
   for (let chunk = 0; chunk < manifest.chunkCount; chunk += 1) {
     const result = await getJson<ChunkResult>(deps.runs, runPaths.chunkResult(manifest.runId, chunk));
@@ -69,7 +75,8 @@ export async function importReportHtml(
     failures: failures.groups(),
     cellValues: deps.cellValues,
   });
-  return renderImportReportHtml(report, {
+  const failuresByCode = Object.fromEntries(report.failuresByCode.map((g) => [g.key, g.count]));
+  const html = renderImportReportHtml(report, {
     files: [
       { label: 'summary.json', href: resultFiles.summary },
       ...(summary.rows.failed > 0
@@ -78,6 +85,7 @@ export async function importReportHtml(
       { label: 'records.csv (every row and its record id)', href: resultFiles.records },
     ],
   });
+  return { html, failuresByCode };
 }
 
 /**
@@ -87,18 +95,21 @@ export async function importReportHtml(
 export async function ensureImportReport(
   deps: ReportDeps & { readonly log: { warn(message: string, properties?: Record<string, unknown>): void } },
   runId: string,
-): Promise<'written' | 'existed' | 'failed'> {
+): Promise<{
+  readonly state: 'written' | 'existed' | 'failed';
+  readonly failuresByCode?: Record<string, number>;
+}> {
   try {
     const manifest = await getJson<RunManifest>(deps.runs, runPaths.manifest(runId));
     if (!manifest || (await deps.results.exists(manifest.resultsPrefix + resultFiles.report)))
-      return 'existed';
-    await writeImportReport(deps, runId);
-    return 'written';
+      return { state: 'existed' };
+    const written = await writeImportReport(deps, runId);
+    return { state: 'written', failuresByCode: { ...written.failuresByCode } };
   } catch (error) {
     deps.log.warn('The run report could not be written', {
       runId,
       reason: error instanceof Error ? error.message : String(error),
     });
-    return 'failed';
+    return { state: 'failed' };
   }
 }

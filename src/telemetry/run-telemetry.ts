@@ -12,8 +12,8 @@ const NAME = 'dataverse-pipelines';
 export const RUN_ID = 'dvpipe.runId';
 
 export interface RunTelemetry {
-  /** Once per run, when it ended: rows, rows/s, duration, requests, retries, 429s. */
-  runFinished(summary: RunSummary): void;
+  /** Once per run, when it ended: rows, rows/s, duration, requests, retries, 429s, failed rows per code. */
+  runFinished(summary: RunSummary, failuresByCode?: Readonly<Record<string, number>>): void;
   /** Pass every client event: requests, 429s, retries and throttle pauses per identity. */
   onClientEvent(event: ClientEvent): void;
   /** The governor's concurrency limit and the ledger's pacing per identity, observed when exported. */
@@ -25,7 +25,7 @@ export function createRunTelemetry(meterOf: () => Meter = () => metrics.getMeter
   let instruments: ReturnType<typeof createInstruments> | undefined;
   const use = () => (instruments ??= createInstruments(meterOf()));
   return {
-    runFinished(summary) {
+    runFinished(summary, failuresByCode = {}) {
       const i = use();
       const attributes: Attributes = { job: summary.job, status: summary.status, [RUN_ID]: summary.runId };
       const seconds = summary.durationMs / 1000;
@@ -36,6 +36,8 @@ export function createRunTelemetry(meterOf: () => Meter = () => metrics.getMeter
       i.runThrottled.record(summary.throttled, attributes);
       i.runRetries.record(summary.retries, attributes);
       i.runRequests.record(summary.requests, attributes);
+      for (const [code, count] of Object.entries(failuresByCode))
+        i.failures.add(count, { ...attributes, code });
     },
     onClientEvent(event) {
       const i = use();
@@ -66,6 +68,9 @@ function createInstruments(meter: Meter) {
   return {
     rows: meter.createCounter('dvpipe.run.rows', { description: 'Rows of ended runs, by outcome' }),
     duration: meter.createHistogram('dvpipe.run.duration', { unit: 's', description: 'Run duration' }),
+    failures: meter.createCounter('dvpipe.run.failures', {
+      description: 'Failed rows of ended runs, by code',
+    }),
     rate: meter.createHistogram('dvpipe.run.rows_per_second', { description: 'Rows per second of a run' }),
     runRequests: meter.createHistogram('dvpipe.run.requests', { description: 'Dataverse requests of a run' }),
     runRetries: meter.createHistogram('dvpipe.run.retries', { description: 'Retries of a run' }),

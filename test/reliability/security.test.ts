@@ -16,6 +16,31 @@ import { loadSettings } from '../../src/config/settings.js';
 import { createDataverseClient, emulatorTokenProvider, isLoopbackUrl } from '../../src/dataverse/index.js';
 import type { Logger } from '../../src/logging.js';
 import { drainConcurrently } from './helpers.js';
+import { metrics } from '@opentelemetry/api';
+import { logs } from '@opentelemetry/api-logs';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { RUN_ID, withTelemetry } from '../../src/telemetry/run-telemetry.js';
+
+/** Failed rows per code, counted from the run's errors.csv. */
+async function failuresByCodeIn(stack: Stack, runId: string): Promise<Record<string, number>> {
+  for await (const path of stack.runtime.results.list('')) {
+    if (!path.endsWith(`${runId}/errors.csv`)) continue;
+    const rows = parse((await stack.runtime.results.get(path))!, { bom: true, columns: true }) as Record<
+      string,
+      string
+    >[];
+    const counts: Record<string, number> = {};
+    for (const row of rows) counts[row.code!] = (counts[row.code!] ?? 0) + 1;
+    return counts;
+  }
+  throw new Error(`No errors.csv for ${runId}`);
+}
+
+class CollectingReader extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
 
 /** A logger that keeps every line as the host would print it: message plus JSON properties. */
 function capturingLogger(): Logger & { lines: string[] } {
@@ -73,13 +98,18 @@ describe('secrets and personal data stay out of logs; links cannot steer the tok
     return stringify(rows);
   }
 
-  async function importWith(runtime: Runtime, name: string): Promise<string[]> {
-    const log = capturingLogger();
+  async function importWith(
+    runtime: Runtime,
+    name: string,
+    wrap: (log: Logger) => Logger = (log) => log,
+  ): Promise<string[]> {
+    const lines = capturingLogger();
+    const log = wrap(lines);
     const event = await stack.dropFile('people', name, markedCsv(name.replace(/\W/g, '')));
     await onImportEvent(runtime, JSON.stringify(event), log);
     const drain = await drainConcurrently(stack, { runtime, log });
     expect(drain.summary?.rows).toMatchObject({ total: 34, failed: 4 });
-    return log.lines;
+    return lines.lines;
   }
 
   it('no token, key or connection string in any log line or result file of a run', async () => {
@@ -108,6 +138,53 @@ describe('secrets and personal data stay out of logs; links cannot steer the tok
     const loud = await importWith(debugging, 'loud.csv');
     await debugging.client.close();
     expect(loud.filter((line) => line.includes(CELL_MARKER)).length).toBeGreaterThan(0);
+  });
+
+  it('telemetry (metrics and log records) carries no cell value, token or key, and each record names its run', async () => {
+    const reader = new CollectingReader();
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+    const exporter = new InMemoryLogRecordExporter();
+    logs.setGlobalLoggerProvider(
+      new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] }),
+    );
+    const runtime = createRuntime(loadSettings(stack.env), stack.env);
+    try {
+      await importWith(runtime, 'telemetry.csv', (log) => withTelemetry(log));
+    } finally {
+      await runtime.client.close();
+    }
+    const records = exporter.getFinishedLogRecords();
+    expect(records.some((r) => r.body === 'Row failed')).toBe(true);
+    const runIds = new Set(records.map((r) => r.attributes[RUN_ID]));
+    expect(runIds.size).toBe(1);
+    expect([...runIds][0]).toMatch(/^r[0-9a-f]{24}$/);
+    const { resourceMetrics } = await reader.collect();
+    const exported = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
+    const rows = exported.find((m) => m.descriptor.name === 'dvpipe.run.rows');
+    expect(rows?.dataPoints.map((p) => [p.attributes.outcome, p.attributes[RUN_ID], p.value])).toEqual([
+      ['succeeded', [...runIds][0], 30],
+      ['failed', [...runIds][0], 4],
+    ]);
+    const failures = exported.find((m) => m.descriptor.name === 'dvpipe.run.failures');
+    expect(Object.fromEntries(failures?.dataPoints.map((p) => [p.attributes.code, p.value]) ?? [])).toEqual(
+      await failuresByCodeIn(stack, [...runIds][0] as string),
+    );
+    expect(
+      exported.find((m) => m.descriptor.name === 'dvpipe.dataverse.requests')?.dataPoints.length,
+    ).toBeGreaterThan(0);
+    const accountKey = /AccountKey=([^;]+)/.exec(stack.azurite.connectionString)?.[1] ?? '';
+    const haystack = JSON.stringify([records.map((r) => [r.body, r.attributes]), exported]);
+    expect(haystack).not.toContain(CELL_MARKER);
+    expect(haystack).not.toContain(`emulator:${TOKEN_USER}`);
+    expect(haystack).not.toMatch(/Bearer\s/i);
+    expect(haystack).not.toContain(accountKey);
+    // report.html follows the same rule as the logs (errors.csv beside it keeps the cells, by contract).
+    const reports = (await allBlobText(stack)).filter((text) =>
+      text.split('\n', 1)[0]!.endsWith('telemetry.csv/' + [...runIds][0] + '/report.html'),
+    );
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toContain('StringTooLong');
+    expect(reports[0]).not.toContain(CELL_MARKER);
   });
 
   describe('a link in an answer (nextLink, a stored deltaLink) never takes the token to another origin', () => {
