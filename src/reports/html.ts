@@ -86,6 +86,9 @@ export function renderImportReportHtml(report: ImportReport, links: ReportLinks)
     ['Deleted', rows.deleted],
     ['Unchanged', rows.unchanged],
     ['Superseded', rows.superseded],
+    // Association runs only: their counts are absent elsewhere.
+    ...(rows.associated ? [['Associated', rows.associated] as [string, number]] : []),
+    ...(rows.disassociated ? [['Disassociated', rows.disassociated] as [string, number]] : []),
     ['Duration', seconds(summary.durationMs)],
     ['Rows per second', rate],
     ['Requests', summary.requests],
@@ -159,6 +162,7 @@ ${summary.dryRun ? ' <strong>dry run: nothing was written</strong>' : ''}
 ${error}
 <h2>Summary</h2>
 ${dataTable([], summaryRows).replace('<table>', '<table id="summary">')}
+${forecastSection(summary)}
 <h2>Result files</h2><ul id="files">${fileLinks}</ul>
 <h2>Over time</h2>
 ${charts.join('\n')}
@@ -168,6 +172,30 @@ ${failures}
 ${details(`${number(report.chunks.length)} chunks`, dataTable(['chunk', 'rows', 's', 'requests', '429s'], report.chunks))}
 </body></html>
 `;
+}
+
+/** The forecast (from the table's documented costs) beside what the run did, when the summary has one. */
+function forecastSection(summary: ImportReport['summary']): string {
+  const f = summary.forecast;
+  if (!f) return '';
+  const who = `${f.identities} ${f.identities === 1 ? 'identity' : 'identities'}`;
+  const rows: [string, string | number, string | number][] = [
+    [
+      'Duration',
+      `${f.durationSeconds.toFixed(1)} s at the limits (${f.binding} binds)`,
+      f.actual ? `${f.actual.durationSeconds.toFixed(1)} s` : '-',
+    ],
+    ['Requests', f.requests, f.actual ? f.actual.requests : '-'],
+    ['Dataverse execution time', `${Math.round(f.executionSeconds)} s`, '-'],
+    ['Power Platform requests (daily entitlement)', f.entitlementRequests, '-'],
+  ];
+  const pace = f.actual
+    ? `<p id="forecast-pace">The run went at ${Math.round(f.actual.speedOfLimits * 100)}% of the pace the limits allow.</p>`
+    : '';
+  return `<h2>Forecast and actual</h2>
+<p class="muted">Forecast for ${escapeHtml(who)} from the documented per-record costs (summary.json's forecast).</p>
+${dataTable(['', 'forecast', 'actual'], rows).replace('<table>', '<table id="forecast">')}
+${pace}`;
 }
 
 function details(summary: string, body: string): string {

@@ -7,6 +7,7 @@ import {
   MAX_POINTS,
 } from '../../../src/reports/import-report.js';
 import { renderImportReportHtml } from '../../../src/reports/html.js';
+import type { ForecastReport } from '../../../src/imports/forecast.js';
 import type { ChunkResult, RunManifest, RunSummary } from '../../../src/imports/types.js';
 
 describe('busyTime', () => {
@@ -188,5 +189,49 @@ describe('buildImportReport', () => {
       [4, 9, 1],
     ]);
     expect(built.inFlight).toEqual([]);
+  });
+});
+
+describe('the forecast in the report', () => {
+  it('sets the forecast beside what the run did, and leaves the section out without one', () => {
+    const forecast: ForecastReport = {
+      identities: 2,
+      requests: 4,
+      executionSeconds: 12.4,
+      durationSeconds: 2.5,
+      binding: 'execution-time',
+      entitlementRequests: 10,
+      perWindow: { executionShare: 0.01, requestShare: 0.001 },
+      actual: { durationSeconds: 5, requests: 3, speedOfLimits: 0.5 },
+    };
+    const built = buildImportReport({
+      manifest,
+      summary: { ...summary, forecast },
+      chunks: [chunk],
+      failures: { byCode: [], byColumn: [] },
+      cellValues: false,
+    });
+    const html = renderImportReportHtml(built, { files: [] });
+    const table = /<table id="forecast">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
+    const cells = [...table.matchAll(/<td>([^<]*)<\/td>/g)].map((m) => m[1]);
+    expect(cells).toEqual([
+      'Duration',
+      '2.5 s at the limits (execution-time binds)',
+      '5.0 s',
+      'Requests',
+      '4',
+      '3',
+      'Dataverse execution time',
+      '12 s',
+      '-',
+      'Power Platform requests (daily entitlement)',
+      '10',
+      '-',
+    ]);
+    expect(html).toContain('Forecast for 2 identities');
+    expect(html).toContain('at 50% of the pace the limits allow');
+    expect(renderImportReportHtml(report({ byCode: [], byColumn: [] }, false), { files: [] })).not.toContain(
+      'id="forecast"',
+    );
   });
 });
