@@ -1,25 +1,19 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BlobServiceClient } from '@azure/storage-blob';
-import { type ContainerClient } from '@azure/storage-blob';
+import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
-import { createAppStorage, startAzurite, type RunningAzurite } from '../../dev/azurite.js';
-import { startLocalHost, type RunningLocalHost } from '../../dev/host.js';
-import { packageRoot } from '../../src/app/package-root.js';
+import type { RunningEmulator } from '../../emulator/index.js';
+import { type RunningAzurite } from '../../dev/azurite.js';
+import type { RunningLocalHost } from '../../dev/host.js';
+import { startLocalApp, type LocalApp } from '../helpers/local-app.js';
 import { names } from '../../src/app/runtime.js';
 import { planRun } from '../../src/imports/plan.js';
-import { readRunStatus } from '../../src/imports/status.js';
-import { blobRunId } from '../helpers/run-ids.js';
-import type { RunSummary } from '../../src/imports/types.js';
-import { BlobObjectStore } from '../../src/storage/blob-store.js';
+import type { BlobObjectStore } from '../../src/storage/blob-store.js';
 import { encodeQueueMessage } from '../../src/storage/queue.js';
 
 // The compiled app, loaded by the local host exactly as Azure's Node worker loads package.json "main".
-const root = packageRoot();
 
 describe('the Functions app on the local host (Azurite + emulator)', () => {
+  let app: LocalApp;
   let azurite: RunningAzurite;
   let emulator: RunningEmulator;
   let host: RunningLocalHost;
@@ -28,69 +22,16 @@ describe('the Functions app on the local host (Azurite + emulator)', () => {
   let results: BlobObjectStore;
 
   beforeAll(async () => {
-    if (!existsSync(join(root, 'dist', 'functions', 'importBlob.js'))) {
-      throw new Error('dist/ is missing: run `npm run build` first (npm ci runs it through "prepare")');
-    }
-    [azurite, emulator] = await Promise.all([startAzurite(), startEmulator({ profile: 'fast' })]);
-    ({ blobs } = await createAppStorage(azurite.connectionString));
-    runs = new BlobObjectStore(blobs.getContainerClient(names.runs));
-    results = new BlobObjectStore(blobs.getContainerClient(names.results));
-    host = await startLocalHost({
-      appRoot: root,
-      httpPort: 0,
-      settings: {
-        FUNCTIONS_WORKER_RUNTIME: 'node',
-        AzureWebJobsStorage: azurite.connectionString,
-        Storage: azurite.connectionString,
-        DATAVERSE_URL: emulator.url,
-        IMPORT_CHUNK_SIZE: '400',
-        NIGHTLY_EXTRACT_SCHEDULE: '0 0 2 * * *',
-        RECONCILE_SCHEDULE: '0 0 0 1 1 *',
-      },
-      eventGrid: {
-        container: names.incoming,
-        queue: names.importEvents,
-        includeExisting: false,
-        pollIntervalMs: 200,
-      },
-      // Fail fast in tests: two attempts, no wait between them.
-      hostJson: {
-        version: '2.0',
-        extensions: {
-          queues: {
-            maxPollingInterval: '00:00:00.200',
-            visibilityTimeout: '00:00:00',
-            maxDequeueCount: 2,
-            batchSize: 4,
-            newBatchThreshold: 2,
-          },
-        },
-      },
-      log: () => {},
-    });
+    app = await startLocalApp({ IMPORT_CHUNK_SIZE: '400' });
+    ({ azurite, emulator, host, blobs, runs, results } = app);
   });
 
   afterAll(async () => {
-    await host?.stop();
-    await emulator?.close();
-    await azurite?.stop();
+    await app?.stop();
   });
 
-  async function waitForSummary(runId: string, timeoutMs = 60_000): Promise<RunSummary> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const status = await readRunStatus(runs, results, runId);
-      if (status?.summary) return status.summary;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`run ${runId} did not finish within ${timeoutMs} ms`);
-  }
-
-  async function drop(container: ContainerClient, name: string, body: string): Promise<string> {
-    const blob = container.getBlockBlobClient(name);
-    const uploaded = await blob.upload(body, Buffer.byteLength(body));
-    return blobRunId(blob.url, uploaded.etag ?? '', emulator.url);
-  }
+  const waitForSummary = (runId: string, timeoutMs?: number) => app.waitForSummary(runId, timeoutMs);
+  const drop = (container: ContainerClient, name: string, body: string) => app.drop(container, name, body);
 
   it('a dropped file ends with a summary with the right counts, and runStatus reports it behind the function key', async () => {
     const incoming = blobs.getContainerClient(names.incoming);

@@ -1,108 +1,32 @@
 // Issue 20's import operations through the Functions app on the local host (Azurite + emulator), the
 // way Azure runs them: a job in the `jobs` container, a file dropped in incoming/, Event Grid's event,
 // queue-triggered chunk workers, results in the results container.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
-import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
-import { startAzurite, type RunningAzurite } from '../../dev/azurite.js';
-import { startLocalHost, type RunningLocalHost } from '../../dev/host.js';
-import { packageRoot } from '../../src/app/package-root.js';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import { type RunningEmulator } from '../../emulator/index.js';
+import { startLocalApp, type LocalApp } from '../helpers/local-app.js';
 import { names } from '../../src/app/runtime.js';
-import { readRunStatus } from '../../src/imports/status.js';
-import { blobRunId } from '../helpers/run-ids.js';
 import type { RunSummary } from '../../src/imports/types.js';
-import { BlobObjectStore } from '../../src/storage/blob-store.js';
-
-const root = packageRoot();
+import type { BlobObjectStore } from '../../src/storage/blob-store.js';
 
 describe('issue 20 operations on the local Functions host', () => {
-  let azurite: RunningAzurite;
+  let app: LocalApp;
   let emulator: RunningEmulator;
-  let host: RunningLocalHost;
   let blobs: BlobServiceClient;
-  let runs: BlobObjectStore;
   let results: BlobObjectStore;
 
   beforeAll(async () => {
-    if (!existsSync(join(root, 'dist', 'functions', 'importBlob.js'))) {
-      throw new Error('dist/ is missing: run `npm run build` first (npm ci runs it through "prepare")');
-    }
-    [azurite, emulator] = await Promise.all([startAzurite(), startEmulator({ profile: 'fast' })]);
-    blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-    const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
-    for (const name of [names.incoming, names.runs, names.results, names.extracts, names.jobs]) {
-      await blobs.getContainerClient(name).createIfNotExists();
-    }
-    for (const name of [names.importEvents, names.importChunks])
-      await queues.getQueueClient(name).createIfNotExists();
-    runs = new BlobObjectStore(blobs.getContainerClient(names.runs));
-    results = new BlobObjectStore(blobs.getContainerClient(names.results));
-    host = await startLocalHost({
-      appRoot: root,
-      httpPort: 0,
-      settings: {
-        FUNCTIONS_WORKER_RUNTIME: 'node',
-        AzureWebJobsStorage: azurite.connectionString,
-        Storage: azurite.connectionString,
-        DATAVERSE_URL: emulator.url,
-        IMPORT_CHUNK_SIZE: '200',
-        NIGHTLY_EXTRACT_SCHEDULE: '0 0 2 1 1 *',
-        RECONCILE_SCHEDULE: '0 0 0 1 1 *',
-      },
-      eventGrid: {
-        container: names.incoming,
-        queue: names.importEvents,
-        includeExisting: false,
-        pollIntervalMs: 200,
-      },
-      hostJson: {
-        version: '2.0',
-        extensions: {
-          queues: {
-            maxPollingInterval: '00:00:00.200',
-            visibilityTimeout: '00:00:00',
-            maxDequeueCount: 2,
-            batchSize: 4,
-            newBatchThreshold: 2,
-          },
-        },
-      },
-      log: () => {},
-    });
+    app = await startLocalApp({ IMPORT_CHUNK_SIZE: '200' });
+    ({ emulator, blobs, results } = app);
   });
 
   afterAll(async () => {
-    await host?.stop();
-    await emulator?.close();
-    await azurite?.stop();
+    await app?.stop();
   });
 
-  async function waitForSummary(runId: string, timeoutMs = 60_000): Promise<RunSummary> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const status = await readRunStatus(runs, results, runId);
-      if (status?.summary) return status.summary;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`run ${runId} did not finish within ${timeoutMs} ms`);
-  }
-
-  async function putJob(job: Record<string, unknown>): Promise<void> {
-    const body = JSON.stringify(job);
-    await blobs
-      .getContainerClient(names.jobs)
-      .getBlockBlobClient(`${String(job.name)}.json`)
-      .upload(body, body.length);
-  }
-
-  async function drop(name: string, body: string): Promise<string> {
-    const blob = blobs.getContainerClient(names.incoming).getBlockBlobClient(name);
-    const uploaded = await blob.upload(body, Buffer.byteLength(body));
-    return blobRunId(blob.url, uploaded.etag ?? '', emulator.url);
-  }
+  const waitForSummary = (runId: string, timeoutMs?: number) => app.waitForSummary(runId, timeoutMs);
+  const putJob = (job: Record<string, unknown>) => app.putJob(job);
+  const drop = (name: string, body: string) => app.drop(blobs.getContainerClient(names.incoming), name, body);
 
   async function errorsOf(summary: RunSummary): Promise<string> {
     const body = await results.get(summary.errorsFile);
