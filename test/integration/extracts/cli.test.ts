@@ -1,12 +1,11 @@
 // `dvpipe extract --job --url --out` (DESIGN.md contract): writes the extract to a local file, exit 0.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
+import { dvpipe } from '../../helpers/cli.js';
 
 let emu: RunningEmulator;
 let dir: string;
@@ -20,19 +19,6 @@ afterAll(async () => {
   await emu.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function dvpipe(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/dvpipe.js', ...args], {
-    env: { ...process.env, DVPIPE_FROM_SOURCE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
 
 describe('dvpipe extract', () => {
   it('writes the CSV and its manifest to --out, exit 0; a second incremental run holds only changes', async () => {

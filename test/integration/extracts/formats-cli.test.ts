@@ -2,9 +2,7 @@
 // lookups' names, owners, with the lookup's table) read in the same requests as the values, in the CSV;
 // and Parquet output with typed columns, several row groups, read back by an independent reader (DuckDB)
 // and compared field by field with what the emulator holds.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +10,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
+import { dvpipe } from '../../helpers/cli.js';
 
 const ROWS = 2_600;
 const TEAM_ID = '6d1f8c3e-0b7a-4c55-9f0e-2a3c5d7e9f10'; // the default schema's "Default Team"
@@ -136,19 +135,6 @@ afterAll(async () => {
   await emu?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function dvpipe(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/dvpipe.js', ...args], {
-    env: { ...process.env, DVPIPE_FROM_SOURCE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
 
 async function jobFile(name: string, job: Record<string, unknown>): Promise<string> {
   const file = join(dir, `${name}.json`);

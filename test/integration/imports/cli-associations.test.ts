@@ -2,33 +2,13 @@
 // (marketing list name, contact email) pairs links contacts to lists through listcontact_association,
 // in $batch requests; a re-run finds the links in place and reports them unchanged, not failed; a pair
 // naming a missing record fails that row only, naming its column and value.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
-
-interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function dvpipe(args: readonly string[]): Promise<Ran> {
-  const child = spawn(process.execPath, ['bin/dvpipe.js', ...args], {
-    env: { ...process.env, DVPIPE_FROM_SOURCE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+import { dvpipe } from '../../helpers/cli.js';
 
 const associateJob = {
   name: 'list-members',

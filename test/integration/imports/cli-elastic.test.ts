@@ -1,25 +1,13 @@
 // `dvpipe import` into an elastic table (issue 20): a bulk message succeeds record by record, so one
 // bad record does not fail its 99 neighbours, and the client sends Learn's recommended 100 records per
 // request. The emulator models the elastic table's partial-success answer (reference §7, §13).
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
-
-async function dvpipe(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/dvpipe.js', ...args], {
-    env: { ...process.env, DVPIPE_FROM_SOURCE: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stderr };
-}
+import { dvpipe } from '../../helpers/cli.js';
 
 const guid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 

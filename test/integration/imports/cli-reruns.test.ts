@@ -1,33 +1,13 @@
 // `dvpipe import` run again, as users do (DESIGN.md "Run identity"): a dry run never blocks the real
 // run, another environment is another run, and a plain re-run of a finished run says so, writes nothing
 // and leaves the newer result files alone (issue 16, defects 2, 3 and 4; issue 19, item 8).
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
-
-interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function dvpipe(args: readonly string[]): Promise<Ran> {
-  const child = spawn(process.execPath, ['bin/dvpipe.js', ...args], {
-    env: { ...process.env, DVPIPE_FROM_SOURCE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+import { dvpipe } from '../../helpers/cli.js';
 
 const job = {
   name: 'people',

@@ -1,7 +1,5 @@
 // Issue 20, import: bypass business logic, duplicate detection, impersonation and owners, each through
 // `dvpipe import` against the emulator, as a user runs them.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,25 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
 import { stableGuid } from '../../../emulator/model.js';
-
-interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function dvpipe(args: readonly string[]): Promise<Ran> {
-  const child = spawn(process.execPath, ['bin/dvpipe.js', ...args], {
-    env: { ...process.env, DVPIPE_FROM_SOURCE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+import { dvpipe } from '../../helpers/cli.js';
 
 const ADA_OBJECT_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const CALLER = stableGuid('systemuser:dvpipe');
