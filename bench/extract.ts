@@ -16,7 +16,7 @@
 // Why the time scale is above 1 by default: reads are cheap for Dataverse, so the read ceiling is
 // high (52 requests in flight); scaled down, it would exceed what one client core can parse and
 // write, and the run would measure this machine's CPU instead of the strategies.
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -26,7 +26,7 @@ import type { CeilingAnswer, EmulatorStats } from '../emulator/index.js';
 import { renderProgressChart, sampled } from './lib/progress-chart.js';
 import { quietly } from './lib/quiet.js';
 import { selectedColumnCount } from './lib/extract-columns.js';
-import type { HostRequest } from './lib/extract-emulator.js';
+import { startExtractHost } from './lib/extract-host.js';
 import type { WorkerResult } from './lib/extract-worker.js';
 
 const { values } = parseArgs({
@@ -48,34 +48,6 @@ const partitions = Number(values.partitions);
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const tsxArgs = ['--import', 'tsx'];
-
-type HostCall = HostRequest extends infer R ? (R extends HostRequest ? Omit<R, 'id'> : never) : never;
-
-/** The emulator host child, with request/response over IPC. */
-async function startHost() {
-  const child = fork(here('./lib/extract-emulator.ts'), [], {
-    execArgv: tsxArgs,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const pending = new Map<number, (value: unknown) => void>();
-  let ready: (value: unknown) => void = () => {};
-  const started = new Promise((resolve) => (ready = resolve));
-  child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
-    if (m.error) throw new Error(`emulator host: ${m.error}`);
-    if (m.id === 0) return ready(m.result);
-    pending.get(m.id)?.(m.result);
-    pending.delete(m.id);
-  });
-  const { url } = (await started) as { url: string };
-  let next = 1;
-  const call = <T>(message: HostCall): Promise<T> =>
-    new Promise<T>((resolve) => {
-      const id = next++;
-      pending.set(id, resolve as (value: unknown) => void);
-      child.send({ ...message, id });
-    });
-  return { url, call, child };
-}
 
 async function runWorker(
   strategy: string,
@@ -104,7 +76,7 @@ async function runWorker(
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as WorkerResult;
 }
 
-const host = await startHost();
+const host = await startExtractHost();
 const log = (text: string) => process.stderr.write(`${text}\n`);
 try {
   log(`seeding ${rows} contacts ...`);

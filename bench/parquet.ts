@@ -6,7 +6,7 @@
 // Prints JSON.
 //
 //   npx tsx bench/parquet.ts [--rows 1000000] [--partitions 8] [--heap-mb none,128] [--out file]
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { selectedColumnCount } from './lib/extract-columns.js';
 import type { WorkerResult } from './lib/extract-worker.js';
+import { startExtractHost } from './lib/extract-host.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,32 +31,6 @@ const heaps = values['heap-mb'].split(',').map((h) => (h === 'none' ? undefined 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const tsxArgs = ['--import', 'tsx'];
 const log = (text: string) => process.stderr.write(`${text}\n`);
-
-/** The emulator host of bench/extract.ts (seeding over IPC), left on its fast profile. */
-async function startHost() {
-  const child = fork(here('./lib/extract-emulator.ts'), [], {
-    execArgv: tsxArgs,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const pending = new Map<number, (value: unknown) => void>();
-  let ready: (value: unknown) => void = () => {};
-  const started = new Promise((resolve) => (ready = resolve));
-  child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
-    if (m.error) throw new Error(`emulator host: ${m.error}`);
-    if (m.id === 0) return ready(m.result);
-    pending.get(m.id)?.(m.result);
-    pending.delete(m.id);
-  });
-  const { url } = (await started) as { url: string };
-  let next = 1;
-  const call = <T>(message: { type: 'seed'; rows: number } | { type: 'close' }): Promise<T> =>
-    new Promise<T>((resolve) => {
-      const id = next++;
-      pending.set(id, resolve as (value: unknown) => void);
-      child.send({ ...message, id });
-    });
-  return { url, call };
-}
 
 async function runWorker(format: string, url: string, user: string, heapMb?: number): Promise<WorkerResult> {
   const child = spawn(
@@ -79,7 +54,7 @@ async function runWorker(format: string, url: string, user: string, heapMb?: num
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as WorkerResult;
 }
 
-const host = await startHost();
+const host = await startExtractHost();
 try {
   log(`seeding ${rows} contacts ...`);
   await host.call({ type: 'seed', rows });
