@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { createDataverseClient, emulatorTokenProvider, type RecordTarget } from '../src/dataverse/index.js';
+import { upsertForWindow } from './lib/write-window.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,16 +62,8 @@ async function governorRun(emu: RunningEmulator, runSeconds: number, run: number
       if (e.type === 'records' && performance.now() <= deadline) done += e.succeeded;
     },
   });
-  const abort = new AbortController();
   deadline = performance.now() + runSeconds * 1000;
-  let writtenAtDeadline = 0;
-  const timer = setTimeout(() => {
-    // What the service committed inside the window, acknowledged or still on its way back.
-    writtenAtDeadline = emu.store.count('contact');
-    abort.abort(new Error('bench window over'));
-  }, runSeconds * 1000);
-  await client.upsertMultiple('contact', records, { signal: abort.signal }).catch(() => undefined);
-  clearTimeout(timer);
+  const writtenAtDeadline = await upsertForWindow(client, emu, records, runSeconds);
   const m = client.metrics();
   await client.close();
   // How much of the execution-time budget the run spent: what the emulator charged against the ceiling's budget.

@@ -18,6 +18,7 @@
 import { parseArgs } from 'node:util';
 import { startEmulator, type EmulatorSettings, type RunningEmulator } from '../emulator/index.js';
 import { createDataverseClient, emulatorTokenProvider } from '../src/dataverse/index.js';
+import { upsertForWindow } from './lib/write-window.js';
 
 const { values } = parseArgs({
   options: {
@@ -66,15 +67,7 @@ async function governorRun(emu: RunningEmulator, spec: RunSpec, runSeconds: numb
     maxConcurrency,
     bulkSize: batchSize,
   });
-  const abort = new AbortController();
-  let written = 0;
-  const timer = setTimeout(() => {
-    // What the service committed inside the window, acknowledged or still on its way back.
-    written = emu.store.count('contact');
-    abort.abort(new Error('bench window over'));
-  }, runSeconds * 1000);
-  await client.upsertMultiple('contact', records, { signal: abort.signal }).catch(() => undefined);
-  clearTimeout(timer);
+  const written = await upsertForWindow(client, emu, records, runSeconds);
   const m = client.metrics();
   await client.close();
   const usage = emu.stats().users.find((u) => u.user === user);
