@@ -69,6 +69,11 @@ export interface PreflightProblem {
   readonly message: string;
 }
 
+/** A preflight's answer as one shape: a plain reason is a job that does not fit its table. */
+function asProblem(problem: PreflightProblem | string | undefined): PreflightProblem | undefined {
+  return typeof problem === 'string' ? { code: 'JobDoesNotFitTable', message: problem } : problem;
+}
+
 /** Plans a run for one input version. Safe to call again for the same input: it resumes. */
 export async function startImport(deps: ImportDeps, request: StartRequest): Promise<StartResult> {
   const clock = deps.clock ?? (() => new Date());
@@ -104,12 +109,12 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
   }
   // The preflight's metadata reads run while the file is read (they count in the run's summary). The
   // plan commits nothing until it has passed, so a job that does not fit still rejects the file whole.
-  const preflight = deps.measure(async () => deps.preflight?.(job));
+  const preflight = deps.measure(async () => asProblem(await deps.preflight?.(job)));
   // Awaited below; until then a failure must not count as unhandled.
   preflight.catch(() => undefined);
   const afterPreflight = async (): Promise<RequestCounters & { trace?: RequestTrace }> => {
     const { value: problem, counters, trace } = await preflight;
-    if (problem) throw new PreflightFailure(typeof problem === 'string' ? problem : problem.message);
+    if (problem) throw new PreflightFailure(problem.message);
     return { ...counters, ...(trace ? { trace } : {}) };
   };
   const source = `${input.job}/${input.name}`;
@@ -163,9 +168,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
     if (problem) {
       // What the read left behind (chunks, no manifest) is of no use.
       for await (const name of deps.runs.list(`${runId}/`)) await deps.runs.delete(name);
-      return typeof problem === 'string'
-        ? reject('JobDoesNotFitTable', problem)
-        : reject(problem.code, problem.message);
+      return reject(problem.code, problem.message);
     }
     if (isCsvFileError(error)) return reject(error.code, error.message);
     throw error;
