@@ -45,6 +45,7 @@ export async function onExtractTrigger(
         job: outcome.job,
         rows: outcome.manifest.rows,
         path: `${names.extracts}/${outcome.manifestPath}`,
+        ...(outcome.reportPath ? { report: `${names.extracts}/${outcome.reportPath}` } : {}),
       });
     }
   }

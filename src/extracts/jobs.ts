@@ -21,6 +21,7 @@ export type JobOutcome =
       readonly ok: true;
       readonly manifest: ExtractManifest;
       readonly manifestPath: string;
+      readonly reportPath?: string;
     }
   | { readonly job: string; readonly ok: false; readonly error: string; readonly code?: string };
 

@@ -61,3 +61,8 @@ export function deletesPathOf(csvPath: string): string {
 export function statePathOf(job: string): string {
   return `extract-state/${job}.json`;
 }
+
+/** The run's report.html beside its file: `a/b/x.csv` -> `a/b/x.report.html` (runs can share a folder). */
+export function reportPathOf(csvPath: string): string {
+  return `${base(csvPath)}.report.html`;
+}

@@ -22,12 +22,27 @@ import type { ContentDigest, StagedObject, StagedSink } from '../storage/staged-
 import type { ExtractFormat } from '../config/job.js';
 import { BlockIds, defaultBlockBytes, stageHeader, stageRecords, type CsvFormat } from './blocks.js';
 import { fieldTypeName, planColumns, type ColumnPlan } from './columns.js';
-import { ExtractError } from './errors.js';
+import { ExtractError, isExtractError } from './errors.js';
 import { deltaTokenOf, type ExtractManifest, type ExtractMode, type ExtractTrigger } from './manifest.js';
 import { openCsvOutput, type ExtractOutput } from './output.js';
 import { openParquetOutput } from './parquet.js';
 import { andFilters, planPartitions, type PartitionPlan } from './partitions.js';
-import { compactTimestamp, deletesPathOf, manifestPathOf, renderPath, withExtension } from './paths.js';
+import {
+  compactTimestamp,
+  deletesPathOf,
+  manifestPathOf,
+  renderPath,
+  reportPathOf,
+  withExtension,
+} from './paths.js';
+import {
+  buildExtractReport,
+  describeRange,
+  factsOfManifest,
+  type ExtractRunFacts,
+} from '../reports/extract-report.js';
+import { renderExtractReportHtml } from '../reports/extract-html.js';
+import { TimelineRecorder } from './timeline.js';
 import { readState, signatureOf, writeState, type ExtractState } from './state.js';
 import { rowVersionColumn, watermarkFilter, WatermarkTracker } from './watermark.js';
 
@@ -70,6 +85,8 @@ export interface ExtractOptions {
 export interface ExtractResult {
   readonly manifest: ExtractManifest;
   readonly manifestPath: string;
+  /** The run's report.html beside the file, or undefined if it could not be written (it never fails a run). */
+  readonly reportPath?: string;
 }
 
 interface ReadOutcome {
@@ -90,6 +107,11 @@ export async function runExtract(
   const runId = options.runId ?? `${job.name}-${compactTimestamp(now)}-${randomUUID().slice(0, 8)}`;
   const before = deps.client.metrics();
   const incremental = job.incremental;
+  const timeline = new TimelineRecorder(
+    () => clock.now(),
+    startedMs,
+    () => deps.client.metrics(),
+  );
 
   if (incremental?.mode === 'changeTracking' && job.filter) {
     throw new ExtractError(
@@ -158,6 +180,21 @@ export async function runExtract(
   let watermarkFrom: string | undefined;
   let tracker: WatermarkTracker | undefined;
   let deltaUsed: string | undefined;
+  const writeReport = async (facts: ExtractRunFacts): Promise<string | undefined> => {
+    const reportPath = reportPathOf(path);
+    try {
+      const html = renderExtractReportHtml(buildExtractReport(facts, timeline.snapshot()));
+      await deps.sink.put(reportPath, html, 'text/html; charset=utf-8');
+      return reportPath;
+    } catch (error) {
+      log.warn('The extract report could not be written', {
+        job: job.name,
+        runId,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      return undefined;
+    }
+  };
 
   try {
     output = await openOutput();
@@ -185,7 +222,8 @@ export async function runExtract(
           await output.abort();
           await deletes?.reset();
           output = await openOutput();
-          outcome = await readTrackedFull();
+          // A part of its own in the timeline, so the report shows the failed delta read and the re-read.
+          outcome = await readTrackedFull(2, 'whole table (the delta token had expired)');
         }
       } else {
         outcome = await readTrackedFull();
@@ -217,6 +255,30 @@ export async function runExtract(
   } catch (error) {
     await output?.abort().catch(() => {});
     await deletes?.abort().catch(() => {});
+    const failedMs = clock.now();
+    const counters = metricsDelta(before, deps.client.metrics());
+    await writeReport({
+      job: job.name,
+      table: job.table,
+      runId,
+      trigger: options.trigger ?? 'cli',
+      status: 'failed',
+      mode,
+      ...(fullReason && mode === 'full' ? { fullReason } : {}),
+      format: outputFormat,
+      path,
+      rows: rowsSoFar,
+      deletedRows: 0,
+      partitions: partitionCount,
+      startedAt: new Date(startedMs).toISOString(),
+      finishedAt: new Date(failedMs).toISOString(),
+      durationMs: failedMs - startedMs,
+      ...counters,
+      error: {
+        code: isExtractError(error) || isDataverseError(error) ? error.code : 'Error',
+        message: error instanceof Error ? error.message : String(error),
+      },
+    });
     throw error;
   }
 
@@ -274,6 +336,8 @@ export async function runExtract(
   };
   const manifestPath = manifestPathOf(path);
   await deps.sink.put(manifestPath, JSON.stringify(manifest, null, 2), 'application/json');
+  // After the manifest (the completion marker), from its own numbers.
+  const reportPath = await writeReport(factsOfManifest(manifest, manifestPath));
 
   if (incremental) {
     await writeState(deps.state, {
@@ -294,7 +358,7 @@ export async function runExtract(
     path: `${deps.sink.location}${path}`,
     durationMs: manifest.durationMs,
   });
-  return { manifest, manifestPath };
+  return { manifest, manifestPath, ...(reportPath ? { reportPath } : {}) };
 
   async function readPartitions(partitions: PartitionPlan, filter: string | undefined, workers: number) {
     const out = current();
@@ -310,6 +374,7 @@ export async function runExtract(
     const counts = await pMap(
       handedOut(),
       async (partition) => {
+        timeline.partitionStarted(partition.index, describeRange(partition.filter));
         const result = deps.client.query(job.table, {
           select: plan.select,
           ...(andFilters(filter, partition.filter) ? { filter: andFilters(filter, partition.filter) } : {}),
@@ -317,7 +382,13 @@ export async function runExtract(
           formattedValues: job.output.formattedValues,
           lookupTargets: job.output.lookupTargets,
         });
-        const written = await out.write(partition.index, rowsOf(result, tracker));
+        const written = await out
+          .write(partition.index, rowsOf(result, tracker, partition.index))
+          .catch((error: unknown) => {
+            timeline.partitionEnded(partition.index, 'failed');
+            throw error;
+          });
+        timeline.partitionEnded(partition.index, 'read');
         partitions.done(partition, written);
         done += 1;
         progress(done, partitionCount);
@@ -328,8 +399,9 @@ export async function runExtract(
     return { rows: counts.reduce((a, b) => a + b, 0), deleted: 0 };
   }
 
-  async function readTrackedFull(): Promise<ReadOutcome> {
+  async function readTrackedFull(part = 1, range = 'whole table (change tracking)'): Promise<ReadOutcome> {
     mode = 'full';
+    timeline.partitionStarted(part, range);
     const result = deps.client.query(job.table, {
       select: plan.select,
       pageSize: job.pageSize,
@@ -337,7 +409,13 @@ export async function runExtract(
       lookupTargets: job.output.lookupTargets,
       trackChanges: true,
     });
-    const written = await current().write(1, rowsOf(result, undefined));
+    const written = await current()
+      .write(1, rowsOf(result, undefined, part))
+      .catch((error: unknown) => {
+        timeline.partitionEnded(part, 'failed');
+        throw error;
+      });
+    timeline.partitionEnded(part, 'read');
     progress(1, 1);
     if (!result.deltaLink) {
       throw new ExtractError('OutputFailed', `Dataverse returned no delta link for table "${job.table}"`);
@@ -346,11 +424,13 @@ export async function runExtract(
   }
 
   async function readChanges(result: QueryResult): Promise<ReadOutcome> {
+    timeline.partitionStarted(1, 'changes since the stored delta token');
     let deleted = 0;
     const seen = new Set<string>();
     const deletedIds: string[] = [];
     const changed = async function* (): AsyncGenerator<CsvCell[]> {
       for await (const page of result.pages()) {
+        const rowsBefore = rowsSoFar;
         for (const row of page) {
           if (isDeletedEntity(row)) {
             if (seen.has(row.id)) continue;
@@ -369,10 +449,17 @@ export async function runExtract(
           yield plan.cells(row);
         }
         if (deletes && deletedIds.length > 0) await deletes.add(deletedIds.splice(0));
+        timeline.pageRead(1, rowsSoFar - rowsBefore);
         progress(0, 1);
       }
     };
-    const written = await current().write(1, changed());
+    const written = await current()
+      .write(1, changed())
+      .catch((error: unknown) => {
+        timeline.partitionEnded(1, 'failed');
+        throw error;
+      });
+    timeline.partitionEnded(1, 'read');
     progress(1, 1);
     return {
       rows: written - (deletesMode === 'column' ? deleted : 0),
@@ -389,13 +476,18 @@ export async function runExtract(
   async function* rowsOf(
     result: QueryResult,
     watermark: WatermarkTracker | undefined,
+    part: number,
   ): AsyncGenerator<CsvCell[]> {
     for await (const page of result.pages()) {
+      // Counted here, not from rowsSoFar: other partitions add to that while this one yields.
+      let read = 0;
       for (const row of page as Row[]) {
         if (watermark && !watermark.accept(row)) continue;
         rowsSoFar += 1;
+        read += 1;
         yield plan.cells(row);
       }
+      timeline.pageRead(part, read);
       progress(0, partitionCount);
     }
   }

@@ -131,3 +131,113 @@ export function barsChart(
     height,
   );
 }
+
+/** Rows read from Dataverse over time (cumulative): an extract's progress. */
+export function rowsReadChart(points: readonly (readonly [number, number])[], seconds: number): string {
+  return renderSvg({
+    title: { text: 'Rows read over time', left: 'center', textStyle: { fontSize: 14 } },
+    legend: { top: 30 },
+    grid: { left: 80, right: 40, top: 72, bottom: 40 },
+    xAxis: timeAxis(seconds),
+    yAxis: { type: 'value', name: 'rows', minInterval: 1 },
+    series: [
+      {
+        name: 'Rows read',
+        type: 'line',
+        showSymbol: false,
+        color: palette.written,
+        data: points.map(([t, n]) => [t, n]),
+      },
+    ],
+  });
+}
+
+/**
+ * Partitions being read at once over time (each keeps one page request open, reading ahead), with
+ * each time slice that saw 429 answers marked by a triangle labelled with their number.
+ */
+export function readingChart(
+  reading: readonly (readonly [number, number])[],
+  throttles: readonly (readonly [number, number])[],
+  seconds: number,
+): string {
+  return renderSvg({
+    title: { text: 'Partitions being read (429s marked)', left: 'center', textStyle: { fontSize: 14 } },
+    legend: { top: 30 },
+    grid: { left: 70, right: 40, top: 72, bottom: 40 },
+    xAxis: timeAxis(seconds),
+    yAxis: { type: 'value', name: 'partitions', minInterval: 1 },
+    series: [
+      {
+        name: 'Reading',
+        type: 'line',
+        step: 'end',
+        showSymbol: false,
+        color: palette.inFlight,
+        data: reading.map(([t, n]) => [t, n]),
+      },
+      {
+        name: '429 Too Many Requests',
+        type: 'scatter',
+        symbol: 'triangle',
+        symbolSize: 9,
+        color: palette.throttled,
+        label: { show: true, position: 'top', formatter: (p: { value: unknown }) => labelOf(p.value) },
+        data: throttles.map(([t, n]) => [t, 0, n]),
+      },
+    ],
+  });
+}
+
+function labelOf(value: unknown): string {
+  return Array.isArray(value) ? String(value[2]) : '';
+}
+
+/**
+ * One bar per partition from when its read started to when it ended (a Gantt chart: an invisible bar
+ * up to the start, stacked under the visible one), labelled with its rows.
+ */
+export function partitionsChart(
+  partitions: readonly { label: string; startS: number; seconds: number; rows: number; failed: boolean }[],
+  seconds: number,
+): string {
+  const height = Math.max(160, 70 + partitions.length * 16);
+  return renderSvg(
+    {
+      title: {
+        text: 'Partitions: when each was read, and its rows',
+        left: 'center',
+        textStyle: { fontSize: 14 },
+      },
+      grid: { left: 60, right: 90, top: 40, bottom: 30 },
+      xAxis: { ...timeAxis(seconds) },
+      yAxis: { type: 'category', inverse: true, data: partitions.map((p) => p.label) },
+      series: [
+        {
+          name: 'waiting',
+          type: 'bar',
+          stack: 'time',
+          silent: true,
+          itemStyle: { color: 'transparent' },
+          data: partitions.map((p) => p.startS),
+        },
+        {
+          name: 'Reading',
+          type: 'bar',
+          stack: 'time',
+          color: palette.bar,
+          barMaxWidth: 12,
+          label: {
+            show: true,
+            position: 'right',
+            formatter: (p: { dataIndex: number }) => partitions[p.dataIndex]!.rows.toLocaleString('en-US'),
+          },
+          data: partitions.map((p) =>
+            p.failed ? { value: p.seconds, itemStyle: { color: palette.failed } } : p.seconds,
+          ),
+        },
+      ],
+    },
+    height,
+  );
+}

@@ -7,20 +7,24 @@ export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const number = (n: number) => n.toLocaleString('en-US');
-const seconds = (ms: number) => `${(ms / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 })} s`;
+export const number = (n: number) => n.toLocaleString('en-US');
+export const seconds = (ms: number) =>
+  `${(ms / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 })} s`;
 
 /**
  * ECharts names its SVG definitions `zr0-...` in every chart; several charts in one document would
  * share clip paths, so each chart gets its own prefix.
  */
-function figure(index: number, caption: string, svg: string, data: string): string {
+export function figure(index: number, caption: string, svg: string, data: string): string {
   const own = svg.replace(/zr\d+-/g, `chart${index}-`);
   return `<figure data-chart="${index}"><div role="img" aria-label="${escapeHtml(caption)}">${own}</div>
 <figcaption>${escapeHtml(caption)}</figcaption>${data}</figure>`;
 }
 
-function dataTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+export function dataTable(
+  headers: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+): string {
   const head = headers.length
     ? `<thead><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>`
     : '';
@@ -59,7 +63,7 @@ ${rows}
 </tbody></table>`;
 }
 
-const STYLE = `body{font-family:system-ui,sans-serif;margin:24px auto;max-width:960px;color:#222;padding:0 12px}
+export const STYLE = `body{font-family:system-ui,sans-serif;margin:24px auto;max-width:960px;color:#222;padding:0 12px}
 h1{font-size:1.4em;margin-bottom:4px}h2{font-size:1.15em;margin-top:32px;border-bottom:1px solid #ddd}
 .status{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600}
 .succeeded{background:#2e7d32}.completedWithErrors{background:#b26a00}.failed{background:#c62828}
@@ -198,6 +202,6 @@ ${dataTable(['', 'forecast', 'actual'], rows).replace('<table>', '<table id="for
 ${pace}`;
 }
 
-function details(summary: string, body: string): string {
+export function details(summary: string, body: string): string {
   return `<details><summary>${escapeHtml(summary)}</summary>${body}</details>`;
 }

@@ -73,7 +73,7 @@ export function registerExtractCommand(program: Command): void {
       });
       const bar = opts.progress && process.stderr.isTTY ? progressBar(job.name) : undefined;
       try {
-        const { manifest, manifestPath } = await runExtract(
+        const { manifest, manifestPath, reportPath } = await runExtract(
           {
             client,
             sink: new FileBlockSink(root),
@@ -99,7 +99,8 @@ export function registerExtractCommand(program: Command): void {
         process.stdout.write(
           `${count(manifest.rows)} ${manifest.rows === 1 ? 'row' : 'rows'}${deletions} (${manifest.mode}) written to ${shown(resolve(root, manifest.path))} ` +
             `in ${(manifest.durationMs / 1000).toFixed(1)} s: ${count(manifest.requests)} requests, ` +
-            `${count(manifest.throttled)} throttled (429).\nManifest: ${shown(resolve(root, manifestPath))}\n`,
+            `${count(manifest.throttled)} throttled (429).\nManifest: ${shown(resolve(root, manifestPath))}\n` +
+            (reportPath ? `Report: ${shown(resolve(root, reportPath))}\n` : ''),
         );
       } finally {
         bar?.stop();

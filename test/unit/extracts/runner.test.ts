@@ -67,6 +67,7 @@ describe('runExtract (fake client)', () => {
     expect((await readdir(join(dir, 'out', 'extracts/contacts/2026/02/03'))).sort()).toEqual([
       'contacts-20260203T040506Z.csv',
       'contacts-20260203T040506Z.manifest.json',
+      'contacts-20260203T040506Z.report.html',
     ]);
   });
 
