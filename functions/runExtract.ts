@@ -19,7 +19,15 @@ export async function runExtract(
   const outcome = outcomes[0];
   if (!outcome) return { status: 404, jsonBody: { error: `No extract job '${job}'` } };
   if (!outcome.ok) return { status: 500, jsonBody: { job, error: outcome.error } };
-  return { status: 200, jsonBody: { job, manifest: outcome.manifest, manifestPath: outcome.manifestPath } };
+  return {
+    status: 200,
+    jsonBody: {
+      job,
+      manifest: outcome.manifest,
+      manifestPath: outcome.manifestPath,
+      ...(outcome.reportPath ? { reportPath: outcome.reportPath } : {}),
+    },
+  };
 }
 
 app.http('runExtract', {

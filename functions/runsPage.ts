@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { Readable } from 'node:stream';
 import { getRuntime } from '../src/app/runtime.js';
-import { readResultFile, runsPageHtml } from '../src/app/runs-page-handler.js';
+import { readExtractFile, readResultFile, runsPageHtml } from '../src/app/runs-page-handler.js';
 
 /** The function key the request came with, for the page's links (none behind Entra sign-in). */
 function linkQuery(request: HttpRequest): string {
@@ -30,10 +30,27 @@ export async function resultFile(request: HttpRequest): Promise<HttpResponseInit
   };
 }
 
+/** GET /api/extract-files/{*path}: an extract run's report.html, manifest or output file. */
+export async function extractFile(request: HttpRequest): Promise<HttpResponseInit> {
+  const file = await readExtractFile(getRuntime(), request.params.path ?? '', linkQuery(request));
+  if (!file) return { status: 404, jsonBody: { error: 'No such extract file' } };
+  return {
+    status: 200,
+    body: Readable.toWeb(file.body) as ReadableStream<Uint8Array>,
+    headers: file.headers,
+  };
+}
+
 app.http('runsPage', { methods: ['GET'], route: 'runs', authLevel: 'function', handler: runsPage });
 app.http('resultFile', {
   methods: ['GET'],
   route: 'results/{*path}',
   authLevel: 'function',
   handler: resultFile,
+});
+app.http('extractFile', {
+  methods: ['GET'],
+  route: 'extract-files/{*path}',
+  authLevel: 'function',
+  handler: extractFile,
 });

@@ -4,7 +4,12 @@ import { resultFiles } from '../imports/paths.js';
 import { inputTags } from '../imports/reconcile.js';
 import { readRunStatus, type RunStatusView } from '../imports/status.js';
 import type { RunSummary } from '../imports/types.js';
+import { extractRunOfReport, type ExtractRunView } from '../reports/extract-html.js';
 import { renderRunsPage } from '../reports/runs-page.js';
+import type { ExtractManifest } from '../extracts/manifest.js';
+import { reportPathOf } from '../extracts/paths.js';
+import { BlobObjectStore } from '../storage/blob-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { ensureImportReport } from '../reports/write-report.js';
 import { silentLogger } from '../logging.js';
 import { getJson } from '../storage/object-store.js';
@@ -61,22 +66,115 @@ function viewOfSummary(summary: RunSummary): RunStatusView {
   };
 }
 
+const manifestSuffix = '.manifest.json';
+const reportSuffix = '.report.html';
+
+/**
+ * Extract runs in the extracts container: finished ones from their manifest (the completion marker),
+ * failed ones (a report and no manifest) from what their report says of itself.
+ */
+export async function recentExtractRuns(extracts: ObjectStore): Promise<ExtractRunView[]> {
+  const manifests = new Set<string>();
+  const reports = new Set<string>();
+  let listed = 0;
+  for await (const path of extracts.list('')) {
+    if (path.endsWith(manifestSuffix)) manifests.add(path);
+    else if (path.endsWith(reportSuffix)) reports.add(path);
+    else continue;
+    if ((listed += 1) > 2 * MAX_SUMMARIES) break;
+  }
+  const runs: ExtractRunView[] = [];
+  for (const manifestPath of manifests) {
+    const manifest = await getJson<ExtractManifest>(extracts, manifestPath);
+    if (!manifest) continue;
+    const reportPath = reportPathOf(manifest.path);
+    reports.delete(reportPath);
+    runs.push({
+      runId: manifest.runId,
+      job: manifest.job,
+      table: manifest.table,
+      status: 'succeeded',
+      mode: manifest.mode,
+      format: manifest.format,
+      startedAt: manifest.startedAt,
+      rows: manifest.rows,
+      durationMs: manifest.durationMs,
+      reportPath,
+      manifestPath,
+    });
+  }
+  for (const reportPath of reports) {
+    // A report beside no manifest: a run that failed (or one whose manifest is still being written).
+    if (manifests.has(reportPath.slice(0, -reportSuffix.length) + manifestSuffix)) continue;
+    const html = await extracts.get(reportPath);
+    const run = html ? extractRunOfReport(html.toString('utf8'), reportPath) : undefined;
+    if (run?.status === 'failed') runs.push(run);
+  }
+  return runs;
+}
+
 /** `GET /api/runs`: the page. `query` is what the request's links must carry (a function key). */
 export async function runsPageHtml(
   runtime: Pick<Runtime, 'containers' | 'runs' | 'results'>,
   linkQuery: string,
   now = new Date(),
 ): Promise<string> {
-  const runs = await recentRuns(runtime);
+  const [runs, extracts] = await Promise.all([
+    recentRuns(runtime),
+    recentExtractRuns(new BlobObjectStore(runtime.containers.extracts)),
+  ]);
   const prefixes = new Map(runs.map((run) => [run.view.runId, run.resultsPrefix]));
+  const encoded = (path: string) => path.split('/').map(encodeURIComponent).join('/');
   return renderRunsPage(
     runs.map((run) => run.view),
     {
       now,
-      fileHref: (runId, file) =>
-        `results/${(prefixes.get(runId) ?? '').split('/').map(encodeURIComponent).join('/')}${file}${linkQuery}`,
+      fileHref: (runId, file) => `results/${encoded(prefixes.get(runId) ?? '')}${file}${linkQuery}`,
+      extracts,
+      extractHref: (path) => `extract-files/${encoded(path)}${linkQuery}`,
     },
   );
+}
+
+/**
+ * `GET /api/extract-files/{*path}`: an extract run's report, manifest, deletes file or output file, from the
+ * extracts container. The report's links (relative, to the files beside it) get the request's query.
+ */
+export async function readExtractFile(
+  runtime: Pick<Runtime, 'containers'>,
+  path: string,
+  linkQuery: string,
+): Promise<ResultFile | undefined> {
+  const segments = path.split('/');
+  const name = segments.at(-1) ?? '';
+  const type = name.endsWith(reportSuffix)
+    ? 'text/html; charset=utf-8'
+    : name.endsWith(manifestSuffix)
+      ? 'application/json; charset=utf-8'
+      : name.endsWith('.csv')
+        ? 'text/csv; charset=utf-8'
+        : name.endsWith('.parquet')
+          ? 'application/vnd.apache.parquet'
+          : undefined;
+  if (!type || segments.some((s) => s === '' || s === '.' || s === '..')) return undefined;
+  const extracts = new BlobObjectStore(runtime.containers.extracts);
+  const headers: Record<string, string> = {
+    'Content-Type': type,
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    'Cache-Control': 'no-store',
+  };
+  if (name.endsWith(reportSuffix)) {
+    const html = (await extracts.get(path))?.toString('utf8');
+    if (html === undefined) return undefined;
+    const query = linkQuery.replace(/&/g, '&amp;');
+    const linked = html.replace(/href="([^"/?#:]+)"/g, (_, file: string) => `href="${file}${query}"`);
+    return { body: Readable.from([Buffer.from(linked)]), headers };
+  }
+  const body = await extracts.getStream(path);
+  if (!body) return undefined;
+  if (!name.endsWith(manifestSuffix)) headers['Content-Disposition'] = `attachment; filename="${name}"`;
+  return { body, headers };
 }
 
 const contentTypes: Record<string, string> = {

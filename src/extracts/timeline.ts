@@ -66,8 +66,11 @@ export class TimelineRecorder {
     const at = this.#elapsed();
     this.#plannedMs ??= at;
     this.#partitions.set(index, { index, range, rows: 0, pages: 0, startMs: at, status: 'reading' });
+    // The buckets up to now are made before this partition counts, so they show what was reading then.
+    const bucket = this.#bucket(at);
     this.#reading += 1;
-    this.#bucket(at)[2] = Math.max(this.#bucket(at)[2], this.#reading);
+    bucket[2] = Math.max(bucket[2], this.#reading);
+    this.#sampleCounters(bucket);
   }
 
   /** A page of `rows` rows (those written to the file) of partition `index` has been read. */

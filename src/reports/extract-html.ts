@@ -135,7 +135,7 @@ export function renderExtractReportHtml(report: ExtractReport): string {
 <title>${escapeHtml(`${facts.job}: extract of ${facts.table} (${facts.runId})`)}</title>
 <style>${STYLE}
 #partitions td:nth-child(2){text-align:left}#partitions td{text-align:right}.read{color:#2e7d32}.reading{color:#b26a00}td.failed{color:#c62828;font-weight:600}</style></head>
-<body data-run-id="${escapeHtml(facts.runId)}" data-kind="extract">
+<body data-run-id="${escapeHtml(facts.runId)}" data-kind="extract" data-job="${escapeHtml(facts.job)}" data-table="${escapeHtml(facts.table)}" data-status="${escapeHtml(facts.status)}" data-mode="${escapeHtml(facts.mode)}" data-format="${escapeHtml(facts.format)}" data-started="${escapeHtml(facts.startedAt)}" data-rows="${facts.rows}" data-duration-ms="${facts.durationMs}">
 <h1>Extract of ${escapeHtml(facts.table)} with job ${escapeHtml(facts.job)}</h1>
 <p><span id="status" class="status ${escapeHtml(facts.status)}">${escapeHtml(facts.status)}</span>
 <span class="muted">run ${escapeHtml(facts.runId)} (${escapeHtml(facts.trigger)}), ${escapeHtml(facts.startedAt)} to ${escapeHtml(facts.finishedAt)}</span></p>
@@ -185,4 +185,50 @@ function failuresSection(report: ExtractReport): string {
   if (report.retries.length > 0)
     parts.push(details('Retries over time', dataTable(['s', 'retries'], report.retries)));
   return parts.join('\n');
+}
+
+/** What the runs page lists of an extract run. */
+export interface ExtractRunView {
+  readonly runId: string;
+  readonly job: string;
+  readonly table: string;
+  readonly status: 'succeeded' | 'failed';
+  readonly mode: string;
+  readonly format: string;
+  readonly startedAt: string;
+  readonly rows: number;
+  readonly durationMs: number;
+  /** Paths in the extracts container. */
+  readonly reportPath: string;
+  readonly manifestPath?: string;
+}
+
+/**
+ * A run that failed has no manifest; its report's body carries what the runs page lists (it writes
+ * them there). Undefined for any other page.
+ */
+export function extractRunOfReport(html: string, reportPath: string): ExtractRunView | undefined {
+  const body = /<body ([^>]*)>/.exec(html)?.[1] ?? '';
+  const attributes = new Map(
+    [...body.matchAll(/data-([a-z-]+)="([^"]*)"/g)].map((m) => [m[1]!, unescapeHtml(m[2]!)]),
+  );
+  const status = attributes.get('status');
+  if (attributes.get('kind') !== 'extract' || (status !== 'succeeded' && status !== 'failed'))
+    return undefined;
+  return {
+    runId: attributes.get('run-id') ?? '',
+    job: attributes.get('job') ?? '',
+    table: attributes.get('table') ?? '',
+    status,
+    mode: attributes.get('mode') ?? '',
+    format: attributes.get('format') ?? '',
+    startedAt: attributes.get('started') ?? '',
+    rows: Number(attributes.get('rows') ?? 0),
+    durationMs: Number(attributes.get('duration-ms') ?? 0),
+    reportPath,
+  };
+}
+
+function unescapeHtml(text: string): string {
+  return text.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
 }

@@ -2,7 +2,8 @@
 // result files. Plain HTML with no script; while a run works the page reloads itself.
 import type { RunStatusView } from '../imports/status.js';
 import { resultFiles } from '../imports/paths.js';
-import { escapeHtml } from './html.js';
+import type { ExtractRunView } from './extract-html.js';
+import { escapeHtml, seconds } from './html.js';
 
 /** Seconds between reloads while a run works. */
 export const REFRESH_SECONDS = 5;
@@ -13,21 +14,31 @@ export interface RunsPageOptions {
   readonly now: Date;
   /** Runs shown per job, newest first. */
   readonly perJob?: number;
+  /** Extract runs (finished or failed), and the link to a file of theirs in the extracts container. */
+  readonly extracts?: readonly ExtractRunView[];
+  readonly extractHref?: (path: string) => string;
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
 
-export function renderRunsPage(runs: readonly RunStatusView[], options: RunsPageOptions): string {
-  const perJob = options.perJob ?? 20;
-  const byJob = new Map<string, RunStatusView[]>();
+/** Runs grouped by job (jobs in name order), newest first, `perJob` at most each. */
+function byJobOf<T extends { readonly job: string; readonly startedAt: string }>(
+  runs: readonly T[],
+  perJob: number,
+): [string, T[]][] {
+  const byJob = new Map<string, T[]>();
   for (const run of [...runs].sort((a, b) => b.startedAt.localeCompare(a.startedAt))) {
     const list = byJob.get(run.job) ?? [];
     if (list.length < perJob) list.push(run);
     byJob.set(run.job, list);
   }
+  return [...byJob].sort(([a], [b]) => a.localeCompare(b));
+}
+
+export function renderRunsPage(runs: readonly RunStatusView[], options: RunsPageOptions): string {
+  const perJob = options.perJob ?? 20;
   const running = runs.some((run) => run.state === 'running');
-  const sections = [...byJob]
-    .sort(([a], [b]) => a.localeCompare(b))
+  const sections = byJobOf(runs, perJob)
     .map(([job, list]) => {
       const rows = list.map((run) => row(run, options)).join('\n');
       return `<section data-job="${escapeHtml(job)}"><h2>${escapeHtml(job)}</h2>
@@ -54,7 +65,8 @@ progress{width:140px}.muted{color:#666;font-size:.9em}</style></head>
 <p class="muted">${escapeHtml(options.now.toISOString().replace('T', ' ').slice(0, 19))} UTC${
     running ? ` · a run is working: this page reloads every ${REFRESH_SECONDS} s` : ''
   }</p>
-${sections || '<p id="no-runs">No runs yet: drop a CSV file into incoming/&lt;job&gt;/.</p>'}
+${sections || '<p id="no-runs">No imports yet: drop a CSV file into incoming/&lt;job&gt;/.</p>'}
+${extractSections(options.extracts ?? [], perJob, options.extractHref ?? ((path) => path))}
 </body></html>
 `;
 }
@@ -82,4 +94,33 @@ function row(run: RunStatusView, options: RunsPageOptions): string {
   }</td>
 <td><progress max="${rows.total}" value="${rows.processed}"></progress> <span class="progress">${number(rows.processed)} of ${number(rows.total)} (${percent}%)</span></td>
 <td class="n succeeded-count">${number(rows.succeeded)}</td><td class="n failed-count">${number(rows.failed)}</td><td>${links}</td></tr>`;
+}
+
+function extractSections(
+  runs: readonly ExtractRunView[],
+  perJob: number,
+  href: (path: string) => string,
+): string {
+  if (runs.length === 0) return '';
+  const link = (path: string, label: string) =>
+    `<a href="${escapeHtml(href(path))}">${escapeHtml(label)}</a>`;
+  const sections = byJobOf(runs, perJob).map(([job, list]) => {
+    const rows = list
+      .map(
+        (
+          run,
+        ) => `<tr data-run-id="${escapeHtml(run.runId)}"><td>${escapeHtml(run.startedAt.replace('T', ' ').slice(0, 19))}</td>
+<td>${escapeHtml(run.table)}</td><td>${escapeHtml(run.mode)}</td><td>${escapeHtml(run.format)}</td>
+<td><span class="state ${escapeHtml(run.status)}">${escapeHtml(run.status)}</span></td>
+<td class="n rows">${number(run.rows)}</td><td class="n">${escapeHtml(seconds(run.durationMs))}</td>
+<td>${[link(run.reportPath, 'report.html'), ...(run.manifestPath ? [link(run.manifestPath, 'manifest.json')] : [])].join(' · ')}</td></tr>`,
+      )
+      .join('\n');
+    return `<section data-extract-job="${escapeHtml(job)}"><h3>${escapeHtml(job)}</h3>
+<table><thead><tr><th>started (UTC)</th><th>table</th><th>read</th><th>format</th><th>state</th><th>rows</th><th>duration</th><th>files</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table></section>`;
+  });
+  return `<h2 id="extracts">Extracts</h2>\n${sections.join('\n')}`;
 }

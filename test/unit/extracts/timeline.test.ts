@@ -109,3 +109,26 @@ describe('TimelineRecorder', () => {
     ]);
   });
 });
+
+describe('TimelineRecorder before the first partition', () => {
+  it('shows nothing reading while the run plans, and puts the planning 429s where the planning ended', () => {
+    let now = 0;
+    const counters = { throttled: 0, retries: 0 };
+    const timeline = new TimelineRecorder(
+      () => now,
+      0,
+      () => counters,
+    );
+    now = 120;
+    counters.throttled = 1;
+    timeline.partitionStarted(1, 'whole table');
+    now = 160;
+    timeline.pageRead(1, 10);
+    expect(timeline.snapshot().buckets).toEqual([
+      [0, 0, 0, 0, 0],
+      [0, 0, 0, 0, 0],
+      [0, 0, 1, 1, 0],
+      [10, 1, 1, 0, 0],
+    ]);
+  });
+});
