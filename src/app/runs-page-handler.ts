@@ -7,7 +7,6 @@ import type { RunSummary } from '../imports/types.js';
 import { extractRunOfReport, type ExtractRunView } from '../reports/extract-html.js';
 import { renderRunsPage } from '../reports/runs-page.js';
 import type { ExtractManifest } from '../extracts/manifest.js';
-import { reportPathOf } from '../extracts/paths.js';
 import { BlobObjectStore } from '../storage/blob-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ensureImportReport } from '../reports/write-report.js';
@@ -87,7 +86,8 @@ export async function recentExtractRuns(extracts: ObjectStore): Promise<ExtractR
   for (const manifestPath of manifests) {
     const manifest = await getJson<ExtractManifest>(extracts, manifestPath);
     if (!manifest) continue;
-    const reportPath = reportPathOf(manifest.path);
+    // From the manifest's own place: its `path` is the job's template, which may name the container.
+    const reportPath = manifestPath.slice(0, -manifestSuffix.length) + reportSuffix;
     reports.delete(reportPath);
     runs.push({
       runId: manifest.runId,

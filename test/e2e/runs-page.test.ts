@@ -162,4 +162,64 @@ describe('the runs page (local host, Chromium)', () => {
     expect(requests.filter((url) => !url.startsWith(host.httpUrl))).toEqual([]);
     await page.close();
   });
+
+  it('lists an extract run ("run now") with its report, which opens and links to its files', async () => {
+    for (let i = 0; i < 300; i += 1)
+      emulator.store.put('account', { name: `Extract ${i}`, accountnumber: `X-${i}` });
+    const accounts = emulator.store.all('account').filter((a) => a.statecode === 0).length;
+    const response = await fetch(
+      `${host.httpUrl}/api/extracts/accounts-nightly/run?code=${host.functionKey}`,
+      {
+        method: 'POST',
+      },
+    );
+    expect(response.status).toBe(200);
+    const run = (await response.json()) as {
+      manifest: { runId: string; rows: number; partitions: number };
+      reportPath: string;
+    };
+    expect(run.manifest.rows).toBe(accounts);
+    expect(run.reportPath).toMatch(
+      /^extracts\/accounts-nightly\/\d{4}\/\d\d\/\d\d\/accounts-nightly-\d{8}T\d{6}Z\.report\.html$/,
+    );
+
+    const page: Page = await browser.newPage();
+    const requests = recordRequests(page);
+    await page.goto(`${host.httpUrl}/api/runs?code=${host.functionKey}`);
+    const row = await page.$eval('section[data-extract-job="accounts-nightly"] tbody tr', (tr) => ({
+      runId: tr.getAttribute('data-run-id'),
+      state: tr.querySelector('.state')?.textContent,
+      rows: tr.querySelector('.rows')?.textContent,
+      links: [...tr.querySelectorAll('a')].map((a) => a.textContent),
+    }));
+    expect(row).toEqual({
+      runId: run.manifest.runId,
+      state: 'succeeded',
+      rows: accounts.toLocaleString('en-US'),
+      links: ['report.html', 'manifest.json'],
+    });
+
+    await page.click('section[data-extract-job="accounts-nightly"] a[href*="report.html"]');
+    await page.waitForSelector('#summary');
+    expect(await page.$eval('body', (b) => b.getAttribute('data-run-id'))).toBe(run.manifest.runId);
+    const cells = await page.$$eval('#summary tr', (trs) =>
+      Object.fromEntries(trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? ''))),
+    );
+    expect(cells['Rows']).toBe(accounts.toLocaleString('en-US'));
+    expect(cells['Watermark column']).toBe('modifiedon');
+    expect(await page.$$eval('#partitions tbody tr', (trs) => trs.length)).toBe(run.manifest.partitions);
+    // The CSV and the manifest beside the report come through the app, with the function key.
+    const links = await page.$$eval('#files a', (as) => as.map((a) => a.getAttribute('href') ?? ''));
+    expect(links.map((href) => href.split('?')[0])).toEqual([
+      run.reportPath.split('/').at(-1)!.replace('.report.html', '.csv'),
+      run.reportPath.split('/').at(-1)!.replace('.report.html', '.manifest.json'),
+    ]);
+    for (const href of links) {
+      const file = await fetch(new URL(href, page.url()));
+      expect(file.status).toBe(200);
+      await file.arrayBuffer();
+    }
+    expect(requests.filter((url) => !url.startsWith(host.httpUrl))).toEqual([]);
+    await page.close();
+  });
 });
