@@ -8,6 +8,10 @@ import { runExtract } from '../../../src/extracts/runner.js';
 import type { Logger } from '../../../src/logging.js';
 import { FileBlockSink } from '../../../src/storage/file-block-sink.js';
 import { FileObjectStore } from '../../../src/storage/file-store.js';
+import { DataverseError, QueryResult } from '../../../src/dataverse/index.js';
+import type { ApiSender } from '../../../src/dataverse/api.js';
+import { recentExtractRuns } from '../../../src/app/runs-page-handler.js';
+import { renderRunsPage } from '../../../src/reports/runs-page.js';
 import { fakeClient } from './fakes.js';
 
 let dir: string;
@@ -139,5 +143,63 @@ describe('runExtract (fake client)', () => {
       runExtract(deps(client), job({ filter: 'statecode eq 0', incremental: { mode: 'changeTracking' } })),
     ).rejects.toMatchObject({ name: 'ExtractError', code: 'InvalidJob' });
     expect(client.queries).toHaveLength(0);
+  });
+
+  it('a run that fails mid-read writes a failed report beside where its file would be, and the runs page lists it', async () => {
+    const client = fakeClient(rows(5), 2);
+    // The second page fails after every retry: a server error the client gave up on.
+    client.query = () => {
+      let page = 0;
+      const sender = {
+        send: async () => {
+          if (page++ === 0) {
+            return {
+              status: 200,
+              headers: {},
+              body: JSON.stringify({ value: rows(2), '@odata.nextLink': 'contacts?page=1' }),
+            };
+          }
+          throw new DataverseError({
+            status: 503,
+            code: 'ServiceUnavailable',
+            message: 'Service Unavailable',
+          });
+        },
+      } as unknown as ApiSender;
+      return new QueryResult(sender, async () => ({ path: 'contacts?page=0' }), []);
+    };
+    const failing = runExtract(deps(client), job(), { path: 'nightly/contacts.csv', runId: 'run-failed-1' });
+    await expect(failing).rejects.toMatchObject({ code: 'ServiceUnavailable' });
+    const store = new FileObjectStore(join(dir, 'out'));
+    const html = (await store.get('nightly/contacts.report.html'))!.toString('utf8');
+    expect(await store.exists('nightly/contacts.csv')).toBe(false);
+    expect(await store.exists('nightly/contacts.manifest.json')).toBe(false);
+    expect(html).toContain('<span id="status" class="status failed">failed</span>');
+    expect(html).toContain('<strong>ServiceUnavailable</strong>: Service Unavailable');
+    expect(/<table id="failed-partitions">[\s\S]*?<\/table>/.exec(html)![0]).toContain(
+      '<td>whole table</td><td>2</td><td>failed</td>',
+    );
+
+    // Beside it, a run that finished: the runs page lists both, each with its report.
+    await runExtract(deps(fakeClient(rows(3), 2)), job(), { path: 'nightly/ok.csv', runId: 'run-ok-1' });
+    const runs = await recentExtractRuns(store);
+    expect(
+      runs
+        .map((r) => [r.runId, r.status, r.rows, r.reportPath, r.manifestPath])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    ).toEqual([
+      ['run-failed-1', 'failed', 2, 'nightly/contacts.report.html', undefined],
+      ['run-ok-1', 'succeeded', 3, 'nightly/ok.report.html', 'nightly/ok.manifest.json'],
+    ]);
+    const page = renderRunsPage([], {
+      now: new Date(),
+      fileHref: () => '',
+      extracts: runs,
+      extractHref: (p) => `x/${p}`,
+    });
+    expect(page).toContain('<a href="x/nightly/contacts.report.html">report.html</a></td>');
+    expect(page).toContain(
+      '<a href="x/nightly/ok.report.html">report.html</a> · <a href="x/nightly/ok.manifest.json">manifest.json</a>',
+    );
   });
 });
