@@ -94,6 +94,14 @@ const benches: readonly Bench[] = [
   },
   // report.html of a 1,000,000-row run: its size and Chromium's time to open it.
   { name: 'report', script: 'bench/report.ts', args: [], quickArgs: ['--rows', '100000'], sharing: 'quiet' },
+  // report.html of a 1,000,000-row extract (52 workers: the most partitions): size and time to open.
+  {
+    name: 'extract-report',
+    script: 'bench/extract-report.ts',
+    args: ['--workers', '52'],
+    quickArgs: ['--rows', '100000'],
+    sharing: 'quiet',
+  },
   {
     name: 'fleet',
     script: 'bench/fleet.ts',
