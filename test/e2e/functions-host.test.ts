@@ -107,5 +107,13 @@ describe('the Functions app on the local host (Azurite + emulator)', () => {
     const body = (await extracts.getBlobClient(csv!).downloadToBuffer()).toString('utf8');
     expect(body).toContain('ACC-1');
     expect(body.trim().split(/\r?\n/)).toHaveLength(1 + emulator.store.count('account'));
+    // The nightly run's report lands beside its file, with the rows it wrote.
+    const report = csv!.replace(/\.csv$/, '.report.html');
+    expect(files).toContain(report);
+    const html = (await extracts.getBlobClient(report).downloadToBuffer()).toString('utf8');
+    expect(html).toContain('(timer)');
+    expect(html).toContain(
+      `<tr><td>Rows</td><td>${emulator.store.count('account').toLocaleString('en-US')}</td></tr>`,
+    );
   });
 });

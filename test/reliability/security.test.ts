@@ -302,6 +302,12 @@ describe('secrets and personal data stay out of logs; links cannot steer the tok
         const cell = rows.find((r) => r.accountnumber === `F-${i}`)?.name;
         expect(cell, JSON.stringify(payload)).toBe(`'${payload}`);
       }
+      // The report beside it holds counts, times and ranges: no cell of the table.
+      const report = await readFile(join(dir, 'accounts.report.html'), 'utf8');
+      expect(report).toContain('<table id="partitions">');
+      expect(report).not.toContain('evil.example');
+      expect(report).not.toContain('SUM(');
+      for (const i of payloads.keys()) expect(report).not.toContain(`F-${i}`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

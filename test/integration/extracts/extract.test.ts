@@ -123,10 +123,14 @@ function expectedCell(column: string, value: unknown): string {
 
 describe('extract acceptance (emulator + Azurite)', () => {
   it('extracts 60,000 rows in parallel partitions that match the emulator exactly', async () => {
-    const { manifest, manifestPath } = await runExtract(deps(), job('contacts-full', { partitions: 4 }), {
-      blockBytes: 256 * 1024,
-      trigger: 'http',
-    });
+    const { manifest, manifestPath, reportPath } = await runExtract(
+      deps(),
+      job('contacts-full', { partitions: 4 }),
+      {
+        blockBytes: 256 * 1024,
+        trigger: 'http',
+      },
+    );
     expect(manifest.rows).toBe(ROWS);
     expect(manifest.partitions).toBeGreaterThan(1);
 
@@ -187,7 +191,9 @@ describe('extract acceptance (emulator + Azurite)', () => {
     const names: string[] = [];
     for await (const blob of output.listBlobsFlat({ prefix: 'extracts/contacts-full/' }))
       names.push(blob.name);
-    expect(names.sort()).toEqual([manifest.path, manifestPath].sort());
+    // The file, its manifest and its report: nothing staged is left behind.
+    expect(reportPath).toBe(manifest.path.replace(/\.csv$/, '.report.html'));
+    expect(names.sort()).toEqual([manifest.path, manifestPath, reportPath].sort());
   });
 
   it('writes Parquet to a block blob in row groups, committed at once, typed and equal to the emulator', async () => {

@@ -118,6 +118,24 @@ describe('runExtract (fake client)', () => {
     expect(warnings.some((w) => w.includes('expired'))).toBe(true);
     const text = await readFile(join(dir, 'out', 'r3.csv'), 'utf8');
     expect(text.split('\r\n')).toHaveLength(5);
+    // Its report shows the delta read that failed and the whole-table read that replaced it.
+    const partitionsOf = async (report: string) =>
+      [
+        ...(
+          /<table id="partitions">[\s\S]*?<\/table>/.exec(
+            await readFile(join(dir, 'out', report), 'utf8'),
+          )?.[0] ?? ''
+        ).matchAll(
+          /<tr><td>(\d+)<\/td><td>([^<]*)<\/td><td>(\d+)<\/td>[\s\S]*?<td class="\w+">(\w+)<\/td><\/tr>/g,
+        ),
+      ].map((m) => [Number(m[1]), m[2], Number(m[3]), m[4]]);
+    expect(await partitionsOf('r3.report.html')).toEqual([
+      [1, 'changes since the stored delta token', 0, 'failed'],
+      [2, 'whole table (the delta token had expired)', 3, 'read'],
+    ]);
+    expect(await partitionsOf('r2.report.html')).toEqual([
+      [1, 'changes since the stored delta token', 1, 'read'],
+    ]);
   });
 
   it('change tracking with deletes in a separate file', async () => {
