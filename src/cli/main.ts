@@ -14,6 +14,11 @@ export const EXIT_OK = 0;
 export const EXIT_ROWS_FAILED = 1;
 export const EXIT_UNPROCESSABLE = 2;
 
+/**
+ * The commands register their options here, but each loads its work (the Dataverse client, storage
+ * SDKs, telemetry, the report renderer: thousands of modules) only when it runs, so `--help`,
+ * `--version` and a mistyped option answer at once and a command loads only what it uses.
+ */
 export function buildProgram(): Command {
   const program = new Command('dvpipe')
     .description('Move CSV data between Azure Blob Storage and Microsoft Dataverse')
