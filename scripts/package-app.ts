@@ -4,7 +4,7 @@
 // folder as it is, without a remote build; a remote build would install the devDependencies too
 // (the test tools, the Azurite emulator, the `node` package's own Node binary).
 // Run: npm run package:app   (prints the package's size and file count)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -54,18 +54,18 @@ execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no
   stdio: 'inherit',
 });
 
-// Each function module must load from the package alone: every import resolves inside it.
+// Each function module must load from the package alone: every import resolves inside it. Outside
+// the Functions host the library only warns that it runs in test mode; those lines are dropped.
 for (const entry of entries) {
   const file = join(target, 'dist', 'functions', entry.replace(/\.ts$/, '.js'));
-  execFileSync(
+  const loaded = spawnSync(
     process.execPath,
     ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(file).href)})`],
-    {
-      cwd: target,
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { PATH: process.env.PATH ?? '' },
-    },
+    { cwd: target, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
   );
+  if (loaded.status !== 0) {
+    throw new Error(`${relative(root, file)} does not load from the package alone:\n${loaded.stderr}`);
+  }
 }
 
 const { bytes, files } = measure(target);
@@ -87,5 +87,5 @@ function measure(dir: string): { bytes: number; files: number } {
 }
 
 function mb(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
