@@ -114,7 +114,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await host.fireTimer('nightlyExtract');
     await reportExtracts(blobs, say);
     say();
-    printNextSteps(say, host);
+    printNextSteps(say, host, azurite.connectionString);
     if (options.once) return 0;
 
     say('Watching incoming/ for new files (upload to incoming/<job>/<file>.csv in Azurite). Ctrl+C to stop.');
@@ -242,8 +242,10 @@ async function watch(
   say('Stopping...');
 }
 
-function printNextSteps(say: (line?: string) => void, host: RunningLocalHost): void {
+function printNextSteps(say: (line?: string) => void, host: RunningLocalHost, storage: string): void {
   say('Next steps');
+  // Azurite's account key is the well-known development key, not a secret.
+  say(`  - Smoke test, as after deploying: npx dvpipe smoke --connection-string "${storage}"`);
   say(`  - Runs page:              ${host.httpUrl}/api/runs?code=${host.functionKey}`);
   say(`  - Run status over HTTP:   curl "${host.httpUrl}/api/runs/<runId>?code=${host.functionKey}"`);
   say(

@@ -8,6 +8,7 @@ import { registerExtractCommand } from './commands/extract.js';
 import { registerJobsCommand } from './commands/jobs.js';
 import { registerRunsCommand } from './commands/runs.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerSmokeCommand } from './commands/smoke.js';
 
 /** Exit codes (DESIGN.md contract): 0 all good, 1 some rows failed, 2 could not process. */
 export const EXIT_OK = 0;
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerJobsCommand(program);
   registerRunsCommand(program);
   registerDemoCommand(program);
+  registerSmokeCommand(program);
   return program;
 }
 
