@@ -185,9 +185,13 @@ function explain(error: unknown, options: SmokeOptions, endpoint: string, signIn
     error instanceof Error &&
     /CredentialUnavailable|AggregateAuthentication|AuthenticationRequired/.test(error.name)
   ) {
+    // The default chain reports each credential it tried in `errors`.
+    const attempts = 'errors' in error && Array.isArray(error.errors) ? (error.errors as unknown[]) : [error];
     return [
-      `Could not sign in to Azure Storage: ${(error.message.split('\n')[0] ?? '').slice(0, 200)}`,
-      'Sign in with `az login` (add --tenant <tenant id> for another tenant) as a user with data access to the account.',
+      'Could not sign in to Azure Storage. Tried:',
+      ...attempts.map((attempt) => `  - ${firstSentence(attempt)}`),
+      'What to do: sign in with `az login` (add --tenant <tenant id> for another tenant) as a user with data access',
+      'to the account, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal.',
     ].join('\n');
   }
   if (error instanceof RestError && error.statusCode === undefined) {
@@ -197,6 +201,12 @@ function explain(error: unknown, options: SmokeOptions, endpoint: string, signIn
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
+
+function firstSentence(error: unknown): string {
+  const line = ((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '').trim();
+  const sentence = line.split(/\.\s/)[0] ?? line;
+  return sentence.length > 140 ? `${sentence.slice(0, 140)}…` : sentence;
+}
 
 function duration(seconds: number): string {
   return seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds)} s`;
