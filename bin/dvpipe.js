@@ -3,6 +3,7 @@
 // so `npx dvpipe` works straight after `npm ci` and during development.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -15,6 +16,11 @@ if (major < 22) {
   );
   process.exit(2);
 }
+
+// Node's on-disk compile cache (22.1 and later): the second run of a command reuses the V8 code of
+// the modules the first one compiled instead of compiling them again. The cache checks each module's
+// source, so a rebuilt or updated module is compiled anew.
+module.enableCompileCache?.(join(root, 'node_modules', '.cache', 'dvpipe'));
 
 // `dvpipe import` streams files of any size in bounded memory, but V8 sizes its heap from the machine's
 // memory and collects lazily while it is plentiful, so with Node's defaults the resident set drifts

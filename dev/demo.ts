@@ -2,7 +2,7 @@
 // time-scaled) and the local Functions host running the compiled app; the sample CSVs go into
 // incoming/, their runs are followed to the end, the nightly extract runs once, then new files keep
 // being picked up until Ctrl+C.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -114,7 +114,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await host.fireTimer('nightlyExtract');
     await reportExtracts(blobs, say);
     say();
-    printNextSteps(say, host);
+    printNextSteps(say, host, azurite.connectionString);
     if (options.once) return 0;
 
     say('Watching incoming/ for new files (upload to incoming/<job>/<file>.csv in Azurite). Ctrl+C to stop.');
@@ -189,9 +189,8 @@ async function report(
     for (const line of errors.filter((l) => l.length > 0))
       say(`      ${line.length > 150 ? `${line.slice(0, 150)}…` : line}`);
   }
-  say(
-    `    Dataverse now holds ${emulator.store.count(summary.job === 'accounts' ? 'account' : 'contact')} ${summary.job}`,
-  );
+  const table = jobTable(summary.job);
+  if (table) say(`    Dataverse now holds ${emulator.store.count(table)} ${table} records`);
   say();
 }
 
@@ -242,8 +241,10 @@ async function watch(
   say('Stopping...');
 }
 
-function printNextSteps(say: (line?: string) => void, host: RunningLocalHost): void {
+function printNextSteps(say: (line?: string) => void, host: RunningLocalHost, storage: string): void {
   say('Next steps');
+  // Azurite's account key is the well-known development key, not a secret.
+  say(`  - Smoke test, as after deploying: npx dvpipe smoke --connection-string "${storage}"`);
   say(`  - Runs page:              ${host.httpUrl}/api/runs?code=${host.functionKey}`);
   say(`  - Run status over HTTP:   curl "${host.httpUrl}/api/runs/<runId>?code=${host.functionKey}"`);
   say(
@@ -257,4 +258,16 @@ function printNextSteps(say: (line?: string) => void, host: RunningLocalHost): v
     '    sign in with `az login` (DefaultAzureCredential), and run the same host: see README "Deploy" and docs/deploy.md.',
   );
   say('  - Deploy to your tenant: azd up');
+}
+
+/** The table a bundled job writes (jobs/<job>.json), for the count after each run. */
+function jobTable(job: string): string | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(join(packageRoot(), 'jobs', `${job}.json`), 'utf8')) as {
+      table?: unknown;
+    };
+    return typeof parsed.table === 'string' ? parsed.table : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -22,7 +22,7 @@ export async function onImportEvent(runtime: Runtime, body: unknown, log: Logger
     event = parseBlobCreated(decodeQueueMessage(body));
   } catch (error) {
     // Decoding and parsing do no I/O, so any failure here is a malformed message that can never
-    // succeed (not JSON, not base64, not an event): log it and let it go instead of poisoning the queue.
+    // succeed (not JSON, not an event): log it and let it go instead of poisoning the queue.
     log.error('Ignored a message that is not a BlobCreated event', { reason: errorMessage(error) });
     return;
   }

@@ -22,17 +22,10 @@ import { createClient, splitList } from './dataverse.js';
 import { fleetShareFor } from '../fleet/runtime-share.js';
 import { systemClock } from '../dataverse/clock.js';
 import { packageRoot } from './package-root.js';
+import { names } from './names.js';
 
-/** Container and queue names: fixed, and created by the Bicep template (infra/). */
-export const names = {
-  incoming: 'incoming',
-  runs: 'runs',
-  results: 'results',
-  extracts: 'extracts',
-  jobs: 'jobs',
-  importEvents: 'import-events',
-  importChunks: 'import-chunks',
-} as const;
+// Kept here too: the functions import the names with the runtime.
+export { names };
 
 /** Everything the function handlers share in one process: one Dataverse client, one governor. */
 export interface Runtime {

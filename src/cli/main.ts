@@ -8,12 +8,18 @@ import { registerExtractCommand } from './commands/extract.js';
 import { registerJobsCommand } from './commands/jobs.js';
 import { registerRunsCommand } from './commands/runs.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerSmokeCommand } from './commands/smoke.js';
 
 /** Exit codes (DESIGN.md contract): 0 all good, 1 some rows failed, 2 could not process. */
 export const EXIT_OK = 0;
 export const EXIT_ROWS_FAILED = 1;
 export const EXIT_UNPROCESSABLE = 2;
 
+/**
+ * The commands register their options here, but each loads its work (the Dataverse client, storage
+ * SDKs, telemetry, the report renderer: thousands of modules) only when it runs, so `--help`,
+ * `--version` and a mistyped option answer at once and a command loads only what it uses.
+ */
 export function buildProgram(): Command {
   const program = new Command('dvpipe')
     .description('Move CSV data between Azure Blob Storage and Microsoft Dataverse')
@@ -26,6 +32,7 @@ export function buildProgram(): Command {
   registerJobsCommand(program);
   registerRunsCommand(program);
   registerDemoCommand(program);
+  registerSmokeCommand(program);
   return program;
 }
 

@@ -31,14 +31,17 @@ export function encodeQueueMessage(message: unknown): string {
 }
 
 /**
- * Queue bodies reach a handler base64-decoded by the host, but Event Grid and older senders have
- * written raw JSON; accept an object, a JSON string or a base64 JSON string.
+ * Reads a queue message body as a handler receives it. host.json sets `messageEncoding: base64`, so
+ * the host base64-decodes every message before the handler runs (a message that is not base64 never
+ * reaches it: the host moves it to the `-poison` queue), and the Functions Node library hands JSON
+ * text over already parsed. A handler therefore sees an object, or a string when the text was not
+ * JSON (or when a test or the in-process path passes the text itself); it never sees base64.
  */
 export function decodeQueueMessage(body: unknown): unknown {
   if (typeof body !== 'string') return body;
-  const text = body.trim();
-  if (text.startsWith('{') || text.startsWith('[')) return JSON.parse(text);
-  const decoded = Buffer.from(text, 'base64').toString('utf8').trim();
-  if (decoded.startsWith('{') || decoded.startsWith('[')) return JSON.parse(decoded);
-  throw new Error('Queue message is neither JSON nor base64-encoded JSON');
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    throw new Error('Queue message is not JSON');
+  }
 }

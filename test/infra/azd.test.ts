@@ -49,11 +49,11 @@ describe('azd project', () => {
     expect(fromTemplate.filter((name) => !(main ? outputs(main) : []).includes(name))).toEqual([]);
   });
 
-  it('keeps local settings and tests out of the deployment package', () => {
+  it('keeps local settings and tests out of a package of the repository root', () => {
     const ignored = readFileSync(join(repoRoot, '.funcignore'), 'utf8').split('\n');
     for (const entry of ['local.settings.json', 'test', 'node_modules', '.azure'])
       expect(ignored).toContain(entry);
-    // tsconfig.build.json compiles these on the remote build; they must ship.
+    // A remote build of the root (Core Tools) compiles these; they must ship.
     for (const kept of ['src', 'functions']) expect(ignored).not.toContain(kept);
   });
 });

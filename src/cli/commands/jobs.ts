@@ -1,14 +1,5 @@
 import type { Command } from 'commander';
-import { createClient, emulatorUser } from '../../app/dataverse.js';
-import { isJobDefinitionError, loadJobFile } from '../../config/job.js';
-import { errorMessage } from '../../logging.js';
-import { checkJobPrivileges } from '../../imports/privileges.js';
-import { formatProblems, isRunnable, validateJobAgainstMetadata } from '../../mapping/validate.js';
-
-interface ValidateOptions {
-  readonly url?: string;
-  readonly user: string;
-}
+import type { ValidateOptions } from '../actions/jobs.js';
 
 export function registerJobsCommand(program: Command): void {
   const jobs = program.command('jobs').description('Work with job definitions');
@@ -22,46 +13,7 @@ export function registerJobsCommand(program: Command): void {
     )
     .option('--user <name>', 'emulator user (emulator URLs only)', 'dvpipe')
     .action(async (files: string[], options: ValidateOptions) => {
+      const { validate } = await import('../actions/jobs.js');
       process.exitCode = await validate(files, options);
     });
-}
-
-/** Exit 0 when every job can run, 2 otherwise; warnings are printed but do not fail. */
-async function validate(files: readonly string[], options: ValidateOptions): Promise<number> {
-  const client = options.url
-    ? createClient({ url: options.url, identities: emulatorUser(options.url, options.user) })
-    : undefined;
-  let ok = true;
-  try {
-    for (const file of files) {
-      try {
-        const job = await loadJobFile(file);
-        if (!client) {
-          process.stdout.write(
-            `${file}: ${job.type} job '${job.name}' is well-formed (add --url to check it against Dataverse)\n`,
-          );
-          continue;
-        }
-        const problems = await validateJobAgainstMetadata(job, (table) => client.metadata(table));
-        if (job.type === 'import' && isRunnable(problems)) {
-          // Bypass and impersonation need privileges: say now which one is missing, not at import time.
-          const missing = await checkJobPrivileges(client, job);
-          if (missing)
-            problems.push({ severity: 'error', path: '', message: `${missing.code}: ${missing.message}` });
-        }
-        if (problems.length > 0) process.stdout.write(`${formatProblems(problems, file)}\n`);
-        if (isRunnable(problems))
-          process.stdout.write(`${file}: ${job.type} job '${job.name}' fits table '${job.table}'\n`);
-        else ok = false;
-      } catch (error) {
-        ok = false;
-        process.stdout.write(
-          `${isJobDefinitionError(error) ? error.message : `${file}: ${errorMessage(error)}`}\n`,
-        );
-      }
-    }
-  } finally {
-    await client?.close();
-  }
-  return ok ? 0 : 2;
 }

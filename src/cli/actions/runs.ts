@@ -1,0 +1,154 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { names } from '../../app/names.js';
+import { resultFiles } from '../../imports/paths.js';
+import { readRunStatus, type RunStatusView } from '../../imports/status.js';
+import { BlobObjectStore } from '../../storage/blob-store.js';
+import { storageClientsFromSettings } from '../../storage/connection.js';
+import { FileObjectStore } from '../../storage/file-store.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+
+export interface ShowOptions {
+  readonly dir?: string;
+  readonly connection: string;
+  readonly json?: boolean;
+}
+
+export async function show(runId: string, options: ShowOptions): Promise<number> {
+  const where = await locate(runId, options);
+  if ('error' in where) {
+    process.stderr.write(`${where.error}\n`);
+    return 2;
+  }
+  const status = await readRunStatus(where.runsStore, where.resultsStore, runId);
+  if (!status) {
+    process.stderr.write(`No run ${runId} in ${where.runsStore.location}\n`);
+    return 2;
+  }
+  const view = where.outDir ? await withSummaryInOut(status, where.outDir) : status;
+  process.stdout.write(options.json ? `${JSON.stringify(view, null, 2)}\n` : describe(view));
+  return 0;
+}
+
+/** A local run's summary.json in its --out folder, where the user looks, while no later run has replaced it. */
+async function withSummaryInOut(status: RunStatusView, outDir: string): Promise<RunStatusView> {
+  if (!status.results) return status;
+  const inOut = join(resolve(outDir), resultFiles.summary);
+  try {
+    const summary = JSON.parse(await readFile(inOut, 'utf8')) as { runId?: unknown };
+    if (summary.runId !== status.runId) return status;
+  } catch {
+    return status;
+  }
+  return { ...status, results: { ...status.results, summary: inOut } };
+}
+
+interface Stores {
+  readonly runsStore: ObjectStore;
+  readonly resultsStore: ObjectStore;
+  /** A local run's --out folder. */
+  readonly outDir?: string;
+}
+
+/**
+ * Where the run is: the given --dir; else a local import's --out folder under the current folder
+ * (its `.dvpipe/` holds the run); else the storage account of the `Storage` settings.
+ */
+async function locate(runId: string, options: ShowOptions): Promise<Stores | { error: string }> {
+  if (options.dir) return localStores(options.dir);
+  const local = await findLocalRun(process.cwd(), runId);
+  if (local) return localStores(local);
+  if (!storageConfigured(options.connection)) {
+    return {
+      error:
+        `No local run ${runId} under ${process.cwd()} (a dvpipe import keeps its runs in <out>/.dvpipe/), ` +
+        `and no storage is configured to look in. For a local run, pass its folder: --dir <out>; for a run in ` +
+        `Azure, set '${options.connection}' (a connection string) or '${options.connection}__blobServiceUri'.`,
+    };
+  }
+  const { blobs } = storageClientsFromSettings(options.connection);
+  return {
+    runsStore: new BlobObjectStore(blobs.getContainerClient(names.runs)),
+    resultsStore: new BlobObjectStore(blobs.getContainerClient(names.results)),
+  };
+}
+
+function localStores(outDir: string): Stores {
+  const state = join(resolve(outDir), '.dvpipe');
+  return {
+    runsStore: new FileObjectStore(join(state, 'runs')),
+    resultsStore: new FileObjectStore(join(state, 'results')),
+    outDir,
+  };
+}
+
+function storageConfigured(connection: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(
+    env[connection] || env[`${connection}__blobServiceUri`] || env[`${connection}__accountName`],
+  );
+}
+
+/** Folders never holding a user's --out: skipped so the search stays quick in a project checkout. */
+const skipped = new Set(['node_modules', '.git', 'dist', 'coverage']);
+
+/** The --out folder under `root` (a few levels deep) whose `.dvpipe/runs/` holds the run, if any. */
+export async function findLocalRun(root: string, runId: string, depth = 4): Promise<string | undefined> {
+  if (await isDirectory(join(root, '.dvpipe', 'runs', runId))) return root;
+  if (depth === 0) return undefined;
+  let entries;
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  const folders = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !skipped.has(e.name))
+    .map((e) => e.name)
+    .sort();
+  for (const name of folders) {
+    const found = await findLocalRun(join(root, name), runId, depth - 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** A path as the user would type it: relative to the current folder when it is below it. */
+function shown(path: string): string {
+  if (!isAbsolute(path)) return path;
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+function describe(status: RunStatusView): string {
+  const { rows, chunks } = status;
+  const lines = [
+    `Run ${status.runId} (job ${status.job}, input ${status.input}${status.dryRun ? ', dry run' : ''}): ${status.state}`,
+    `  chunks ${count(chunks.done)}/${count(chunks.total)}, rows ${count(rows.processed)}/${count(rows.total)} processed: ` +
+      `${count(rows.succeeded)} succeeded, ${count(rows.failed)} failed`,
+  ];
+  if (status.summary) {
+    const s = status.summary;
+    lines.push(
+      `  ${(s.durationMs / 1000).toFixed(1)} s, ${count(s.requests)} requests, ${count(s.retries)} retries, ${count(s.throttled)} throttled (429)`,
+    );
+  }
+  if (status.results) {
+    const files = [
+      status.results.summary,
+      ...(rows.failed > 0 ? [status.results.errors] : []),
+      status.results.records,
+    ];
+    lines.push(`  results: ${files.map(shown).join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
