@@ -190,6 +190,69 @@ describe('impersonation (job "callerObjectId")', () => {
   });
 });
 
+describe("associate with bypass and impersonation (the $batch links carry the job's headers)", () => {
+  const job = {
+    name: 'quiet-members',
+    table: 'list',
+    operation: 'associate',
+    relationship: 'listcontact_association',
+    columns: { List: 'listname', Email: { attribute: 'contactid', lookup: 'contact', by: 'emailaddress1' } },
+    bypass: { customSync: true, customAsync: false, powerAutomateFlows: true },
+    callerObjectId: ADA_OBJECT_ID,
+  };
+  const rows = [
+    ['List', 'Email'],
+    ['Spring Launch', 'grace@example.com'],
+    ['Spring Launch', 'alan@example.com'],
+  ];
+  const seed = () => {
+    const ada = emu.store.put('systemuser', {
+      firstname: 'Ada',
+      lastname: 'Lovelace',
+      domainname: 'ada@contoso.com',
+      azureactivedirectoryobjectid: ADA_OBJECT_ID,
+    });
+    const list = emu.store.put('list', { listname: 'Spring Launch', createdfromcode: 2 });
+    const contacts = ['grace@example.com', 'alan@example.com'].map((email) =>
+      emu.store.put('contact', { emailaddress1: email, lastname: email.split('@')[0] }),
+    );
+    return { ada, list, contacts };
+  };
+
+  it('is refused up front when the user it writes as lacks the bypass privilege', async () => {
+    const { list } = seed();
+    await grant({ dvpipe: { prvActOnBehalfOfAnotherUser: true, prvBypassCustomBusinessLogic: true } });
+    const { ran, summary } = await runImport(job, rows);
+    expect(ran.code).toBe(2);
+    expect(summary.error).toMatchObject({ code: 'MissingPrivilege' });
+    expect((summary.error as { message: string }).message).toContain(
+      `the user it writes as (callerObjectId ${ADA_OBJECT_ID}`,
+    );
+    expect(emu.store.related('list', list, 'listcontact_association')).toEqual([]);
+  });
+
+  // The emulator runs each $batch part as the user CallerObjectId names and checks that user's
+  // bypass privilege: the log shows both only when the headers reached it.
+  it('links as the impersonated user with the bypass applied', async () => {
+    const { ada, list, contacts } = seed();
+    // The caller may act for Ada; Ada (whose context the links run in) may bypass custom logic.
+    await grant({
+      dvpipe: { prvActOnBehalfOfAnotherUser: true },
+      [ada]: { prvBypassCustomBusinessLogic: true },
+    });
+    const { ran, summary } = await runImport(job, rows);
+    expect(ran.code).toBe(0);
+    expect(summary.rows).toMatchObject({ total: 2, succeeded: 2, associated: 2 });
+    expect(emu.store.related('list', list, 'listcontact_association')).toEqual([...contacts].sort());
+    const writes = runLog().filter((e) => e.method !== 'GET');
+    expect(writes.map((e) => e.operation)).toEqual(['batch']);
+    expect(writes[0]).toMatchObject({
+      impersonating: ada,
+      options: ['BypassBusinessLogicExecution=CustomSync', 'SuppressCallbackRegistrationExpanderJob'],
+    });
+  });
+});
+
 describe('owners: ownerid from a user email / domain name or a team name', () => {
   it('resolves each kind of cell, caches the look-ups, and fails an unknown owner on its row', async () => {
     const ada = emu.store.put('systemuser', {
