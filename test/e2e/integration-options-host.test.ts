@@ -101,7 +101,7 @@ describe('integration options on the local Functions host', () => {
   });
 
   it('associate with bypass: the $batch links carry the headers on the host too', async () => {
-    // Granted by the test before: the host identity "dvpipe" holds prvBypassCustomBusinessLogic.
+    // The host identity "dvpipe" may bypass (granted here, whatever order the tests run in).
     await fetch(`${emulator.url}/_emulator/configure`, {
       method: 'POST',
       body: JSON.stringify({ privileges: { dvpipe: { prvBypassCustomBusinessLogic: true } } }),

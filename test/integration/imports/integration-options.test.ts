@@ -40,7 +40,11 @@ const grant = async (privileges: Record<string, Record<string, boolean>>) => {
 };
 
 /** Writes the CSV and the job, runs `dvpipe import`, and reads what it left in --out. */
-async function runImport(job: Record<string, unknown>, rows: readonly (readonly string[])[]) {
+async function runImport(
+  job: Record<string, unknown>,
+  rows: readonly (readonly string[])[],
+  extra: readonly string[] = [],
+) {
   runs += 1;
   logMark = emu.recentLog().length;
   const file = join(dir, `input-${runs}.csv`);
@@ -48,7 +52,7 @@ async function runImport(job: Record<string, unknown>, rows: readonly (readonly 
   const out = join(dir, `out-${runs}`);
   await writeFile(file, rows.map((row) => row.join(',')).join('\n'));
   await writeFile(jobFile, JSON.stringify(job));
-  const ran = await dvpipe(['import', file, '--job', jobFile, '--url', emu.url, '--out', out]);
+  const ran = await dvpipe(['import', file, '--job', jobFile, '--url', emu.url, '--out', out, ...extra]);
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>;
   const errorsText = await readFile(join(out, 'errors.csv'), 'utf8').catch(() => '');
   const errors = errorsText
@@ -102,6 +106,39 @@ describe('bypass business logic (job "bypass")', () => {
         'SuppressCallbackRegistrationExpanderJob',
       ]);
     }
+  });
+});
+
+describe('a pool of identities (--user a,b; DATAVERSE_CLIENT_IDS in the app)', () => {
+  const job = accounts({ bypass: { customSync: true, customAsync: false, powerAutomateFlows: false } });
+  const rows = [['Name', 'Number'], ...Array.from({ length: 40 }, (_, i) => [`Pool ${i}`, `P-${i}`])];
+
+  it('checks every identity that writes, naming the one lacking the privilege by client id', async () => {
+    await grant({ dvpipe: { prvBypassCustomBusinessLogic: true } });
+    const { ran, summary } = await runImport(job, rows, ['--user', 'dvpipe,ops-writer']);
+    expect(ran.code).toBe(2);
+    expect(summary.error).toMatchObject({ code: 'MissingPrivilege' });
+    const message = (summary.error as { message: string }).message;
+    expect(message).toContain(
+      `1 of the 2 identities running the import do not hold it (client id ops-writer, systemuserid ${stableGuid('systemuser:ops-writer')})`,
+    );
+    expect(message).not.toContain('client id dvpipe');
+    expect(emu.store.count('account')).toBe(0);
+    expect(runLog().filter((e) => e.method !== 'GET')).toEqual([]);
+    // Each identity asked WhoAmI as itself.
+    const whoAmI = runLog().filter((e) => e.url.startsWith('/api/data/v9.2/WhoAmI'));
+    expect(whoAmI.map((e) => e.user).sort()).toEqual(['dvpipe', 'ops-writer']);
+  });
+
+  it('runs once every identity holds it', async () => {
+    await grant({
+      dvpipe: { prvBypassCustomBusinessLogic: true },
+      'ops-writer': { prvBypassCustomBusinessLogic: true },
+    });
+    const { ran, summary } = await runImport(job, rows, ['--user', 'dvpipe,ops-writer']);
+    expect(ran.code).toBe(0);
+    expect(summary.rows).toMatchObject({ total: 40, succeeded: 40 });
+    expect(emu.store.count('account')).toBe(40);
   });
 });
 
