@@ -111,7 +111,11 @@ try {
   const jobPath = join(dir, 'job.json');
   await writeFile(jobPath, JSON.stringify(job));
   const started = performance.now();
+  let planned: number | undefined;
   const result = await runLocalImport({
+    onPlanned: () => {
+      planned = performance.now();
+    },
     file: csv,
     job: parseImportJob(job, 'bench elastic job'),
     client,
@@ -125,6 +129,8 @@ try {
   const seconds = (ended - started) / 1000;
   const phases = {
     planSeconds: ((firstWrite ?? ended) - started) / 1000,
+    // Of which: until the plan was committed (the file read, split and checked).
+    plannedSeconds: ((planned ?? ended) - started) / 1000,
     writeSeconds: (lastWrite - (firstWrite ?? ended)) / 1000,
     finishSeconds: (ended - lastWrite) / 1000,
   };
