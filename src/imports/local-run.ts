@@ -54,6 +54,11 @@ export interface LocalImportOptions {
   readonly beforeRun?: () => Promise<void>;
   /** The identities and bulk size the summary's forecast assumes (default: one identity, 1,000 a message). */
   readonly forecast?: ForecastOptions;
+  /**
+   * Write chunks no later row can change while the rest of the file is planned (default true). Off,
+   * the plan completes before the first write, as keyed jobs always do (bench/elastic.ts compares).
+   */
+  readonly writeAhead?: boolean;
   readonly onPlanProgress?: (rowsRead: number) => void;
   readonly onPlanned?: (totalRows: number, chunks: number) => void;
   readonly onChunkDone?: (rowsDone: number) => void;
@@ -190,7 +195,7 @@ async function runPipeline(
     // A chunk no later row can change (a job without a key, a file the reader gets to the end of) is
     // written while the rest of the file is planned, `concurrency` at a time, once the preflight has
     // passed. Keyed jobs wait for the plan, which settles in-file duplicates.
-    writeAhead: true,
+    writeAhead: options.writeAhead ?? true,
     onChunk: (identity, chunk, rows, settled) => {
       if (settled.final) {
         // The first chunks keep their rows; later ones read theirs back when a writer is free, so
