@@ -174,6 +174,31 @@ describe('duplicate detection (job "duplicateDetection")', () => {
   });
 });
 
+describe('duplicate detection in a dry run', () => {
+  it('says it cannot predict duplicates, and counts the row the real run refuses as valid', async () => {
+    emu.store.put('account', { name: 'Contoso' });
+    const rows = [
+      ['Name', 'Number'],
+      ['contoso', 'A-1'],
+      ['Fabrikam', 'A-2'],
+    ];
+    const dry = await runImport(accounts({ duplicateDetection: true }), rows, ['--dry-run']);
+    expect(dry.ran.code).toBe(0);
+    expect(dry.summary.rows).toMatchObject({ total: 2, succeeded: 2, failed: 0 });
+    expect(dry.ran.stdout).toContain(
+      'Duplicate detection is on for this job, but a dry run cannot predict duplicates',
+    );
+    expect(emu.store.count('account')).toBe(1);
+    // Without duplicate detection there is nothing to say.
+    const plain = await runImport(accounts(), rows, ['--dry-run']);
+    expect(plain.ran.stdout).not.toContain('Duplicate detection');
+    // The real run: the rule refuses the row the dry run counted valid.
+    const real = await runImport(accounts({ duplicateDetection: true }), rows);
+    expect(real.summary.rows).toMatchObject({ total: 2, succeeded: 1, failed: 1 });
+    expect(real.errors.map((e) => e.code)).toEqual(['DuplicateRecord']);
+  });
+});
+
 describe('impersonation (job "callerObjectId")', () => {
   const seedAda = () =>
     emu.store.put('systemuser', {
