@@ -26,6 +26,8 @@ export interface ApiRequest {
    * continue-on-error answers 400 with the multipart body holding the failed item (reference §13).
    */
   readonly multipartAnyStatus?: boolean;
+  /** Send as this identity of the pool only (a per-identity check), not the least-loaded one. */
+  readonly identity?: string;
 }
 
 export interface ApiResponse extends HttpResponse {
@@ -96,6 +98,7 @@ export function createApiSender(
         headers,
         ...(body !== undefined ? { body } : {}),
         idempotent: request.idempotent,
+        ...(request.identity !== undefined ? { identity: request.identity } : {}),
         ...(request.signal ? { signal: request.signal } : {}),
         ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
         context,

@@ -111,6 +111,13 @@ export interface DataverseClient {
    * request, $batch parts included: bypass, duplicate detection, impersonation (write-options.ts).
    */
   withHeaders(headers: Readonly<Record<string, string>>): DataverseClient;
+  /** The pool's identities (client ids, `default`, or emulator users), in configuration order. */
+  readonly identities: readonly string[];
+  /**
+   * The same client sending every request as this one identity of the pool: for checks that must
+   * hold for each identity that writes (privileges), not for whichever one is least loaded.
+   */
+  asIdentity(identity: string): DataverseClient;
   /** Uploads a file or image column's data for one record (one request, or in chunks when large). */
   uploadFile(
     table: string,
@@ -263,6 +270,18 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
         send: (request) => api.send({ ...request, headers: { ...extra, ...request.headers } }),
       };
       return facade(scoped, { ...bulk, api: scoped });
+    },
+    identities: pool.lanes.map((lane) => lane.identity),
+    asIdentity: (identity) => {
+      if (!pool.lanes.some((lane) => lane.identity === identity)) {
+        throw new Error(`No identity '${identity}' in this client's pool`);
+      }
+      const pinned: ApiSender = {
+        apiRoot: api.apiRoot,
+        ...(api.partHeaders ? { partHeaders: api.partHeaders } : {}),
+        send: (request) => api.send({ ...request, identity }),
+      };
+      return facade(pinned, { ...bulk, api: pinned });
     },
     metrics: () => ({
       ...metrics.snapshot(),

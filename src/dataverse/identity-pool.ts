@@ -28,6 +28,8 @@ export interface PoolChange {
 
 interface Waiter {
   readonly shape?: RequestShape;
+  /** Only this identity's lane may carry the request. */
+  readonly identity?: string;
   resolve(lease: Lease): void;
   reject(e: unknown): void;
   signal?: AbortSignal;
@@ -74,12 +76,23 @@ export class IdentityPool {
     return this.lanes.reduce((n, l) => n + l.governor.inFlight, this.queue.length);
   }
 
-  /** A slot for one request; `shape` lets the identity's ledger count its execution time. */
-  acquire(signal?: AbortSignal, shape?: RequestShape): Promise<Lease> {
+  /**
+   * A slot for one request; `shape` lets the identity's ledger count its execution time. With
+   * `identity`, only that identity's lane carries it (a check that must run as each identity in turn).
+   */
+  acquire(signal?: AbortSignal, shape?: RequestShape, identity?: string): Promise<Lease> {
     if (this.closed) return Promise.reject(closedError());
     signal?.throwIfAborted();
+    if (identity !== undefined && !this.lanes.some((lane) => lane.identity === identity)) {
+      return Promise.reject(new Error(`No identity '${identity}' in this client's pool`));
+    }
     return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, ...(shape ? { shape } : {}) };
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        ...(shape ? { shape } : {}),
+        ...(identity !== undefined ? { identity } : {}),
+      };
       if (signal) {
         waiter.signal = signal;
         waiter.onAbort = () => {
@@ -103,10 +116,22 @@ export class IdentityPool {
   private drain(): void {
     const now = this.clock.now();
     for (let i = 0; i < this.queue.length;) {
+      const waiter = this.queue[i]!;
+      if (waiter.identity !== undefined) {
+        // A pinned waiter waits for its own lane only; the ones behind it may pass.
+        const own = this.lanes.find((l) => l.identity === waiter.identity)!;
+        if (own.governor.free(now) <= 0 || !own.governor.admits(waiter.shape)) {
+          i += 1;
+          continue;
+        }
+        this.queue.splice(i, 1);
+        if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
+        waiter.resolve(this.lease(own, now, waiter.shape));
+        continue;
+      }
       const lane = this.pick(now);
       if (!lane) break;
       // A waiter its lane's ledger holds back (an unlearnt kind already out) lets the ones behind it pass.
-      const waiter = this.queue[i]!;
       if (!lane.governor.admits(waiter.shape)) {
         i += 1;
         continue;

@@ -21,7 +21,13 @@ import {
 } from './service.js';
 import { environmentOf, runIdFor } from './run-id.js';
 import type { ChunkMessage, ChunkRow, InputRef, RunSummary } from './types.js';
-import { loadChunk, prefetchChunk, type PrefetchedChunk, type RunIdentity } from './write-chunk.js';
+import {
+  loadChunk,
+  prefetchChunk,
+  writeChunkAhead,
+  type PrefetchedChunk,
+  type RunIdentity,
+} from './write-chunk.js';
 import type { ForecastOptions } from './forecast.js';
 
 export interface LocalImportOptions {
@@ -48,6 +54,11 @@ export interface LocalImportOptions {
   readonly beforeRun?: () => Promise<void>;
   /** The identities and bulk size the summary's forecast assumes (default: one identity, 1,000 a message). */
   readonly forecast?: ForecastOptions;
+  /**
+   * Write chunks no later row can change while the rest of the file is planned (default true). Off,
+   * the plan completes before the first write, as keyed jobs always do (bench/elastic.ts compares).
+   */
+  readonly writeAhead?: boolean;
   readonly onPlanProgress?: (rowsRead: number) => void;
   readonly onPlanned?: (totalRows: number, chunks: number) => void;
   readonly onChunkDone?: (rowsDone: number) => void;
@@ -170,17 +181,38 @@ async function runPipeline(
     prefetched: (message) => ahead.take(message.chunk),
     deferFanIn: true,
   };
+  const dryRun = options.dryRun ?? false;
+  const writers = new Slots(concurrency);
+  const open = async () => createReadStream(file);
   const started = await startImport(deps, {
     runId: run.runId,
     input: run.input,
     job: options.job,
-    open: async () => createReadStream(file),
+    open,
     resultsPrefix: (runId) => `${runId}/`,
-    dryRun: options.dryRun ?? false,
+    dryRun,
     onProgress: options.onPlanProgress,
-    // The first chunk's reads run while the rest of the file is planned, so writing starts as soon as
-    // the plan is complete. (Only the first: reading more ahead competes with the plan for the CPU.)
-    onChunk: (identity, chunk, rows) => {
+    // A chunk no later row can change (a job without a key, a file the reader gets to the end of) is
+    // written while the rest of the file is planned, `concurrency` at a time, once the preflight has
+    // passed. Keyed jobs wait for the plan, which settles in-file duplicates.
+    writeAhead: options.writeAhead ?? true,
+    onChunk: (identity, chunk, rows, settled) => {
+      if (settled.final) {
+        // The first chunks keep their rows; later ones read theirs back when a writer is free, so
+        // memory holds `concurrency` chunks however far the plan reads ahead of the writes.
+        const held = chunk < concurrency ? rows : undefined;
+        ahead.start(chunk, () =>
+          writers.run(async () => {
+            await settled.cleared;
+            const prepared = await base.prepare(identity);
+            const chunkRows = held ?? (await loadChunk(base.runs, identity.runId, chunk));
+            return writeChunkAhead(base, prepared, { runId: identity.runId, chunk }, chunkRows, { dryRun });
+          }),
+        );
+        return;
+      }
+      // Otherwise the first chunk's reads run while the rest of the file is planned, so writing starts
+      // as soon as the plan is complete. (Only the first: reading more ahead competes with the plan.)
       if (chunk === 0) ahead.start(chunk, () => prefetchFor(base, identity, rows));
     },
   });
@@ -301,5 +333,27 @@ class ReadAhead {
     const next = this.#next;
     if (later !== undefined && next) this.start(later, () => next(later));
     return promise;
+  }
+}
+
+/** At most `size` tasks at once; the others start in the order they came. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free -= 1;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free += 1;
+    }
   }
 }

@@ -254,7 +254,10 @@ async function prepareAssociationRun(
   job: ImportJob,
   manifest: RunIdentity,
 ): Promise<PreparedRun> {
-  if (!isAssociationClient(client)) {
+  // The links are writes like any other: they carry the job's bypass, duplicate-detection and caller
+  // headers (the look-ups of the two records go out plain, as the row writers' look-ups do).
+  const writer = writerFor(client, job);
+  if (!isAssociationClient(writer)) {
     throw new Error(`Job '${job.name}': this Dataverse client cannot send $batch requests`);
   }
   const { plan, problems } = await associationPlan(client, job);
@@ -273,7 +276,7 @@ async function prepareAssociationRun(
     },
     // Unused: `writer` replaces the row writer for this operation.
     write: {
-      client,
+      client: writer,
       table: job.table,
       primaryIdAttribute: plan.record.table.primaryIdAttribute,
       operation: 'create',
@@ -284,7 +287,7 @@ async function prepareAssociationRun(
     },
     writer: (context, rows) =>
       writePairs(
-        client,
+        writer,
         plan,
         rows.map((row) => ({ row: row.row, recordId: row.id ?? '', relatedId: String(row.data.relatedId) })),
         { dryRun: context.dryRun },

@@ -51,8 +51,62 @@ export interface StartRequest {
   readonly resultsPrefix?: (runId: string) => string;
   readonly dryRun?: boolean;
   readonly onProgress?: (rowsRead: number) => void;
+  /**
+   * The caller wants to write chunks before the plan is complete (`ChunkSettled.final`): the file is
+   * first read once to its end (`readsToTheEnd`), while the preflight's requests are out.
+   */
+  readonly writeAhead?: boolean;
   /** See `PlanOptions.onChunk`; `run` is what preparing the run needs. */
-  readonly onChunk?: (run: RunIdentity, chunk: number, rows: readonly ChunkRow[]) => void;
+  readonly onChunk?: (
+    run: RunIdentity,
+    chunk: number,
+    rows: readonly ChunkRow[],
+    settled: ChunkSettled,
+  ) => void;
+}
+
+/** What a runner may know of a chunk stored before the plan is complete. */
+export interface ChunkSettled {
+  /**
+   * No later row can take one of the chunk's rows out of the write, and the file will not be refused
+   * whole: the job has no key (so the plan looks for no in-file duplicates; rows it fails as unreadable
+   * are never in a chunk), and the reader got to the end of the file (asked with `writeAhead`).
+   */
+  readonly final: boolean;
+  /** Resolves once the preflight passed (privileges, job fits the table); rejects if it did not. */
+  readonly cleared: Promise<void>;
+}
+
+/** How the job reads its CSV files (the plan's reader and `readsToTheEnd` alike). */
+function csvOptionsOf(job: ImportJob, source: string) {
+  return {
+    source,
+    delimiter: job.csv.delimiter,
+    quote: job.csv.quote,
+    encoding: job.csv.encoding,
+    expect: { required: requiredHeaders(job), optional: Object.keys(job.columns) },
+  };
+}
+
+/**
+ * Whether the reader gets to the end of the file without refusing it whole (a header that does not
+ * fit, a quote never closed, a record over the size limit, undecodable bytes). A runner that writes
+ * chunks before the plan is complete asks first: a file refused after its first writes would break
+ * "a refused file wrote nothing". Reads the file once more, storing nothing.
+ */
+async function readsToTheEnd(
+  job: ImportJob,
+  source: string,
+  open: () => Promise<Readable>,
+): Promise<boolean> {
+  try {
+    const csv = await openCsv(await open(), csvOptionsOf(job, source));
+    for await (const row of csv.rows) void row;
+    return true;
+  } catch (error) {
+    if (isCsvFileError(error)) return false;
+    throw error;
+  }
 }
 
 export type StartResult =
@@ -112,6 +166,10 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
   const preflight = deps.measure(async () => asProblem(await deps.preflight?.(job)));
   // Awaited below; until then a failure must not count as unhandled.
   preflight.catch(() => undefined);
+  const cleared = preflight.then(({ value: problem }) => {
+    if (problem) throw new PreflightFailure(problem.message);
+  });
+  cleared.catch(() => undefined);
   const afterPreflight = async (): Promise<RequestCounters & { trace?: RequestTrace }> => {
     const { value: problem, counters, trace } = await preflight;
     if (problem) throw new PreflightFailure(problem.message);
@@ -121,14 +179,11 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
   // The input says it has a run from now on, so the reconciliation sweep leaves it to this one.
   await deps.markInput?.(input, { runId, status: 'running' }).catch(() => undefined);
   try {
-    const csv = await openCsv(await request.open(), {
-      source,
-      delimiter: job.csv.delimiter,
-      quote: job.csv.quote,
-      encoding: job.csv.encoding,
-      expect: { required: requiredHeaders(job), optional: Object.keys(job.columns) },
-    });
+    const whole =
+      request.writeAhead === true && !job.key?.length && (await readsToTheEnd(job, source, request.open));
+    const csv = await openCsv(await request.open(), csvOptionsOf(job, source));
     const header = csv.header.names;
+    const keyOf = keyExtractor(job, header);
     const { manifest, messages } = await planRun({
       runId,
       input,
@@ -137,7 +192,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       header,
       records: csv.rows,
       chunkSize: job.chunkSize ?? deps.defaultChunkSize,
-      keyOf: keyExtractor(job, header),
+      keyOf,
       duplicateKeys: job.duplicateKeys,
       spillDuplicates: (input.size ?? 0) > SPILL_DUPLICATES_ABOVE_BYTES,
       store: deps.runs,
@@ -148,7 +203,10 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       ...(request.onChunk
         ? {
             onChunk: (chunk: number, rows: readonly ChunkRow[]) =>
-              request.onChunk?.({ runId, job, jobName: job.name, header }, chunk, rows),
+              request.onChunk?.({ runId, job, jobName: job.name, header }, chunk, rows, {
+                final: whole && keyOf === undefined,
+                cleared,
+              }),
           }
         : {}),
       beforeCommit: afterPreflight,

@@ -60,6 +60,11 @@ export interface PrefetchedChunk {
   readonly writable: readonly WritableRow[];
   readonly failures: readonly RowOutcome[];
   readonly resolved?: ReadonlyMap<string, string>;
+  /**
+   * Set when the chunk was written ahead too (`writeChunkAhead`, while the plan was still reading):
+   * an outcome for each writable row. The chunk's processing then only records the result.
+   */
+  readonly written?: readonly RowOutcome[];
   /** The requests the reads made: they count as the chunk's. */
   readonly counters: RequestCounters;
   readonly trace?: RequestTrace;
@@ -77,6 +82,45 @@ export async function prefetchChunk(
         ? await lookUpTargets(prepared.write, writable)
         : undefined;
     return { writable, failures, ...(resolved ? { resolved } : {}) };
+  });
+  return { rows, ...value, counters, ...(trace ? { trace } : {}) };
+}
+
+/**
+ * Maps and writes a chunk before the run's plan is committed, for a runner that knows no later row can
+ * change the chunk (`ChunkSettled.final`) and that the file reads to its end. Marks the chunk started
+ * first, as `processChunk` does, so an attempt cut short (a crash mid-plan, then a re-plan of the same
+ * run) is written again in recovery mode. The outcomes are kept for `processChunk`, which records them.
+ */
+export async function writeChunkAhead(
+  deps: Pick<ChunkWorkerDeps, 'measure' | 'runs' | 'clock'>,
+  prepared: PreparedRun,
+  message: ChunkMessage,
+  rows: readonly ChunkRow[],
+  options: { readonly dryRun: boolean },
+): Promise<PrefetchedChunk> {
+  const clock = deps.clock ?? (() => new Date());
+  const firstAttempt = await deps.runs.put(
+    runPaths.chunkStarted(message.runId, message.chunk),
+    clock().toISOString(),
+    { ifNoneMatch: true },
+  );
+  const { value, counters, trace } = await deps.measure(async () => {
+    const { writable, failures } = await prepared.mapper.mapChunk(rows);
+    const resolved =
+      needsLookUps(prepared.write) && writable.length > 0
+        ? await lookUpTargets(prepared.write, writable)
+        : undefined;
+    const written = await (prepared.writer ?? writeRows)(
+      {
+        ...prepared.write,
+        recovering: !firstAttempt,
+        dryRun: options.dryRun,
+        ...(resolved ? { resolved } : {}),
+      },
+      writable,
+    );
+    return { writable, failures, written };
   });
   return { rows, ...value, counters, ...(trace ? { trace } : {}) };
 }
@@ -108,24 +152,30 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
     throw new Error(`Run ${message.runId} has no chunk ${message.chunk}`);
   }
   const started = clock();
-  const firstAttempt = await runs.put(
-    runPaths.chunkStarted(message.runId, message.chunk),
-    started.toISOString(),
-    {
-      ifNoneMatch: true,
-    },
-  );
-  // A failed prefetch only loses the head start: the chunk reads, maps and looks up for itself.
+  // A failed prefetch only loses the head start: the chunk reads, maps and looks up for itself. A
+  // failed write ahead left its chunk marked started: the write below recovers.
   const ahead = await deps.prefetched?.(message)?.catch(() => undefined);
+  const firstAttempt = ahead?.written
+    ? false
+    : await runs.put(runPaths.chunkStarted(message.runId, message.chunk), started.toISOString(), {
+        ifNoneMatch: true,
+      });
   const rows = ahead?.rows ?? (await loadChunk(runs, message.runId, message.chunk));
   const { planned, skipped } = await loadPlanFailures(runs, message);
   const prepared = await deps.prepare(manifest);
+  if (ahead?.written && [...ahead.failures, ...ahead.written].some((outcome) => skipped.has(outcome.row))) {
+    // Only a chunk no later row can change is written ahead; the plan taking a row out is a bug.
+    throw new Error(
+      `Run ${message.runId} chunk ${message.chunk} was written ahead, but the plan took rows out of it`,
+    );
+  }
 
   const {
     value: outcomes,
     counters: measured,
     trace: writeTrace,
   } = await deps.measure(async () => {
+    if (ahead?.written) return [...ahead.failures, ...ahead.written].sort((a, b) => a.row - b.row);
     const eligible = (row: { readonly row: number }) => !skipped.has(row.row);
     const { writable, failures } = ahead
       ? { writable: ahead.writable.filter(eligible), failures: ahead.failures.filter(eligible) }

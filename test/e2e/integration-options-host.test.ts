@@ -100,6 +100,44 @@ describe('integration options on the local Functions host', () => {
     }
   });
 
+  it('associate with bypass: the $batch links carry the headers on the host too', async () => {
+    // The host identity "dvpipe" may bypass (granted here, whatever order the tests run in).
+    await fetch(`${emulator.url}/_emulator/configure`, {
+      method: 'POST',
+      body: JSON.stringify({ privileges: { dvpipe: { prvBypassCustomBusinessLogic: true } } }),
+    });
+    const list = emulator.store.put('list', { listname: 'Quiet Members', createdfromcode: 2 });
+    const members = ['q1@example.com', 'q2@example.com'].map((email) =>
+      emulator.store.put('contact', { emailaddress1: email, lastname: email.slice(0, 2) }),
+    );
+    await putJob({
+      name: 'quiet-members',
+      table: 'list',
+      operation: 'associate',
+      relationship: 'listcontact_association',
+      columns: {
+        List: 'listname',
+        Email: { attribute: 'contactid', lookup: 'contact', by: 'emailaddress1' },
+      },
+      bypass: { customSync: true, customAsync: true },
+    });
+    const mark = emulator.recentLog().length;
+    const runId = await drop(
+      blobs.getContainerClient(names.incoming),
+      'quiet-members/pairs.csv',
+      'List,Email\nQuiet Members,q1@example.com\nQuiet Members,q2@example.com\n',
+    );
+    const summary = await waitForSummary(runId);
+    expect(summary.rows).toMatchObject({ total: 2, succeeded: 2, associated: 2 });
+    expect(emulator.store.related('list', list, 'listcontact_association')).toEqual([...members].sort());
+    const batches = emulator
+      .recentLog()
+      .slice(mark)
+      .filter((e) => e.operation === 'batch');
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.options).toEqual(['BypassBusinessLogicExecution=CustomSync,CustomAsync']);
+  });
+
   it('owners: ownerid from a user email or domain name, or a team name', async () => {
     const ada = emulator.store.put('systemuser', {
       firstname: 'Ada',

@@ -95,7 +95,7 @@ export async function importCommand(file: string, options: ImportOptions): Promi
       printEarlierRun(file, options, result.summary, result.earlier);
       return result.summary.rows.failed > 0 ? 1 : 0;
     }
-    printSummary(result.summary, options.out);
+    printSummary(result.summary, options.out, job);
     if (result.summary.rows.failed > 0) await printFailures(join(options.out, resultFiles.errors));
     if (result.kind === 'rejected') return 2;
     return result.summary.rows.failed > 0 ? 1 : 0;
@@ -110,7 +110,15 @@ export async function importCommand(file: string, options: ImportOptions): Promi
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-function printSummary(summary: RunSummary, out: string): void {
+/**
+ * Dataverse applies duplicate detection rules only as a record is written; asking ahead
+ * (RetrieveDuplicates) costs one request per row, more than the dry run's reads, and would still miss
+ * duplicates between rows of the file. So a dry run says it did not predict them.
+ */
+const DRY_RUN_DUPLICATES =
+  'Duplicate detection is on for this job, but a dry run cannot predict duplicates: Dataverse applies its rules only when a record is written, so rows it would refuse as duplicates are counted valid here.';
+
+function printSummary(summary: RunSummary, out: string, job: ImportJob): void {
   const { rows } = summary;
   const dry = summary.dryRun ? 'Dry run: ' : '';
   const links = (rows.associated ?? 0) + (rows.disassociated ?? 0) > 0;
@@ -137,6 +145,7 @@ function printSummary(summary: RunSummary, out: string): void {
     `Run ${summary.runId} in ${(summary.durationMs / 1000).toFixed(1)} s: ${count(summary.requests)} requests, ` +
       `${count(summary.retries)} retries, ${count(summary.throttled)} throttled (429); ${memoryUse()}.`,
     ...(showForecast(summary) && summary.forecast ? [forecastLine(summary.forecast, summary.dryRun)] : []),
+    ...(summary.dryRun && job.duplicateDetection && !summary.error ? [DRY_RUN_DUPLICATES] : []),
     `Results: ${files.join(', ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

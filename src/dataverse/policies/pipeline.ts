@@ -19,6 +19,8 @@ export interface PipelineRequest {
   readonly body?: string | Uint8Array;
   /** Safe to send twice: repeats leave the same state (upserts, updates, deletes, creates with an id). */
   readonly idempotent: boolean;
+  /** Pins the request to this identity of the pool (the throttle policy otherwise picks one). */
+  readonly identity?: string;
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
   readonly context: RequestContext;

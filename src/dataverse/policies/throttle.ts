@@ -29,7 +29,11 @@ export function throttlePolicy(
   return {
     name: throttlePolicyName,
     async send(request, next) {
-      const lease = await pool.acquire(request.signal, shapeOf(request.method, request.url, request.body));
+      const lease = await pool.acquire(
+        request.signal,
+        shapeOf(request.method, request.url, request.body),
+        request.identity,
+      );
       request.context.lane = lease.lane;
       const started = clock.now();
       let response: HttpResponse | undefined;

@@ -40,7 +40,11 @@ const grant = async (privileges: Record<string, Record<string, boolean>>) => {
 };
 
 /** Writes the CSV and the job, runs `dvpipe import`, and reads what it left in --out. */
-async function runImport(job: Record<string, unknown>, rows: readonly (readonly string[])[]) {
+async function runImport(
+  job: Record<string, unknown>,
+  rows: readonly (readonly string[])[],
+  extra: readonly string[] = [],
+) {
   runs += 1;
   logMark = emu.recentLog().length;
   const file = join(dir, `input-${runs}.csv`);
@@ -48,7 +52,7 @@ async function runImport(job: Record<string, unknown>, rows: readonly (readonly 
   const out = join(dir, `out-${runs}`);
   await writeFile(file, rows.map((row) => row.join(',')).join('\n'));
   await writeFile(jobFile, JSON.stringify(job));
-  const ran = await dvpipe(['import', file, '--job', jobFile, '--url', emu.url, '--out', out]);
+  const ran = await dvpipe(['import', file, '--job', jobFile, '--url', emu.url, '--out', out, ...extra]);
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>;
   const errorsText = await readFile(join(out, 'errors.csv'), 'utf8').catch(() => '');
   const errors = errorsText
@@ -105,6 +109,39 @@ describe('bypass business logic (job "bypass")', () => {
   });
 });
 
+describe('a pool of identities (--user a,b; DATAVERSE_CLIENT_IDS in the app)', () => {
+  const job = accounts({ bypass: { customSync: true, customAsync: false, powerAutomateFlows: false } });
+  const rows = [['Name', 'Number'], ...Array.from({ length: 40 }, (_, i) => [`Pool ${i}`, `P-${i}`])];
+
+  it('checks every identity that writes, naming the one lacking the privilege by client id', async () => {
+    await grant({ dvpipe: { prvBypassCustomBusinessLogic: true } });
+    const { ran, summary } = await runImport(job, rows, ['--user', 'dvpipe,ops-writer']);
+    expect(ran.code).toBe(2);
+    expect(summary.error).toMatchObject({ code: 'MissingPrivilege' });
+    const message = (summary.error as { message: string }).message;
+    expect(message).toContain(
+      `1 of the 2 identities running the import do not hold it (client id ops-writer, systemuserid ${stableGuid('systemuser:ops-writer')})`,
+    );
+    expect(message).not.toContain('client id dvpipe');
+    expect(emu.store.count('account')).toBe(0);
+    expect(runLog().filter((e) => e.method !== 'GET')).toEqual([]);
+    // Each identity asked WhoAmI as itself.
+    const whoAmI = runLog().filter((e) => e.url.startsWith('/api/data/v9.2/WhoAmI'));
+    expect(whoAmI.map((e) => e.user).sort()).toEqual(['dvpipe', 'ops-writer']);
+  });
+
+  it('runs once every identity holds it', async () => {
+    await grant({
+      dvpipe: { prvBypassCustomBusinessLogic: true },
+      'ops-writer': { prvBypassCustomBusinessLogic: true },
+    });
+    const { ran, summary } = await runImport(job, rows, ['--user', 'dvpipe,ops-writer']);
+    expect(ran.code).toBe(0);
+    expect(summary.rows).toMatchObject({ total: 40, succeeded: 40 });
+    expect(emu.store.count('account')).toBe(40);
+  });
+});
+
 describe('duplicate detection (job "duplicateDetection")', () => {
   const rows = [
     ['Name', 'Number'],
@@ -134,6 +171,31 @@ describe('duplicate detection (job "duplicateDetection")', () => {
         .map((a) => a.name)
         .sort(),
     ).toEqual(['Contoso', 'Fabrikam', 'Northwind']);
+  });
+});
+
+describe('duplicate detection in a dry run', () => {
+  it('says it cannot predict duplicates, and counts the row the real run refuses as valid', async () => {
+    emu.store.put('account', { name: 'Contoso' });
+    const rows = [
+      ['Name', 'Number'],
+      ['contoso', 'A-1'],
+      ['Fabrikam', 'A-2'],
+    ];
+    const dry = await runImport(accounts({ duplicateDetection: true }), rows, ['--dry-run']);
+    expect(dry.ran.code).toBe(0);
+    expect(dry.summary.rows).toMatchObject({ total: 2, succeeded: 2, failed: 0 });
+    expect(dry.ran.stdout).toContain(
+      'Duplicate detection is on for this job, but a dry run cannot predict duplicates',
+    );
+    expect(emu.store.count('account')).toBe(1);
+    // Without duplicate detection there is nothing to say.
+    const plain = await runImport(accounts(), rows, ['--dry-run']);
+    expect(plain.ran.stdout).not.toContain('Duplicate detection');
+    // The real run: the rule refuses the row the dry run counted valid.
+    const real = await runImport(accounts({ duplicateDetection: true }), rows);
+    expect(real.summary.rows).toMatchObject({ total: 2, succeeded: 1, failed: 1 });
+    expect(real.errors.map((e) => e.code)).toEqual(['DuplicateRecord']);
   });
 });
 
@@ -187,6 +249,69 @@ describe('impersonation (job "callerObjectId")', () => {
     const writes = runLog().filter((e) => e.method !== 'GET');
     expect(writes.length).toBeGreaterThan(0);
     for (const write of writes) expect(write.impersonating).toBe(ada);
+  });
+});
+
+describe("associate with bypass and impersonation (the $batch links carry the job's headers)", () => {
+  const job = {
+    name: 'quiet-members',
+    table: 'list',
+    operation: 'associate',
+    relationship: 'listcontact_association',
+    columns: { List: 'listname', Email: { attribute: 'contactid', lookup: 'contact', by: 'emailaddress1' } },
+    bypass: { customSync: true, customAsync: false, powerAutomateFlows: true },
+    callerObjectId: ADA_OBJECT_ID,
+  };
+  const rows = [
+    ['List', 'Email'],
+    ['Spring Launch', 'grace@example.com'],
+    ['Spring Launch', 'alan@example.com'],
+  ];
+  const seed = () => {
+    const ada = emu.store.put('systemuser', {
+      firstname: 'Ada',
+      lastname: 'Lovelace',
+      domainname: 'ada@contoso.com',
+      azureactivedirectoryobjectid: ADA_OBJECT_ID,
+    });
+    const list = emu.store.put('list', { listname: 'Spring Launch', createdfromcode: 2 });
+    const contacts = ['grace@example.com', 'alan@example.com'].map((email) =>
+      emu.store.put('contact', { emailaddress1: email, lastname: email.split('@')[0] }),
+    );
+    return { ada, list, contacts };
+  };
+
+  it('is refused up front when the user it writes as lacks the bypass privilege', async () => {
+    const { list } = seed();
+    await grant({ dvpipe: { prvActOnBehalfOfAnotherUser: true, prvBypassCustomBusinessLogic: true } });
+    const { ran, summary } = await runImport(job, rows);
+    expect(ran.code).toBe(2);
+    expect(summary.error).toMatchObject({ code: 'MissingPrivilege' });
+    expect((summary.error as { message: string }).message).toContain(
+      `the user it writes as (callerObjectId ${ADA_OBJECT_ID}`,
+    );
+    expect(emu.store.related('list', list, 'listcontact_association')).toEqual([]);
+  });
+
+  // The emulator runs each $batch part as the user CallerObjectId names and checks that user's
+  // bypass privilege: the log shows both only when the headers reached it.
+  it('links as the impersonated user with the bypass applied', async () => {
+    const { ada, list, contacts } = seed();
+    // The caller may act for Ada; Ada (whose context the links run in) may bypass custom logic.
+    await grant({
+      dvpipe: { prvActOnBehalfOfAnotherUser: true },
+      [ada]: { prvBypassCustomBusinessLogic: true },
+    });
+    const { ran, summary } = await runImport(job, rows);
+    expect(ran.code).toBe(0);
+    expect(summary.rows).toMatchObject({ total: 2, succeeded: 2, associated: 2 });
+    expect(emu.store.related('list', list, 'listcontact_association')).toEqual([...contacts].sort());
+    const writes = runLog().filter((e) => e.method !== 'GET');
+    expect(writes.map((e) => e.operation)).toEqual(['batch']);
+    expect(writes[0]).toMatchObject({
+      impersonating: ada,
+      options: ['BypassBusinessLogicExecution=CustomSync', 'SuppressCallbackRegistrationExpanderJob'],
+    });
   });
 });
 

@@ -158,4 +158,136 @@ describe('runLocalImport (emulator)', () => {
     }).catch(() => []);
     expect(left.filter((name) => name.includes('.'))).toEqual([]);
   });
+
+  /** The client, noting for each write call whether the plan had been committed when it was made. */
+  const watching = () => {
+    const state = { planned: false, writes: [] as boolean[] };
+    const watched = new Proxy(client, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        const fn = value as (...args: unknown[]) => unknown;
+        if (typeof prop === 'string' && /^(create|upsert|update)(Multiple)?$/.test(prop)) {
+          return (...args: unknown[]) => {
+            state.writes.push(state.planned);
+            return fn.apply(target, args);
+          };
+        }
+        return fn.bind(target);
+      },
+    });
+    return { state, watched };
+  };
+
+  it('a job without a key writes chunks while the rest of the file is planned; every row is reported once', async () => {
+    const dir = await scratch();
+    const file = join(dir, 'people.csv');
+    const rows = Array.from({ length: 20_000 }, (_, i) => [`ahead${i}@example.com`, `Ahead${i}`]);
+    await writeFile(file, stringify([['Email', 'Last Name'], ...rows]));
+    const creates = parseImportJob(
+      {
+        name: 'ahead',
+        table: 'contact',
+        operation: 'create',
+        chunkSize: 500,
+        columns: { Email: 'emailaddress1', 'Last Name': 'lastname' },
+      },
+      'ahead job',
+    );
+    const before = emulator.store.count('contact');
+    const { state, watched } = watching();
+    const result = await runLocalImport({
+      file,
+      job: creates,
+      client: watched,
+      environment: emulator.url,
+      meter,
+      outDir: join(dir, 'out'),
+      log: silentLogger,
+      onPlanned: () => {
+        state.planned = true;
+      },
+    });
+    expect(result.kind).toBe('finished');
+    expect(result.summary.rows).toMatchObject({ total: 20_000, succeeded: 20_000, created: 20_000 });
+    expect(emulator.store.count('contact')).toBe(before + 20_000);
+    // Chunk 0 goes out as soon as it is stored and the preflight passed: long before row 20,000 is read.
+    expect(state.writes[0]).toBe(false);
+    const records = parse(await readFile(join(dir, 'out', 'records.csv')), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+    expect(records.map((r) => Number(r.row))).toEqual(Array.from({ length: 20_000 }, (_, i) => i + 2));
+    expect(new Set(records.map((r) => r.status))).toEqual(new Set(['created']));
+  });
+
+  it('a file the reader refuses at its end (a quote never closed) writes nothing, though its job has no key', async () => {
+    const dir = await scratch();
+    const file = join(dir, 'people.csv');
+    const rows = Array.from({ length: 3_000 }, (_, i) => `refused${i}@example.com,Refused${i}`);
+    await writeFile(file, `Email,Last Name\n${rows.join('\n')}\n"never@example.com,Closed\n`);
+    const creates = parseImportJob(
+      {
+        name: 'refused',
+        table: 'contact',
+        operation: 'create',
+        chunkSize: 500,
+        columns: { Email: 'emailaddress1', 'Last Name': 'lastname' },
+      },
+      'refused job',
+    );
+    const before = emulator.store.count('contact');
+    const { state, watched } = watching();
+    const result = await runLocalImport({
+      file,
+      job: creates,
+      client: watched,
+      environment: emulator.url,
+      meter,
+      outDir: join(dir, 'out'),
+      log: silentLogger,
+    });
+    expect(result.kind).toBe('rejected');
+    expect(result.summary.error?.code).toBe('UnclosedQuote');
+    expect(state.writes).toEqual([]);
+    expect(emulator.store.count('contact')).toBe(before);
+  });
+
+  it('a keyed job writes nothing before the plan is complete (later rows may take earlier ones out)', async () => {
+    const dir = await scratch();
+    const file = join(dir, 'people.csv');
+    const rows = Array.from({ length: 3_000 }, (_, i) => [`keyed${i}@example.com`, `Keyed${i}`]);
+    rows.push(['keyed0@example.com', 'Winner']);
+    await writeFile(file, stringify([['Email', 'Last Name'], ...rows]));
+    const keyed = parseImportJob(
+      {
+        name: 'keyed',
+        table: 'contact',
+        operation: 'upsert',
+        key: ['emailaddress1'],
+        chunkSize: 500,
+        columns: { Email: 'emailaddress1', 'Last Name': 'lastname' },
+      },
+      'keyed job',
+    );
+    const { state, watched } = watching();
+    const result = await runLocalImport({
+      file,
+      job: keyed,
+      client: watched,
+      environment: emulator.url,
+      meter,
+      outDir: join(dir, 'out'),
+      log: silentLogger,
+      onPlanned: () => {
+        state.planned = true;
+      },
+    });
+    expect(result.kind).toBe('finished');
+    expect(result.summary.rows).toMatchObject({ total: 3_001, succeeded: 3_001, superseded: 1 });
+    expect(state.writes.length).toBeGreaterThan(0);
+    expect(state.writes.every((planned) => planned)).toBe(true);
+    const winner = emulator.store.all('contact').filter((c) => c.emailaddress1 === 'keyed0@example.com');
+    expect(winner.map((c) => c.lastname)).toEqual(['Winner']);
+  });
 });

@@ -35,3 +35,35 @@ describe('IdentityPool with an execution-time ledger', () => {
     pool.close();
   });
 });
+
+describe('IdentityPool: a request pinned to one identity', () => {
+  const provider = (identity: string): TokenProvider => ({ identity, getToken: () => Promise.resolve('t') });
+
+  it('is carried by that identity only, waiting for its slot while unpinned requests use the others', async () => {
+    const clock = manualClock();
+    const pool = new IdentityPool([provider('a'), provider('b')], clock, { max: 1, budgetWindowMs: 0 });
+    const first = await pool.acquire(undefined, undefined, 'b');
+    expect(first.lane.identity).toBe('b');
+    const order: string[] = [];
+    const pinned = pool.acquire(undefined, undefined, 'b').then((lease) => {
+      order.push(`pinned:${lease.lane.identity}`);
+      return lease;
+    });
+    const free = await pool.acquire(undefined, read);
+    order.push(`free:${free.lane.identity}`);
+    expect(order).toEqual(['free:a']);
+    first.release({ status: 200 });
+    (await pinned).release({ status: 200 });
+    expect(order).toEqual(['free:a', 'pinned:b']);
+    free.release({ status: 200 });
+    pool.close();
+  });
+
+  it('refuses an identity the pool does not have, naming it', async () => {
+    const pool = new IdentityPool([provider('a')], manualClock(), { max: 1, budgetWindowMs: 0 });
+    await expect(pool.acquire(undefined, undefined, 'z')).rejects.toThrow(
+      "No identity 'z' in this client's pool",
+    );
+    pool.close();
+  });
+});
