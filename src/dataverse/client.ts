@@ -266,7 +266,13 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     },
     metrics: () => ({
       ...metrics.snapshot(),
-      pacing: Object.fromEntries(pool.lanes.map((lane) => [lane.identity, lane.governor.pacing])),
+      // Per identity: whether any of its lanes (one per web server) paces by its ledger.
+      pacing: Object.fromEntries(
+        options.tokenProviders.map(({ identity }) => [
+          identity,
+          pool.lanes.some((lane) => lane.identity === identity && lane.governor.pacing),
+        ]),
+      ),
     }),
     close: async () => {
       pool.close();
