@@ -7,7 +7,14 @@ import type { Clock } from './clock.js';
 import { ClientCodes, DataverseError } from './errors.js';
 import type { RequestShape } from './budget.js';
 import { affinityOf, ServerDirectory } from './affinity.js';
-import { Governor, maxServersFollowed, type GovernorOptions, type Outcome, type Ticket } from './governor.js';
+import {
+  Governor,
+  maxServersFollowed,
+  retryAfterFromHeaders,
+  type GovernorOptions,
+  type Outcome,
+  type Ticket,
+} from './governor.js';
 
 export interface Lane {
   readonly identity: string;
@@ -54,6 +61,10 @@ class IdentityLanes {
   /** Lanes whose server the balancer stopped routing to (it answered a pinned request from another). */
   readonly retired = new Set<Lane>();
   private readonly directory = new ServerDirectory();
+  /** Discovery probes are out: requests wait for the lanes they will find rather than go unpinned. */
+  probing = false;
+  /** Probes have run (or none are configured). */
+  probed = false;
 
   constructor(
     readonly tokens: TokenProvider,
@@ -65,6 +76,9 @@ class IdentityLanes {
   /** Lanes that may take requests now. */
   get active(): Lane[] {
     const pinned = [...this.servers.values()].filter((lane) => !this.retired.has(lane));
+    if (this.probing) return pinned;
+    // After probes, requests go unpinned only when no server was found (a service without affinity cookies).
+    if (this.probed) return pinned.length === 0 ? [this.discovery] : pinned;
     return this.directory.discovering || pinned.length === 0 ? [this.discovery, ...pinned] : pinned;
   }
 
@@ -99,6 +113,22 @@ class IdentityLanes {
   }
 }
 
+/**
+ * Sends one cheap request for an identity without an affinity cookie (WhoAmI) and returns its answer's status
+ * and headers: how the pool finds the identity's web servers before any real work goes out unpinned.
+ */
+export type ServerProbe = (
+  tokens: TokenProvider,
+) => Promise<{ readonly status: number; readonly headers: Readonly<Record<string, string>> }>;
+
+/**
+ * Probes sent at once per round, and rounds at most: a round that finds no new server ends discovery. With a
+ * balancer choosing at random among 4 servers, 8 probes miss a given one with probability (3/4)^8 = 0.10, two
+ * rounds 0.01; one choosing the least-loaded meets them all in the first round.
+ */
+const PROBES_PER_ROUND = 8;
+const PROBE_ROUNDS = 4;
+
 export class IdentityPool {
   private readonly identities: readonly IdentityLanes[];
   private readonly queue: Waiter[] = [];
@@ -112,9 +142,41 @@ export class IdentityPool {
     private readonly clock: Clock,
     governorOptions: GovernorOptions,
     private readonly onChange: (change: PoolChange) => void = () => {},
+    private readonly probe?: ServerProbe,
   ) {
     if (providers.length === 0) throw new Error('At least one token provider is required');
     this.identities = providers.map((tokens) => new IdentityLanes(tokens, governorOptions));
+  }
+
+  /**
+   * Finds an identity's web servers with cheap probes before its first request, so that real work only ever
+   * goes pinned: an unpinned request spends a server's window behind the back of that server's lane.
+   */
+  private discover(identity: IdentityLanes): void {
+    if (!this.probe || identity.probing || identity.probed) return;
+    identity.probing = true;
+    const probe = this.probe;
+    const run = async () => {
+      for (let round = 0; round < PROBE_ROUNDS && !this.closed; round += 1) {
+        const before = identity.servers.size;
+        const answers = await Promise.all(
+          Array.from({ length: PROBES_PER_ROUND }, () => probe(identity.tokens).catch(() => undefined)),
+        );
+        for (const answer of answers) {
+          if (!answer) continue;
+          const owner = identity.learn(identity.discovery, answer.headers);
+          const wait =
+            answer.status === 429 ? retryAfterFromHeaders(answer.headers, this.clock.now()) : undefined;
+          if (owner && answer.status === 429) owner.governor.pauseUntil(this.clock.now() + (wait ?? 1000));
+        }
+        if (identity.servers.size === before) break;
+      }
+    };
+    void run().finally(() => {
+      identity.probing = false;
+      identity.probed = true;
+      this.drain();
+    });
   }
 
   /** Lanes that may take requests now, over every identity. */
@@ -158,6 +220,7 @@ export class IdentityPool {
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.queue.push(waiter);
+      for (const identity of this.identities) this.discover(identity);
       this.drain();
     });
   }

@@ -90,3 +90,49 @@ describe('IdentityPool lanes per web server', () => {
     pool.close();
   });
 });
+
+describe('IdentityPool server discovery by probes', () => {
+  const server = (token: string) => ({ 'set-cookie': `ARRAffinity=${token}; path=/` });
+
+  it('probes before the first request and sends every request pinned to a server the probes found', async () => {
+    const clock = manualClock();
+    let probes = 0;
+    // A balancer taking servers in turn: s0, s1, s2, s0, ...
+    const probe = () => Promise.resolve({ status: 200, headers: server(`s${probes++ % 3}`) });
+    const pool = new IdentityPool([tokens], clock, { max: 4, initial: 4 }, () => {}, probe);
+    const leases = await Promise.all(Array.from({ length: 12 }, () => pool.acquire()));
+    // Round 1 (8 probes) found three servers, round 2 none: discovery ends after 16 probes.
+    expect(probes).toBe(16);
+    expect(leases.map((l) => l.lane.affinity).sort()).toEqual([
+      's0',
+      's0',
+      's0',
+      's0',
+      's1',
+      's1',
+      's1',
+      's1',
+      's2',
+      's2',
+      's2',
+      's2',
+    ]);
+    pool.close();
+  });
+
+  it('pauses the lane of a server whose probe met a 429, and falls back to unpinned lanes without cookies', async () => {
+    const clock = manualClock(1_000);
+    const refusing = () => Promise.resolve({ status: 429, headers: { ...server('s0'), 'retry-after': '2' } });
+    const pool = new IdentityPool([tokens], clock, { max: 4 }, () => {}, refusing);
+    const lease = await pool.acquire();
+    // The only server refused: its lane waited out the 2 s before taking the request.
+    expect(lease.lane.affinity).toBe('s0');
+    expect(clock.now()).toBeGreaterThanOrEqual(3_000);
+    pool.close();
+
+    const bare = () => Promise.resolve({ status: 200, headers: {} });
+    const unpinned = new IdentityPool([tokens], clock, { max: 4 }, () => {}, bare);
+    expect((await unpinned.acquire()).lane.affinity).toBeUndefined();
+    unpinned.close();
+  });
+});
