@@ -2,8 +2,8 @@
 // realistic profile, side by side in one invocation, each run against a fresh emulator:
 //   headers       one web server, x-ms-ratelimit-* and x-ms-dop-hint sent (the reference run)
 //   no-headers    one web server, neither sent: Retry-After is all the client learns
-//   4-servers     four web servers, headers sent; the client sends no affinity cookie, so the load
-//                 balancer spreads its requests and every server reports its own counters
+//   4-servers     four web servers, headers sent; the client finds the servers (WhoAmI without a cookie)
+//                 and keeps a governor lane per server, pinned by its ARRAffinity cookie
 //   4-servers-no-headers  both at once
 // Ratios: no-headers ÷ headers (goal ≥ 0.9), and 4-servers ÷ (4 × one server's ceiling) (goal ≥ 0.9),
 // with 429s next to each. Prints one JSON document.

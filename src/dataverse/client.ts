@@ -9,7 +9,7 @@ import { systemClock, type Clock } from './clock.js';
 import { isDataverseError, isNotFoundCode, type DataverseError } from './errors.js';
 import { maxServersFollowed } from './governor.js';
 import { uploadFile, type UploadSource } from './files.js';
-import { IdentityPool } from './identity-pool.js';
+import { IdentityPool, type ServerProbe } from './identity-pool.js';
 import { entityInfo, tableMetadata } from './metadata.js';
 import { MetricsRecorder, type ClientEvent, type ClientMetrics } from './metrics.js';
 import type { TableMetadata } from './model.js';
@@ -21,7 +21,7 @@ import * as q from './query.js';
 import * as records from './records.js';
 import type { RecordTarget, UpsertMode } from './records.js';
 import type { Dispatcher } from 'undici';
-import { createTransport } from './transport.js';
+import { createTransport, odataHeaders } from './transport.js';
 import type { BudgetShare } from './governor.js';
 
 export interface DataverseClientOptions {
@@ -51,6 +51,12 @@ export interface DataverseClientOptions {
   readonly random?: () => number;
   readonly dispatcher?: Dispatcher;
   readonly onEvent?: (event: ClientEvent) => void;
+  /**
+   * Before an identity's first request, find its web servers with a few WhoAmI requests without a cookie, and
+   * give each a lane pinned by its ARRAffinity cookie (default true). False: servers are found from the
+   * answers to real requests instead.
+   */
+  readonly discoverServers?: boolean;
 }
 
 export type QueryRequest = q.QueryOptions;
@@ -150,19 +156,41 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     budgetWindowMs: options.budgetWindowMs ?? 300_000,
     ...(share ? { share: () => share.share } : {}),
   };
-  const pool = new IdentityPool(options.tokenProviders, clock, governor, (change) => {
-    emit({ type: 'concurrency', identity: change.identity, limit: change.limit, inFlight: change.inFlight });
-    if (change.addedPauseMs)
-      emit({ type: 'throttle', identity: change.identity, pauseMs: change.addedPauseMs });
-  });
-  share?.track(() => pool.backlog);
   const transport = createTransport({
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-    // Per web server: the governor may spread over up to maxServersFollowed of them.
+    // Per web server: an identity may have a lane on each of up to maxServersFollowed of them.
     connections: maxConcurrency * maxServersFollowed * options.tokenProviders.length,
     timeoutMs,
   });
   const apiRoot = apiRootOf(options.url);
+  // How the pool finds an identity's web servers: WhoAmI without a cookie, the cheapest request there is.
+  const probe: ServerProbe = async (tokens) => {
+    const token = await tokens.getToken();
+    const answer = await transport.send({
+      method: 'GET',
+      url: `${apiRoot}WhoAmI`,
+      headers: { ...odataHeaders({ read: true, hasBody: false }), authorization: `Bearer ${token}` },
+      timeoutMs: 30_000,
+    });
+    return { status: answer.status, headers: answer.headers };
+  };
+  const pool = new IdentityPool(
+    options.tokenProviders,
+    clock,
+    governor,
+    (change) => {
+      emit({
+        type: 'concurrency',
+        identity: change.identity,
+        limit: change.limit,
+        inFlight: change.inFlight,
+      });
+      if (change.addedPauseMs)
+        emit({ type: 'throttle', identity: change.identity, pauseMs: change.addedPauseMs });
+    },
+    options.discoverServers === false ? undefined : probe,
+  );
+  share?.track(() => pool.backlog);
   const pathOf = (url: string) => {
     const u = new URL(url);
     return u.pathname.slice(new URL(apiRoot).pathname.length);
@@ -285,7 +313,13 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     },
     metrics: () => ({
       ...metrics.snapshot(),
-      pacing: Object.fromEntries(pool.lanes.map((lane) => [lane.identity, lane.governor.pacing])),
+      // Per identity: whether any of its lanes (one per web server) paces by its ledger.
+      pacing: Object.fromEntries(
+        options.tokenProviders.map(({ identity }) => [
+          identity,
+          pool.lanes.some((lane) => lane.identity === identity && lane.governor.pacing),
+        ]),
+      ),
     }),
     close: async () => {
       pool.close();

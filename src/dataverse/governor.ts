@@ -4,7 +4,10 @@
 // are the supported signals (reference §13). When the optional x-ms-ratelimit-* headers show execution
 // time being spent and read as one window, a ledger of it (budget.ts) decides instead when the next
 // request may go: the window is spent as it frees, with fewer 429s. Limits are kept per web server
-// (§13): the answers' affinity cookies say how many servers share the work, and the bounds scale with them.
+// (§13): the identity pool gives each web server a lane with its own governor (identity-pool.ts); a governor whose
+// requests the balancer spreads (an identity's discovery lane) counts the servers from the answers' affinity
+// cookies and scales its bounds with them.
+import { affinityOf } from './affinity.js';
 import { ExecutionBudget, type BudgetEntry, type RequestShape } from './budget.js';
 
 export const defaultStartConcurrency = 4;
@@ -21,13 +24,7 @@ export const serviceConcurrencyLimit = 52;
  */
 export const maxServersFollowed = 8;
 
-/**
- * The load balancer's affinity token in an answer's Set-Cookie. We never send the cookie back (Learn's
- * bulk-load advice: remove it so requests spread over the servers), so every answer names its server.
- */
-export function affinityOf(headers: Readonly<Record<string, string>>): string | undefined {
-  return /(?:^|[;,]\s*)ARRAffinity=([^;,\s]+)/i.exec(headers['set-cookie'] ?? '')?.[1];
-}
+export { affinityOf } from './affinity.js';
 
 export interface GovernorOptions {
   /** Upper bound per web server seen (≤ 52, the service's concurrency limit per user and server). */
@@ -222,6 +219,11 @@ export class Governor {
 
   get rateLimits(): RateLimitHeaders {
     return this.last;
+  }
+
+  /** Holds every request of this governor until `until` (a 429 for its server answered to another lane). */
+  pauseUntil(until: number): void {
+    this.pauseEnd = Math.max(this.pauseEnd, until);
   }
 
   isPaused(now: number): boolean {

@@ -1,14 +1,31 @@
-// Spreads requests over several identities, each with its own governor; waiters are served first come, first served.
+// Spreads requests over several identities and, within one, over the web servers it has found, each lane with
+// its own governor; waiters are served first come, first served. Limits are kept per user per web server
+// (reference §13), so an identity gets a lane per server, pinned by sending the server's ARRAffinity cookie
+// back: each lane then sees one server's window, and a 429 from one server pauses only its lane.
 import type { TokenProvider } from './auth.js';
 import type { Clock } from './clock.js';
 import { ClientCodes, DataverseError } from './errors.js';
 import type { RequestShape } from './budget.js';
-import { Governor, type GovernorOptions, type Outcome, type Ticket } from './governor.js';
+import { affinityOf, ServerDirectory } from './affinity.js';
+import {
+  Governor,
+  maxServersFollowed,
+  retryAfterFromHeaders,
+  type GovernorOptions,
+  type Outcome,
+  type Ticket,
+} from './governor.js';
 
 export interface Lane {
   readonly identity: string;
   readonly tokens: TokenProvider;
   readonly governor: Governor;
+  /**
+   * The web server this lane is pinned to: its `ARRAffinity` token, sent back as a cookie so the load
+   * balancer routes every request of the lane there. Undefined for an identity's discovery lane, whose
+   * requests carry no cookie and go wherever the balancer sends them.
+   */
+  readonly affinity?: string;
 }
 
 export interface Lease {
@@ -19,8 +36,10 @@ export interface Lease {
 
 export interface PoolChange {
   readonly identity: string;
+  /** Over every lane of the identity. */
   readonly limit: number;
   readonly inFlight: number;
+  /** Of the lane that changed. */
   readonly pausedUntil: number;
   /** Set when this change started (or extended) a throttle pause: the added pause in ms. */
   readonly addedPauseMs?: number;
@@ -36,8 +55,84 @@ interface Waiter {
   onAbort?: () => void;
 }
 
+/** One identity's lanes: a discovery lane without a cookie, and one pinned lane per web server found. */
+class IdentityLanes {
+  readonly discovery: Lane;
+  /** Pinned lanes by affinity token, in the order their servers were found. */
+  readonly servers = new Map<string, Lane>();
+  /** Lanes whose server the balancer stopped routing to (it answered a pinned request from another). */
+  readonly retired = new Set<Lane>();
+  private readonly directory = new ServerDirectory();
+  /** Discovery probes are out: requests wait for the lanes they will find rather than go unpinned. */
+  probing = false;
+  /** Probes have run (or none are configured). */
+  probed = false;
+
+  constructor(
+    readonly tokens: TokenProvider,
+    private readonly governorOptions: GovernorOptions,
+  ) {
+    this.discovery = { identity: tokens.identity, tokens, governor: new Governor(governorOptions) };
+  }
+
+  /** Lanes that may take requests now. */
+  get active(): Lane[] {
+    const pinned = [...this.servers.values()].filter((lane) => !this.retired.has(lane));
+    if (this.probing) return pinned;
+    // After probes, requests go unpinned only when no server was found (a service without affinity cookies).
+    if (this.probed) return pinned.length === 0 ? [this.discovery] : pinned;
+    return this.directory.discovering || pinned.length === 0 ? [this.discovery, ...pinned] : pinned;
+  }
+
+  get all(): Lane[] {
+    return [this.discovery, ...this.servers.values()];
+  }
+
+  /**
+   * Learns from an answer which server took a lane's request. Returns the pinned lane of that server when
+   * the answer came from another lane (a discovery request, or a pinned one the balancer moved), so its
+   * Retry-After can pause the lane that owns the server.
+   */
+  learn(lane: Lane, headers: Readonly<Record<string, string>> | undefined): Lane | undefined {
+    const server = headers ? affinityOf(headers) : undefined;
+    const step = this.directory.answered(lane.affinity, server, this.servers.size < maxServersFollowed);
+    if (step.retire) {
+      const old = this.servers.get(step.retire);
+      if (old) this.retired.add(old);
+    }
+    if (!step.server) return undefined;
+    let owner = this.servers.get(step.server);
+    if (!owner && step.add) {
+      owner = {
+        identity: this.tokens.identity,
+        tokens: this.tokens,
+        governor: new Governor(this.governorOptions),
+        affinity: step.server,
+      };
+      this.servers.set(step.server, owner);
+    }
+    return owner === lane ? undefined : owner;
+  }
+}
+
+/**
+ * Sends one cheap request for an identity without an affinity cookie (WhoAmI) and returns its answer's status
+ * and headers: how the pool finds the identity's web servers before any real work goes out unpinned.
+ */
+export type ServerProbe = (
+  tokens: TokenProvider,
+) => Promise<{ readonly status: number; readonly headers: Readonly<Record<string, string>> }>;
+
+/**
+ * Probes sent at once per round, and rounds at most: a round that finds no new server ends discovery. With a
+ * balancer choosing at random among 4 servers, 8 probes miss a given one with probability (3/4)^8 = 0.10, two
+ * rounds 0.01; one choosing the least-loaded meets them all in the first round.
+ */
+const PROBES_PER_ROUND = 8;
+const PROBE_ROUNDS = 4;
+
 export class IdentityPool {
-  readonly lanes: readonly Lane[];
+  private readonly identities: readonly IdentityLanes[];
   private readonly queue: Waiter[] = [];
   private next = 0;
   private timerUntil = 0;
@@ -49,13 +144,46 @@ export class IdentityPool {
     private readonly clock: Clock,
     governorOptions: GovernorOptions,
     private readonly onChange: (change: PoolChange) => void = () => {},
+    private readonly probe?: ServerProbe,
   ) {
     if (providers.length === 0) throw new Error('At least one token provider is required');
-    this.lanes = providers.map((tokens) => ({
-      identity: tokens.identity,
-      tokens,
-      governor: new Governor(governorOptions),
-    }));
+    this.identities = providers.map((tokens) => new IdentityLanes(tokens, governorOptions));
+  }
+
+  /**
+   * Finds an identity's web servers with cheap probes before its first request, so that real work only ever
+   * goes pinned: an unpinned request spends a server's window behind the back of that server's lane.
+   */
+  private discover(identity: IdentityLanes): void {
+    if (!this.probe || identity.probing || identity.probed) return;
+    identity.probing = true;
+    const probe = this.probe;
+    const run = async () => {
+      for (let round = 0; round < PROBE_ROUNDS && !this.closed; round += 1) {
+        const before = identity.servers.size;
+        const answers = await Promise.all(
+          Array.from({ length: PROBES_PER_ROUND }, () => probe(identity.tokens).catch(() => undefined)),
+        );
+        for (const answer of answers) {
+          if (!answer) continue;
+          const owner = identity.learn(identity.discovery, answer.headers);
+          const wait =
+            answer.status === 429 ? retryAfterFromHeaders(answer.headers, this.clock.now()) : undefined;
+          if (owner && answer.status === 429) owner.governor.pauseUntil(this.clock.now() + (wait ?? 1000));
+        }
+        if (identity.servers.size === before) break;
+      }
+    };
+    void run().finally(() => {
+      identity.probing = false;
+      identity.probed = true;
+      this.drain();
+    });
+  }
+
+  /** Lanes that may take requests now, over every identity. */
+  get lanes(): readonly Lane[] {
+    return this.identities.flatMap((identity) => identity.active);
   }
 
   /** Sum of every identity's current limit. */
@@ -65,15 +193,17 @@ export class IdentityPool {
 
   /**
    * Sum of every identity's maximum: how much work is worth keeping ready. Counted over every web server
-   * the governors may yet see, so work planned before the servers answer can still use them all.
+   * an identity may yet find, so work planned before the servers answer can still use them all.
    */
   get maxCapacity(): number {
-    return this.lanes.reduce((n, l) => n + l.governor.maxPossible, 0);
+    return this.identities.reduce((n, identity) => n + identity.discovery.governor.maxPossible, 0);
   }
 
   /** Requests waiting for a slot or in flight, over every identity: what this process has to send. */
   get backlog(): number {
-    return this.lanes.reduce((n, l) => n + l.governor.inFlight, this.queue.length);
+    return this.identities
+      .flatMap((identity) => identity.all)
+      .reduce((n, l) => n + l.governor.inFlight, this.queue.length);
   }
 
   /**
@@ -103,6 +233,7 @@ export class IdentityPool {
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.queue.push(waiter);
+      for (const identity of this.identities) this.discover(identity);
       this.drain();
     });
   }
@@ -147,16 +278,17 @@ export class IdentityPool {
   private pick(now: number): Lane | undefined {
     let best: Lane | undefined;
     let bestFree = 0;
-    const n = this.lanes.length;
+    const lanes = this.lanes;
+    const n = lanes.length;
     for (let k = 0; k < n; k++) {
-      const lane = this.lanes[(this.next + k) % n]!;
+      const lane = lanes[(this.next + k) % n]!;
       const free = lane.governor.free(now);
       if (free > bestFree) {
         best = lane;
         bestFree = free;
       }
     }
-    if (best) this.next = (this.lanes.indexOf(best) + 1) % n;
+    if (best) this.next = (lanes.indexOf(best) + 1) % n;
     return best;
   }
 
@@ -175,6 +307,14 @@ export class IdentityPool {
         const after = lane.governor.pausedUntil;
         const added = after > before ? after - Math.max(before, now) : 0;
         this.emit(lane, added > 0 ? added : undefined);
+        // The server that answered may belong to another lane: its Retry-After pauses that lane too.
+        const owner = this.identityOf(lane).learn(lane, outcome.headers);
+        if (owner && outcome.status === 429) {
+          const ownerBefore = owner.governor.pausedUntil;
+          owner.governor.pauseUntil(now + (outcome.retryAfterMs ?? 1000));
+          const ownerAdded = owner.governor.pausedUntil - Math.max(ownerBefore, now);
+          this.emit(owner, ownerAdded > 0 ? ownerAdded : undefined);
+        }
         this.drain();
       },
     };
@@ -196,13 +336,17 @@ export class IdentityPool {
     );
   }
 
+  private identityOf(lane: Lane): IdentityLanes {
+    return this.identities.find((identity) => identity.tokens === lane.tokens)!;
+  }
+
   private emit(lane: Lane, addedPauseMs?: number): void {
-    const g = lane.governor;
+    const lanes = this.identityOf(lane).active;
     this.onChange({
       identity: lane.identity,
-      limit: g.limit,
-      inFlight: g.inFlight,
-      pausedUntil: g.pausedUntil,
+      limit: lanes.reduce((n, l) => n + l.governor.limit, 0),
+      inFlight: lanes.reduce((n, l) => n + l.governor.inFlight, 0),
+      pausedUntil: lane.governor.pausedUntil,
       ...(addedPauseMs !== undefined ? { addedPauseMs } : {}),
     });
   }

@@ -26,7 +26,7 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** Headers every Web API call carries. No Cookie header is ever sent, so ARRAffinity never pins a server. */
+/** Headers every Web API call carries. The throttle policy adds a pinned lane's ARRAffinity cookie. */
 export function odataHeaders(options: { read: boolean; hasBody: boolean }): Record<string, string> {
   const headers: Record<string, string> = {
     accept: 'application/json',

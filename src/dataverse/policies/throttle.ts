@@ -1,3 +1,4 @@
+import { affinityCookie } from '../affinity.js';
 import type { RequestShape } from '../budget.js';
 import type { Clock } from '../clock.js';
 import { retryAfterFromHeaders } from '../governor.js';
@@ -18,8 +19,9 @@ export interface RequestObservation {
 }
 
 /**
- * Waits for a slot on the least-loaded identity, sends, and feeds the answer to that identity's governor. A 429
- * pauses every request of the identity for Retry-After (the governor holds new acquisitions).
+ * Waits for a slot on the least-loaded lane (an identity on one web server, or its discovery lane), sends with
+ * that lane's affinity cookie, and feeds the answer to the lane's governor. A 429 pauses every request of the
+ * lane for Retry-After (the governor holds new acquisitions); other servers' lanes go on.
  */
 export function throttlePolicy(
   pool: IdentityPool,
@@ -35,10 +37,15 @@ export function throttlePolicy(
         request.identity,
       );
       request.context.lane = lease.lane;
+      const affinity = lease.lane.affinity;
+      // A pinned lane sends its server's affinity cookie, so the balancer routes the request there.
+      const sent = affinity
+        ? { ...request, headers: { ...request.headers, cookie: affinityCookie(affinity) } }
+        : request;
       const started = clock.now();
       let response: HttpResponse | undefined;
       try {
-        response = await next(request);
+        response = await next(sent);
         return response;
       } finally {
         const status = response?.status;

@@ -67,3 +67,104 @@ describe('IdentityPool: a request pinned to one identity', () => {
     pool.close();
   });
 });
+
+describe('IdentityPool lanes per web server', () => {
+  const server = (token: string) => ({ 'set-cookie': `ARRAffinity=${token}; path=/; secure; HttpOnly` });
+
+  it('opens a lane pinned to each server the discovery answers name, and a 429 pauses only its lane', async () => {
+    const clock = manualClock();
+    const pool = new IdentityPool([tokens], clock, { max: 4, initial: 4 });
+    expect(pool.lanes.map((l) => l.affinity)).toEqual([undefined]);
+    const first = await Promise.all([0, 1].map(() => pool.acquire()));
+    first[0]!.release({ status: 200, headers: server('s1') });
+    first[1]!.release({ status: 200, headers: server('s2') });
+    expect(pool.lanes.map((l) => l.affinity)).toEqual([undefined, 's1', 's2']);
+
+    // Fill every lane: 4 slots each.
+    const leases = await Promise.all(Array.from({ length: 12 }, () => pool.acquire()));
+    const count = (affinity: string | undefined) => leases.filter((l) => l.lane.affinity === affinity).length;
+    expect([count(undefined), count('s1'), count('s2')]).toEqual([4, 4, 4]);
+
+    // s1 refuses one: its lane pauses for Retry-After, s2's lane takes what s1's would have.
+    leases.find((l) => l.lane.affinity === 's1')!.release({ status: 429, retryAfterMs: 5_000 });
+    leases.find((l) => l.lane.affinity === 's2')!.release({ status: 200 });
+    leases.find((l) => l.lane.affinity === 's1')!.release({ status: 200 });
+    const next = await pool.acquire();
+    expect(next.lane.affinity).toBe('s2');
+    const s1 = pool.lanes.find((l) => l.affinity === 's1')!;
+    const s2 = pool.lanes.find((l) => l.affinity === 's2')!;
+    expect(s1.governor.pausedUntil).toBe(5_000);
+    expect(s2.governor.pausedUntil).toBe(0);
+    pool.close();
+  });
+
+  it("pauses a server's lane when a discovery request meets that server's 429", async () => {
+    const clock = manualClock();
+    const pool = new IdentityPool([tokens], clock, { max: 4, initial: 2 });
+    const [a, b] = await Promise.all([pool.acquire(), pool.acquire()]);
+    a!.release({ status: 200, headers: server('s1') });
+    clock.advance(100);
+    b!.release({ status: 429, retryAfterMs: 3_000, headers: server('s1') });
+    const s1 = pool.lanes.find((l) => l.affinity === 's1')!;
+    expect(s1.governor.pausedUntil).toBe(3_100);
+    pool.close();
+  });
+
+  it('stops sending unpinned requests once discovery has found every server', async () => {
+    const clock = manualClock();
+    const pool = new IdentityPool([tokens], clock, { max: 8, initial: 8 });
+    const leases = await Promise.all(Array.from({ length: 6 }, () => pool.acquire()));
+    // One server answers everything: 1 new, then 4 quiet answers (the minimum) end discovery.
+    for (const lease of leases.slice(0, 5)) lease.release({ status: 200, headers: server('only') });
+    expect(pool.lanes.map((l) => l.affinity)).toEqual(['only']);
+    const more = await Promise.all(Array.from({ length: 3 }, () => pool.acquire()));
+    expect(more.map((l) => l.lane.affinity)).toEqual(['only', 'only', 'only']);
+    pool.close();
+  });
+});
+
+describe('IdentityPool server discovery by probes', () => {
+  const server = (token: string) => ({ 'set-cookie': `ARRAffinity=${token}; path=/` });
+
+  it('probes before the first request and sends every request pinned to a server the probes found', async () => {
+    const clock = manualClock();
+    let probes = 0;
+    // A balancer taking servers in turn: s0, s1, s2, s0, ...
+    const probe = () => Promise.resolve({ status: 200, headers: server(`s${probes++ % 3}`) });
+    const pool = new IdentityPool([tokens], clock, { max: 4, initial: 4 }, () => {}, probe);
+    const leases = await Promise.all(Array.from({ length: 12 }, () => pool.acquire()));
+    // Round 1 (8 probes) found three servers, round 2 none: discovery ends after 16 probes.
+    expect(probes).toBe(16);
+    expect(leases.map((l) => l.lane.affinity).sort()).toEqual([
+      's0',
+      's0',
+      's0',
+      's0',
+      's1',
+      's1',
+      's1',
+      's1',
+      's2',
+      's2',
+      's2',
+      's2',
+    ]);
+    pool.close();
+  });
+
+  it('pauses the lane of a server whose probe met a 429, and falls back to unpinned lanes without cookies', async () => {
+    const clock = manualClock(1_000);
+    const refusing = () => Promise.resolve({ status: 429, headers: { ...server('s0'), 'retry-after': '2' } });
+    const pool = new IdentityPool([tokens], clock, { max: 4 }, () => {}, refusing);
+    const lease = await pool.acquire();
+    // The only server refused: its lane waited out the 2 s before taking the request.
+    expect(lease.lane.affinity).toBe('s0');
+    expect(clock.now()).toBeGreaterThanOrEqual(3_000);
+    pool.close();
+
+    const bare = () => Promise.resolve({ status: 200, headers: {} });
+    const unpinned = new IdentityPool([tokens], clock, { max: 4 }, () => {}, bare);
+    expect((await unpinned.acquire()).lane.affinity).toBeUndefined();
+    unpinned.close();
+  });
+});
