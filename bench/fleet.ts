@@ -2,11 +2,11 @@
 // time-scaled emulator: how close N identities and H hosts get to the N-identity ceiling.
 //   npx tsx bench/fleet.ts [--identities 1,3,5] [--hosts 1,4] [--rows 60000] [--time-scale 1]
 //                          [--window 20] [--chunk-size 2500] [--sharing on|off|both] [--refresh-ms 1000]
-//                          [--out <file.json>]
+//                          [--web-servers 1] [--host-heap-mb 0] [--emulator-log] [--host-logs <dir>] [--out <file.json>]
 // Time scale 1 (modelled time = real time) by default: a smaller scale asks the machine for proportionally
 // more rows per real second, and on a shared 2-core machine the CPU, not the coordination, then decides.
 // Prints one JSON object (and writes it to --out): per combination rows/s, the ceiling for that identity
-// count, the fraction, 429s, rows lost and duplicated, the modelled and real time, each host's peak RSS.
+// count (times the web servers: limits are per user per server), the fraction, 429s, rows lost and duplicated, the modelled and real time, each host's peak RSS.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
@@ -34,6 +34,13 @@ const { values } = parseArgs({
     'chunk-size': { type: 'string', default: '2500' },
     sharing: { type: 'string', default: 'on' },
     'refresh-ms': { type: 'string', default: '1000' },
+    'web-servers': { type: 'string', default: '1' },
+    // Each host's V8 heap cap in MB, as the app's `languageWorkers__node__arguments` sets it in Azure (0: none).
+    'host-heap-mb': { type: 'string', default: '0' },
+    // One JSON line per emulator request on stderr, to see when the 429s come (time, user, status).
+    'emulator-log': { type: 'boolean', default: false },
+    // Each host's log lines (JSON) written to <dir>/<combination>-host<i>.log after the run.
+    'host-logs': { type: 'string' },
     out: { type: 'string', default: 'bench/results/fleet.json' },
   },
 });
@@ -43,6 +50,10 @@ const rows = Number(values.rows);
 const timeScale = Number(values['time-scale']);
 const windowSeconds = Number(values.window);
 const chunkSize = Number(values['chunk-size']);
+const webServers = Number(values['web-servers']);
+if (!Number.isInteger(webServers) || webServers < 1)
+  throw new Error('--web-servers must be a whole number ≥ 1');
+const hostHeapMb = Number(values['host-heap-mb']);
 const sharingModes = values.sharing === 'both' ? [true, false] : [values.sharing !== 'off'];
 
 // The documented limits per 300 s window scaled to a shorter one with the same sustained rates, as in
@@ -52,6 +63,7 @@ const limits = {
   maxRequests: Math.round((6_000 * windowSeconds) / 300),
   maxExecutionMs: Math.round((1_200_000 * windowSeconds) / 300),
   maxConcurrent: 52,
+  webServers,
 };
 
 interface Stats {
@@ -65,6 +77,7 @@ interface CeilingAnswer {
 export interface FleetResult {
   readonly identities: number;
   readonly hosts: number;
+  readonly webServers: number;
   readonly sharing: boolean;
   readonly rows: number;
   readonly rowsPerSecond: number;
@@ -120,6 +133,9 @@ async function runCombination(
           settings: {
             DATAVERSE_FLEET_SHARING: sharing ? 'true' : 'false',
             DATAVERSE_FLEET_REFRESH_MS: values['refresh-ms'],
+            ...(hostHeapMb > 0
+              ? { languageWorkers__node__arguments: `--max-old-space-size=${hostHeapMb}` }
+              : {}),
           },
         }),
       );
@@ -179,16 +195,19 @@ async function runCombination(
       'GET',
       `ceiling?operation=create-multiple&batchSize=1000&runSeconds=${realSeconds}&users=${identities}`,
     );
+    // The emulator's ceiling is for one web server; each keeps its own windows, so N allow N times as much.
+    const ceilingRowsPerSecond = ceiling.recordsPerSecond * webServers;
     const rowsPerSecond = good / realSeconds;
     return {
       identities,
       hosts,
+      webServers,
       sharing,
       rows,
       rowsPerSecond,
       rowsPerModelledHour: rowsPerSecond * timeScale * 3600,
-      ceilingRowsPerSecond: ceiling.recordsPerSecond,
-      fraction: rowsPerSecond / ceiling.recordsPerSecond,
+      ceilingRowsPerSecond,
+      fraction: rowsPerSecond / ceilingRowsPerSecond,
       throttled: mine.reduce((n, u) => n + u.throttled, 0),
       requests: mine.reduce((n, u) => n + u.totalRequests, 0),
       lost,
@@ -201,6 +220,12 @@ async function runCombination(
     };
   } finally {
     await Promise.all(started.map((h) => h.stop()));
+    const logs = values['host-logs'];
+    if (logs) {
+      await mkdir(logs, { recursive: true });
+      for (const h of started)
+        await writeFile(`${logs}/${tag}-host${h.index}.log`, `${h.output.join('\n')}\n`);
+    }
   }
 }
 
@@ -211,6 +236,7 @@ const emulator = await startEmulatorProcess([
   '--time-scale',
   String(timeScale),
   ...Object.entries(limits).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
+  ...(values['emulator-log'] ? ['--log'] : []),
 ]);
 try {
   const blobs = await provisionStorage(azurite.connectionString);
@@ -224,7 +250,7 @@ try {
   const load = loadavg()[0];
   console.error(
     `fleet bench: ${rows} rows, identities ${identityCounts.join('/')}, hosts ${hostCounts.join('/')}, time scale ${timeScale}, ` +
-      `window ${windowSeconds} s modelled, chunk ${chunkSize}; load average ${load?.toFixed(1)} on ${cpus().length} cores`,
+      `window ${windowSeconds} s modelled, ${webServers} web server(s), chunk ${chunkSize}${hostHeapMb > 0 ? `, host heap cap ${hostHeapMb} MB` : ''}; load average ${load?.toFixed(1)} on ${cpus().length} cores`,
   );
   for (const identities of identityCounts) {
     for (const hosts of hostCounts) {
@@ -232,7 +258,7 @@ try {
         const r = await runCombination(emulator, azurite.connectionString, body, identities, hosts, sharing);
         results.push(r);
         console.error(
-          `  ${identities} identities x ${hosts} hosts${sharing ? '' : ' (no sharing)'}: ${r.rowsPerSecond.toFixed(0)} rows/s = ` +
+          `  ${identities} identities x ${hosts} hosts${webServers > 1 ? ` x ${webServers} web servers` : ''}${sharing ? '' : ' (no sharing)'}: ${r.rowsPerSecond.toFixed(0)} rows/s = ` +
             `${(r.rowsPerModelledHour / 1e6).toFixed(2)} M rows per modelled hour, ${(r.fraction * 100).toFixed(1)}% of ceiling ` +
             `${r.ceilingRowsPerSecond.toFixed(0)}; ${r.throttled} 429s, ${r.requests} requests, lost ${r.lost}, duplicated ${r.duplicated}, ` +
             `unreported ${r.unreported}; ${r.realSeconds.toFixed(1)} s real = ${r.modelledSeconds.toFixed(0)} s modelled; peak RSS ${r.peakRssMb.join('/')} MB`,
@@ -250,7 +276,7 @@ try {
       loadAverageAtStart: load,
       loadAverageAtEnd: loadavg()[0],
     },
-    settings: { rows, timeScale, limits, chunkSize },
+    settings: { rows, timeScale, limits, chunkSize, hostHeapMb },
     results,
   };
   await mkdir(dirname(values.out), { recursive: true });

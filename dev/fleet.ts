@@ -44,7 +44,19 @@ export async function startFleetHost(options: FleetHostOptions): Promise<FleetHo
     AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.200',
     ...options.settings,
   };
-  const args = ['--import', 'tsx', `${root}/dev/host-cli.ts`, '--app', root, '--storage', options.storage];
+  // Azure starts the Node worker with `languageWorkers__node__arguments` (a heap cap, say); the local host
+  // runs the functions in its own process, so they become that process's arguments.
+  const workerArguments = (settings.languageWorkers__node__arguments ?? '').split(/\s+/).filter(Boolean);
+  const args = [
+    ...workerArguments,
+    '--import',
+    'tsx',
+    `${root}/dev/host-cli.ts`,
+    '--app',
+    root,
+    '--storage',
+    options.storage,
+  ];
   args.push('--log-format', 'json', '--event-grid-poll-ms', '200', '--stop-timeout-ms', '10000');
   if (!options.eventGrid) args.push('--no-event-grid');
   for (const [name, value] of Object.entries(settings)) args.push('--setting', `${name}=${value}`);

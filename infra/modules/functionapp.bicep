@@ -92,6 +92,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         // Instances share each identity's window through a board in the storage account (docs/architecture.md).
         { name: 'DATAVERSE_FLEET_SHARING', value: 'true' }
         { name: 'DATAVERSE_FLEET_REFRESH_MS', value: '5000' }
+        // The Node worker's heap cap. V8 collects lazily while memory is plentiful: uncapped, one instance
+        // writing 5 identities' chunks peaked at 655-695 MB of resident memory; capped at 256 MB it did the
+        // same work at 351 MB (BENCHMARKS.md, "Fleet"). 512 MB on the 2,048 and 4,096 MB instances (as the
+        // CLI), 256 MB on 512 MB ones.
+        { name: 'languageWorkers__node__arguments', value: '--max-old-space-size=${instanceMemoryMB >= 2048 ? 512 : 256}' }
         // Jobs.
         { name: 'IMPORT_CHUNK_SIZE', value: string(importChunkSize) }
         { name: 'NIGHTLY_EXTRACT_SCHEDULE', value: nightlyExtractSchedule }

@@ -229,7 +229,10 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     api,
     sizer,
     concurrency: () => pool.maxCapacity,
-    lanes: () => pool.capacity,
+    // Sized for the identities' whole windows, not this instance's momentary part of them (src/fleet): a
+    // chunk planned as a few large messages while the part was small keeps them when the part grows, and
+    // the instance's backlog (counted in requests) then understates its work, so its part stays small.
+    lanes: () => (share ? Math.ceil(pool.capacity / Math.max(share.share, 0.01)) : pool.capacity),
     probing: () => pool.lanes.some((lane) => lane.governor.pacing),
     fallbacks: new Set(),
     now: () => clock.now(),

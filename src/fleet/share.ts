@@ -33,7 +33,9 @@ const SAMPLES_PER_REFRESH = 10;
 
 /**
  * This instance's share: its backlog over the backlogs of the live members that have one. An idle instance
- * keeps the share it would get if it joined as busy as the others, ready for its next request.
+ * keeps the share it would get if it joined as busy as the others, ready for its next request; when no one
+ * is busy, an equal part among the live members, since a new file's chunks reach them all at once (with the
+ * whole window each, every instance would burst on it until its next refresh).
  */
 export function shareOf(
   self: string,
@@ -41,8 +43,10 @@ export function shareOf(
   members: readonly MemberView[],
   ttlMs: number,
 ): { share: number; active: number } {
-  const others = members.filter((m) => m.instance !== self && m.ageMs <= ttlMs && m.demand > 0);
-  if (selfDemand <= 0) return { share: 1 / (others.length + 1), active: others.length };
+  const live = members.filter((m) => m.instance !== self && m.ageMs <= ttlMs);
+  const others = live.filter((m) => m.demand > 0);
+  if (selfDemand <= 0)
+    return { share: 1 / ((others.length > 0 ? others.length : live.length) + 1), active: others.length };
   const total = others.reduce((sum, m) => sum + m.demand, selfDemand);
   return { share: selfDemand / total, active: others.length + 1 };
 }

@@ -69,8 +69,10 @@ describe('app settings: src/config/settings.ts vs infra/', () => {
   });
 
   it('sets no product-looking setting the code does not read', () => {
-    // Platform settings (host storage, telemetry, the Storage__ connection) are read by the host.
-    const platform = /^(AzureWebJobsStorage__|Storage__|APPLICATIONINSIGHTS_|FUNCTIONS_|WEBSITE_)/;
+    // Platform settings (host storage, telemetry, the Storage__ connection, the Node worker's arguments) are
+    // read by the host.
+    const platform =
+      /^(AzureWebJobsStorage__|Storage__|APPLICATIONINSIGHTS_|FUNCTIONS_|WEBSITE_|languageWorkers__)/;
     expect(names.filter((n) => !platform.test(n) && !settingNames.includes(n))).toEqual([]);
   });
 

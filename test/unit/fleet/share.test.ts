@@ -34,6 +34,13 @@ describe('shareOf', () => {
     expect(shareOf('b', 10, members, 5_000)).toEqual({ share: 0.25, active: 2 });
   });
 
+  it('gives idle instances an equal part while no one is busy, so a new file does not make them all burst', () => {
+    const idle = [member('a', 0), member('b', 0), member('c', 0), member('d', 0, 9_000)];
+    // d is past the TTL: three live members.
+    expect(shareOf('a', 0, idle, 5_000).share).toBeCloseTo(1 / 3);
+    expect(shareOf('a', 0, [member('a', 0)], 5_000).share).toBe(1);
+  });
+
   it('keeps for an idle instance the share it would get as busy as the others', () => {
     expect(shareOf('c', 0, [member('a', 30), member('b', 10), member('c', 0)], 5_000).share).toBeCloseTo(
       1 / 3,
