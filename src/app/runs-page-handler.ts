@@ -104,7 +104,8 @@ export async function recentExtractRuns(extracts: ObjectStore): Promise<ExtractR
     });
   }
   for (const reportPath of reports) {
-    // A report beside no manifest: a run that failed (or one whose manifest is still being written).
+    // A report beside no manifest is a failed run's (`.failed.report.html`): a finished run writes its
+    // manifest before its report.
     if (manifests.has(reportPath.slice(0, -reportSuffix.length) + manifestSuffix)) continue;
     const html = await extracts.get(reportPath);
     const run = html ? extractRunOfReport(html.toString('utf8'), reportPath) : undefined;

@@ -66,3 +66,11 @@ export function statePathOf(job: string): string {
 export function reportPathOf(csvPath: string): string {
   return `${base(csvPath)}.report.html`;
 }
+
+/**
+ * A failed run's report: a name of its own, so a failure at a path that already holds a finished run
+ * (the CLI's fixed --out) leaves that run's report as it was.
+ */
+export function failedReportPathOf(csvPath: string): string {
+  return `${base(csvPath)}.failed.report.html`;
+}

@@ -30,6 +30,7 @@ import { andFilters, planPartitions, type PartitionPlan } from './partitions.js'
 import {
   compactTimestamp,
   deletesPathOf,
+  failedReportPathOf,
   manifestPathOf,
   renderPath,
   reportPathOf,
@@ -181,7 +182,7 @@ export async function runExtract(
   let tracker: WatermarkTracker | undefined;
   let deltaUsed: string | undefined;
   const writeReport = async (facts: ExtractRunFacts): Promise<string | undefined> => {
-    const reportPath = reportPathOf(path);
+    const reportPath = facts.status === 'succeeded' ? reportPathOf(path) : failedReportPathOf(path);
     try {
       const html = renderExtractReportHtml(buildExtractReport(facts, timeline.snapshot()));
       await deps.sink.put(reportPath, html, 'text/html; charset=utf-8');

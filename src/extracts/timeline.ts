@@ -3,8 +3,11 @@
 // and status. Bounded memory whatever the table's size: a fixed number of buckets (they widen as the
 // run lengthens) and one small record per partition. No cell value is ever kept.
 
-/** Buckets kept at most: a chart a page wide needs no more. */
-export const MAX_BUCKETS = 400;
+/**
+ * Buckets kept at most: a point every 4 px or more of a chart a page wide (ECharts draws no line
+ * vertex within 2 px of the last one, so denser points would be data the chart does not show).
+ */
+export const MAX_BUCKETS = 200;
 /** The first bucket width; doubled each time the run outgrows MAX_BUCKETS buckets. */
 export const FIRST_BUCKET_MS = 50;
 

@@ -87,14 +87,19 @@ export function buildExtractReport(facts: ExtractRunFacts, timeline: ExtractTime
   const { bucketMs, buckets } = timeline;
   const end = (i: number) => round(Math.min((i + 1) * bucketMs, Math.max(facts.durationMs, 1)) / 1000);
   const middle = (i: number) => round(Math.min((i + 0.5) * bucketMs, Math.max(facts.durationMs, 1)) / 1000);
+  // Buckets past the run's end (the report is built a moment after it) fold into its last point.
+  const gap = (0.6 * bucketMs) / 1000;
   const rowsOverTime: [number, number][] = [[0, 0]];
   let rows = 0;
   buckets.forEach(([read], i) => {
     rows += read;
-    rowsOverTime.push([end(i), rows]);
+    at(rowsOverTime, end(i), rows, gap);
   });
-  const reading: [number, number][] = buckets.map(([, , open], i) => [round((i * bucketMs) / 1000), open]);
-  if (reading.length > 0) reading.push([end(buckets.length - 1), reading.at(-1)![1]]);
+  const reading: [number, number][] = [];
+  buckets.forEach(([, , open], i) =>
+    at(reading, round(Math.min(i * bucketMs, Math.max(facts.durationMs, 1)) / 1000), open, gap),
+  );
+  if (reading.length > 0) at(reading, end(buckets.length - 1), reading.at(-1)![1], gap);
   const marks = (column: 3 | 4): [number, number][] =>
     buckets.flatMap((b, i): [number, number][] => (b[column] > 0 ? [[middle(i), b[column]]] : []));
 
@@ -128,6 +133,18 @@ export function buildExtractReport(facts: ExtractRunFacts, timeline: ExtractTime
       p.status,
     ]),
   };
+}
+
+/**
+ * Appends a point, or replaces the last one when it is less than `gap` seconds earlier: the point at the
+ * run's end can fall a sliver after the bucket before it, too close for the chart to draw both.
+ */
+function at(series: [number, number][], t: number, value: number, gap: number): void {
+  const last = series.at(-1);
+  if (last && series.length > 1 && t - last[0] < gap) {
+    last[0] = t;
+    last[1] = value;
+  } else series.push([t, value]);
 }
 
 /** A partition's condition as a person reads it: `createdon ge 2026-01-01T00:00:00Z and ...` -> a range. */

@@ -41,7 +41,7 @@ export function renderRunsPage(runs: readonly RunStatusView[], options: RunsPage
   const sections = byJobOf(runs, perJob)
     .map(([job, list]) => {
       const rows = list.map((run) => row(run, options)).join('\n');
-      return `<section data-job="${escapeHtml(job)}"><h2>${escapeHtml(job)}</h2>
+      return `<section data-job="${escapeHtml(job)}"><h3>${escapeHtml(job)}</h3>
 <table><thead><tr><th>started (UTC)</th><th>input</th><th>state</th><th>progress</th><th>succeeded</th><th>failed</th><th>files</th></tr></thead>
 <tbody>
 ${rows}
@@ -55,7 +55,7 @@ ${running ? `<meta http-equiv="refresh" content="${REFRESH_SECONDS}">` : ''}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>dataverse-pipelines: runs</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 12px}
-h1{font-size:1.4em}h2{font-size:1.1em;margin-top:28px}table{border-collapse:collapse;width:100%}
+h1{font-size:1.4em}h2{font-size:1.25em;margin-top:32px;border-bottom:1px solid #ddd}h3{font-size:1.1em;margin-top:20px}table{border-collapse:collapse;width:100%}
 td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}td.n{text-align:right}
 .state{padding:1px 8px;border-radius:9px;color:#fff;font-size:.9em}.running{background:#1565c0}
 .succeeded{background:#2e7d32}.completedWithErrors{background:#b26a00}.failed{background:#c62828}
@@ -65,6 +65,7 @@ progress{width:140px}.muted{color:#666;font-size:.9em}</style></head>
 <p class="muted">${escapeHtml(options.now.toISOString().replace('T', ' ').slice(0, 19))} UTC${
     running ? ` · a run is working: this page reloads every ${REFRESH_SECONDS} s` : ''
   }</p>
+<h2 id="imports">Imports</h2>
 ${sections || '<p id="no-runs">No imports yet: drop a CSV file into incoming/&lt;job&gt;/.</p>'}
 ${extractSections(options.extracts ?? [], perJob, options.extractHref ?? ((path) => path))}
 </body></html>

@@ -186,12 +186,22 @@ describe('runExtract (fake client)', () => {
       } as unknown as ApiSender;
       return new QueryResult(sender, async () => ({ path: 'contacts?page=0' }), []);
     };
+    // An earlier run finished at the same path (the CLI's fixed --out): its files and report stay as they were.
+    await runExtract(deps(fakeClient(rows(4), 2)), job(), {
+      path: 'nightly/contacts.csv',
+      runId: 'run-ok-0',
+    });
     const failing = runExtract(deps(client), job(), { path: 'nightly/contacts.csv', runId: 'run-failed-1' });
     await expect(failing).rejects.toMatchObject({ code: 'ServiceUnavailable' });
     const store = new FileObjectStore(join(dir, 'out'));
-    const html = (await store.get('nightly/contacts.report.html'))!.toString('utf8');
-    expect(await store.exists('nightly/contacts.csv')).toBe(false);
-    expect(await store.exists('nightly/contacts.manifest.json')).toBe(false);
+    const html = (await store.get('nightly/contacts.failed.report.html'))!.toString('utf8');
+    expect(JSON.parse((await store.get('nightly/contacts.manifest.json'))!.toString('utf8'))).toMatchObject({
+      runId: 'run-ok-0',
+      rows: 4,
+    });
+    expect((await store.get('nightly/contacts.report.html'))!.toString('utf8')).toContain(
+      '<span id="status" class="status succeeded">succeeded</span>',
+    );
     expect(html).toContain('<span id="status" class="status failed">failed</span>');
     expect(html).toContain('<strong>ServiceUnavailable</strong>: Service Unavailable');
     expect(/<table id="failed-partitions">[\s\S]*?<\/table>/.exec(html)![0]).toContain(
@@ -206,7 +216,8 @@ describe('runExtract (fake client)', () => {
         .map((r) => [r.runId, r.status, r.rows, r.reportPath, r.manifestPath])
         .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
     ).toEqual([
-      ['run-failed-1', 'failed', 2, 'nightly/contacts.report.html', undefined],
+      ['run-failed-1', 'failed', 2, 'nightly/contacts.failed.report.html', undefined],
+      ['run-ok-0', 'succeeded', 4, 'nightly/contacts.report.html', 'nightly/contacts.manifest.json'],
       ['run-ok-1', 'succeeded', 3, 'nightly/ok.report.html', 'nightly/ok.manifest.json'],
     ]);
     const page = renderRunsPage([], {
@@ -215,7 +226,7 @@ describe('runExtract (fake client)', () => {
       extracts: runs,
       extractHref: (p) => `x/${p}`,
     });
-    expect(page).toContain('<a href="x/nightly/contacts.report.html">report.html</a></td>');
+    expect(page).toContain('<a href="x/nightly/contacts.failed.report.html">report.html</a></td>');
     expect(page).toContain(
       '<a href="x/nightly/ok.report.html">report.html</a> · <a href="x/nightly/ok.manifest.json">manifest.json</a>',
     );

@@ -84,6 +84,34 @@ describe('buildExtractReport', () => {
     expect(report.rowsOverTime.at(-1)![1]).toBe(manifest.rows);
   });
 
+  it('folds buckets past the run end (the report is built a moment later) into its last point', () => {
+    const late = buildExtractReport(
+      factsOfManifest({ ...manifest, durationMs: 250 }, 'x.manifest.json'),
+      timeline,
+    );
+    // The run ended half a bucket after 0.2 s: closer than the chart draws apart, so that point folds in too.
+    expect(late.rowsOverTime).toEqual([
+      [0, 0],
+      [0.1, 0],
+      [0.25, 1_700],
+    ]);
+    expect(late.reading).toEqual([
+      [0, 3],
+      [0.1, 3],
+      [0.25, 1],
+    ]);
+
+    // A run ending a sliver after a bucket: its end replaces that bucket's point instead of crowding it.
+    const sliver = buildExtractReport(
+      factsOfManifest({ ...manifest, durationMs: 302 }, 'x.manifest.json'),
+      timeline,
+    );
+    expect(sliver.rowsOverTime.slice(-2)).toEqual([
+      [0.2, 900],
+      [0.302, 1_700],
+    ]);
+  });
+
   it('steps partitions reading per bucket and marks the 429s and retries where they happened', () => {
     expect(report.reading).toEqual([
       [0, 3],
