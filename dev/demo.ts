@@ -5,6 +5,7 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { names } from '../src/app/runtime.js';
@@ -45,6 +46,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   let host: RunningLocalHost | undefined;
   const stop = async () => {
     await host?.stop().catch(() => undefined);
+    // The app ran in this process: end its runtime as the module instance the host loaded it from.
+    if (host) {
+      const runtime = pathToFileURL(join(root, 'dist', 'src', 'app', 'runtime.js')).href;
+      await import(runtime)
+        .then((module: { closeRuntime?: () => Promise<void> }) => module.closeRuntime?.())
+        .catch(() => undefined);
+    }
     await emulator?.close().catch(() => undefined);
     await azurite?.stop().catch(() => undefined);
     hostLog.end();
