@@ -4,7 +4,7 @@
 // being picked up until Ctrl+C.
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startEmulator, type RunningEmulator } from '../emulator/index.js';
@@ -37,7 +37,8 @@ const SAMPLES = [
 
 export async function runDemo(options: DemoOptions): Promise<number> {
   const root = packageRoot();
-  const out = join(root, options.outDir);
+  // Relative to the project (npm start runs there); an absolute --out is used as it is.
+  const out = resolve(root, options.outDir);
   await mkdir(out, { recursive: true });
   const hostLog = createWriteStream(join(out, 'host.log'));
   const say = (line = '') => process.stdout.write(`${line}\n`);
