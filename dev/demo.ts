@@ -4,7 +4,8 @@
 // being picked up until Ctrl+C.
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { names } from '../src/app/runtime.js';
@@ -36,7 +37,8 @@ const SAMPLES = [
 
 export async function runDemo(options: DemoOptions): Promise<number> {
   const root = packageRoot();
-  const out = join(root, options.outDir);
+  // Relative to the project (npm start runs there); an absolute --out is used as it is.
+  const out = resolve(root, options.outDir);
   await mkdir(out, { recursive: true });
   const hostLog = createWriteStream(join(out, 'host.log'));
   const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -45,6 +47,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   let host: RunningLocalHost | undefined;
   const stop = async () => {
     await host?.stop().catch(() => undefined);
+    // The app ran in this process: end its runtime as the module instance the host loaded it from.
+    if (host) {
+      const runtime = pathToFileURL(join(root, 'dist', 'src', 'app', 'runtime.js')).href;
+      await import(runtime)
+        .then((module: { closeRuntime?: () => Promise<void> }) => module.closeRuntime?.())
+        .catch(() => undefined);
+    }
     await emulator?.close().catch(() => undefined);
     await azurite?.stop().catch(() => undefined);
     hostLog.end();

@@ -42,6 +42,8 @@ export interface Runtime {
   /** Where Event Grid puts BlobCreated events; the reconciliation sweep sends the ones it missed. */
   readonly eventQueue: MessageSender<unknown>;
   importDeps(log: Logger): ImportDeps;
+  /** Closes the Dataverse client if one was made (its connections, and the fleet board's refresh loop). */
+  close?(): Promise<void>;
 }
 
 /**
@@ -74,6 +76,17 @@ export function getRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
   startTelemetry(env);
   cached ??= createRuntime(loadSettings(env), env);
   return cached;
+}
+
+/**
+ * Ends the process's runtime. The Functions host simply ends the process; a host that runs the app
+ * in-process and stops without exiting (the local host of `npm start`) calls this, or the fleet
+ * board's refresh loop keeps the process alive, retrying writes to the storage it stopped.
+ */
+export async function closeRuntime(): Promise<void> {
+  const runtime = cached;
+  cached = undefined;
+  await runtime?.close?.();
 }
 
 export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = process.env): Runtime {
@@ -130,6 +143,9 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
     },
     chunkQueue: new StorageQueueSender<ChunkMessage>(storage.queues.getQueueClient(names.importChunks)),
     eventQueue: new StorageQueueSender<unknown>(storage.queues.getQueueClient(names.importEvents)),
+    close: async () => {
+      await client?.close();
+    },
     importDeps: (log) => ({
       runs,
       results,
