@@ -90,7 +90,7 @@ export function isCsvFileError(error: unknown): error is CsvFileError {
   return error instanceof CsvFileError;
 }
 
-const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
 /**
  * Opens a CSV stream: reads and checks the header before returning, then streams records in constant

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { isCsvFileError, openCsv } from '../csv/reader.js';
+import { DEFAULT_MAX_RECORD_BYTES, isCsvFileError, openCsv } from '../csv/reader.js';
+import { isUtf8Encoding } from '../csv/decode.js';
 import type { ImportJob } from '../config/job.js';
 import { attributeOf, isAssociationJob, requiredHeaders } from '../config/job.js';
 import type { Logger } from '../logging.js';
@@ -99,6 +100,9 @@ async function readsToTheEnd(
   source: string,
   open: () => Promise<Readable>,
 ): Promise<boolean> {
+  // Most files settle it from their bytes alone, at a fraction of a parse. (A header that does not fit
+  // is refused by the plan's reader before any chunk exists.)
+  if (await quoteFreeShortLines(job, open)) return true;
   try {
     const csv = await openCsv(await open(), csvOptionsOf(job, source));
     for await (const row of csv.rows) void row;
@@ -126,6 +130,37 @@ export interface PreflightProblem {
 /** A preflight's answer as one shape: a plain reason is a job that does not fit its table. */
 function asProblem(problem: PreflightProblem | string | undefined): PreflightProblem | undefined {
   return typeof problem === 'string' ? { code: 'JobDoesNotFitTable', message: problem } : problem;
+}
+
+/**
+ * A UTF-8 file without the quote character and without a line as long as the record limit: the reader
+ * cannot refuse it after its header (it refuses mid-file only a quote never closed or a record over
+ * the limit; bytes invalid in the encoding fail their row). In UTF-8 an ASCII byte is never part of
+ * another character, so the bytes tell. Anything else is read by the parser to be sure.
+ */
+async function quoteFreeShortLines(job: ImportJob, open: () => Promise<Readable>): Promise<boolean> {
+  const quote = job.csv.quote ?? '"';
+  if (!isUtf8Encoding(job.csv.encoding ?? 'utf-8') || quote.length > 1 || quote.charCodeAt(0) > 0x7f) {
+    return false;
+  }
+  const quoteByte = quote === '' ? -1 : quote.charCodeAt(0);
+  /** Bytes since the last line break. */
+  let carried = 0;
+  for await (const piece of await open()) {
+    const bytes = piece as Buffer;
+    if (quoteByte >= 0 && bytes.includes(quoteByte)) return false;
+    // A line inside one piece is shorter than the piece; only lines across pieces need counting.
+    if (bytes.length >= DEFAULT_MAX_RECORD_BYTES) return false;
+    const breaks = [bytes.indexOf(0x0a), bytes.indexOf(0x0d)].filter((at) => at >= 0);
+    if (breaks.length === 0) {
+      carried += bytes.length;
+    } else {
+      if (carried + Math.min(...breaks) >= DEFAULT_MAX_RECORD_BYTES) return false;
+      carried = bytes.length - 1 - Math.max(bytes.lastIndexOf(0x0a), bytes.lastIndexOf(0x0d));
+    }
+    if (carried >= DEFAULT_MAX_RECORD_BYTES) return false;
+  }
+  return true;
 }
 
 /** Plans a run for one input version. Safe to call again for the same input: it resumes. */
