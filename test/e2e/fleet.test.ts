@@ -45,10 +45,11 @@ describe('a fleet of two local hosts sharing two identities', () => {
   beforeAll(async () => {
     if (!existsSync(join(root, 'dist', 'functions', 'writeChunk.js')))
       throw new Error('dist/ is missing: run `npm run build` first (npm ci runs it through "prepare")');
-    // The realistic profile's limits, time-scaled so the file takes seconds.
+    // The realistic profile's limits, time-scaled so the file takes seconds, yet slow enough that one
+    // host cannot take and finish every chunk before the other's next poll (0.02 let that happen).
     [azurite, emulator] = await Promise.all([
       startAzurite(),
-      startEmulator({ profile: 'realistic', timeScale: 0.02 }),
+      startEmulator({ profile: 'realistic', timeScale: 0.06 }),
     ]);
     blobs = await provisionStorage(azurite.connectionString);
     const body = JSON.stringify(job);
