@@ -64,11 +64,23 @@ export class Files {
     if (req.method !== 'PATCH' && req.method !== 'PUT') throw errors.methodNotAllowed(req.method);
     const limit = column.maxSizeInKB * 1024;
     const tooLarge = (size: number) =>
-      new DataverseError(
-        400,
-        '0x80090001',
-        `The file is ${size} bytes; the column ${column.logicalName} accepts at most ${column.maxSizeInKB} KB.`,
-      );
+      column.kind === 'Image'
+        ? imageFailure(
+            `File size is too big. MaxSize: ${megabytes(limit)} MB, Uploaded filesize: ${megabytes(size)} MB.`,
+          )
+        : new DataverseError(
+            400,
+            '0x80090001',
+            `The file is ${size} bytes; the column ${column.logicalName} accepts at most ${column.maxSizeInKB} KB.`,
+          );
+    const store = (name: string, bytes: Buffer): ApiResponse => {
+      if (column.kind === 'Image' && !looksLikeImage(bytes)) {
+        imageFailure(`The file ${name} is not an image.`);
+      }
+      this.files.set(key, { name, bytes });
+      onStored(name);
+      return done;
+    };
     const token = req.url.searchParams.get('sessiontoken');
     if (token !== null) {
       const session = this.sessions.get(token);
@@ -91,9 +103,7 @@ export class Files {
       session.received += bytes.length;
       if (session.received < total) return { status: 206, headers: { 'OData-Version': '4.0' } };
       this.sessions.delete(token);
-      this.files.set(key, { name: session.name, bytes: Buffer.concat(session.chunks) });
-      onStored(session.name);
-      return done;
+      return store(session.name, Buffer.concat(session.chunks));
     }
     const name = req.headers['x-ms-file-name'];
     if (!name) throw errors.invalidArgument('An upload needs the x-ms-file-name header.');
@@ -122,8 +132,32 @@ export class Files {
       throw new DataverseError(413, '0x80090003', 'A file over 128 MB must be uploaded in chunks.');
     }
     if (bytes.length > limit) throw tooLarge(bytes.length);
-    this.files.set(key, { name, bytes });
-    onStored(name);
-    return done;
+    return store(name, bytes);
   }
+}
+
+/**
+ * Image columns take image files only (Learn, "Use image column data"); the service processes each
+ * upload and answers ProcessImageFailure (0x80072553) when it cannot, the documented code for an image
+ * over the column's size. Thrown, never returned.
+ */
+function imageFailure(reason: string): never {
+  throw new DataverseError(400, '0x80072553', `Error occured when processing image. Reason: ${reason}`);
+}
+
+function megabytes(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(0);
+}
+
+/** PNG, JPEG, GIF, BMP and TIFF by their first bytes: the formats image columns display. */
+function looksLikeImage(bytes: Buffer): boolean {
+  const starts = (...sig: number[]) => sig.every((b, i) => bytes[i] === b);
+  return (
+    starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a) ||
+    starts(0xff, 0xd8, 0xff) ||
+    starts(0x47, 0x49, 0x46, 0x38) ||
+    starts(0x42, 0x4d) ||
+    starts(0x49, 0x49, 0x2a, 0x00) ||
+    starts(0x4d, 0x4d, 0x00, 0x2a)
+  );
 }

@@ -35,7 +35,12 @@ const CAST: Record<AttributeType, string> = {
   Uniqueidentifier: 'UniqueIdentifierAttributeMetadata',
   EntityName: 'EntityNameAttributeMetadata',
 };
-const KNOWN_CASTS = new Set(Object.values(CAST));
+/** File and image columns are not attributes of the model: they answer their own casts. */
+const FILE_CASTS: Readonly<Record<string, 'File' | 'Image'>> = {
+  FileAttributeMetadata: 'File',
+  ImageAttributeMetadata: 'Image',
+};
+const KNOWN_CASTS = new Set([...Object.values(CAST), ...Object.keys(FILE_CASTS)]);
 
 export function label(text: string): Json {
   const localized = {
@@ -310,8 +315,10 @@ function attributesOf(table: Table, params: URLSearchParams, cast?: string): Jso
   let attrs = table.attributes;
   if (cast) attrs = attrs.filter((a) => CAST[a.type] === cast);
   const items = attrs.map((a) => attributeMetadata(table, a));
-  // File and image columns: listed without a cast (the product reads them from the plain list).
-  if (!cast) items.push(...(table.spec.fileColumns ?? []).map((f) => fileColumnMetadata(table, f)));
+  // File and image columns: in the plain list, and each kind under its own cast.
+  const fileKind = cast ? FILE_CASTS[cast] : undefined;
+  const files = (table.spec.fileColumns ?? []).filter((f) => !cast || f.kind === fileKind);
+  items.push(...files.map((f) => fileColumnMetadata(table, f)));
   const shaped = shape(items, params, `Microsoft.Dynamics.CRM.${cast ?? 'AttributeMetadata'}`);
   const expand = params.get('$expand');
   if (expand) {

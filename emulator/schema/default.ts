@@ -319,6 +319,8 @@ export const DEFAULT_SCHEMA: EmulatorSchema = {
       objectTypeCode: 10001,
       fileColumns: [
         { logicalName: 'dvp_document', schemaName: 'dvp_Document', kind: 'File', maxSizeInKB: 32768 },
+        // An image column as Learn's "Use image column data" creates one (MaxSizeInKB 10,240: 10 MB).
+        { logicalName: 'dvp_picture', schemaName: 'dvp_Picture', kind: 'Image', maxSizeInKB: 10240 },
       ],
       ownershipType: 'UserOwned',
       isCustomEntity: true,

@@ -57,13 +57,22 @@ const attribute = z.object({
   default: z.union([z.string(), z.number(), z.boolean()]).optional(),
 });
 
-const fileColumn = z.object({
-  logicalName: z.string().regex(/^[a-z][a-z0-9_]*$/),
-  schemaName: z.string().optional(),
-  kind: z.enum(['File', 'Image']),
-  /** Largest file accepted, in KB (FileAttributeMetadata.MaxSizeInKB; 32,768 by default). */
-  maxSizeInKB: z.number().int().positive(),
-});
+/** The largest image column Dataverse allows (Learn, "Use image column data": limited to 30 MB). */
+export const IMAGE_MAX_KB = 30_720;
+
+const fileColumn = z
+  .object({
+    logicalName: z.string().regex(/^[a-z][a-z0-9_]*$/),
+    schemaName: z.string().optional(),
+    kind: z.enum(['File', 'Image']),
+    /** Largest file accepted, in KB (FileAttributeMetadata.MaxSizeInKB; 32,768 by default). */
+    maxSizeInKB: z.number().int().positive(),
+  })
+  .refine((c) => c.kind === 'File' || c.maxSizeInKB <= IMAGE_MAX_KB, {
+    // Learn, "Use image column data": image columns are limited to 30 MB.
+    message: `an image column holds at most ${IMAGE_MAX_KB} KB (30 MB)`,
+    path: ['maxSizeInKB'],
+  });
 
 const key = z.object({
   logicalName: z.string(),

@@ -145,6 +145,7 @@ interface RawAttribute {
   MinValue?: number | null;
   MaxValue?: number | null;
   Precision?: number | null;
+  MaxSizeInKB?: number | null;
   Format?: string | null;
   DateTimeBehavior?: { Value?: string } | null;
   Targets?: readonly string[] | null;
@@ -262,10 +263,25 @@ export function tableMetadata(api: ApiSender, table: string): Promise<TableMetad
       if (isDataverseError(e) && e.status === 404) await entityInfo(api, table);
       throw e;
     });
+    // File and image columns' size limits, read only for tables that have such columns.
+    const fileKinds = [...new Set(attrs.value.map(attributeType))].filter(
+      (t) => t === 'File' || t === 'Image',
+    );
+    const fileDetails = await Promise.all(
+      fileKinds.map((kind) =>
+        get<{ value: RawAttribute[] }>(
+          api,
+          `${def}/Attributes/Microsoft.Dynamics.CRM.${kind}AttributeMetadata`,
+          {
+            $select: 'LogicalName,MaxSizeInKB',
+          },
+        ),
+      ),
+    );
     const built = buildTableMetadata(
       info,
       attrs.value,
-      details.flatMap((d) => d.value),
+      [...details, ...fileDetails].flatMap((d) => d.value),
       keys.value,
       relationships?.value,
     );
@@ -302,6 +318,7 @@ export function buildTableMetadata(
       ...(d.MinValue != null ? { minValue: d.MinValue } : {}),
       ...(d.MaxValue != null ? { maxValue: d.MaxValue } : {}),
       ...(d.Precision != null ? { precision: d.Precision } : {}),
+      ...(d.MaxSizeInKB != null ? { maxSizeInKB: d.MaxSizeInKB } : {}),
       ...(behavior && behaviors.has(behavior) ? { dateTimeBehavior: behavior as DateTimeBehavior } : {}),
       ...(d.Format === 'DateOnly' || d.Format === 'DateAndTime' ? { dateTimeFormat: d.Format } : {}),
       ...(options ? { options } : {}),

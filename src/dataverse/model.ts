@@ -50,6 +50,8 @@ export interface AttributeMetadata {
   readonly maxValue?: number;
   /** Decimal, Double, Money: digits after the point. */
   readonly precision?: number;
+  /** File and Image: the largest file the column takes, in KB (MaxSizeInKB). */
+  readonly maxSizeInKB?: number;
   /** DateTime. */
   readonly dateTimeBehavior?: DateTimeBehavior;
   readonly dateTimeFormat?: 'DateOnly' | 'DateAndTime';

@@ -79,6 +79,9 @@ export function blobFileSource(container: ContainerClient, prefix: string): File
 export interface FileColumn {
   readonly header: string;
   readonly attribute: string;
+  readonly kind: 'File' | 'Image';
+  /** The column's MaxSizeInKB, when the metadata says it. */
+  readonly maxSizeInKB?: number;
 }
 
 /** The job's file and image columns, and the job without them (what the row mapper compiles). */
@@ -89,9 +92,17 @@ export function splitFileColumns(
   const files: FileColumn[] = [];
   const columns: ImportJob['columns'] = {};
   for (const [header, spec] of Object.entries(job.columns)) {
-    const type = table.attributes.get(attributeOf(spec))?.type;
-    if (type === 'File' || type === 'Image') files.push({ header, attribute: attributeOf(spec) });
-    else columns[header] = spec;
+    const attribute = table.attributes.get(attributeOf(spec));
+    const type = attribute?.type;
+    if (type === 'File' || type === 'Image') {
+      const limit = attribute?.maxSizeInKB;
+      files.push({
+        header,
+        attribute: attributeOf(spec),
+        kind: type,
+        ...(limit ? { maxSizeInKB: limit } : {}),
+      });
+    } else columns[header] = spec;
   }
   return files.length === 0 ? { job, files } : { job: { ...job, columns }, files };
 }
@@ -148,6 +159,18 @@ export function withFileColumns(
                 });
                 return;
               }
+              const limit = column.maxSizeInKB;
+              if (limit !== undefined && source.size > limit * 1024) {
+                // Refused before the row is written: the service would take the record and refuse the file.
+                failures.push({
+                  row: row.row,
+                  status: 'failed',
+                  code: 'FileTooLarge',
+                  column: column.header,
+                  message: `column "${column.header}": file "${ref}" is ${formatKb(source.size)} KB; ${column.attribute} takes at most ${limit.toLocaleString('en-US')} KB (its MaxSizeInKB); nothing was written for this row`,
+                });
+                return;
+              }
               found.push({ column, ref, source });
             }
             if (found.length > 0) pending.set(row.row, found);
@@ -190,4 +213,8 @@ export function withFileColumns(
       return uploaded;
     },
   };
+}
+
+function formatKb(bytes: number): string {
+  return Math.ceil(bytes / 1024).toLocaleString('en-US');
 }

@@ -109,4 +109,91 @@ describe('dvpipe import: file columns', () => {
         .sort(),
     ).toEqual([200, 204]);
   });
+
+  it('image column: an image is uploaded; a file that is not an image fails its row after the record is written; one over MaxSizeInKB fails before', async () => {
+    // A PNG as the service receives it: the 8-byte signature, then the image's chunks.
+    const png = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      randomBytes(300),
+    ]);
+    await mkdir(join(dir, 'pictures'), { recursive: true });
+    await writeFile(join(dir, 'pictures', 'logo.png'), png);
+    await writeFile(join(dir, 'pictures', 'notes.png'), 'not an image at all\n');
+    // dvp_picture's MaxSizeInKB is 10,240: one byte over it.
+    await writeFile(
+      join(dir, 'pictures', 'huge.png'),
+      Buffer.concat([png, Buffer.alloc(10240 * 1024 + 1 - png.length)]),
+    );
+    await writeFile(
+      join(dir, 'pictures.csv'),
+      [
+        'Id,Name,Picture',
+        `${guid(11)},With a logo,pictures/logo.png`,
+        `${guid(12)},With notes,pictures/notes.png`,
+        `${guid(13)},Too large,pictures/huge.png`,
+      ].join('\n'),
+    );
+    await writeFile(
+      join(dir, 'pictures.json'),
+      JSON.stringify({
+        name: 'samples-with-pictures',
+        table: 'dvp_sample',
+        operation: 'create',
+        columns: { Id: 'dvp_sampleid', Name: 'dvp_name', Picture: 'dvp_picture' },
+      }),
+    );
+    const ran = await dvpipe([
+      'import',
+      join(dir, 'pictures.csv'),
+      '--job',
+      join(dir, 'pictures.json'),
+      '--url',
+      emulator.url,
+      '--out',
+      join(dir, 'out-pictures'),
+      '--quiet',
+    ]);
+    expect(ran.stderr).toBe('');
+    expect(ran.code).toBe(1);
+    const summary = JSON.parse(await readFile(join(dir, 'out-pictures', 'summary.json'), 'utf8')) as {
+      rows: Record<string, number>;
+    };
+    expect(summary.rows).toMatchObject({ total: 3, succeeded: 1, failed: 2 });
+
+    expect(emulator.store.file('dvp_sample', guid(11), 'dvp_picture')?.bytes.equals(png)).toBe(true);
+    expect(emulator.store.get('dvp_sample', guid(11))?.dvp_name).toBe('With a logo');
+    // The service took the record and refused the file: the row says both.
+    expect(emulator.store.get('dvp_sample', guid(12))?.dvp_name).toBe('With notes');
+    expect(emulator.store.file('dvp_sample', guid(12), 'dvp_picture')).toBeUndefined();
+    // Over the column's size: refused before anything was written.
+    expect(emulator.store.get('dvp_sample', guid(13))).toBeUndefined();
+
+    const errors = parse(await readFile(join(dir, 'out-pictures', 'errors.csv')), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+    expect(errors.map((e) => [e.row, e.code, e.column])).toEqual([
+      ['3', '0x80072553', 'Picture'],
+      ['4', 'FileTooLarge', 'Picture'],
+    ]);
+    expect(errors[0]?.message).toContain(
+      `the record was created (${guid(12)}) but file "pictures/notes.png" could not be uploaded to dvp_picture`,
+    );
+    expect(errors[0]?.message).toContain(
+      'Error occured when processing image. Reason: The file notes.png is not an image.',
+    );
+    expect(errors[1]?.message).toBe(
+      'column "Picture": file "pictures/huge.png" is 10,241 KB; dvp_picture takes at most 10,240 KB (its MaxSizeInKB); nothing was written for this row',
+    );
+    const records = parse(await readFile(join(dir, 'out-pictures', 'records.csv')), {
+      columns: true,
+      bom: true,
+    }) as Record<string, string>[];
+    expect(records.map((r) => [r.row, r.status, r.id])).toEqual([
+      ['2', 'created', guid(11)],
+      // records.csv names no record for a failed row; its errors.csv message names the one written.
+      ['3', 'failed', ''],
+      ['4', 'failed', ''],
+    ]);
+  });
 });
