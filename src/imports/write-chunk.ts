@@ -75,15 +75,18 @@ export async function prefetchChunk(
   prepared: PreparedRun,
   rows: readonly ChunkRow[],
 ): Promise<PrefetchedChunk> {
-  const { value, counters, trace } = await deps.measure(async () => {
-    const { writable, failures } = await prepared.mapper.mapChunk(rows);
-    const resolved =
-      needsLookUps(prepared.write) && writable.length > 0
-        ? await lookUpTargets(prepared.write, writable)
-        : undefined;
-    return { writable, failures, ...(resolved ? { resolved } : {}) };
-  });
+  const { value, counters, trace } = await deps.measure(() => mapAndLookUp(prepared, rows));
   return { rows, ...value, counters, ...(trace ? { trace } : {}) };
+}
+
+/** A chunk's rows mapped, and the lookup targets its writable rows name resolved. */
+async function mapAndLookUp(prepared: PreparedRun, rows: readonly ChunkRow[]) {
+  const { writable, failures } = await prepared.mapper.mapChunk(rows);
+  const resolved =
+    needsLookUps(prepared.write) && writable.length > 0
+      ? await lookUpTargets(prepared.write, writable)
+      : undefined;
+  return { writable, failures, ...(resolved ? { resolved } : {}) };
 }
 
 /**
@@ -106,11 +109,7 @@ export async function writeChunkAhead(
     { ifNoneMatch: true },
   );
   const { value, counters, trace } = await deps.measure(async () => {
-    const { writable, failures } = await prepared.mapper.mapChunk(rows);
-    const resolved =
-      needsLookUps(prepared.write) && writable.length > 0
-        ? await lookUpTargets(prepared.write, writable)
-        : undefined;
+    const { writable, failures, resolved } = await mapAndLookUp(prepared, rows);
     const written = await (prepared.writer ?? writeRows)(
       {
         ...prepared.write,
