@@ -1,8 +1,8 @@
 // The HTML of an extract run's report: like an import's, one self-contained file with finished SVG, no
 // script and a policy that forbids every fetch. It holds counts, times and ranges, never a cell value.
-import { partitionsChart, readingChart, rowsReadChart, barsChart } from './charts.js';
+import { partitionsChart, readingChart, rowsReadChart } from './charts.js';
 import type { ExtractReport } from './extract-report.js';
-import { dataTable, details, escapeHtml, figure, number, seconds, STYLE } from './html.js';
+import { dataTable, details, escapeHtml, figure, number, phasesFigure, seconds, STYLE } from './html.js';
 
 /** Partitions drawn in the chart at most (the table below it lists every one). */
 export const MAX_CHARTED_PARTITIONS = 200;
@@ -107,22 +107,7 @@ export function renderExtractReportHtml(report: ExtractReport): string {
       ),
       '',
     ),
-    figure(
-      4,
-      'Time per phase',
-      barsChart(
-        'Time per phase',
-        'ms',
-        report.phases.map((p) => ({ label: p.phase, value: p.ms })),
-      ),
-      details(
-        'Data',
-        dataTable(
-          ['phase', 'ms'],
-          report.phases.map((p) => [p.phase, p.ms]),
-        ),
-      ),
-    ),
+    phasesFigure(4, 'Time per phase', report.phases),
   ];
   const partitionTable = dataTable(
     ['#', 'range', 'rows', 'pages', 'started (s)', 'took (s)', 'status'],

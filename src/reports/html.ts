@@ -113,21 +113,10 @@ export function renderImportReportHtml(report: ImportReport, links: ReportLinks)
       requestsChart(report.inFlight, report.throttles, summary.durationMs / 1000),
       details('Data', dataTable(['s', 'in flight'], report.inFlight)),
     ),
-    figure(
+    phasesFigure(
       3,
       'Time per phase (lookups and writes: time with at least one request open)',
-      barsChart(
-        'Time per phase',
-        'ms',
-        report.phases.map((p) => ({ label: p.phase, value: p.ms })),
-      ),
-      details(
-        'Data',
-        dataTable(
-          ['phase', 'ms'],
-          report.phases.map((p) => [p.phase, p.ms]),
-        ),
-      ),
+      report.phases,
     ),
   ];
   const failures =
@@ -200,6 +189,30 @@ function forecastSection(summary: ImportReport['summary']): string {
 <p class="muted">Forecast for ${escapeHtml(who)} from the documented per-record costs (summary.json's forecast).</p>
 ${dataTable(['', 'forecast', 'actual'], rows).replace('<table>', '<table id="forecast">')}
 ${pace}`;
+}
+
+/** A run's time per phase: bars, with the figures in a table below. */
+export function phasesFigure(
+  index: number,
+  caption: string,
+  phases: readonly { readonly phase: string; readonly ms: number }[],
+): string {
+  return figure(
+    index,
+    caption,
+    barsChart(
+      'Time per phase',
+      'ms',
+      phases.map((p) => ({ label: p.phase, value: p.ms })),
+    ),
+    details(
+      'Data',
+      dataTable(
+        ['phase', 'ms'],
+        phases.map((p) => [p.phase, p.ms]),
+      ),
+    ),
+  );
 }
 
 export function details(summary: string, body: string): string {
