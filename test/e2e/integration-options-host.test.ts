@@ -1,6 +1,7 @@
 // Issue 20 through the Functions app on the local host (Azurite + emulator): a job that bypasses
 // business logic fails up front without the privilege and writes with the headers once it is granted;
-// owners are resolved from user emails / domain names and team names.
+// owners are resolved from user emails / domain names and team names; impersonation shows in the audit
+// columns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { RunningEmulator } from '../../emulator/index.js';
@@ -136,6 +137,79 @@ describe('integration options on the local Functions host', () => {
       .filter((e) => e.operation === 'batch');
     expect(batches).toHaveLength(1);
     expect(batches[0]!.options).toEqual(['BypassBusinessLogicExecution=CustomSync,CustomAsync']);
+  });
+
+  it('impersonation: rows are created as the user callerObjectId names, the host identity as the delegate; an update run moves only modified*', async () => {
+    const adaObjectId = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
+    const alanObjectId = '9b2d3c4e-5f60-4a7b-8c9d-0e1f2a3b4c5d';
+    const ada = emulator.store.put('systemuser', {
+      firstname: 'Ada',
+      lastname: 'Byron',
+      domainname: 'ada.byron@contoso.com',
+      azureactivedirectoryobjectid: adaObjectId,
+    });
+    const alan = emulator.store.put('systemuser', {
+      firstname: 'Alan',
+      lastname: 'Kay',
+      domainname: 'alan.kay@contoso.com',
+      azureactivedirectoryobjectid: alanObjectId,
+    });
+    const host = stableGuid('systemuser:dvpipe');
+    await fetch(`${emulator.url}/_emulator/configure`, {
+      method: 'POST',
+      body: JSON.stringify({ privileges: { dvpipe: { prvActOnBehalfOfAnotherUser: true } } }),
+    });
+    const people = {
+      name: 'people-as-ada',
+      table: 'contact',
+      operation: 'create',
+      columns: { Email: 'emailaddress1', 'Last Name': 'lastname' },
+      callerObjectId: adaObjectId,
+    };
+    await putJob(people);
+    await putJob({
+      ...people,
+      name: 'people-as-alan',
+      operation: 'update',
+      key: ['emailaddress1'],
+      callerObjectId: alanObjectId,
+    });
+    const incoming = blobs.getContainerClient(names.incoming);
+    const emails = ['imp1@example.com', 'imp2@example.com', 'imp3@example.com'];
+    const created = await waitForSummary(
+      await drop(
+        incoming,
+        'people-as-ada/people.csv',
+        `Email,Last Name\n${emails.map((e, i) => `${e},Person ${i}`).join('\n')}\n`,
+      ),
+    );
+    expect(created.rows).toMatchObject({ total: 3, succeeded: 3, failed: 0 });
+    const audit = () =>
+      Object.fromEntries(
+        emulator.store
+          .all('contact')
+          .filter((c) => emails.includes(String(c.emailaddress1)))
+          .map((c) => [
+            c.emailaddress1,
+            [
+              c._createdby_value,
+              c._createdonbehalfby_value,
+              c._modifiedby_value,
+              c._modifiedonbehalfby_value,
+            ],
+          ]),
+      );
+    expect(audit()).toEqual(Object.fromEntries(emails.map((e) => [e, [ada, host, ada, host]])));
+
+    const updated = await waitForSummary(
+      await drop(incoming, 'people-as-alan/people.csv', `Email,Last Name\n${emails[0]},Renamed\n`),
+    );
+    expect(updated.rows).toMatchObject({ total: 1, succeeded: 1, failed: 0 });
+    expect(audit()).toEqual({
+      [emails[0]!]: [ada, host, alan, host],
+      [emails[1]!]: [ada, host, ada, host],
+      [emails[2]!]: [ada, host, ada, host],
+    });
   });
 
   it('owners: ownerid from a user email or domain name, or a team name', async () => {
