@@ -181,10 +181,13 @@ export async function runExtract(
         options.progressIntervalMs,
       )
     : undefined;
+  // Page events carry partitionsDone = 0 (the CLI's bar moves on completions only); the record keeps
+  // the most finished so far.
+  let partitionsFinished = 0;
   const progress = (partitionsDone: number, partitions: number) => {
-    const counts = { rows: rowsSoFar, partitionsDone, partitions };
-    options.onProgress?.(counts);
-    recorder?.update(counts);
+    options.onProgress?.({ rows: rowsSoFar, partitionsDone, partitions });
+    partitionsFinished = Math.max(partitionsFinished, partitionsDone);
+    recorder?.update({ rows: rowsSoFar, partitionsDone: partitionsFinished, partitions });
   };
 
   let mode: ExtractMode = 'full';

@@ -97,6 +97,9 @@ describe('the progress record of a working extract', () => {
     expect(counts.length).toBeGreaterThanOrEqual(3);
     expect([...counts].sort((a, b) => a - b)).toEqual(counts);
     expect(counts.at(-1)).toBe(7);
+    // Finished partitions only ever grow (page events say 0; the record keeps the most so far).
+    const done = progress.written.map((r) => r.partitionsDone);
+    expect([...done].sort((a, b) => a - b)).toEqual(done);
     expect(progress.removed).toEqual([
       { path: progressPathOf('run-1'), manifest: true, failedReport: false },
     ]);
