@@ -1,7 +1,8 @@
 // Issue 20 through the Functions app on the local host (Azurite + emulator): a job that bypasses
 // business logic fails up front without the privilege and writes with the headers once it is granted;
 // owners are resolved from user emails / domain names and team names; impersonation shows in the audit
-// columns.
+// columns, and an extract of them reads the users back with their names.
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { RunningEmulator } from '../../emulator/index.js';
@@ -210,6 +211,45 @@ describe('integration options on the local Functions host', () => {
       [emails[1]!]: [ada, host, ada, host],
       [emails[2]!]: [ada, host, ada, host],
     });
+
+    // An extract ("run now") of the audit columns with labels: the ids and the users' names.
+    await putJob({
+      name: 'people-audit',
+      table: 'contact',
+      columns: ['emailaddress1', 'createdby', 'createdonbehalfby', 'modifiedby', 'modifiedonbehalfby'],
+      filter: "startswith(emailaddress1,'imp')",
+      output: { path: 'extracts/{job}/{job}-{timestamp}.csv', formattedValues: true },
+    });
+    const ran = await fetch(
+      `${app.host.httpUrl}/api/extracts/people-audit/run?code=${app.host.functionKey}`,
+      { method: 'POST' },
+    );
+    expect(ran.status).toBe(200);
+    const { manifest } = (await ran.json()) as { manifest: { path: string; rows: number } };
+    expect(manifest.rows).toBe(3);
+    const csv = await blobs
+      .getContainerClient(names.extracts)
+      .getBlobClient(manifest.path.replace(/^extracts\//, ''))
+      .downloadToBuffer();
+    const extracted = (parse(csv, { columns: true, bom: true }) as Record<string, string>[]).sort((a, b) =>
+      a.emailaddress1!.localeCompare(b.emailaddress1!),
+    );
+    const named = (email: string, modifiedBy: string, modifiedByName: string) => ({
+      emailaddress1: email,
+      createdby: ada,
+      'createdby@label': 'Ada Byron',
+      createdonbehalfby: host,
+      'createdonbehalfby@label': 'dvpipe',
+      modifiedby: modifiedBy,
+      'modifiedby@label': modifiedByName,
+      modifiedonbehalfby: host,
+      'modifiedonbehalfby@label': 'dvpipe',
+    });
+    expect(extracted).toEqual([
+      named(emails[0]!, alan, 'Alan Kay'),
+      named(emails[1]!, ada, 'Ada Byron'),
+      named(emails[2]!, ada, 'Ada Byron'),
+    ]);
   });
 
   it('owners: ownerid from a user email or domain name, or a team name', async () => {
