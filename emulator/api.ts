@@ -24,7 +24,10 @@ const BULK = /^Microsoft\.Dynamics\.CRM\.(CreateMultiple|UpdateMultiple|UpsertMu
 
 export interface CallContext {
   readonly user: string;
+  /** The systemuserid the request runs as (the impersonated user's when it impersonates). */
   readonly userId?: string;
+  /** The calling user's systemuserid when the request impersonates another user. */
+  readonly onBehalfOf?: string;
   /** `MSCRM.SuppressDuplicateDetection: false` on this request (set by `handle`). */
   readonly duplicateDetection?: boolean;
   /** Set inside a $batch change set. */
@@ -191,6 +194,7 @@ export class Api {
     const prefer = parsePrefer(req.headers.prefer);
     const writeCtx: WriteContext = {
       ...(ctx.userId ? { userId: ctx.userId } : {}),
+      ...(ctx.onBehalfOf ? { onBehalfOf: ctx.onBehalfOf } : {}),
       ...(ctx.contentIds ? { contentIds: ctx.contentIds } : {}),
       ...(ctx.duplicateDetection ? { duplicateDetection: true } : {}),
     };

@@ -22,8 +22,13 @@ export type KeyRef =
   | { readonly kind: 'key'; readonly key: AlternateKey; readonly values: ReadonlyMap<string, StoredValue> };
 
 export interface WriteContext {
-  /** systemuserid of the caller; becomes ownerid when none is bound. */
+  /**
+   * systemuserid the write runs as (the impersonated user when the request impersonates); becomes
+   * ownerid when none is bound, and createdby / modifiedby.
+   */
   readonly userId?: string;
+  /** systemuserid of the calling user when the request impersonates: createdonbehalfby / modifiedonbehalfby. */
+  readonly onBehalfOf?: string;
   /** `$n` -> entity URL, inside a $batch change set. */
   readonly contentIds?: ReadonlyMap<string, string>;
   /** Apply the table's published duplicate detection rules (`MSCRM.SuppressDuplicateDetection: false`). */
@@ -198,7 +203,7 @@ export class Records {
     if (owner && row.ownerid == null && ctx.userId && owner.targets.includes('systemuser')) {
       row.ownerid = { id: ctx.userId, table: 'systemuser' };
     }
-    this.stamp(table, row, true);
+    this.stamp(table, row, true, ctx);
     if (ctx.duplicateDetection) this.checkDuplicates(table, row, id);
     this.checkKeys(table, row, id);
     this.store.insert(table, id, row);
@@ -229,7 +234,7 @@ export class Records {
       if (status) row.statuscode = status.value;
     }
     this.checkStatus(table, row);
-    this.stamp(table, row, false);
+    this.stamp(table, row, false, ctx);
     if (ctx.duplicateDetection) this.checkDuplicates(table, row, id);
     this.checkKeys(table, row, id);
     this.store.replace(table, id, row);
@@ -301,10 +306,11 @@ export class Records {
     return this.lastStamp;
   }
 
-  private stamp(table: Table, row: Row, created: boolean): void {
+  private stamp(table: Table, row: Row, created: boolean, ctx: WriteContext = {}): void {
     const now = this.stampText();
     if (created && table.byName.has('createdon')) row.createdon = now;
     if (table.byName.has('modifiedon')) row.modifiedon = now;
+    if (ctx.userId) this.stampUsers(table, row, created, ctx.userId, ctx.onBehalfOf);
     const parts = table.spec.computedName;
     if (parts) {
       const text = parts
@@ -314,6 +320,25 @@ export class Records {
       row[table.primaryName] = text === '' ? null : text;
     }
     row.versionnumber = this.store.nextVersion();
+  }
+
+  /**
+   * The audit lookups, as Learn's "Impersonate another user using the Web API" (Determine the actual
+   * user) shows them: createdby / modifiedby name the user the write ran as, createdonbehalfby /
+   * modifiedonbehalfby the user who actually called when it impersonated (null otherwise). An update
+   * sets only the modified* pair; the created* pair keeps what the create wrote.
+   */
+  private stampUsers(table: Table, row: Row, created: boolean, userId: string, onBehalfOf?: string): void {
+    const user = (id: string | undefined): StoredValue => (id ? { id, table: 'systemuser' } : null);
+    const set = (column: string, value: StoredValue) => {
+      if (table.byName.has(column)) row[column] = value;
+    };
+    if (created) {
+      set('createdby', user(userId));
+      set('createdonbehalfby', user(onBehalfOf));
+    }
+    set('modifiedby', user(userId));
+    set('modifiedonbehalfby', user(onBehalfOf));
   }
 
   /**

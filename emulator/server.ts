@@ -492,7 +492,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         refused = errorResponse(error.status, error.code, error.message);
       }
       const userId = caller?.userId;
-      const ctx = { user, ...(userId ? { userId } : {}) };
+      const ctx = {
+        user,
+        ...(userId ? { userId } : {}),
+        // Dataverse records who actually called beside whom it ran as (createdonbehalfby, ...).
+        ...(caller?.impersonating && callerId ? { onBehalfOf: callerId } : {}),
+      };
       if (refused) {
         response = refused;
         work = { countedMs: settings.fixedServerMs, recordsWritten: 0, bulkRecords: 0, operation: 'refused' };

@@ -1,4 +1,5 @@
 import type { EmulatorSchema } from './format.js';
+import { auditColumns } from './audit-columns.js';
 import { INTEGRATION_MANY_TO_MANY, INTEGRATION_TABLES } from './integration-tables.js';
 
 // Dataverse's real account and contact tables (names, types, lengths, ranges, choice values from
@@ -92,6 +93,7 @@ function systemColumns(): Attr[] {
       maxValue: 2147483647,
       validForUpdate: false,
     },
+    ...auditColumns(),
     { logicalName: 'versionnumber', type: 'BigInt', ...readOnly },
   ];
 }
@@ -484,6 +486,7 @@ export const DEFAULT_SCHEMA: EmulatorSchema = {
         },
         { logicalName: 'createdon', type: 'DateTime', dateTimeBehavior: 'UserLocal', ...readOnly },
         { logicalName: 'modifiedon', type: 'DateTime', dateTimeBehavior: 'UserLocal', ...readOnly },
+        ...auditColumns(),
         { logicalName: 'versionnumber', type: 'BigInt', ...readOnly },
       ],
     },
@@ -524,6 +527,7 @@ export const DEFAULT_SCHEMA: EmulatorSchema = {
         str('description', 2000, { type: 'Memo', format: 'TextArea' }),
         { logicalName: 'createdon', type: 'DateTime', dateTimeBehavior: 'UserLocal', ...readOnly },
         { logicalName: 'modifiedon', type: 'DateTime', dateTimeBehavior: 'UserLocal', ...readOnly },
+        ...auditColumns(),
         { logicalName: 'versionnumber', type: 'BigInt', ...readOnly },
       ],
       rows: [
@@ -551,6 +555,7 @@ export const DEFAULT_SCHEMA: EmulatorSchema = {
         str('currencysymbol', 10),
         { logicalName: 'createdon', type: 'DateTime', dateTimeBehavior: 'UserLocal', ...readOnly },
         { logicalName: 'modifiedon', type: 'DateTime', dateTimeBehavior: 'UserLocal', ...readOnly },
+        ...auditColumns(),
         { logicalName: 'versionnumber', type: 'BigInt', ...readOnly },
       ],
       keys: [{ logicalName: 'isocurrencycode_key', keyAttributes: ['isocurrencycode'] }],

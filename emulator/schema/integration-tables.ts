@@ -1,3 +1,4 @@
+import { auditColumns } from './audit-columns.js';
 import type { EmulatorSchema } from './format.js';
 
 // Tables the integration operations need (issue 20), kept apart from account/contact:
@@ -43,6 +44,7 @@ function ownedColumns(): Attr[] {
       format: 'DateAndTime',
       ...readOnly,
     },
+    ...auditColumns(),
     { logicalName: 'versionnumber', type: 'BigInt', ...readOnly },
   ];
 }

@@ -16,7 +16,10 @@ export interface ExtractRequest {
   readonly full?: boolean;
 }
 
-/** Runs extract jobs into the `extracts` container; state (watermarks, delta links) goes to `runs`. */
+/**
+ * Runs extract jobs into the `extracts` container; state (watermarks, delta links) and the progress of
+ * a working run go to `runs`.
+ */
 export async function onExtractTrigger(
   runtime: Runtime,
   request: ExtractRequest,
@@ -31,6 +34,8 @@ export async function onExtractTrigger(
       client: runtime.client,
       sink: containerRelative(new BlockBlobSink(runtime.containers.extracts), names.extracts),
       state: new BlobObjectStore(runtime.containers.runs),
+      // The runs page lists a working extract from its progress record, beside the import runs' state.
+      progress: runtime.runs,
       log,
     },
     jobs,

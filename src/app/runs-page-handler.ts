@@ -7,6 +7,7 @@ import type { RunSummary } from '../imports/types.js';
 import { extractRunOfReport, type ExtractRunView } from '../reports/extract-html.js';
 import { renderRunsPage } from '../reports/runs-page.js';
 import type { ExtractManifest } from '../extracts/manifest.js';
+import { runningExtracts, staleAfterMs } from '../extracts/progress.js';
 import { BlobObjectStore } from '../storage/blob-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ensureImportReport } from '../reports/write-report.js';
@@ -70,9 +71,42 @@ const reportSuffix = '.report.html';
 
 /**
  * Extract runs in the extracts container: finished ones from their manifest (the completion marker),
- * failed ones (a report and no manifest) from what their report says of itself.
+ * failed ones (a report and no manifest) from what their report says of itself; with `progress`, also
+ * the ones still working, from their progress records (a run that has ended is listed as ended, even
+ * in the moment its record is still there).
  */
-export async function recentExtractRuns(extracts: ObjectStore): Promise<ExtractRunView[]> {
+export async function recentExtractRuns(
+  extracts: ObjectStore,
+  progress?: ObjectStore,
+  now = new Date(),
+): Promise<ExtractRunView[]> {
+  const [ended, working] = await Promise.all([
+    endedExtractRuns(extracts),
+    progress ? workingExtractRuns(progress, now) : [],
+  ]);
+  const endedIds = new Set(ended.map((run) => run.runId));
+  return [...ended, ...working.filter((run) => !endedIds.has(run.runId))];
+}
+
+async function workingExtractRuns(progress: ObjectStore, now: Date): Promise<ExtractRunView[]> {
+  return (await runningExtracts(progress)).map((record) => {
+    const updatedMs = Date.parse(record.updatedAt);
+    return {
+      runId: record.runId,
+      job: record.job,
+      table: record.table,
+      status: now.getTime() - updatedMs > staleAfterMs ? 'interrupted' : 'running',
+      mode: '',
+      format: record.format,
+      startedAt: record.startedAt,
+      rows: record.rows,
+      durationMs: Math.max(0, updatedMs - Date.parse(record.startedAt)),
+      partitions: { done: record.partitionsDone, planned: record.partitions },
+    };
+  });
+}
+
+async function endedExtractRuns(extracts: ObjectStore): Promise<ExtractRunView[]> {
   const manifests = new Set<string>();
   const reports = new Set<string>();
   let listed = 0;
@@ -122,7 +156,7 @@ export async function runsPageHtml(
 ): Promise<string> {
   const [runs, extracts] = await Promise.all([
     recentRuns(runtime),
-    recentExtractRuns(new BlobObjectStore(runtime.containers.extracts)),
+    recentExtractRuns(new BlobObjectStore(runtime.containers.extracts), runtime.runs, now),
   ]);
   const prefixes = new Map(runs.map((run) => [run.view.runId, run.resultsPrefix]));
   const encoded = (path: string) => path.split('/').map(encodeURIComponent).join('/');

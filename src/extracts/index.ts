@@ -10,3 +10,5 @@ export { deletedColumn, labelSuffix } from './columns.js';
 export { deletesPathOf, manifestPathOf, renderPath, statePathOf } from './paths.js';
 export { readState } from './state.js';
 export type { ExtractState } from './state.js';
+export { progressPathOf, runningExtracts } from './progress.js';
+export type { ExtractRunProgress } from './progress.js';

@@ -43,6 +43,7 @@ import {
   type ExtractRunFacts,
 } from '../reports/extract-report.js';
 import { renderExtractReportHtml } from '../reports/extract-html.js';
+import { ProgressRecorder } from './progress.js';
 import { TimelineRecorder } from './timeline.js';
 import { readState, signatureOf, writeState, type ExtractState } from './state.js';
 import { rowVersionColumn, watermarkFilter, WatermarkTracker } from './watermark.js';
@@ -58,6 +59,11 @@ export interface ExtractDeps {
   readonly state: ObjectStore;
   readonly clock?: Clock;
   readonly log?: Logger;
+  /**
+   * Where the run keeps a record of its progress while it runs (the runs page lists it from there);
+   * none: no record.
+   */
+  readonly progress?: ObjectStore;
 }
 
 export interface ExtractProgress {
@@ -81,6 +87,8 @@ export interface ExtractOptions {
   readonly concurrency?: number;
   readonly blockBytes?: number;
   readonly onProgress?: (progress: ExtractProgress) => void;
+  /** Least time between rewrites of the progress record. Default: progress.ts's. */
+  readonly progressIntervalMs?: number;
 }
 
 export interface ExtractResult {
@@ -157,8 +165,30 @@ export async function runExtract(
   }
   const blockBytes = options.blockBytes ?? defaultBlockBytes;
   let rowsSoFar = 0;
-  const progress = (partitionsDone: number, partitions: number) =>
+  const recorder = deps.progress
+    ? new ProgressRecorder(
+        deps.progress,
+        {
+          runId,
+          job: job.name,
+          table: job.table,
+          trigger: options.trigger ?? 'cli',
+          format: outputFormat,
+          startedAt: new Date(startedMs).toISOString(),
+        },
+        clock,
+        log,
+        options.progressIntervalMs,
+      )
+    : undefined;
+  // Page events carry partitionsDone = 0 (the CLI's bar moves on completions only); the record keeps
+  // the most finished so far.
+  let partitionsFinished = 0;
+  const progress = (partitionsDone: number, partitions: number) => {
     options.onProgress?.({ rows: rowsSoFar, partitionsDone, partitions });
+    partitionsFinished = Math.max(partitionsFinished, partitionsDone);
+    recorder?.update({ rows: rowsSoFar, partitionsDone: partitionsFinished, partitions });
+  };
 
   let mode: ExtractMode = 'full';
   let partitionCount = 1;
@@ -198,6 +228,7 @@ export async function runExtract(
   };
 
   try {
+    await recorder?.start();
     output = await openOutput();
     if (incremental?.mode === 'changeTracking') {
       const deltaLink = state?.deltaLink;
@@ -280,6 +311,7 @@ export async function runExtract(
         message: error instanceof Error ? error.message : String(error),
       },
     });
+    await recorder?.end();
     throw error;
   }
 
@@ -336,9 +368,15 @@ export async function runExtract(
     ...metricsDelta(before, after),
   };
   const manifestPath = manifestPathOf(path);
-  await deps.sink.put(manifestPath, JSON.stringify(manifest, null, 2), 'application/json');
-  // After the manifest (the completion marker), from its own numbers.
-  const reportPath = await writeReport(factsOfManifest(manifest, manifestPath));
+  let reportPath: string | undefined;
+  try {
+    await deps.sink.put(manifestPath, JSON.stringify(manifest, null, 2), 'application/json');
+    // After the manifest (the completion marker), from its own numbers.
+    reportPath = await writeReport(factsOfManifest(manifest, manifestPath));
+  } finally {
+    // Only once the manifest and report can take over from it: the page never loses the run.
+    await recorder?.end();
+  }
 
   if (incremental) {
     await writeState(deps.state, {

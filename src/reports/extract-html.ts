@@ -177,15 +177,21 @@ export interface ExtractRunView {
   readonly runId: string;
   readonly job: string;
   readonly table: string;
-  readonly status: 'succeeded' | 'failed';
+  /** `running` while its progress record moves; `interrupted` when it stopped moving with no end written. */
+  readonly status: 'succeeded' | 'failed' | 'running' | 'interrupted';
+  /** How it read (full, watermark, changeTracking); empty while it runs (decided as it reads). */
   readonly mode: string;
   readonly format: string;
   readonly startedAt: string;
+  /** Rows written, or read so far while it runs. */
   readonly rows: number;
+  /** Time it took, or has taken until its last progress record. */
   readonly durationMs: number;
-  /** Paths in the extracts container. */
-  readonly reportPath: string;
+  /** Paths in the extracts container; none until the run has ended. */
+  readonly reportPath?: string;
   readonly manifestPath?: string;
+  /** While it runs: partitions finished of those planned so far. */
+  readonly partitions?: { readonly done: number; readonly planned: number };
 }
 
 /**

@@ -14,7 +14,7 @@ export interface RunsPageOptions {
   readonly now: Date;
   /** Runs shown per job, newest first. */
   readonly perJob?: number;
-  /** Extract runs (finished or failed), and the link to a file of theirs in the extracts container. */
+  /** Extract runs (working, finished or failed), and the link to a file of theirs in the extracts container. */
   readonly extracts?: readonly ExtractRunView[];
   readonly extractHref?: (path: string) => string;
 }
@@ -37,7 +37,9 @@ function byJobOf<T extends { readonly job: string; readonly startedAt: string }>
 
 export function renderRunsPage(runs: readonly RunStatusView[], options: RunsPageOptions): string {
   const perJob = options.perJob ?? 20;
-  const running = runs.some((run) => run.state === 'running');
+  const running =
+    runs.some((run) => run.state === 'running') ||
+    (options.extracts ?? []).some((run) => run.status === 'running');
   const sections = byJobOf(runs, perJob)
     .map(([job, list]) => {
       const rows = list.map((run) => row(run, options)).join('\n');
@@ -58,7 +60,7 @@ ${running ? `<meta http-equiv="refresh" content="${REFRESH_SECONDS}">` : ''}
 h1{font-size:1.4em}h2{font-size:1.25em;margin-top:32px;border-bottom:1px solid #ddd}h3{font-size:1.1em;margin-top:20px}table{border-collapse:collapse;width:100%}
 td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}td.n{text-align:right}
 .state{padding:1px 8px;border-radius:9px;color:#fff;font-size:.9em}.running{background:#1565c0}
-.succeeded{background:#2e7d32}.completedWithErrors{background:#b26a00}.failed{background:#c62828}
+.succeeded{background:#2e7d32}.completedWithErrors{background:#b26a00}.failed{background:#c62828}.interrupted{background:#6d4c41}
 progress{width:140px}.muted{color:#666;font-size:.9em}</style></head>
 <body>
 <h1>Runs</h1>
@@ -105,16 +107,30 @@ function extractSections(
   if (runs.length === 0) return '';
   const link = (path: string, label: string) =>
     `<a href="${escapeHtml(href(path))}">${escapeHtml(label)}</a>`;
+  const files = (run: ExtractRunView) =>
+    run.status === 'running'
+      ? '<span class="muted">when it ends</span>'
+      : run.status === 'interrupted'
+        ? '<span class="muted">none: the run stopped without ending (run it again)</span>'
+        : [
+            ...(run.reportPath ? [link(run.reportPath, 'report.html')] : []),
+            ...(run.manifestPath ? [link(run.manifestPath, 'manifest.json')] : []),
+          ].join(' · ');
+  // While it works: how many of the partitions planned so far are done (the plan may still split).
+  const partitions = (run: ExtractRunView) =>
+    run.partitions && run.status === 'running'
+      ? `<div class="muted partitions">partitions ${number(run.partitions.done)} of ${number(run.partitions.planned)} read</div>`
+      : '';
   const sections = byJobOf(runs, perJob).map(([job, list]) => {
     const rows = list
       .map(
         (
           run,
         ) => `<tr data-run-id="${escapeHtml(run.runId)}"><td>${escapeHtml(run.startedAt.replace('T', ' ').slice(0, 19))}</td>
-<td>${escapeHtml(run.table)}</td><td>${escapeHtml(run.mode)}</td><td>${escapeHtml(run.format)}</td>
-<td><span class="state ${escapeHtml(run.status)}">${escapeHtml(run.status)}</span></td>
+<td>${escapeHtml(run.table)}</td><td>${escapeHtml(run.mode || '…')}</td><td>${escapeHtml(run.format)}</td>
+<td><span class="state ${escapeHtml(run.status)}">${escapeHtml(run.status)}</span>${partitions(run)}</td>
 <td class="n rows">${number(run.rows)}</td><td class="n">${escapeHtml(seconds(run.durationMs))}</td>
-<td>${[link(run.reportPath, 'report.html'), ...(run.manifestPath ? [link(run.manifestPath, 'manifest.json')] : [])].join(' · ')}</td></tr>`,
+<td>${files(run)}</td></tr>`,
       )
       .join('\n');
     return `<section data-extract-job="${escapeHtml(job)}"><h3>${escapeHtml(job)}</h3>

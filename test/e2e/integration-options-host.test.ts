@@ -1,6 +1,8 @@
 // Issue 20 through the Functions app on the local host (Azurite + emulator): a job that bypasses
 // business logic fails up front without the privilege and writes with the headers once it is granted;
-// owners are resolved from user emails / domain names and team names.
+// owners are resolved from user emails / domain names and team names; impersonation shows in the audit
+// columns, and an extract of them reads the users back with their names.
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { RunningEmulator } from '../../emulator/index.js';
@@ -136,6 +138,118 @@ describe('integration options on the local Functions host', () => {
       .filter((e) => e.operation === 'batch');
     expect(batches).toHaveLength(1);
     expect(batches[0]!.options).toEqual(['BypassBusinessLogicExecution=CustomSync,CustomAsync']);
+  });
+
+  it('impersonation: rows are created as the user callerObjectId names, the host identity as the delegate; an update run moves only modified*', async () => {
+    const adaObjectId = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
+    const alanObjectId = '9b2d3c4e-5f60-4a7b-8c9d-0e1f2a3b4c5d';
+    const ada = emulator.store.put('systemuser', {
+      firstname: 'Ada',
+      lastname: 'Byron',
+      domainname: 'ada.byron@contoso.com',
+      azureactivedirectoryobjectid: adaObjectId,
+    });
+    const alan = emulator.store.put('systemuser', {
+      firstname: 'Alan',
+      lastname: 'Kay',
+      domainname: 'alan.kay@contoso.com',
+      azureactivedirectoryobjectid: alanObjectId,
+    });
+    const host = stableGuid('systemuser:dvpipe');
+    await fetch(`${emulator.url}/_emulator/configure`, {
+      method: 'POST',
+      body: JSON.stringify({ privileges: { dvpipe: { prvActOnBehalfOfAnotherUser: true } } }),
+    });
+    const people = {
+      name: 'people-as-ada',
+      table: 'contact',
+      operation: 'create',
+      columns: { Email: 'emailaddress1', 'Last Name': 'lastname' },
+      callerObjectId: adaObjectId,
+    };
+    await putJob(people);
+    await putJob({
+      ...people,
+      name: 'people-as-alan',
+      operation: 'update',
+      key: ['emailaddress1'],
+      callerObjectId: alanObjectId,
+    });
+    const incoming = blobs.getContainerClient(names.incoming);
+    const emails = ['imp1@example.com', 'imp2@example.com', 'imp3@example.com'];
+    const created = await waitForSummary(
+      await drop(
+        incoming,
+        'people-as-ada/people.csv',
+        `Email,Last Name\n${emails.map((e, i) => `${e},Person ${i}`).join('\n')}\n`,
+      ),
+    );
+    expect(created.rows).toMatchObject({ total: 3, succeeded: 3, failed: 0 });
+    const audit = () =>
+      Object.fromEntries(
+        emulator.store
+          .all('contact')
+          .filter((c) => emails.includes(String(c.emailaddress1)))
+          .map((c) => [
+            c.emailaddress1,
+            [
+              c._createdby_value,
+              c._createdonbehalfby_value,
+              c._modifiedby_value,
+              c._modifiedonbehalfby_value,
+            ],
+          ]),
+      );
+    expect(audit()).toEqual(Object.fromEntries(emails.map((e) => [e, [ada, host, ada, host]])));
+
+    const updated = await waitForSummary(
+      await drop(incoming, 'people-as-alan/people.csv', `Email,Last Name\n${emails[0]},Renamed\n`),
+    );
+    expect(updated.rows).toMatchObject({ total: 1, succeeded: 1, failed: 0 });
+    expect(audit()).toEqual({
+      [emails[0]!]: [ada, host, alan, host],
+      [emails[1]!]: [ada, host, ada, host],
+      [emails[2]!]: [ada, host, ada, host],
+    });
+
+    // An extract ("run now") of the audit columns with labels: the ids and the users' names.
+    await putJob({
+      name: 'people-audit',
+      table: 'contact',
+      columns: ['emailaddress1', 'createdby', 'createdonbehalfby', 'modifiedby', 'modifiedonbehalfby'],
+      filter: "startswith(emailaddress1,'imp')",
+      output: { path: 'extracts/{job}/{job}-{timestamp}.csv', formattedValues: true },
+    });
+    const ran = await fetch(
+      `${app.host.httpUrl}/api/extracts/people-audit/run?code=${app.host.functionKey}`,
+      { method: 'POST' },
+    );
+    expect(ran.status).toBe(200);
+    const { manifest } = (await ran.json()) as { manifest: { path: string; rows: number } };
+    expect(manifest.rows).toBe(3);
+    const csv = await blobs
+      .getContainerClient(names.extracts)
+      .getBlobClient(manifest.path.replace(/^extracts\//, ''))
+      .downloadToBuffer();
+    const extracted = (parse(csv, { columns: true, bom: true }) as Record<string, string>[]).sort((a, b) =>
+      a.emailaddress1!.localeCompare(b.emailaddress1!),
+    );
+    const named = (email: string, modifiedBy: string, modifiedByName: string) => ({
+      emailaddress1: email,
+      createdby: ada,
+      'createdby@label': 'Ada Byron',
+      createdonbehalfby: host,
+      'createdonbehalfby@label': 'dvpipe',
+      modifiedby: modifiedBy,
+      'modifiedby@label': modifiedByName,
+      modifiedonbehalfby: host,
+      'modifiedonbehalfby@label': 'dvpipe',
+    });
+    expect(extracted).toEqual([
+      named(emails[0]!, alan, 'Alan Kay'),
+      named(emails[1]!, ada, 'Ada Byron'),
+      named(emails[2]!, ada, 'Ada Byron'),
+    ]);
   });
 
   it('owners: ownerid from a user email or domain name, or a team name', async () => {

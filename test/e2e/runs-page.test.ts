@@ -222,4 +222,99 @@ describe('the runs page (local host, Chromium)', () => {
     expect(requests.filter((url) => !url.startsWith(host.httpUrl))).toEqual([]);
     await page.close();
   });
+
+  it('lists an extract while it works (running, rows read so far, reloading), then finished with its report', async () => {
+    const WATCHED = 240;
+    for (let i = 0; i < WATCHED; i += 1)
+      emulator.store.put('account', { name: `Watched ${i}`, accountnumber: `W-${i}` });
+    // Small pages, each made slow (10 ms per row read): about 3 s of reading, long enough to watch.
+    const job = {
+      name: 'accounts-watch',
+      table: 'account',
+      columns: ['accountid', 'name'],
+      filter: "startswith(accountnumber,'W-')",
+      pageSize: 20,
+      partitions: 1,
+      output: { path: 'extracts/{job}/{job}-{timestamp}.csv' },
+    };
+    const body = JSON.stringify(job);
+    await blobs
+      .getContainerClient(names.jobs)
+      .getBlockBlobClient(`${job.name}.json`)
+      .upload(body, Buffer.byteLength(body));
+    const readRowMs = emulator.settings().readRowMs;
+    emulator.configure({ settings: { readRowMs: 10 } });
+    try {
+      const running = fetch(`${host.httpUrl}/api/extracts/accounts-watch/run?code=${host.functionKey}`, {
+        method: 'POST',
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { manifest: { runId: string } } }));
+
+      const page: Page = await browser.newPage();
+      const requests = recordRequests(page);
+      let navigations = 0;
+      page.on('framenavigated', (frame) => {
+        if (frame === page.mainFrame()) navigations += 1;
+      });
+      const pageUrl = `${host.httpUrl}/api/runs?code=${host.functionKey}`;
+      const row = 'section[data-extract-job="accounts-watch"] tbody tr';
+      const readRow = () =>
+        page.$eval(row, (tr) => ({
+          runId: tr.getAttribute('data-run-id'),
+          state: tr.querySelector('.state')?.textContent,
+          rows: tr.querySelector('.rows')?.textContent,
+          partitions: tr.querySelector('.partitions')?.textContent,
+          links: [...tr.querySelectorAll('a')].map((a) => [a.textContent, a.getAttribute('href')]),
+          files: tr.children[7]?.textContent,
+        }));
+      // Reload until the run is listed as running with some rows read (its record moves once a second).
+      let whileRunning: Awaited<ReturnType<typeof readRow>> | undefined;
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        await page.goto(pageUrl);
+        whileRunning = (await page.$(`${row} .state.running`)) ? await readRow() : undefined;
+        if (whileRunning && Number(whileRunning.rows?.replace(/,/g, '')) > 0) break;
+        if (Date.now() > deadline)
+          throw new Error(`The extract never showed as running: ${(await page.content()).slice(0, 3000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const readSoFar = Number(whileRunning.rows!.replace(/,/g, ''));
+      expect(readSoFar).toBeGreaterThan(0);
+      // Whole pages of 20; the last may be recorded a moment before the run writes its manifest.
+      expect(readSoFar).toBeLessThanOrEqual(WATCHED);
+      expect(readSoFar % 20).toBe(0);
+      expect(whileRunning.state).toBe('running');
+      expect(whileRunning.partitions).toMatch(/^partitions [01] of 1 read$/);
+      if (readSoFar < WATCHED) expect(whileRunning.partitions).toBe('partitions 0 of 1 read');
+      expect(whileRunning.links).toEqual([]);
+      expect(whileRunning.files).toBe('when it ends');
+      expect(await page.$eval('meta[http-equiv="refresh"]', (m) => m.getAttribute('content'))).toBe('5');
+
+      // The page reloads by itself until the run has ended.
+      const reloadsBefore = navigations;
+      await page.waitForSelector(`${row} .state.succeeded`, { timeout: 30_000 });
+      expect(navigations).toBeGreaterThan(reloadsBefore);
+      const run = await running;
+      expect(run.status).toBe(200);
+      const ended = await readRow();
+      expect(ended.runId).toBe(run.body.manifest.runId);
+      expect(ended.runId).toBe(whileRunning.runId);
+      expect(ended.rows).toBe(WATCHED.toLocaleString('en-US'));
+      expect(ended.links.map(([text]) => text)).toEqual(['report.html', 'manifest.json']);
+      // Only one row for the run: its progress record gave way to its manifest.
+      expect(await page.$$eval(row, (trs) => trs.length)).toBe(1);
+      expect(await page.$('meta[http-equiv="refresh"]')).toBeNull();
+
+      await page.click(`${row} a[href*="report.html"]`);
+      await page.waitForSelector('#summary');
+      expect(await page.$eval('body', (b) => b.getAttribute('data-run-id'))).toBe(run.body.manifest.runId);
+      const cells = await page.$$eval('#summary tr', (trs) =>
+        Object.fromEntries(trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? ''))),
+      );
+      expect(cells['Rows']).toBe(WATCHED.toLocaleString('en-US'));
+      expect(requests.filter((url) => !url.startsWith(host.httpUrl))).toEqual([]);
+      await page.close();
+    } finally {
+      emulator.configure({ settings: { readRowMs } });
+    }
+  });
 });

@@ -232,6 +232,66 @@ describe('[webapi §13 impersonation] CallerObjectId and MSCRMCallerID', () => {
     );
   });
 
+  // Learn, "Impersonate another user using the Web API", Determine the actual user: its query (the
+  // emulator's schema has no owninguser column, so that expansion is left out).
+  it('audit columns: createdby is the impersonated user, createdonbehalfby the caller; an update moves only modified*', async () => {
+    const ada = await seedUser();
+    const tester = stableGuid('systemuser:tester');
+    await grant({ tester: { prvActOnBehalfOfAnotherUser: true } });
+    const created = await call(emu, 'POST', 'accounts', {
+      body: { name: 'Sample Account created using impersonation' },
+      headers: { CallerObjectId: '0f8fad5b-d9cb-469f-a165-70867728950e' },
+    });
+    expect(created.status).toBe(204);
+    const id = idFrom(created.headers.get('OData-EntityId'));
+    const read = await call(
+      emu,
+      'GET',
+      `accounts(${id})?$select=name&$expand=createdby($select=fullname),createdonbehalfby($select=fullname)`,
+    );
+    expect(read.status).toBe(200);
+    expect(read.json.createdby).toMatchObject({ fullname: 'Ada Lovelace', systemuserid: ada });
+    expect(read.json.createdonbehalfby).toMatchObject({ fullname: 'tester', systemuserid: tester });
+    const audit = (row: Record<string, unknown>) => ({
+      createdby: row._createdby_value,
+      createdonbehalfby: row._createdonbehalfby_value,
+      modifiedby: row._modifiedby_value,
+      modifiedonbehalfby: row._modifiedonbehalfby_value,
+    });
+    expect(audit(emu.store.get('account', id)!)).toEqual({
+      createdby: ada,
+      createdonbehalfby: tester,
+      modifiedby: ada,
+      modifiedonbehalfby: tester,
+    });
+    // An update by another caller, not impersonating: modified* move, created* stay.
+    const other = stableGuid('systemuser:other');
+    const updated = await call(emu, 'PATCH', `accounts(${id})`, {
+      body: { telephone1: '555' },
+      user: 'other',
+    });
+    expect(updated.status).toBe(204);
+    expect(audit(emu.store.get('account', id)!)).toEqual({
+      createdby: ada,
+      createdonbehalfby: tester,
+      modifiedby: other,
+      modifiedonbehalfby: null,
+    });
+    // Without impersonation nobody acted on anyone's behalf.
+    const own = await call(emu, 'POST', 'accounts', { body: { name: 'Own' } });
+    expect(audit(emu.store.get('account', idFrom(own.headers.get('OData-EntityId')))!)).toEqual({
+      createdby: tester,
+      createdonbehalfby: null,
+      modifiedby: tester,
+      modifiedonbehalfby: null,
+    });
+    // Read-only, as Dataverse has them: a body naming them does not change them.
+    await call(emu, 'PATCH', `accounts(${id})`, {
+      body: { 'createdby@odata.bind': `/systemusers(${other})` },
+    });
+    expect(emu.store.get('account', id)!._createdby_value).toBe(ada);
+  });
+
   it('an object id no user has answers 404', async () => {
     await grant({ tester: { prvActOnBehalfOfAnotherUser: true } });
     const r = await call(emu, 'POST', 'contacts', {

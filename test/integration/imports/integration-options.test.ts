@@ -10,6 +10,7 @@ import { stableGuid } from '../../../emulator/model.js';
 import { dvpipe } from '../../helpers/cli.js';
 
 const ADA_OBJECT_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
+const ALAN_OBJECT_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const CALLER = stableGuid('systemuser:dvpipe');
 
 let emu: RunningEmulator;
@@ -249,6 +250,109 @@ describe('impersonation (job "callerObjectId")', () => {
     const writes = runLog().filter((e) => e.method !== 'GET');
     expect(writes.length).toBeGreaterThan(0);
     for (const write of writes) expect(write.impersonating).toBe(ada);
+  });
+
+  // Learn, "Impersonate another user using the Web API" (Determine the actual user): createdby is the
+  // impersonated user, createdonbehalfby the one who called; modifiedonbehalfby likewise for updates.
+  it('audit: each row shows the impersonated user as createdby and the caller as createdonbehalfby; a later update by another run moves only modified*; an extract reads them back with names', async () => {
+    const ada = seedAda();
+    const alan = emu.store.put('systemuser', {
+      firstname: 'Alan',
+      lastname: 'Turing',
+      domainname: 'alan@contoso.com',
+      azureactivedirectoryobjectid: ALAN_OBJECT_ID,
+    });
+    const opsWriter = stableGuid('systemuser:ops-writer');
+    await grant({
+      dvpipe: { prvActOnBehalfOfAnotherUser: true },
+      'ops-writer': { prvActOnBehalfOfAnotherUser: true },
+    });
+    const people = [
+      ['grace@example.com', 'Hopper'],
+      ['barbara@example.com', 'Liskov'],
+      ['edsger@example.com', 'Dijkstra'],
+    ];
+    const created = await runImport(job, [['Email', 'Last Name'], ...people]);
+    expect(created.ran.code).toBe(0);
+    expect(created.summary.rows).toMatchObject({ total: 3, succeeded: 3 });
+    const audit = () =>
+      Object.fromEntries(
+        emu.store
+          .all('contact')
+          .map((c) => [
+            c.emailaddress1,
+            [
+              c._createdby_value,
+              c._createdonbehalfby_value,
+              c._modifiedby_value,
+              c._modifiedonbehalfby_value,
+            ],
+          ]),
+      );
+    expect(audit()).toEqual(Object.fromEntries(people.map(([email]) => [email, [ada, CALLER, ada, CALLER]])));
+    const createdOn = Object.fromEntries(emu.store.all('contact').map((c) => [c.emailaddress1, c.createdon]));
+
+    // Another run, another identity, acting for Alan, updates two of the three.
+    const update = await runImport(
+      {
+        ...job,
+        name: 'people-update',
+        operation: 'update',
+        key: ['emailaddress1'],
+        callerObjectId: ALAN_OBJECT_ID,
+      },
+      [['Email', 'Last Name'], ...people.slice(0, 2).map(([email, last]) => [email!, `${last} (updated)`])],
+      ['--user', 'ops-writer'],
+    );
+    expect(update.ran.code).toBe(0);
+    expect(update.summary.rows).toMatchObject({ total: 2, succeeded: 2 });
+    expect(audit()).toEqual({
+      'grace@example.com': [ada, CALLER, alan, opsWriter],
+      'barbara@example.com': [ada, CALLER, alan, opsWriter],
+      'edsger@example.com': [ada, CALLER, ada, CALLER],
+    });
+    expect(Object.fromEntries(emu.store.all('contact').map((c) => [c.emailaddress1, c.createdon]))).toEqual(
+      createdOn,
+    );
+
+    // `dvpipe extract` of the audit columns, labels on: the ids and the users' names beside them.
+    const extractJob = join(dir, `audit-extract-${runs}.json`);
+    await writeFile(
+      extractJob,
+      JSON.stringify({
+        name: 'contact-audit',
+        table: 'contact',
+        columns: ['emailaddress1', 'createdby', 'createdonbehalfby', 'modifiedby', 'modifiedonbehalfby'],
+        output: { formattedValues: true, bom: false },
+      }),
+    );
+    const out = join(dir, `audit-${runs}`, 'contacts.csv');
+    const extract = await dvpipe(['extract', '--job', extractJob, '--url', emu.url, '--out', out]);
+    expect(extract.code).toBe(0);
+    const text = await readFile(out, 'utf8');
+    expect(text.split(/\r?\n/)[0]).toBe(
+      'emailaddress1,createdby,createdby@label,createdonbehalfby,createdonbehalfby@label,' +
+        'modifiedby,modifiedby@label,modifiedonbehalfby,modifiedonbehalfby@label',
+    );
+    const extracted = (parse(text, { columns: true }) as Record<string, string>[]).sort((a, b) =>
+      a.emailaddress1!.localeCompare(b.emailaddress1!),
+    );
+    const row = (email: string, modifiedBy: [string, string], onBehalf: [string, string]) => ({
+      emailaddress1: email,
+      createdby: ada,
+      'createdby@label': 'Ada Lovelace',
+      createdonbehalfby: CALLER,
+      'createdonbehalfby@label': 'dvpipe',
+      modifiedby: modifiedBy[0],
+      'modifiedby@label': modifiedBy[1],
+      modifiedonbehalfby: onBehalf[0],
+      'modifiedonbehalfby@label': onBehalf[1],
+    });
+    expect(extracted).toEqual([
+      row('barbara@example.com', [alan, 'Alan Turing'], [opsWriter, 'ops-writer']),
+      row('edsger@example.com', [ada, 'Ada Lovelace'], [CALLER, 'dvpipe']),
+      row('grace@example.com', [alan, 'Alan Turing'], [opsWriter, 'ops-writer']),
+    ]);
   });
 });
 
