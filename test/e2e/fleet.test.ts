@@ -69,7 +69,14 @@ describe('a fleet of two local hosts sharing two identities', () => {
             identities,
             chunkSize: 100,
             eventGrid: index === 0,
-            settings: { DATAVERSE_FLEET_REFRESH_MS: '200', DATAVERSE_BULK_SIZE: '50' },
+            settings: {
+              DATAVERSE_FLEET_REFRESH_MS: '200',
+              DATAVERSE_BULK_SIZE: '50',
+              // One message at a time per host: with host.json's batch of 4, a host that polled first could
+              // take and finish every chunk before the other's poll on a loaded machine (seen in CI runs).
+              AzureFunctionsJobHost__extensions__queues__batchSize: '1',
+              AzureFunctionsJobHost__extensions__queues__newBatchThreshold: '0',
+            },
           }),
         ),
       )),
