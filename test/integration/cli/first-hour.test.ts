@@ -159,4 +159,27 @@ describe("README's command-line example, run as written", () => {
     expect([validated.code, validated.stdout]).toEqual([2, expect.stringContaining(said)]);
     expect([extracted.code, extracted.stderr]).toEqual([2, expect.stringContaining(said)]);
   });
+  it('an org URL whose host does not resolve: exit 2 saying so, not a sign-in failure', async () => {
+    // .invalid never resolves (RFC 6761). The sign-in, asked for a token first, fails too (no
+    // credential here, or none for that resource): the message is about the host.
+    const url = 'https://dvpipe-first-hour.invalid';
+    const [imported, validated] = await Promise.all([
+      dvpipe(dir, [
+        'import',
+        join(root, 'samples', 'accounts.csv'),
+        '--job',
+        join(root, 'jobs', 'accounts.json'),
+        '--url',
+        url,
+        '--out',
+        'unresolved/',
+      ]),
+      dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'accounts.json'), '--url', url]),
+    ]);
+    const said =
+      /Cannot reach https:\/\/dvpipe-first-hour\.invalid: the host name (does not resolve \(ENOTFOUND\)|could not be resolved \(EAI_AGAIN\))\. Check the URL/;
+    expect([imported.code, imported.stderr]).toEqual([2, expect.stringMatching(said)]);
+    expect(imported.stderr).not.toContain('sign in');
+    expect([validated.code, validated.stdout]).toEqual([2, expect.stringMatching(said)]);
+  });
 });
