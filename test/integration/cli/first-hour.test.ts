@@ -116,6 +116,34 @@ describe("README's command-line example, run as written", () => {
     expect(shown.code).toBe(0);
   });
 
+  it("README's example of failed rows: contacts-with-mistakes.csv after the accounts, five of eight rows fail, by reason", async () => {
+    // Runs after the test above, against the same emulator, which holds the sample accounts.
+    const ran = await dvpipe(dir, [
+      'import',
+      join(root, 'samples', 'contacts-with-mistakes.csv'),
+      '--job',
+      join(root, 'jobs', 'contacts.json'),
+      '--url',
+      emulator.url,
+      '--out',
+      'out/mistakes/',
+    ]);
+    const errors = join('out', 'mistakes', 'errors.csv');
+    expect(ran.code).toBe(1);
+    expect(ran.stdout.split('\n').filter((line) => !line.startsWith('Run '))).toEqual([
+      '3 of 8 rows written (3 created, 0 updated), 5 failed.',
+      `Results: out/mistakes/summary.json, ${errors}, out/mistakes/records.csv, out/mistakes/report.html`,
+      `Failed rows by reason (5 in all, each one in ${errors}):`,
+      '        1 × BadDate (Birthday)          e.g. row 5: column "Birthday": "1990-02-30" has no day 30 in that month',
+      '        1 × BadChoice (Contact Method)  e.g. row 6: column "Contact Method": "Carrier Pigeon" is not an option of this choice (1 Any; 2 Email; 3 Phone; …',
+      '        1 × LookupNotFound (Company)    e.g. row 7: column "Company": "ACC-99999" matches no account by accountnumber',
+      '        1 × StringTooLong (Last Name)   e.g. row 8: column "Last Name": "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN" is 60 characters …',
+      '        1 × MissingKey (Email)          e.g. row 9: column "Email" is empty, but it is part of the key',
+      `Fix the rows in ${errors} and import that file with another --out, so these results stay.`,
+      '',
+    ]);
+  });
+
   it('runs show of a run that is neither local nor configured says where it looked and what to pass', async () => {
     const ran = await dvpipe(dir, ['runs', 'show', 'r000000000000000000000000']);
     expect(ran.code).toBe(2);
