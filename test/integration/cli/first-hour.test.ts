@@ -210,4 +210,33 @@ describe("README's command-line example, run as written", () => {
     expect(imported.stderr).not.toContain('sign in');
     expect([validated.code, validated.stdout]).toEqual([2, expect.stringMatching(said)]);
   });
+  it('dvpipe --help lists the commands, the exit codes and a first command; numbers show as numbers', async () => {
+    const ran = await dvpipe(dir, ['--help']);
+    expect(ran.code).toBe(0);
+    const commandList = ran.stdout.slice(ran.stdout.indexOf('Commands:'), ran.stdout.indexOf('Exit codes:'));
+    const commands = [...commandList.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
+    expect(commands).toEqual(['emulator', 'import', 'extract', 'jobs', 'runs', 'demo', 'smoke', 'help']);
+    expect(ran.stdout).toContain(
+      'Exit codes: 0 every row succeeded, 1 some rows failed (see errors.csv), 2 the file, the job or the',
+    );
+    expect(ran.stdout).toContain(
+      '  npx dvpipe import samples/accounts.csv --job jobs/accounts.json --url http://127.0.0.1:5555 --out out/accounts/',
+    );
+    const emulatorHelp = await dvpipe(dir, ['emulator', '--help']);
+    expect(emulatorHelp.stdout).toMatch(
+      /--port <n> +port on 127\.0\.0\.1 \(0 picks a free port\) \(default: 0\)/,
+    );
+    expect(emulatorHelp.stdout).toMatch(
+      /--time-scale <f> +multiplies every cost and window length \(default: 1\)/,
+    );
+  });
+
+  it('dvpipe emulator on a taken port says so and how to choose another, exit 2', async () => {
+    const port = Number(new URL(emulator.url).port);
+    const ran = await dvpipe(dir, ['emulator', '--port', String(port)]);
+    expect([ran.code, ran.stderr.trim()]).toEqual([
+      2,
+      `Port ${port} on 127.0.0.1 is taken (an emulator already running?). Choose another with --port <n>, or --port 0 for a free one (the URL is printed).`,
+    ]);
+  });
 });
