@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -238,5 +238,26 @@ describe("README's command-line example, run as written", () => {
       2,
       `Port ${port} on 127.0.0.1 is taken (an emulator already running?). Choose another with --port <n>, or --port 0 for a free one (the URL is printed).`,
     ]);
+  });
+  it('a file that cannot be read is named as given, with the row, not by its blob path; exit 2', async () => {
+    await writeFile(
+      join(dir, 'broken.csv'),
+      'Account Number,Account Name\nACC-1,Fabrikam\nACC-2,"Contoso\nACC-3,Northwind\n',
+    );
+    const ran = await dvpipe(dir, [
+      'import',
+      'broken.csv',
+      '--job',
+      join(root, 'jobs', 'accounts.json'),
+      '--url',
+      emulator.url,
+      '--out',
+      'out/broken/',
+      '--quiet',
+    ]);
+    expect(ran.code).toBe(2);
+    expect(ran.stdout.split('\n')[0]).toBe(
+      'The file could not be processed: broken.csv: row 3, column "Account Name", opens a quoted value that is never closed (the file ends inside it); add the closing quote',
+    );
   });
 });
