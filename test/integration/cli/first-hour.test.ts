@@ -260,4 +260,18 @@ describe("README's command-line example, run as written", () => {
       'The file could not be processed: broken.csv: row 3, column "Account Name", opens a quoted value that is never closed (the file ends inside it); add the closing quote',
     );
   });
+  it('jobs validate jobs/*.json: the job schema is skipped as not a job, a job pointing at it is checked', async () => {
+    const withSchema = join(dir, 'with-schema.json');
+    const job = JSON.parse(await readFile(join(root, 'jobs', 'contacts.json'), 'utf8')) as object;
+    await writeFile(withSchema, JSON.stringify({ $schema: './job.schema.json', ...job }));
+    const ran = await dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'job.schema.json'), withSchema]);
+    expect([ran.code, ran.stdout.split('\n')]).toEqual([
+      0,
+      [
+        `${join(root, 'jobs', 'job.schema.json')}: a JSON Schema (what editors check job files against), not a job: skipped`,
+        `${withSchema}: import job 'contacts' is well-formed (add --url to check it against Dataverse)`,
+        '',
+      ],
+    ]);
+  });
 });
