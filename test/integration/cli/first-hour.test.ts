@@ -274,4 +274,31 @@ describe("README's command-line example, run as written", () => {
       ],
     ]);
   });
+  it('an incremental extract says what its rows are: first everything, then what changed since when', async () => {
+    const extract = () =>
+      dvpipe(dir, [
+        'extract',
+        '--job',
+        join(root, 'jobs', 'accounts-nightly.json'),
+        '--url',
+        emulator.url,
+        '--out',
+        'ex/accounts.csv',
+        '--no-progress',
+      ]);
+    const first = await extract();
+    expect([first.code, first.stdout.split('\n')[0]]).toEqual([
+      0,
+      expect.stringMatching(
+        /^150 rows \(full: no stored position\) written to ex\/accounts\.csv in \d+\.\d s: \d+ requests, 0 throttled \(429\)\.$/,
+      ),
+    ]);
+    const second = await extract();
+    expect([second.code, second.stdout.split('\n')[0]]).toEqual([
+      0,
+      expect.stringMatching(
+        /^0 rows \(changed since \d{4}-\d\d-\d\dT[\d:.]+Z by modifiedon; --full reads every row\) written to ex\/accounts\.csv /,
+      ),
+    ]);
+  });
 });
