@@ -4,7 +4,7 @@
 // being picked up until Ctrl+C.
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startEmulator, type RunningEmulator } from '../emulator/index.js';
@@ -98,7 +98,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       log: (entry) => hostLog.write(`${JSON.stringify(entry)}\n`),
     });
     say(`  Functions host                  ${host.httpUrl} (${host.functions.join(', ')})`);
-    say(`  host log                        ${relative(process.cwd(), join(out, 'host.log'))}`);
+    say(`  host log                        ${shown(join(out, 'host.log'))}`);
     say(`  Runs page (open in a browser)   ${host.httpUrl}/api/runs?code=${host.functionKey}`);
     say();
 
@@ -109,9 +109,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       const body = await readFile(join(root, 'samples', sample.file));
       const blob = incoming.getBlockBlobClient(`${sample.job}/${sample.file}`);
       const uploaded = await blob.upload(body, body.length);
-      say(
-        `Dropped samples/${sample.file} into incoming/${sample.job}/ (${body.length.toLocaleString('en-US')} bytes)`,
-      );
+      say(`Dropped samples/${sample.file} into incoming/${sample.job}/ (${count(body.length)} bytes)`);
       const runId = runIdFor(
         blobRunKey({ url: blob.url, etag: uploaded.etag ?? '', job: sample.job }, emulator.url),
       );
@@ -150,7 +148,10 @@ async function follow(runs: BlobObjectStore, results: BlobObjectStore, runId: st
     if (status) {
       if (!started) progress.start(`  run ${runId}`, status.rows.total);
       started = true;
-      progress.update(status.rows.processed, { chunks: status.chunks.done, of: status.chunks.total });
+      progress.update(status.rows.processed, {
+        'chunks written': status.chunks.done,
+        'chunks in all': status.chunks.total,
+      });
     }
     await sleep(300);
   }
@@ -169,9 +170,9 @@ async function report(
     say(`  ${summary.job}: the file was rejected: ${summary.error.message}`);
   } else {
     say(
-      `  ${summary.job}: ${rows.succeeded.toLocaleString('en-US')} of ${rows.total.toLocaleString('en-US')} rows written` +
-        ` (${rows.created} created, ${rows.updated} updated), ${rows.failed} failed, in ${(summary.durationMs / 1000).toFixed(1)} s` +
-        ` with ${summary.requests} requests, ${summary.throttled} throttled`,
+      `  ${summary.job}: ${count(rows.succeeded)} of ${count(rows.total)} rows written` +
+        ` (${count(rows.created)} created, ${count(rows.updated)} updated), ${count(rows.failed)} failed, in ${(summary.durationMs / 1000).toFixed(1)} s` +
+        ` with ${count(summary.requests)} requests, ${count(summary.throttled)} throttled`,
     );
   }
   const folder = join(out, summary.job);
@@ -185,9 +186,7 @@ async function report(
     const body = await results.get(path);
     if (body) await writeFile(join(folder, name), body);
   }
-  say(
-    `    results: results/${summary.errorsFile.replace(/errors\.csv$/, '')} (copied to ${relative(process.cwd(), folder)}/)`,
-  );
+  say(`    results: results/${summary.errorsFile.replace(/errors\.csv$/, '')} (copied to ${shown(folder)}/)`);
   say(`    status:  ${host.httpUrl}/api/runs/${summary.runId}?code=${host.functionKey}`);
   say(
     `    report:  ${host.httpUrl}/api/results/${summary.errorsFile.replace(/errors\.csv$/, 'report.html')}?code=${host.functionKey}`,
@@ -199,7 +198,7 @@ async function report(
       say(`      ${line.length > 150 ? `${line.slice(0, 150)}…` : line}`);
   }
   const table = jobTable(summary.job);
-  if (table) say(`    Dataverse now holds ${emulator.store.count(table)} ${table} records`);
+  if (table) say(`    Dataverse now holds ${count(emulator.store.count(table))} ${table} records`);
   say();
 }
 
@@ -215,9 +214,7 @@ async function reportExtracts(blobs: BlobServiceClient, say: (line?: string) => 
       rows: number;
       mode: string;
     };
-    say(
-      `  extract ${manifest.job}: ${manifest.rows.toLocaleString('en-US')} rows (${manifest.mode}) -> ${manifest.path}`,
-    );
+    say(`  extract ${manifest.job}: ${count(manifest.rows)} rows (${manifest.mode}) -> ${manifest.path}`);
   }
 }
 
@@ -279,4 +276,15 @@ function jobTable(job: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Numbers as the CLI prints them: 2,000, not 2000. */
+function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** A path as the user would type it: relative to the current folder when below it, else absolute. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), resolve(path));
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : resolve(path);
 }

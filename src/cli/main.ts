@@ -25,6 +25,7 @@ export function buildProgram(): Command {
     .description('Move CSV data between Azure Blob Storage and Microsoft Dataverse')
     .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
+    .addHelpText('after', topLevelNotes)
     .exitOverride();
   registerEmulatorCommand(program);
   registerImportCommand(program);
@@ -35,6 +36,17 @@ export function buildProgram(): Command {
   registerSmokeCommand(program);
   return program;
 }
+
+/** Under the command list of `dvpipe --help`: the exit codes every command shares, and where to read on. */
+const topLevelNotes = `
+Exit codes: 0 every row succeeded, 1 some rows failed (see errors.csv), 2 the file, the job or the
+environment could not be processed (the message says what to do).
+
+Try it locally:
+  npx dvpipe emulator --port 5555 &
+  npx dvpipe import samples/accounts.csv --job jobs/accounts.json --url http://127.0.0.1:5555 --out out/accounts/
+
+Each command's options: dvpipe <command> --help. More in README.md.`;
 
 function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {

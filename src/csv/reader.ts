@@ -216,7 +216,7 @@ async function* iterateRows(
       try {
         cells = source.read();
       } catch (error) {
-        throw toFileError(error, name, row + 1);
+        throw toFileError(error, name, row + 1, names);
       }
       if (cells === null) {
         if (source.done) return;
@@ -368,13 +368,16 @@ function missingMessage(source: string, missing: string[], names: string[], opti
   return message + '. Nothing was written.';
 }
 
-function toFileError(error: unknown, source: string, row: number): Error {
+function toFileError(error: unknown, source: string, row: number, names: readonly string[] = []): Error {
   if (error instanceof CsvError) {
     const bad = typeof error.records === 'number' ? error.records + 1 : row;
     if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
+      // csv-parse reports the index of the cell it was reading: the one whose quote never closed.
+      const column = typeof error.column === 'number' ? names[error.column] : undefined;
+      const where = column === undefined ? `row ${bad}` : `row ${bad}, column "${column}",`;
       return new CsvFileError(
         'UnclosedQuote',
-        `${source}: row ${bad} opens a quoted value that is never closed (the file ends inside it); add the closing quote`,
+        `${source}: ${where} opens a quoted value that is never closed (the file ends inside it); add the closing quote`,
         bad,
       );
     }

@@ -1,7 +1,9 @@
 // Bearer tokens for Dataverse: any @azure/identity credential, or the local emulator's fixed tokens.
+import { lookup } from 'node:dns/promises';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { systemClock, type Clock } from './clock.js';
 import { ClientCodes, DataverseError } from './errors.js';
+import { unreachableError } from './transport.js';
 
 export interface TokenProvider {
   /** Stable name of the identity (client id, `default`, or emulator user): keys its governor and metrics. */
@@ -20,6 +22,8 @@ export interface AzureTokenProviderOptions {
   readonly clock?: Clock;
   /** Refresh this long before expiry, so a request never leaves with a token about to lapse. */
   readonly refreshBeforeMs?: number;
+  /** Resolves a host name, rejecting when it does not resolve (default: the system resolver). */
+  readonly resolveHost?: (hostname: string) => Promise<unknown>;
 }
 
 /**
@@ -44,7 +48,12 @@ export function azureTokenProvider(
         try {
           token = await credential.getToken(scope, signal ? { abortSignal: signal } : {});
         } catch (e) {
-          throw signInError(orgUrl, options.identity, e);
+          // A mistyped or unreachable org URL fails the sign-in before any request is sent (the token
+          // is asked for that URL); say that the host does not resolve rather than send the user to `az login`.
+          throw (
+            (await hostUnresolved(orgUrl, options.resolveHost ?? lookup)) ??
+            signInError(orgUrl, options.identity, e)
+          );
         }
         if (!token) throw signInError(orgUrl, options.identity, new Error(`no token for scope ${scope}`));
         cached = { token: token.token, expiresOn: token.expiresOnTimestamp };
@@ -147,6 +156,20 @@ export function signInError(orgUrl: string, identity: string | undefined, cause:
     message: [`Could not sign in to ${origin}. Tried:`, ...tried, ...advice].join('\n'),
     cause,
   });
+}
+
+/** The unreachable error when the org URL's host name does not resolve; undefined when it does. */
+async function hostUnresolved(
+  orgUrl: string,
+  resolveHost: (hostname: string) => Promise<unknown>,
+): Promise<DataverseError | undefined> {
+  const url = new URL(orgUrl);
+  try {
+    await resolveHost(url.hostname);
+    return undefined;
+  } catch (e) {
+    return unreachableError(url.origin, e, { retryable: false });
+  }
 }
 
 /** The first sentence of an attempt's message ("Azure CLI could not be found"): what was tried and why it failed. */

@@ -1,6 +1,6 @@
 // HTTP over undici: keep-alive pooling sized to the concurrency, timeouts, cancellation, gzip for reads.
 import { Agent, interceptors, type Dispatcher } from 'undici';
-import { ClientCodes, DataverseError, redactHeaders } from './errors.js';
+import { ClientCodes, DataverseError, redactHeaders, type RedactedRequest } from './errors.js';
 
 export interface HttpRequest {
   readonly method: string;
@@ -126,18 +126,11 @@ function transportError(
       cause: e,
     });
   }
-  const unreachable = unreachableReason(e);
-  if (unreachable) {
-    const origin = new URL(request.url).origin;
-    return new DataverseError({
-      status: 0,
-      code: ClientCodes.unreachable,
-      message: `Cannot reach ${origin}: ${unreachable}. Check the URL, and that the environment (or the emulator) is running and reachable from here.`,
-      retryable: true,
-      request: redacted,
-      cause: e,
-    });
-  }
+  const unreachable = unreachableError(new URL(request.url).origin, e, {
+    retryable: true,
+    request: redacted,
+  });
+  if (unreachable) return unreachable;
   const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   return new DataverseError({
     status: 0,
@@ -145,6 +138,27 @@ function transportError(
     message: `Connection failed: ${detail}`,
     retryable: true,
     request: redacted,
+    cause: e,
+  });
+}
+
+/**
+ * The error for a connection no server took (refused, name not resolved, no route), or undefined when
+ * `e` is another failure. Shared by the transport and the sign-in, which meets a mistyped host first.
+ */
+export function unreachableError(
+  origin: string,
+  e: unknown,
+  options: { retryable: boolean; request?: RedactedRequest },
+): DataverseError | undefined {
+  const unreachable = unreachableReason(e);
+  if (!unreachable) return undefined;
+  return new DataverseError({
+    status: 0,
+    code: ClientCodes.unreachable,
+    message: `Cannot reach ${origin}: ${unreachable}. Check the URL, and that the environment (or the emulator) is running and reachable from here.`,
+    retryable: options.retryable,
+    ...(options.request ? { request: options.request } : {}),
     cause: e,
   });
 }

@@ -190,6 +190,8 @@ async function runPipeline(
     job: options.job,
     open,
     resultsPrefix: (runId) => `${runId}/`,
+    // Errors about the file name it as the user gave it, not as the blob path a hosted run has.
+    sourceName: options.file,
     dryRun,
     onProgress: options.onPlanProgress,
     // A chunk no later row can change (a job without a key, a file the reader gets to the end of) is

@@ -50,6 +50,8 @@ export interface StartRequest {
   readonly open: () => Promise<Readable>;
   /** Where result files go in the results store; defaults to `<job>/<input name>/<runId>/`. */
   readonly resultsPrefix?: (runId: string) => string;
+  /** How messages about the file name it; defaults to `<job>/<input name>`, its path in `incoming/`. */
+  readonly sourceName?: string;
   readonly dryRun?: boolean;
   readonly onProgress?: (rowsRead: number) => void;
   /**
@@ -210,7 +212,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
     if (problem) throw new PreflightFailure(problem.message);
     return { ...counters, ...(trace ? { trace } : {}) };
   };
-  const source = `${input.job}/${input.name}`;
+  const source = request.sourceName ?? `${input.job}/${input.name}`;
   // The input says it has a run from now on, so the reconciliation sweep leaves it to this one.
   await deps.markInput?.(input, { runId, status: 'running' }).catch(() => undefined);
   try {

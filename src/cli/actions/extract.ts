@@ -6,6 +6,7 @@ import { runExtract, type ExtractProgress } from '../../extracts/index.js';
 import type { Logger } from '../../logging.js';
 import { FileBlockSink } from '../../storage/file-block-sink.js';
 import { FileObjectStore } from '../../storage/file-store.js';
+import type { ExtractManifest } from '../../extracts/manifest.js';
 
 export interface ExtractCliOptions {
   readonly job: string;
@@ -75,7 +76,7 @@ export async function extractCommand(opts: ExtractCliOptions): Promise<void> {
     }
     const deletions = manifest.deletedRows ? ` and ${count(manifest.deletedRows)} deletions` : '';
     process.stdout.write(
-      `${count(manifest.rows)} ${manifest.rows === 1 ? 'row' : 'rows'}${deletions} (${manifest.mode}) written to ${shown(resolve(root, manifest.path))} ` +
+      `${count(manifest.rows)} ${manifest.rows === 1 ? 'row' : 'rows'}${deletions} (${modeText(manifest)}) written to ${shown(resolve(root, manifest.path))} ` +
         `in ${(manifest.durationMs / 1000).toFixed(1)} s: ${count(manifest.requests)} requests, ` +
         `${count(manifest.throttled)} throttled (429).\nManifest: ${shown(resolve(root, manifestPath))}\n` +
         (reportPath ? `Report: ${shown(resolve(root, reportPath))}\n` : ''),
@@ -87,6 +88,21 @@ export async function extractCommand(opts: ExtractCliOptions): Promise<void> {
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * What the rows are: everything, or what changed since the stored position. An incremental run that
+ * finds nothing new writes an empty file, so the line says since when and how to read everything.
+ */
+function modeText(manifest: ExtractManifest): string {
+  if (manifest.mode === 'full') return manifest.fullReason ? `full: ${manifest.fullReason}` : 'full';
+  const since =
+    manifest.mode === 'watermark'
+      ? manifest.watermark?.from
+        ? `changed since ${manifest.watermark.from} by ${manifest.watermark.column}`
+        : 'the first incremental read: everything'
+      : 'changed since the last extract (change tracking)';
+  return `${since}; --full reads every row`;
+}
 
 /** A path as the user would type it: relative to the current folder when it is below it. */
 function shown(path: string): string {

@@ -10,6 +10,7 @@ import { RequestMeter } from '../../imports/request-meter.js';
 import type { RunSummary } from '../../imports/types.js';
 import { errorMessage, type Logger } from '../../logging.js';
 import { createProgress } from '../progress.js';
+import { failureSummary, type FailedRow } from '../failures.js';
 import type { ForecastReport } from '../../imports/forecast.js';
 
 export interface ImportOptions {
@@ -223,34 +224,24 @@ function printEarlierRun(
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** Failed rows by reason: how many, and the first one of each, so the terminal says what went wrong. */
-async function printFailures(errorsPath: string, shown = 5): Promise<void> {
-  const groups = new Map<string, { count: number; row: string; message: string }>();
-  let total = 0;
-  try {
+/** Failed rows by reason (failureSummary), read from the run's errors.csv. */
+async function printFailures(errorsPath: string): Promise<void> {
+  async function* failedRows(): AsyncIterable<FailedRow> {
     const parser = createReadStream(errorsPath).pipe(
       parse({ columns: true, bom: true, relax_column_count: true }),
     );
     for await (const record of parser as AsyncIterable<Record<string, string>>) {
-      total += 1;
-      const reason = `${record.code ?? ''}${record.column ? ` (${record.column})` : ''}`;
-      const group = groups.get(reason);
-      if (group) group.count += 1;
-      else groups.set(reason, { count: 1, row: record.row ?? '', message: record.message ?? '' });
+      yield {
+        row: record.row ?? '',
+        code: record.code ?? '',
+        column: record.column ?? '',
+        message: record.message ?? '',
+      };
     }
-  } catch {
-    return;
   }
-  const sorted = [...groups.entries()].sort((a, b) => b[1].count - a[1].count);
-  const width = Math.max(...sorted.slice(0, shown).map(([reason]) => reason.length));
-  const lines = sorted.slice(0, shown).map(([reason, group]) => {
-    const message = group.message.length > 100 ? `${group.message.slice(0, 100)}…` : group.message;
-    return `  ${count(group.count).padStart(7)} × ${reason.padEnd(width)}  e.g. row ${group.row}: ${message}`;
-  });
-  const more = sorted.slice(shown).reduce((sum, [, group]) => sum + group.count, 0);
-  if (more > 0) lines.push(`  … and ${count(more)} more rows with ${sorted.length - shown} other reasons`);
-  process.stdout.write(
-    `Failed rows by reason (${count(total)} in all, each one in ${errorsPath}):\n${lines.join('\n')}\n` +
-      `Fix the rows in ${errorsPath} and import that file with another --out, so these results stay.\n`,
-  );
+  try {
+    process.stdout.write(await failureSummary(failedRows(), errorsPath));
+  } catch {
+    // errors.csv could not be read: the summary line already says how many rows failed and where.
+  }
 }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createClient, emulatorUser } from '../../app/dataverse.js';
 import { isJobDefinitionError, loadJobFile } from '../../config/job.js';
 import { errorMessage } from '../../logging.js';
@@ -18,6 +19,13 @@ export async function validate(files: readonly string[], options: ValidateOption
   try {
     for (const file of files) {
       try {
+        if (await isJsonSchema(file)) {
+          // `dvpipe jobs validate jobs/*.json` picks up jobs/job.schema.json too: not a job, not a failure.
+          process.stdout.write(
+            `${file}: a JSON Schema (what editors check job files against), not a job: skipped\n`,
+          );
+          continue;
+        }
         const job = await loadJobFile(file);
         if (!client) {
           process.stdout.write(
@@ -47,4 +55,21 @@ export async function validate(files: readonly string[], options: ValidateOption
     await client?.close();
   }
   return ok ? 0 : 2;
+}
+
+/** A JSON Schema document (its `$schema` names a json-schema.org draft) rather than a job. */
+async function isJsonSchema(file: string): Promise<boolean> {
+  try {
+    const parsed: unknown = JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, ''));
+    return (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      '$schema' in parsed &&
+      typeof parsed.$schema === 'string' &&
+      /^https?:\/\/json-schema\.org\//.test(parsed.$schema)
+    );
+  } catch {
+    // Unreadable or not JSON: loadJobFile says what is wrong with it.
+    return false;
+  }
 }

@@ -1,13 +1,13 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 interface EmulatorCliOptions {
-  readonly port: string;
+  readonly port: number;
   readonly host: string;
   readonly schema?: string;
   readonly profile: string;
   readonly faults?: string;
-  readonly timeScale: string;
-  readonly slowMs: string;
+  readonly timeScale: number;
+  readonly slowMs: number;
   readonly log?: boolean;
   readonly printSchema?: boolean;
   readonly set?: string[];
@@ -29,9 +29,11 @@ function parseSettings(pairs: readonly string[] = []): Record<string, number | b
   return out;
 }
 
-function number(text: string, name: string): number {
+/** A commander parser for a non-negative number option. */
+function nonNegative(text: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got '${text}'`);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError('expected a non-negative number');
   return n;
 }
 
@@ -39,13 +41,13 @@ export function registerEmulatorCommand(program: Command): void {
   program
     .command('emulator')
     .description('Start the local Dataverse Web API emulator (dev and test only; see docs/emulator.md)')
-    .option('--port <n>', 'port on 127.0.0.1 (0 picks a free port)', '0')
+    .option('--port <n>', 'port on 127.0.0.1 (0 picks a free port)', nonNegative, 0)
     .option('--host <address>', 'loopback address to bind', '127.0.0.1')
     .option('--schema <file>', 'tables as a JSON schema file (default: account, contact, dvp_sample)')
     .option('--profile <name>', 'fast (no limits, no latency) or realistic (limits + cost model)', 'fast')
     .option('--faults <spec>', 'fault rates, e.g. 429=0.1,503=0.05,drop=0.02,slow=0.01')
-    .option('--time-scale <f>', 'multiplies every cost and window length', '1')
-    .option('--slow-ms <ms>', 'how long a "slow" fault holds the answer', '60000')
+    .option('--time-scale <f>', 'multiplies every cost and window length', nonNegative, 1)
+    .option('--slow-ms <ms>', 'how long a "slow" fault holds the answer', nonNegative, 60_000)
     .option(
       '--set <key=value...>',
       'override a cost-model or limit setting, e.g. dopHint=48 (docs/emulator.md)',
@@ -68,14 +70,21 @@ export function registerEmulatorCommand(program: Command): void {
       }
       const emulator = await startEmulator({
         settings,
-        port: number(opts.port, 'port'),
+        port: opts.port,
         host: opts.host,
         profile: opts.profile,
-        timeScale: number(opts.timeScale, 'time-scale'),
-        slowMs: number(opts.slowMs, 'slow-ms'),
+        timeScale: opts.timeScale,
+        slowMs: opts.slowMs,
         ...(opts.schema ? { schema: opts.schema } : {}),
         ...(opts.faults ? { faults: opts.faults } : {}),
         ...(opts.log ? { log: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`) } : {}),
+      }).catch((error: unknown) => {
+        if (!(error instanceof Error && 'code' in error && error.code === 'EADDRINUSE')) throw error;
+        throw new Error(
+          `Port ${opts.port} on ${opts.host} is taken (an emulator already running?). ` +
+            'Choose another with --port <n>, or --port 0 for a free one (the URL is printed).',
+          { cause: error },
+        );
       });
       console.log(
         `Dataverse emulator listening on ${emulator.url} (API root ${emulator.apiRoot}, profile ${opts.profile})`,

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,6 +116,34 @@ describe("README's command-line example, run as written", () => {
     expect(shown.code).toBe(0);
   });
 
+  it("README's example of failed rows: contacts-with-mistakes.csv after the accounts, five of eight rows fail, by reason", async () => {
+    // Runs after the test above, against the same emulator, which holds the sample accounts.
+    const ran = await dvpipe(dir, [
+      'import',
+      join(root, 'samples', 'contacts-with-mistakes.csv'),
+      '--job',
+      join(root, 'jobs', 'contacts.json'),
+      '--url',
+      emulator.url,
+      '--out',
+      'out/mistakes/',
+    ]);
+    const errors = join('out', 'mistakes', 'errors.csv');
+    expect(ran.code).toBe(1);
+    expect(ran.stdout.split('\n').filter((line) => !line.startsWith('Run '))).toEqual([
+      '3 of 8 rows written (3 created, 0 updated), 5 failed.',
+      `Results: out/mistakes/summary.json, ${errors}, out/mistakes/records.csv, out/mistakes/report.html`,
+      `Failed rows by reason (5 in all, each one in ${errors}):`,
+      '        1 × BadDate (Birthday)          e.g. row 5: column "Birthday": "1990-02-30" has no day 30 in that month',
+      '        1 × BadChoice (Contact Method)  e.g. row 6: column "Contact Method": "Carrier Pigeon" is not an option of this choice (1 Any; 2 Email; 3 Phone; …',
+      '        1 × LookupNotFound (Company)    e.g. row 7: column "Company": "ACC-99999" matches no account by accountnumber',
+      '        1 × StringTooLong (Last Name)   e.g. row 8: column "Last Name": "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN" is 60 characters …',
+      '        1 × MissingKey (Email)          e.g. row 9: column "Email" is empty, but it is part of the key',
+      `Fix the rows in ${errors} and import that file with another --out, so these results stay.`,
+      '',
+    ]);
+  });
+
   it('runs show of a run that is neither local nor configured says where it looked and what to pass', async () => {
     const ran = await dvpipe(dir, ['runs', 'show', 'r000000000000000000000000']);
     expect(ran.code).toBe(2);
@@ -158,5 +186,119 @@ describe("README's command-line example, run as written", () => {
     expect([imported.code, imported.stderr]).toEqual([2, expect.stringContaining(`Import failed: ${said}`)]);
     expect([validated.code, validated.stdout]).toEqual([2, expect.stringContaining(said)]);
     expect([extracted.code, extracted.stderr]).toEqual([2, expect.stringContaining(said)]);
+  });
+  it('an org URL whose host does not resolve: exit 2 saying so, not a sign-in failure', async () => {
+    // .invalid never resolves (RFC 6761). The sign-in, asked for a token first, fails too (no
+    // credential here, or none for that resource): the message is about the host.
+    const url = 'https://dvpipe-first-hour.invalid';
+    const [imported, validated] = await Promise.all([
+      dvpipe(dir, [
+        'import',
+        join(root, 'samples', 'accounts.csv'),
+        '--job',
+        join(root, 'jobs', 'accounts.json'),
+        '--url',
+        url,
+        '--out',
+        'unresolved/',
+      ]),
+      dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'accounts.json'), '--url', url]),
+    ]);
+    const said =
+      /Cannot reach https:\/\/dvpipe-first-hour\.invalid: the host name (does not resolve \(ENOTFOUND\)|could not be resolved \(EAI_AGAIN\))\. Check the URL/;
+    expect([imported.code, imported.stderr]).toEqual([2, expect.stringMatching(said)]);
+    expect(imported.stderr).not.toContain('sign in');
+    expect([validated.code, validated.stdout]).toEqual([2, expect.stringMatching(said)]);
+  });
+  it('dvpipe --help lists the commands, the exit codes and a first command; numbers show as numbers', async () => {
+    const ran = await dvpipe(dir, ['--help']);
+    expect(ran.code).toBe(0);
+    const commandList = ran.stdout.slice(ran.stdout.indexOf('Commands:'), ran.stdout.indexOf('Exit codes:'));
+    const commands = [...commandList.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
+    expect(commands).toEqual(['emulator', 'import', 'extract', 'jobs', 'runs', 'demo', 'smoke', 'help']);
+    expect(ran.stdout).toContain(
+      'Exit codes: 0 every row succeeded, 1 some rows failed (see errors.csv), 2 the file, the job or the',
+    );
+    expect(ran.stdout).toContain(
+      '  npx dvpipe import samples/accounts.csv --job jobs/accounts.json --url http://127.0.0.1:5555 --out out/accounts/',
+    );
+    const emulatorHelp = await dvpipe(dir, ['emulator', '--help']);
+    expect(emulatorHelp.stdout).toMatch(
+      /--port <n> +port on 127\.0\.0\.1 \(0 picks a free port\) \(default: 0\)/,
+    );
+    expect(emulatorHelp.stdout).toMatch(
+      /--time-scale <f> +multiplies every cost and window length \(default: 1\)/,
+    );
+  });
+
+  it('dvpipe emulator on a taken port says so and how to choose another, exit 2', async () => {
+    const port = Number(new URL(emulator.url).port);
+    const ran = await dvpipe(dir, ['emulator', '--port', String(port)]);
+    expect([ran.code, ran.stderr.trim()]).toEqual([
+      2,
+      `Port ${port} on 127.0.0.1 is taken (an emulator already running?). Choose another with --port <n>, or --port 0 for a free one (the URL is printed).`,
+    ]);
+  });
+  it('a file that cannot be read is named as given, with the row, not by its blob path; exit 2', async () => {
+    await writeFile(
+      join(dir, 'broken.csv'),
+      'Account Number,Account Name\nACC-1,Fabrikam\nACC-2,"Contoso\nACC-3,Northwind\n',
+    );
+    const ran = await dvpipe(dir, [
+      'import',
+      'broken.csv',
+      '--job',
+      join(root, 'jobs', 'accounts.json'),
+      '--url',
+      emulator.url,
+      '--out',
+      'out/broken/',
+      '--quiet',
+    ]);
+    expect(ran.code).toBe(2);
+    expect(ran.stdout.split('\n')[0]).toBe(
+      'The file could not be processed: broken.csv: row 3, column "Account Name", opens a quoted value that is never closed (the file ends inside it); add the closing quote',
+    );
+  });
+  it('jobs validate jobs/*.json: the job schema is skipped as not a job, a job pointing at it is checked', async () => {
+    const withSchema = join(dir, 'with-schema.json');
+    const job = JSON.parse(await readFile(join(root, 'jobs', 'contacts.json'), 'utf8')) as object;
+    await writeFile(withSchema, JSON.stringify({ $schema: './job.schema.json', ...job }));
+    const ran = await dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'job.schema.json'), withSchema]);
+    expect([ran.code, ran.stdout.split('\n')]).toEqual([
+      0,
+      [
+        `${join(root, 'jobs', 'job.schema.json')}: a JSON Schema (what editors check job files against), not a job: skipped`,
+        `${withSchema}: import job 'contacts' is well-formed (add --url to check it against Dataverse)`,
+        '',
+      ],
+    ]);
+  });
+  it('an incremental extract says what its rows are: first everything, then what changed since when', async () => {
+    const extract = () =>
+      dvpipe(dir, [
+        'extract',
+        '--job',
+        join(root, 'jobs', 'accounts-nightly.json'),
+        '--url',
+        emulator.url,
+        '--out',
+        'ex/accounts.csv',
+        '--no-progress',
+      ]);
+    const first = await extract();
+    expect([first.code, first.stdout.split('\n')[0]]).toEqual([
+      0,
+      expect.stringMatching(
+        /^150 rows \(full: no stored position\) written to ex\/accounts\.csv in \d+\.\d s: \d+ requests, 0 throttled \(429\)\.$/,
+      ),
+    ]);
+    const second = await extract();
+    expect([second.code, second.stdout.split('\n')[0]]).toEqual([
+      0,
+      expect.stringMatching(
+        /^0 rows \(changed since \d{4}-\d\d-\d\dT[\d:.]+Z by modifiedon; --full reads every row\) written to ex\/accounts\.csv /,
+      ),
+    ]);
   });
 });

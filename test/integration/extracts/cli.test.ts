@@ -54,7 +54,7 @@ describe('dvpipe extract', () => {
     // Without --json: a sentence, with the paths as given.
     expect(second.stdout).toMatch(
       new RegExp(
-        `^1 row \\(changeTracking\\) written to ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} in \\d+\\.\\d s: \\d+ requests, 0 throttled \\(429\\)\\.\nManifest: `,
+        `^1 row \\(changed since the last extract \\(change tracking\\); --full reads every row\\) written to ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} in \\d+\\.\\d s: \\d+ requests, 0 throttled \\(429\\)\\.\nManifest: `,
       ),
     );
     const changed = parse(await readFile(out), { columns: true }) as Record<string, string>[];

@@ -79,7 +79,7 @@ describe('openCsv: the bad-input corpus', () => {
     expect(error.code).toBe('UnclosedQuote');
     expect(error.row).toBe(3);
     expect(error.message).toMatch(
-      /fixtures\/unbalanced-quotes\.csv: row 3 opens a quoted value that is never closed/,
+      /fixtures\/unbalanced-quotes\.csv: row 3, column "First Name", opens a quoted value that is never closed/,
     );
   });
 

@@ -73,7 +73,10 @@ describe('azureTokenProvider', () => {
     const clock = fakeClock();
     let failing = false;
     const { credential } = countingCredential(clock, 60 * 60_000, () => failing);
-    const p = azureTokenProvider(credential, 'https://o.crm.dynamics.com', { clock });
+    const p = azureTokenProvider(credential, 'https://o.crm.dynamics.com', {
+      clock,
+      resolveHost: async () => ({ address: '192.0.2.1', family: 4 }),
+    });
     await p.getToken();
     failing = true;
     clock.set(58 * 60_000);
@@ -133,8 +136,11 @@ describe('a failed sign-in', () => {
     getToken: () => Promise.reject(chainFailure),
   };
 
+  /** The org's host resolves (so the failure is the sign-in's), whatever this machine's DNS says. */
+  const resolves = { resolveHost: async () => ({ address: '192.0.2.1', family: 4 }) };
+
   it('names each credential tried and says what to do, in one message', async () => {
-    const error = await azureTokenProvider(failing, 'https://contoso.crm.dynamics.com/')
+    const error = await azureTokenProvider(failing, 'https://contoso.crm.dynamics.com/', resolves)
       .getToken()
       .catch((e: unknown) => e);
     expect(isDataverseError(error) && [error.code, error.retryable]).toEqual(['SIGN_IN', false]);
@@ -155,7 +161,7 @@ describe('a failed sign-in', () => {
     const error = await azureTokenProvider(
       { getToken: () => Promise.reject(new Error('ManagedIdentityCredential: no identity. More text')) },
       'https://contoso.crm.dynamics.com',
-      { identity: '11111111-2222-3333-4444-555555555555' },
+      { identity: '11111111-2222-3333-4444-555555555555', ...resolves },
     )
       .getToken()
       .catch((e: unknown) => e);
@@ -165,5 +171,33 @@ describe('a failed sign-in', () => {
       'What to do: in Azure, check that the user-assigned managed identity 11111111-2222-3333-4444-555555555555 is assigned to the app',
       '  and registered as an application user in the environment (docs/deploy.md).',
     ]);
+  });
+  it('for a host name that does not resolve, says so instead of sending the user to az login', async () => {
+    const asked: string[] = [];
+    const error = await azureTokenProvider(failing, 'https://contosso.crm.dynamics.com/api/data/v9.2/', {
+      resolveHost: (hostname) => {
+        asked.push(hostname);
+        return Promise.reject(
+          Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }),
+        );
+      },
+    })
+      .getToken()
+      .catch((e: unknown) => e);
+    expect(asked).toEqual(['contosso.crm.dynamics.com']);
+    expect(isDataverseError(error) && [error.code, error.retryable, error.message]).toEqual([
+      'UNREACHABLE',
+      false,
+      'Cannot reach https://contosso.crm.dynamics.com: the host name does not resolve (ENOTFOUND). Check the URL, and that the environment (or the emulator) is running and reachable from here.',
+    ]);
+  });
+
+  it('a resolver failure that is not about the name (say, a timeout) keeps the sign-in message', async () => {
+    const error = await azureTokenProvider(failing, 'https://contoso.crm.dynamics.com', {
+      resolveHost: () => Promise.reject(Object.assign(new Error('query timed out'), { code: 'ETIMEOUT' })),
+    })
+      .getToken()
+      .catch((e: unknown) => e);
+    expect(isDataverseError(error) && error.code).toBe('SIGN_IN');
   });
 });
