@@ -301,4 +301,30 @@ describe("README's command-line example, run as written", () => {
       ),
     ]);
   });
+  it('runs show of a run id in two --out folders shows the latest and names both', async () => {
+    // The same file, job and environment is the same run; a second --out keeps its own state.
+    const again = await dvpipe(dir, [
+      'import',
+      join(root, 'samples', 'accounts.csv'),
+      '--job',
+      join(root, 'jobs', 'accounts.json'),
+      '--url',
+      emulator.url,
+      '--out',
+      'out/accounts-again/',
+      '--quiet',
+    ]);
+    const summary = JSON.parse(
+      await readFile(join(dir, 'out', 'accounts-again', 'summary.json'), 'utf8'),
+    ) as {
+      runId: string;
+    };
+    expect(again.code).toBe(0);
+    const shown = await dvpipe(dir, ['runs', 'show', summary.runId]);
+    expect(shown.code).toBe(0);
+    expect(shown.stderr).toBe(
+      `Run ${summary.runId} is in 2 folders: out/accounts, out/accounts-again; showing the latest, out/accounts-again (--dir <out> for another).\n`,
+    );
+    expect(shown.stdout).toContain('  results: out/accounts-again/summary.json');
+  });
 });
