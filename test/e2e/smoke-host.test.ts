@@ -112,6 +112,15 @@ describe('dvpipe smoke', () => {
     expect(run.stderr).toContain('Wait longer with --timeout <seconds>.');
   }, 60_000);
 
+  it('a storage endpoint whose host does not resolve: says so, not that the sign-in failed', async () => {
+    // .invalid never resolves (RFC 6761); a mistyped account name meets the same check.
+    const run = await dvpipe(['smoke', '--blob-endpoint', 'https://dvpipe-smoke.invalid', '--timeout', '5']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toMatch(
+      /^Cannot reach https:\/\/dvpipe-smoke\.invalid: the host name (does not resolve \(ENOTFOUND\)|could not be resolved \(EAI_AGAIN\))\. Check the storage account name \(azd env get-value AZURE_STORAGE_ACCOUNT_NAME\) and your network\.$/,
+    );
+  });
+
   it('needs to know which storage account to use', async () => {
     const run = await dvpipe(['smoke']);
     expect(run.code).toBe(2);

@@ -56,8 +56,18 @@ interface Stores {
  */
 async function locate(runId: string, options: ShowOptions): Promise<Stores | { error: string }> {
   if (options.dir) return localStores(options.dir);
-  const local = await findLocalRun(process.cwd(), runId);
-  if (local) return localStores(local);
+  const found = await findLocalRuns(process.cwd(), runId);
+  const local = await latest(found, runId);
+  if (local) {
+    if (found.length > 1) {
+      // One file imported with one job into one environment is one run, whatever its --out: each
+      // --out keeps its own state, so the same run id can sit in several.
+      process.stderr.write(
+        `Run ${runId} is in ${found.length} folders: ${found.map(shown).join(', ')}; showing the latest, ${shown(local)} (--dir <out> for another).\n`,
+      );
+    }
+    return localStores(local);
+  }
   if (!storageConfigured(options.connection)) {
     return {
       error:
@@ -91,25 +101,33 @@ function storageConfigured(connection: string, env: NodeJS.ProcessEnv = process.
 /** Folders never holding a user's --out: skipped so the search stays quick in a project checkout. */
 const skipped = new Set(['node_modules', '.git', 'dist', 'coverage']);
 
-/** The --out folder under `root` (a few levels deep) whose `.dvpipe/runs/` holds the run, if any. */
-export async function findLocalRun(root: string, runId: string, depth = 4): Promise<string | undefined> {
-  if (await isDirectory(join(root, '.dvpipe', 'runs', runId))) return root;
-  if (depth === 0) return undefined;
+/** The --out folders under `root` (a few levels deep) whose `.dvpipe/runs/` holds the run. */
+export async function findLocalRuns(root: string, runId: string, depth = 4): Promise<string[]> {
+  if (await isDirectory(join(root, '.dvpipe', 'runs', runId))) return [root];
+  if (depth === 0) return [];
   let entries;
   try {
     entries = await readdir(root, { withFileTypes: true });
   } catch {
-    return undefined;
+    return [];
   }
   const folders = entries
     .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !skipped.has(e.name))
     .map((e) => e.name)
     .sort();
-  for (const name of folders) {
-    const found = await findLocalRun(join(root, name), runId, depth - 1);
-    if (found) return found;
+  const found: string[] = [];
+  for (const name of folders) found.push(...(await findLocalRuns(join(root, name), runId, depth - 1)));
+  return found;
+}
+
+/** Of the folders holding a run, the one where it was last written. */
+async function latest(folders: readonly string[], runId: string): Promise<string | undefined> {
+  let best: { folder: string; at: number } | undefined;
+  for (const folder of folders) {
+    const at = (await stat(join(folder, '.dvpipe', 'runs', runId))).mtimeMs;
+    if (!best || at > best.at) best = { folder, at };
   }
-  return undefined;
+  return best?.folder;
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, RestError } from '@azure/storage-blob';
@@ -48,6 +49,15 @@ export async function smokeCommand(options: SmokeOptions): Promise<number> {
 
   const { blobs, signIn } = where;
   const endpoint = blobs.url.replace(/\/$/, '');
+  // A mistyped account name would otherwise surface as a failed sign-in (the token is asked for first).
+  const unresolved = await hostUnresolved(endpoint);
+  if (unresolved) {
+    console.error(
+      `Cannot reach ${endpoint}: ${unresolved}. Check the storage account name ` +
+        '(azd env get-value AZURE_STORAGE_ACCOUNT_NAME) and your network.',
+    );
+    return 2;
+  }
   const incoming = new BlobObjectStore(blobs.getContainerClient(options.container));
   const results = new BlobObjectStore(blobs.getContainerClient(options.results));
   const say = (line: string) => {
@@ -202,8 +212,23 @@ function explain(error: unknown, options: SmokeOptions, endpoint: string, signIn
 
 const count = (n: number) => n.toLocaleString('en-US');
 
+/** Why the endpoint's host name does not resolve, or undefined when it does (or the resolver cannot say). */
+async function hostUnresolved(endpoint: string): Promise<string | undefined> {
+  const { hostname } = new URL(endpoint);
+  try {
+    await lookup(hostname);
+    return undefined;
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? error.code : undefined;
+    if (code === 'ENOTFOUND') return 'the host name does not resolve (ENOTFOUND)';
+    if (code === 'EAI_AGAIN') return 'the host name could not be resolved (EAI_AGAIN)';
+    return undefined;
+  }
+}
+
 function firstSentence(error: unknown): string {
-  const line = ((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '').trim();
+  const text = error instanceof Error ? error.message : String(error);
+  const line = (text.split('\n')[0] ?? '').replace(/^Error: /, '').trim();
   const sentence = line.split(/\.\s/)[0] ?? line;
   return sentence.length > 140 ? `${sentence.slice(0, 140)}…` : sentence;
 }

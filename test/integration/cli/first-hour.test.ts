@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { lookup } from 'node:dns/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
@@ -300,5 +301,65 @@ describe("README's command-line example, run as written", () => {
         /^0 rows \(changed since \d{4}-\d\d-\d\dT[\d:.]+Z by modifiedon; --full reads every row\) written to ex\/accounts\.csv /,
       ),
     ]);
+  });
+  it('runs show of a run id in two --out folders shows the latest and names both', async () => {
+    // The same file, job and environment is the same run; a second --out keeps its own state.
+    const again = await dvpipe(dir, [
+      'import',
+      join(root, 'samples', 'accounts.csv'),
+      '--job',
+      join(root, 'jobs', 'accounts.json'),
+      '--url',
+      emulator.url,
+      '--out',
+      'out/accounts-again/',
+      '--quiet',
+    ]);
+    const summary = JSON.parse(
+      await readFile(join(dir, 'out', 'accounts-again', 'summary.json'), 'utf8'),
+    ) as {
+      runId: string;
+    };
+    expect(again.code).toBe(0);
+    const shown = await dvpipe(dir, ['runs', 'show', summary.runId]);
+    expect(shown.code).toBe(0);
+    expect(shown.stderr).toBe(
+      `Run ${summary.runId} is in 2 folders: out/accounts, out/accounts-again; showing the latest, out/accounts-again (--dir <out> for another).\n`,
+    );
+    expect(shown.stdout).toContain('  results: out/accounts-again/summary.json');
+  });
+  it('no credential for an environment: exit 2 listing what was tried and what to do', async () => {
+    // A host name that resolves (this machine's own) but is not loopback, so the CLI signs in with
+    // @azure/identity's default chain, which has nothing to sign in with here (or no token for it).
+    const url = `https://${hostname()}`;
+    const resolves = await lookup(hostname()).then(
+      () => true,
+      () => false,
+    );
+    expect(resolves, `${hostname()} resolves (the test needs it to)`).toBe(true);
+    const [imported, validated] = await Promise.all([
+      dvpipe(dir, [
+        'import',
+        join(root, 'samples', 'accounts.csv'),
+        '--job',
+        join(root, 'jobs', 'accounts.json'),
+        '--url',
+        url,
+        '--out',
+        'no-sign-in/',
+        '--quiet',
+      ]),
+      dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'accounts.json'), '--url', url]),
+    ]);
+    for (const [ran, text] of [
+      [imported, imported.stderr],
+      [validated, validated.stdout],
+    ] as const) {
+      expect(ran.code).toBe(2);
+      expect(text).toContain(`Could not sign in to ${url}. Tried:\n  - `);
+      expect(text).toContain('What to do: sign in with `az login`');
+      // One message, not a stack or one error per credential class.
+      expect(text).not.toMatch(/\n\s+at /);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressLine } from '../../../src/cli/progress.js';
+import { formatDetails, progressLine } from '../../../src/cli/progress.js';
 
 describe('progressLine', () => {
   it('counts rows while the total is unknown, with no percentage or bar', () => {
@@ -18,5 +18,12 @@ describe('progressLine', () => {
         barSize: 8,
       }),
     ).toBe('Writing [██░░░░░░] 25% | 50,000/200,000 rows | requests 120 | 429s 3');
+  });
+});
+
+describe('formatDetails', () => {
+  it('groups thousands as the summary does', () => {
+    expect(formatDetails({ requests: 1160, '429s': 0 })).toBe('requests 1,160 | 429s 0');
+    expect(formatDetails(undefined)).toBe('');
   });
 });
