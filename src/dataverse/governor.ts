@@ -8,7 +8,7 @@
 // requests the balancer spreads (an identity's discovery lane) counts the servers from the answers' affinity
 // cookies and scales its bounds with them.
 import { affinityOf } from './affinity.js';
-import { ExecutionBudget, type BudgetEntry, type RequestShape } from './budget.js';
+import { ExecutionBudget, type ArrivalLag, type BudgetEntry, type RequestShape } from './budget.js';
 
 export const defaultStartConcurrency = 4;
 /**
@@ -37,6 +37,12 @@ export interface GovernorOptions {
   readonly lowBudgetShare?: number;
   /** The service protection window to keep an execution-time ledger for (0 or absent: none). */
   readonly budgetWindowMs?: number;
+  /**
+   * Lateness of the service's charges learnt from budget 429s (budget.ts). Give every governor of a process
+   * the same one: one lane's 429 then moves every lane's ledger, before their own windows free at the same
+   * moment and meet the same 429.
+   */
+  readonly arrivalLag?: ArrivalLag;
   /**
    * This process's part (0, 1] of the identity's window and concurrency, when other processes send as the
    * same identity (src/fleet). Default 1: the whole window.
@@ -80,6 +86,10 @@ export interface Ticket {
   readonly saturated: boolean;
   /** The request's line in the execution-time ledger. */
   readonly entry?: BudgetEntry;
+  /** The ledger paced when this request was admitted: its window had room for it. */
+  readonly paced?: boolean;
+  /** The lateness (ms) the ledger allowed for when it admitted this request. */
+  readonly lagMs?: number;
 }
 
 /** Parses Dataverse's rate-limit numbers: `1,200.00` (thousands separator, two decimals) or `5999`. */
@@ -168,7 +178,10 @@ export class Governor {
     this.threshold = Number.POSITIVE_INFINITY;
     this.shareOf = options.share ?? (() => 1);
     this.budget = options.budgetWindowMs
-      ? new ExecutionBudget({ windowMs: options.budgetWindowMs })
+      ? new ExecutionBudget({
+          windowMs: options.budgetWindowMs,
+          ...(options.arrivalLag ? { lag: options.arrivalLag } : {}),
+        })
       : undefined;
   }
 
@@ -261,10 +274,17 @@ export class Governor {
   start(shape?: RequestShape, now = 0): Ticket {
     this.running++;
     this.started++;
-    // Nothing to keep a ledger of until the service is seen charging (an emulator without limits never is).
-    const entry = this.budget && shape && this.charged ? this.budget.sent(now, shape) : undefined;
-    if (this.pacing && shape && shape.weight > 0) this.lastSend = now;
-    return { epoch: this.epochValue, saturated: this.running >= this.limit, ...(entry ? { entry } : {}) };
+    // Every request goes in the ledger from the first: the ones sent before the service is seen charging are
+    // charged too, and a ledger without them admits that many too many once it paces.
+    const entry = this.budget && shape ? this.budget.sent(now, shape) : undefined;
+    const paced = this.pacing;
+    if (paced && shape && shape.weight > 0) this.lastSend = now;
+    return {
+      epoch: this.epochValue,
+      saturated: this.running >= this.limit,
+      ...(entry ? { entry } : {}),
+      ...(paced && this.budget ? { paced, lagMs: this.budget.lag.ms } : {}),
+    };
   }
 
   /**
@@ -300,7 +320,13 @@ export class Governor {
       if (outcome.status === undefined || outcome.status === 429) this.budget?.refused(ticket.entry);
       else this.budget?.answered(ticket.entry, rate.timeRemainingSeconds);
     }
-    if (outcome.status === 429 && !outcome.concurrencyLimited) this.budgetBound = true;
+    if (outcome.status === 429 && !outcome.concurrencyLimited) {
+      this.budgetBound = true;
+      // The ledger admitted it, so the window held charges the ledger counted gone: they leave later than it
+      // reckons, by at least the wait the service asks for.
+      if (ticket.paced && ticket.entry && this.budget && outcome.retryAfterMs !== undefined)
+        this.budget.lag.refusedAfterAdmit(outcome.retryAfterMs, ticket.lagMs ?? 0, this.budget.window);
+    }
     if (outcome.status === 429) {
       this.pauseEnd = Math.max(this.pauseEnd, outcome.now + (outcome.retryAfterMs ?? 1000));
       // One decrease per round: 429s from requests that started before the last decrease are the same event.
