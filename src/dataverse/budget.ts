@@ -51,17 +51,25 @@ export class ArrivalLag {
     retryAfterMs: number,
     lagAtAdmitMs: number,
     windowMs: number,
-    maxShare = MAX_LAG_SHARE,
+    maxShare = maxLatenessShare,
   ): boolean {
     const cap = windowMs * maxShare;
     if (!(retryAfterMs >= 0) || retryAfterMs > cap) return false;
     this.learnt = Math.min(cap, Math.max(this.learnt, lagAtAdmitMs + retryAfterMs));
     return true;
   }
+
+  /** Lateness shown another way (a full window's first charge leaving later than the ledger reckoned). */
+  observed(lateMs: number, windowMs: number, maxShare = maxLatenessShare): boolean {
+    const cap = windowMs * maxShare;
+    if (!(lateMs > 0) || lateMs > cap) return false;
+    this.learnt = Math.max(this.learnt, lateMs);
+    return true;
+  }
 }
 
 /** Most lateness learnt, as a share of the window: 1.2 s of a time-scaled 24 s window, 6 s of 300 s. */
-const MAX_LAG_SHARE = 0.02;
+export const maxLatenessShare = 0.02;
 
 /** What a request is, for its cost: its kind (method and path) and its weight (body length). */
 export interface RequestShape {
@@ -240,6 +248,34 @@ export class ExecutionBudget {
       if (leaves <= now) continue;
       sum -= this.costOf(entry);
       if (sum < limitSeconds) return leaves;
+    }
+    return now + this.keepMs;
+  }
+
+  /** Requests whose charges the ledger reckons still in the window at `now`. */
+  countIn(now: number): number {
+    this.forget(now);
+    return this.entries.reduce((n, entry) => n + (entry.sentAt + this.keepMs > now ? 1 : 0), 0);
+  }
+
+  /** When the ledger reckons the oldest charge in the window at `now` leaves it; undefined if none is in. */
+  oldestLeaves(now: number): number | undefined {
+    for (const entry of this.entries) if (entry.sentAt + this.keepMs > now) return entry.sentAt + this.keepMs;
+    return undefined;
+  }
+
+  /**
+   * As fullUntil, counting requests instead of seconds (each request one unit): when a request sent now
+   * would find `limit` requests in the window, the time the oldest leaves; undefined while there is room.
+   */
+  countFullUntil(now: number, limit: number): number | undefined {
+    let count = this.countIn(now);
+    if (count < limit) return undefined;
+    for (const entry of this.entries) {
+      const leaves = entry.sentAt + this.keepMs;
+      if (leaves <= now) continue;
+      count -= 1;
+      if (count < limit) return leaves;
     }
     return now + this.keepMs;
   }

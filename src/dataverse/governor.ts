@@ -8,7 +8,13 @@
 // requests the balancer spreads (an identity's discovery lane) counts the servers from the answers' affinity
 // cookies and scales its bounds with them.
 import { affinityOf } from './affinity.js';
-import { ExecutionBudget, type ArrivalLag, type BudgetEntry, type RequestShape } from './budget.js';
+import {
+  ExecutionBudget,
+  maxLatenessShare,
+  type ArrivalLag,
+  type BudgetEntry,
+  type RequestShape,
+} from './budget.js';
 
 export const defaultStartConcurrency = 4;
 /**
@@ -168,6 +174,11 @@ export class Governor {
   private lastSend = Number.NEGATIVE_INFINITY;
   /** A report below the peak: the service charges execution time (an emulator without limits does not). */
   private charged = false;
+  /**
+   * Without reports of the execution time (no x-ms-ratelimit-* headers): how many of this governor's requests
+   * the window held when the service last refused one for its budget. The ledger then paces by count.
+   */
+  private countLimit: number | undefined;
 
   constructor(options: GovernorOptions) {
     this.maxPerServer = Math.max(1, Math.min(serviceConcurrencyLimit, Math.floor(options.max)));
@@ -246,6 +257,17 @@ export class Governor {
   /** Free slots now (0 while paused, or while the execution-time window is full). */
   free(now: number): number {
     if (this.isPaused(now)) return 0;
+    if (this.countPacing) {
+      // A window the service called full frees one request at a time, as its oldest charges leave.
+      const limit = this.countLimit ?? 0;
+      const full = this.budget?.countFullUntil(now, limit);
+      if (full !== undefined) {
+        this.pauseEnd = Math.max(this.pauseEnd, full);
+        return 0;
+      }
+      const room = limit - (this.budget?.countIn(now) ?? 0);
+      return Math.max(0, Math.min(room, this.limit - this.running));
+    }
     if (!this.pacing) return Math.max(0, this.limit - this.running);
     // Right after a request with a body, nothing goes for a moment (see SEND_SPACING_MS).
     if (now < this.lastSend + SEND_SPACING_MS) {
@@ -277,7 +299,7 @@ export class Governor {
     // Every request goes in the ledger from the first: the ones sent before the service is seen charging are
     // charged too, and a ledger without them admits that many too many once it paces.
     const entry = this.budget && shape ? this.budget.sent(now, shape) : undefined;
-    const paced = this.pacing;
+    const paced = this.pacing || this.countPacing;
     if (paced && shape && shape.weight > 0) this.lastSend = now;
     return {
       epoch: this.epochValue,
@@ -297,6 +319,15 @@ export class Governor {
     // the ceiling with 4 hosts). The share of the concurrency divides the window between them instead.
     if (this.share < 1) return false;
     return this.budget !== undefined && this.charged && this.budget.coherent && this.oneServer;
+  }
+
+  /**
+   * Without execution-time reports, the ledger paces by count once a budget 429 has said how many of the
+   * requests it holds fill the window: each request as dear as the others, which holds for a bulk load's
+   * requests of one kind and size. Not while instances share the identity (their requests are not in it).
+   */
+  get countPacing(): boolean {
+    return !this.pacing && this.countLimit !== undefined && this.share === 1 && this.oneServer;
   }
 
   /**
@@ -326,6 +357,7 @@ export class Governor {
       // reckons, by at least the wait the service asks for.
       if (ticket.paced && ticket.entry && this.budget && outcome.retryAfterMs !== undefined)
         this.budget.lag.refusedAfterAdmit(outcome.retryAfterMs, ticket.lagMs ?? 0, this.budget.window);
+      if (!this.charged && this.budget && ticket.entry) this.countWindow(outcome.now, outcome.retryAfterMs);
     }
     if (outcome.status === 429) {
       this.pauseEnd = Math.max(this.pauseEnd, outcome.now + (outcome.retryAfterMs ?? 1000));
@@ -358,6 +390,26 @@ export class Governor {
     if (this.budgetBound && this.window >= this.recommended) return;
     // Slow start doubles per round trip until the first 429; afterwards grow by one per round trip.
     this.window = this.clamp(this.window < this.threshold ? this.window + 1 : this.window + 1 / this.window);
+  }
+
+  /**
+   * A budget 429 without execution-time reports: the window holds what the ledger counts in it now (the
+   * refused request already out of it), if Retry-After agrees that the window frees when the oldest of them
+   * leaves (give or take the lateness the ledger may learn). A wait that does not match (a short one in a
+   * long window, as from a 429 the service sends for another reason) says nothing about this ledger's count,
+   * and the governor goes on without counting.
+   */
+  private countWindow(now: number, retryAfterMs: number | undefined): void {
+    const budget = this.budget!;
+    const oldest = budget.oldestLeaves(now);
+    const count = budget.countIn(now);
+    const late = oldest !== undefined && retryAfterMs !== undefined ? now + retryAfterMs - oldest : undefined;
+    if (late === undefined || count === 0 || Math.abs(late) > budget.window * maxLatenessShare) {
+      this.countLimit = undefined;
+      return;
+    }
+    if (late > 0) budget.lag.observed(budget.lag.ms + late, budget.window);
+    this.countLimit = count;
   }
 
   /** The recommended parallelism over every server seen: x-ms-dop-hint, or the default start, per server. */

@@ -449,3 +449,65 @@ describe('ArrivalLag', () => {
     expect(lag.ms).toBe(6_000);
   });
 });
+
+describe('Governor without execution-time reports: counting the window', () => {
+  const windowOnly = { 'x-ms-emulator-window-ms': '20000' };
+  const write = { kind: 'POST contacts/UpsertMultiple', weight: 1_000 };
+
+  it('after a budget 429, holds the window to the requests it held and frees one per charge that leaves', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000 });
+    // Four writes answered, then a fifth refused for the budget: the window holds four.
+    const sent = [0, 100, 200, 300].map((t) => g.start(write, t));
+    sent.forEach((ticket, i) => g.finish(ticket, { now: 5_000 + i, status: 204, headers: windowOnly }));
+    const refused = g.start(write, 6_000);
+    // The service frees the window when the write sent at 0 leaves: 20,000 + 60 of slack, as reckoned.
+    g.finish(refused, { now: 6_001, status: 429, retryAfterMs: 14_059, headers: windowOnly });
+    expect(g.countPacing).toBe(true);
+    expect(g.pacing).toBe(false);
+    expect(g.free(20_060)).toBe(1); // the write sent at 0 left: room for one, not for the whole limit
+    g.start(write, 20_060);
+    expect(g.free(20_061)).toBe(0);
+    expect(g.pausedUntil).toBe(20_160); // the write sent at 100 leaves next
+    expect(g.free(20_160)).toBe(1);
+  });
+
+  it('learns from Retry-After that the oldest charge leaves later than it reckoned', () => {
+    const lag = new ArrivalLag();
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, arrivalLag: lag });
+    const sent = [0, 100].map((t) => g.start(write, t));
+    sent.forEach((ticket, i) => g.finish(ticket, { now: 5_000 + i, status: 204, headers: windowOnly }));
+    const refused = g.start(write, 6_000);
+    // Reckoned to leave at 20,060; the service says 20,360.
+    g.finish(refused, { now: 6_000, status: 429, retryAfterMs: 14_360, headers: windowOnly });
+    expect(lag.ms).toBe(300);
+    expect(g.free(20_359)).toBe(0);
+    expect(g.free(20_360)).toBe(1);
+  });
+
+  it('does not count the window for a 429 on concurrency, nor while instances share the identity', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000 });
+    const a = g.start(write, 0);
+    g.finish(a, { now: 10, status: 429, retryAfterMs: 1_000, concurrencyLimited: true, headers: windowOnly });
+    expect(g.countPacing).toBe(false);
+    const shared = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.5 });
+    const b = shared.start(write, 0);
+    const c = shared.start(write, 1);
+    shared.finish(b, { now: 5_000, status: 204, headers: windowOnly });
+    shared.finish(c, { now: 5_001, status: 429, retryAfterMs: 15_000, headers: windowOnly });
+    expect(shared.countPacing).toBe(false);
+  });
+});
+
+describe('Governor without execution-time reports: a 429 that does not match the window', () => {
+  it('does not count the window when Retry-After is far from when its oldest charge leaves', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 300_000 });
+    const write = { kind: 'POST contacts/UpsertMultiple', weight: 1_000 };
+    const a = g.start(write, 0);
+    g.finish(a, { now: 50, status: 204 });
+    // A 429 asking to wait 1 s while the oldest charge stays for another 300 s: not a full window.
+    const b = g.start(write, 100);
+    g.finish(b, { now: 110, status: 429, retryAfterMs: 1_000 });
+    expect(g.countPacing).toBe(false);
+    expect(g.free(1_200)).toBe(4); // its concurrency limit, as without a ledger
+  });
+});
