@@ -3,7 +3,8 @@
 // and a pause for every request of the identity while a Retry-After runs: Retry-After and x-ms-dop-hint
 // are the supported signals (reference §13). When the optional x-ms-ratelimit-* headers show execution
 // time being spent and read as one window, a ledger of it (budget.ts) decides instead when the next
-// request may go: the window is spent as it frees, with fewer 429s. Limits are kept per web server
+// request may go: the window is spent as it frees, with fewer 429s. Without those headers, a budget 429
+// whose Retry-After matches the ledger's oldest request lets the ledger pace by count. Limits are kept per web server
 // (§13): the identity pool gives each web server a lane with its own governor (identity-pool.ts); a governor whose
 // requests the balancer spreads (an identity's discovery lane) counts the servers from the answers' affinity
 // cookies and scales its bounds with them.
