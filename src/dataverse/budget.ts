@@ -18,7 +18,58 @@ export interface BudgetOptions {
    * queue): a charge is kept this much longer than the window. Default 40 ms plus 0.1% of the window.
    */
   readonly arrivalSlackMs?: number;
+  /**
+   * How much later than the ledger reckoned the service has been seen counting charges, learnt from budget
+   * 429s (see ArrivalLag); added to the slack. Shared by the ledgers of one process: the way to the service
+   * is the same for each of its web servers.
+   */
+  readonly lag?: ArrivalLag;
 }
+
+/**
+ * Lateness learnt from the service's own word. A budget 429 for a request the ledger admitted says the
+ * window was still full when the ledger counted a charge gone; its Retry-After says when the service
+ * frees it, so the charges leave at least that much later than the ledger reckoned when it admitted the
+ * request (with the lateness it knew then). Under load (a busy service, a queue of large bodies on the
+ * way) that lateness exceeds the fixed slack, and every freed window would meet 429s at its start.
+ * Bounded by a share of the window: a longer wait is not lateness but a miscounted window, which the
+ * pause waits out.
+ */
+export class ArrivalLag {
+  private learnt = 0;
+
+  /** Lateness seen so far, in ms. */
+  get ms(): number {
+    return this.learnt;
+  }
+
+  /**
+   * A budget 429 for a request the ledger admitted while it knew `lagAtAdmitMs` of lateness, asking to wait
+   * `retryAfterMs`. Returns whether it was taken as lateness (at most `maxShare` of the window).
+   */
+  refusedAfterAdmit(
+    retryAfterMs: number,
+    lagAtAdmitMs: number,
+    windowMs: number,
+    maxShare = maxLatenessShare,
+  ): boolean {
+    const cap = windowMs * maxShare;
+    if (!(retryAfterMs >= 0) || retryAfterMs > cap) return false;
+    this.learnt = Math.min(cap, Math.max(this.learnt, lagAtAdmitMs + retryAfterMs));
+    return true;
+  }
+
+  /** Lateness shown another way (a full window's first charge leaving later than the ledger reckoned). */
+  observed(lateMs: number, windowMs: number, maxShare = maxLatenessShare): boolean {
+    const cap = windowMs * maxShare;
+    if (!(lateMs > 0) || lateMs > cap) return false;
+    this.learnt = Math.max(this.learnt, lateMs);
+    return true;
+  }
+}
+
+/** Most lateness learnt, as a share of the window: 1.2 s of a time-scaled 24 s window, 6 s of 300 s. */
+export const maxLatenessShare = 0.02;
 
 /** What a request is, for its cost: its kind (method and path) and its weight (body length). */
 export interface RequestShape {
@@ -99,8 +150,8 @@ function median(values: readonly number[]): number {
 
 export class ExecutionBudget {
   private windowMs: number;
-  private keepMs: number;
   private readonly slackMs: number | undefined;
+  readonly lag: ArrivalLag;
   /** Requests in send order; dropped two windows after their send. */
   private entries: BudgetEntry[] = [];
   private readonly models = new Map<string, CostModel>();
@@ -114,15 +165,24 @@ export class ExecutionBudget {
 
   constructor(options: BudgetOptions) {
     this.slackMs = options.arrivalSlackMs;
+    this.lag = options.lag ?? new ArrivalLag();
     this.windowMs = options.windowMs;
-    this.keepMs = this.keepFor(options.windowMs);
+  }
+
+  /** The service's window, as the ledger knows it. */
+  get window(): number {
+    return this.windowMs;
+  }
+
+  /** How long a charge counts after its send: the window, the slack for its arrival, and lateness learnt. */
+  private get keepMs(): number {
+    return this.windowMs + (this.slackMs ?? DEFAULT_ARRIVAL_SLACK_MS + this.windowMs / 1000) + this.lag.ms;
   }
 
   /** The service said how long its window is (a time-scaled emulator does). */
   setWindow(windowMs: number): void {
     if (windowMs <= 0 || windowMs === this.windowMs) return;
     this.windowMs = windowMs;
-    this.keepMs = this.keepFor(windowMs);
   }
 
   sent(now: number, shape: RequestShape): BudgetEntry {
@@ -188,6 +248,34 @@ export class ExecutionBudget {
       if (leaves <= now) continue;
       sum -= this.costOf(entry);
       if (sum < limitSeconds) return leaves;
+    }
+    return now + this.keepMs;
+  }
+
+  /** Requests whose charges the ledger reckons still in the window at `now`. */
+  countIn(now: number): number {
+    this.forget(now);
+    return this.entries.reduce((n, entry) => n + (entry.sentAt + this.keepMs > now ? 1 : 0), 0);
+  }
+
+  /** When the ledger reckons the oldest charge in the window at `now` leaves it; undefined if none is in. */
+  oldestLeaves(now: number): number | undefined {
+    for (const entry of this.entries) if (entry.sentAt + this.keepMs > now) return entry.sentAt + this.keepMs;
+    return undefined;
+  }
+
+  /**
+   * As fullUntil, counting requests instead of seconds (each request one unit): when a request sent now
+   * would find `limit` requests in the window, the time the oldest leaves; undefined while there is room.
+   */
+  countFullUntil(now: number, limit: number): number | undefined {
+    let count = this.countIn(now);
+    if (count < limit) return undefined;
+    for (const entry of this.entries) {
+      const leaves = entry.sentAt + this.keepMs;
+      if (leaves <= now) continue;
+      count -= 1;
+      if (count < limit) return leaves;
     }
     return now + this.keepMs;
   }
@@ -301,10 +389,6 @@ export class ExecutionBudget {
   /** How long after its send a charge may still be arriving. */
   private get slack(): number {
     return this.keepMs - this.windowMs;
-  }
-
-  private keepFor(windowMs: number): number {
-    return windowMs + (this.slackMs ?? DEFAULT_ARRIVAL_SLACK_MS + windowMs / 1000);
   }
 
   private forget(now: number): void {

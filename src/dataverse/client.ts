@@ -4,6 +4,7 @@ import * as callerInfo from './caller.js';
 import type { TokenProvider } from './auth.js';
 import { executeBatch, maxBatchOperations, type BatchRequest, type BatchResponse } from './batch.js';
 import pMap from 'p-map';
+import { ArrivalLag } from './budget.js';
 import { BulkSizer, chunk, writeMultiple, type BulkContext, type RecordResult } from './bulk.js';
 import { systemClock, type Clock } from './clock.js';
 import { isDataverseError, isNotFoundCode, type DataverseError } from './errors.js';
@@ -154,6 +155,8 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
   const governor = {
     max: maxConcurrency,
     budgetWindowMs: options.budgetWindowMs ?? 300_000,
+    // One for the process: every lane's ledger learns from any lane's 429 (governor.ts).
+    arrivalLag: new ArrivalLag(),
     ...(share ? { share: () => share.share } : {}),
   };
   const transport = createTransport({

@@ -3,12 +3,19 @@
 // and a pause for every request of the identity while a Retry-After runs: Retry-After and x-ms-dop-hint
 // are the supported signals (reference §13). When the optional x-ms-ratelimit-* headers show execution
 // time being spent and read as one window, a ledger of it (budget.ts) decides instead when the next
-// request may go: the window is spent as it frees, with fewer 429s. Limits are kept per web server
+// request may go: the window is spent as it frees, with fewer 429s. Without those headers, a budget 429
+// whose Retry-After matches the ledger's oldest request lets the ledger pace by count. Limits are kept per web server
 // (§13): the identity pool gives each web server a lane with its own governor (identity-pool.ts); a governor whose
 // requests the balancer spreads (an identity's discovery lane) counts the servers from the answers' affinity
 // cookies and scales its bounds with them.
 import { affinityOf } from './affinity.js';
-import { ExecutionBudget, type BudgetEntry, type RequestShape } from './budget.js';
+import {
+  ExecutionBudget,
+  maxLatenessShare,
+  type ArrivalLag,
+  type BudgetEntry,
+  type RequestShape,
+} from './budget.js';
 
 export const defaultStartConcurrency = 4;
 /**
@@ -37,6 +44,12 @@ export interface GovernorOptions {
   readonly lowBudgetShare?: number;
   /** The service protection window to keep an execution-time ledger for (0 or absent: none). */
   readonly budgetWindowMs?: number;
+  /**
+   * Lateness of the service's charges learnt from budget 429s (budget.ts). Give every governor of a process
+   * the same one: one lane's 429 then moves every lane's ledger, before their own windows free at the same
+   * moment and meet the same 429.
+   */
+  readonly arrivalLag?: ArrivalLag;
   /**
    * This process's part (0, 1] of the identity's window and concurrency, when other processes send as the
    * same identity (src/fleet). Default 1: the whole window.
@@ -80,6 +93,10 @@ export interface Ticket {
   readonly saturated: boolean;
   /** The request's line in the execution-time ledger. */
   readonly entry?: BudgetEntry;
+  /** The ledger paced when this request was admitted: its window had room for it. */
+  readonly paced?: boolean;
+  /** The lateness (ms) the ledger allowed for when it admitted this request. */
+  readonly lagMs?: number;
 }
 
 /** Parses Dataverse's rate-limit numbers: `1,200.00` (thousands separator, two decimals) or `5999`. */
@@ -158,6 +175,11 @@ export class Governor {
   private lastSend = Number.NEGATIVE_INFINITY;
   /** A report below the peak: the service charges execution time (an emulator without limits does not). */
   private charged = false;
+  /**
+   * Without reports of the execution time (no x-ms-ratelimit-* headers): how many of this governor's requests
+   * the window held when the service last refused one for its budget. The ledger then paces by count.
+   */
+  private countLimit: number | undefined;
 
   constructor(options: GovernorOptions) {
     this.maxPerServer = Math.max(1, Math.min(serviceConcurrencyLimit, Math.floor(options.max)));
@@ -168,7 +190,10 @@ export class Governor {
     this.threshold = Number.POSITIVE_INFINITY;
     this.shareOf = options.share ?? (() => 1);
     this.budget = options.budgetWindowMs
-      ? new ExecutionBudget({ windowMs: options.budgetWindowMs })
+      ? new ExecutionBudget({
+          windowMs: options.budgetWindowMs,
+          ...(options.arrivalLag ? { lag: options.arrivalLag } : {}),
+        })
       : undefined;
   }
 
@@ -233,6 +258,17 @@ export class Governor {
   /** Free slots now (0 while paused, or while the execution-time window is full). */
   free(now: number): number {
     if (this.isPaused(now)) return 0;
+    if (this.countPacing) {
+      // A window the service called full frees one request at a time, as its oldest charges leave.
+      const limit = this.countLimit ?? 0;
+      const full = this.budget?.countFullUntil(now, limit);
+      if (full !== undefined) {
+        this.pauseEnd = Math.max(this.pauseEnd, full);
+        return 0;
+      }
+      const room = limit - (this.budget?.countIn(now) ?? 0);
+      return Math.max(0, Math.min(room, this.limit - this.running));
+    }
     if (!this.pacing) return Math.max(0, this.limit - this.running);
     // Right after a request with a body, nothing goes for a moment (see SEND_SPACING_MS).
     if (now < this.lastSend + SEND_SPACING_MS) {
@@ -261,10 +297,17 @@ export class Governor {
   start(shape?: RequestShape, now = 0): Ticket {
     this.running++;
     this.started++;
-    // Nothing to keep a ledger of until the service is seen charging (an emulator without limits never is).
-    const entry = this.budget && shape && this.charged ? this.budget.sent(now, shape) : undefined;
-    if (this.pacing && shape && shape.weight > 0) this.lastSend = now;
-    return { epoch: this.epochValue, saturated: this.running >= this.limit, ...(entry ? { entry } : {}) };
+    // Every request goes in the ledger from the first: the ones sent before the service is seen charging are
+    // charged too, and a ledger without them admits that many too many once it paces.
+    const entry = this.budget && shape ? this.budget.sent(now, shape) : undefined;
+    const paced = this.pacing || this.countPacing;
+    if (paced && shape && shape.weight > 0) this.lastSend = now;
+    return {
+      epoch: this.epochValue,
+      saturated: this.running >= this.limit,
+      ...(entry ? { entry } : {}),
+      ...(paced && this.budget ? { paced, lagMs: this.budget.lag.ms } : {}),
+    };
   }
 
   /**
@@ -277,6 +320,15 @@ export class Governor {
     // the ceiling with 4 hosts). The share of the concurrency divides the window between them instead.
     if (this.share < 1) return false;
     return this.budget !== undefined && this.charged && this.budget.coherent && this.oneServer;
+  }
+
+  /**
+   * Without execution-time reports, the ledger paces by count once a budget 429 has said how many of the
+   * requests it holds fill the window: each request as dear as the others, which holds for a bulk load's
+   * requests of one kind and size. Not while instances share the identity (their requests are not in it).
+   */
+  get countPacing(): boolean {
+    return !this.pacing && this.countLimit !== undefined && this.share === 1 && this.oneServer;
   }
 
   /**
@@ -300,7 +352,14 @@ export class Governor {
       if (outcome.status === undefined || outcome.status === 429) this.budget?.refused(ticket.entry);
       else this.budget?.answered(ticket.entry, rate.timeRemainingSeconds);
     }
-    if (outcome.status === 429 && !outcome.concurrencyLimited) this.budgetBound = true;
+    if (outcome.status === 429 && !outcome.concurrencyLimited) {
+      this.budgetBound = true;
+      // The ledger admitted it, so the window held charges the ledger counted gone: they leave later than it
+      // reckons, by at least the wait the service asks for.
+      if (ticket.paced && ticket.entry && this.budget && outcome.retryAfterMs !== undefined)
+        this.budget.lag.refusedAfterAdmit(outcome.retryAfterMs, ticket.lagMs ?? 0, this.budget.window);
+      if (!this.charged && this.budget && ticket.entry) this.countWindow(outcome.now, outcome.retryAfterMs);
+    }
     if (outcome.status === 429) {
       this.pauseEnd = Math.max(this.pauseEnd, outcome.now + (outcome.retryAfterMs ?? 1000));
       // One decrease per round: 429s from requests that started before the last decrease are the same event.
@@ -332,6 +391,26 @@ export class Governor {
     if (this.budgetBound && this.window >= this.recommended) return;
     // Slow start doubles per round trip until the first 429; afterwards grow by one per round trip.
     this.window = this.clamp(this.window < this.threshold ? this.window + 1 : this.window + 1 / this.window);
+  }
+
+  /**
+   * A budget 429 without execution-time reports: the window holds what the ledger counts in it now (the
+   * refused request already out of it), if Retry-After agrees that the window frees when the oldest of them
+   * leaves (give or take the lateness the ledger may learn). A wait that does not match (a short one in a
+   * long window, as from a 429 the service sends for another reason) says nothing about this ledger's count,
+   * and the governor goes on without counting.
+   */
+  private countWindow(now: number, retryAfterMs: number | undefined): void {
+    const budget = this.budget!;
+    const oldest = budget.oldestLeaves(now);
+    const count = budget.countIn(now);
+    const late = oldest !== undefined && retryAfterMs !== undefined ? now + retryAfterMs - oldest : undefined;
+    if (late === undefined || count === 0 || Math.abs(late) > budget.window * maxLatenessShare) {
+      this.countLimit = undefined;
+      return;
+    }
+    if (late > 0) budget.lag.observed(budget.lag.ms + late, budget.window);
+    this.countLimit = count;
   }
 
   /** The recommended parallelism over every server seen: x-ms-dop-hint, or the default start, per server. */

@@ -7,6 +7,7 @@ import {
   readRateLimitHeaders,
   retryAfterFromHeaders,
 } from '../../../src/dataverse/governor.js';
+import { ArrivalLag } from '../../../src/dataverse/budget.js';
 
 /** Starts `n` requests and returns their tickets. */
 function startMany(g: Governor, n: number) {
@@ -363,5 +364,150 @@ describe('Governor with an execution-time ledger', () => {
     g.finish(w, { now: 11, status: 429, retryAfterMs: 5, headers: time(0) });
     // Only the pause of the 429 holds requests; the refused write left nothing in the window.
     expect(g.free(20)).toBeGreaterThan(0);
+  });
+});
+
+describe('Governor ledger: lateness learnt from budget 429s', () => {
+  const time = (s: number) => ({
+    'x-ms-ratelimit-time-remaining-xrm-requests': s.toLocaleString('en-US', { minimumFractionDigits: 2 }),
+    'x-ms-emulator-window-ms': '20000',
+  });
+  const read = { kind: 'GET contacts', weight: 0 };
+  const write = { kind: 'POST contacts/UpsertMultiple', weight: 1_000 };
+
+  /**
+   * A governor whose ledger has learnt that a write costs 30 s of an 80 s window of 20 s (time-scaled): a read answered first
+   * (the whole window), then two writes sent at 10 and 20, both before any report showed a charge.
+   */
+  function learnt(lag = new ArrivalLag()) {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, arrivalLag: lag });
+    const a = g.start(read, 0);
+    const b = g.start(write, 10);
+    const c = g.start(write, 20);
+    g.finish(a, { now: 5, status: 200, headers: time(80) });
+    g.finish(b, { now: 500, status: 204, headers: time(50) });
+    g.finish(c, { now: 510, status: 204, headers: time(20) });
+    return g;
+  }
+
+  it('counts the requests sent before the service was seen charging', () => {
+    const g = learnt();
+    expect(g.pacing).toBe(true);
+    // Both first writes are in the ledger: 60 of 80 spent, so a third (90) finds the window full.
+    expect(g.free(600)).toBeGreaterThan(0);
+    g.start(write, 600);
+    expect(g.free(700)).toBe(0);
+    // Room again once the write sent at 10 leaves: 20,000 + the default slack (40 + 20) ms after it.
+    expect(g.pausedUntil).toBe(20_070);
+  });
+
+  it('a budget 429 for a request it admitted moves every charge later by the wait asked', () => {
+    const lag = new ArrivalLag();
+    const g = learnt(lag);
+    g.start(write, 600);
+    expect(g.free(20_070)).toBeGreaterThan(0);
+    const refused = g.start(write, 20_070);
+    g.finish(refused, { now: 20_075, status: 429, retryAfterMs: 120, headers: time(0) });
+    expect(lag.ms).toBe(120);
+    // The Retry-After pause holds the lane until 20,195; the ledger's own view moved too (below).
+    expect(g.free(20_180)).toBe(0);
+    expect(g.pausedUntil).toBe(20_195);
+    // A refusal of a request admitted with that lateness adds its wait to it.
+    const again = g.start(write, 20_195);
+    g.finish(again, { now: 20_196, status: 429, retryAfterMs: 30, headers: time(0) });
+    expect(lag.ms).toBe(150);
+    // Another lane sharing the lateness reckons with it before meeting a 429 of its own.
+    const other = learnt(lag);
+    other.start(write, 600);
+    expect(other.free(20_100)).toBe(0);
+    expect(other.pausedUntil).toBe(20_220);
+  });
+
+  it('does not take a long wait (a miscounted window) or a 429 before pacing for lateness', () => {
+    const lag = new ArrivalLag();
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, arrivalLag: lag });
+    const first = g.start(write, 0);
+    g.finish(first, { now: 5, status: 429, retryAfterMs: 20, headers: time(0) });
+    expect(lag.ms).toBe(0); // not paced when admitted
+    const h = learnt(lag);
+    const long = h.start(write, 600);
+    h.finish(long, { now: 601, status: 429, retryAfterMs: 500, headers: time(0) });
+    expect(lag.ms).toBe(0); // 500 ms is more than 2% of the window: a miscount, waited out by the pause
+  });
+});
+
+describe('ArrivalLag', () => {
+  it('keeps the largest lateness seen, capped at 2% of the window', () => {
+    const lag = new ArrivalLag();
+    expect(lag.refusedAfterAdmit(100, 0, 300_000)).toBe(true);
+    expect(lag.ms).toBe(100);
+    expect(lag.refusedAfterAdmit(50, 0, 300_000)).toBe(true);
+    expect(lag.ms).toBe(100);
+    expect(lag.refusedAfterAdmit(5_000, 2_000, 300_000)).toBe(true);
+    expect(lag.ms).toBe(6_000);
+    expect(lag.refusedAfterAdmit(7_000, 0, 300_000)).toBe(false);
+    expect(lag.ms).toBe(6_000);
+  });
+});
+
+describe('Governor without execution-time reports: counting the window', () => {
+  const windowOnly = { 'x-ms-emulator-window-ms': '20000' };
+  const write = { kind: 'POST contacts/UpsertMultiple', weight: 1_000 };
+
+  it('after a budget 429, holds the window to the requests it held and frees one per charge that leaves', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000 });
+    // Four writes answered, then a fifth refused for the budget: the window holds four.
+    const sent = [0, 100, 200, 300].map((t) => g.start(write, t));
+    sent.forEach((ticket, i) => g.finish(ticket, { now: 5_000 + i, status: 204, headers: windowOnly }));
+    const refused = g.start(write, 6_000);
+    // The service frees the window when the write sent at 0 leaves: 20,000 + 60 of slack, as reckoned.
+    g.finish(refused, { now: 6_001, status: 429, retryAfterMs: 14_059, headers: windowOnly });
+    expect(g.countPacing).toBe(true);
+    expect(g.pacing).toBe(false);
+    expect(g.free(20_060)).toBe(1); // the write sent at 0 left: room for one, not for the whole limit
+    g.start(write, 20_060);
+    expect(g.free(20_061)).toBe(0);
+    expect(g.pausedUntil).toBe(20_160); // the write sent at 100 leaves next
+    expect(g.free(20_160)).toBe(1);
+  });
+
+  it('learns from Retry-After that the oldest charge leaves later than it reckoned', () => {
+    const lag = new ArrivalLag();
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, arrivalLag: lag });
+    const sent = [0, 100].map((t) => g.start(write, t));
+    sent.forEach((ticket, i) => g.finish(ticket, { now: 5_000 + i, status: 204, headers: windowOnly }));
+    const refused = g.start(write, 6_000);
+    // Reckoned to leave at 20,060; the service says 20,360.
+    g.finish(refused, { now: 6_000, status: 429, retryAfterMs: 14_360, headers: windowOnly });
+    expect(lag.ms).toBe(300);
+    expect(g.free(20_359)).toBe(0);
+    expect(g.free(20_360)).toBe(1);
+  });
+
+  it('does not count the window for a 429 on concurrency, nor while instances share the identity', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000 });
+    const a = g.start(write, 0);
+    g.finish(a, { now: 10, status: 429, retryAfterMs: 1_000, concurrencyLimited: true, headers: windowOnly });
+    expect(g.countPacing).toBe(false);
+    const shared = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.5 });
+    const b = shared.start(write, 0);
+    const c = shared.start(write, 1);
+    shared.finish(b, { now: 5_000, status: 204, headers: windowOnly });
+    shared.finish(c, { now: 5_001, status: 429, retryAfterMs: 15_000, headers: windowOnly });
+    expect(shared.countPacing).toBe(false);
+  });
+});
+
+describe('Governor without execution-time reports: a 429 that does not match the window', () => {
+  it('does not count the window when Retry-After is far from when its oldest charge leaves', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 300_000 });
+    const write = { kind: 'POST contacts/UpsertMultiple', weight: 1_000 };
+    const a = g.start(write, 0);
+    g.finish(a, { now: 50, status: 204 });
+    // A 429 asking to wait 1 s while the oldest charge stays for another 300 s: not a full window.
+    const b = g.start(write, 100);
+    g.finish(b, { now: 110, status: 429, retryAfterMs: 1_000 });
+    expect(g.countPacing).toBe(false);
+    expect(g.free(1_200)).toBe(4); // its concurrency limit, as without a ledger
   });
 });
