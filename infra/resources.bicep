@@ -26,7 +26,7 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 10
 
-@description('Concurrent Dataverse requests per identity per instance; 0 derives it from maximumInstanceCount so that all instances together stay within 52 per user.')
+@description('Cap of concurrent Dataverse requests per identity per instance, of which each instance takes its share of the fleet board; 0 uses 16, the client default.')
 @minValue(0)
 @maxValue(52)
 param dataverseMaxConcurrency int = 0
@@ -72,11 +72,14 @@ param deployerPrincipalId string = ''
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param deployerPrincipalType string = 'User'
 
-// Dataverse allows each user 52 concurrent requests (per web server). Every instance runs up to
-// dataverseMaxConcurrency requests per identity, so instances x concurrency must stay within 52.
+// Dataverse allows each user 52 concurrent requests (per web server). The app's instances share each
+// identity's window through the fleet board (DATAVERSE_FLEET_SHARING, set in functionapp.bicep): each runs
+// its share of the cap, so the shares keep the fleet within the window, and one busy instance alone may
+// use all of it. A static split (52 / maximumInstanceCount) would hold that instance to a tenth of it.
+// 16 is the client's own default, at which the fleet figures in BENCHMARKS.md were measured.
 var concurrencyPerUserLimit = 52
-var derivedConcurrency = max(1, concurrencyPerUserLimit / maximumInstanceCount)
-var effectiveConcurrency = dataverseMaxConcurrency > 0 ? dataverseMaxConcurrency : derivedConcurrency
+var sharedConcurrency = min(16, concurrencyPerUserLimit)
+var effectiveConcurrency = dataverseMaxConcurrency > 0 ? dataverseMaxConcurrency : sharedConcurrency
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var baseName = 'dvpipe-${resourceToken}'

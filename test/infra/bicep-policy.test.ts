@@ -244,18 +244,20 @@ describe('function app', () => {
     expect(credentials).toEqual(['managedidentity', 'managedidentity']);
   });
 
-  it("keeps the default scale within Dataverse's 52 concurrent requests per user", () => {
+  it("keeps the fleet within Dataverse's 52 concurrent requests per user through shares, not a static split", () => {
     const resourcesFile = file('infra/resources.bicep');
-    const maxInstances = Number(paramDefault(resourcesFile, 'maximumInstanceCount'));
     const limit = Number(variable(resourcesFile, 'concurrencyPerUserLimit')?.text);
     expect(limit).toBe(52);
-    // The derived concurrency is limit / instances (integer division), at least 1.
-    expect(variable(resourcesFile, 'derivedConcurrency')?.text).toBe(
-      'max(1, concurrencyPerUserLimit / maximumInstanceCount)',
+    // The default cap per instance is the client's 16, no more than the limit ...
+    expect(variable(resourcesFile, 'sharedConcurrency')?.text).toBe('min(16, concurrencyPerUserLimit)');
+    expect(variable(resourcesFile, 'effectiveConcurrency')?.text).toBe(
+      'dataverseMaxConcurrency > 0 ? dataverseMaxConcurrency : sharedConcurrency',
     );
-    const perInstance = Math.max(1, Math.floor(limit / maxInstances));
-    expect(maxInstances * perInstance).toBeLessThanOrEqual(limit);
-    expect(paramDefault(file('infra/main.bicep'), 'maximumInstanceCount')).toBe(String(maxInstances));
+    // ... because each instance takes only its share of it from the fleet board, which the app turns on.
+    const settings = new Map(appSettings(declared('Microsoft.Web/sites')).map((s) => [s.name, s.value]));
+    expect(settings.get('DATAVERSE_FLEET_SHARING')).toBe('true');
+    expect(settings.get('DATAVERSE_MAX_CONCURRENCY')).toBe('string(dataverseMaxConcurrency)');
+    expect(paramDefault(file('infra/main.bicep'), 'dataverseMaxConcurrency')).toBe('0');
   });
 });
 
