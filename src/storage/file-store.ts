@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -19,27 +19,26 @@ export class FileObjectStore implements ObjectStore {
   async put(path: string, body: string | Buffer, options: PutOptions = {}): Promise<boolean> {
     const target = this.#resolve(path);
     await mkdir(dirname(target), { recursive: true });
-    if (options.ifNoneMatch) {
-      // 'wx' fails when the file exists: the same create-only guarantee as a blob's If-None-Match: *.
-      try {
-        const handle = await open(target, 'wx');
-        try {
-          await handle.writeFile(body);
-        } finally {
-          await handle.close();
-        }
-        return true;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-        throw error;
-      }
-    }
     const temp = `${target}.${randomUUID()}.tmp`;
     const handle = await open(temp, 'w');
     try {
       await handle.writeFile(body);
     } finally {
       await handle.close();
+    }
+    if (options.ifNoneMatch) {
+      // A hard link fails when the name exists and appears whole: the create-only guarantee of a blob's
+      // If-None-Match: *, and no reader sees a half-written file (opening the target with 'wx' and then
+      // writing let a racing finalizer read a summary.json that was still empty).
+      try {
+        await link(temp, target);
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw error;
+      } finally {
+        await rm(temp, { force: true });
+      }
     }
     await rename(temp, target);
     return true;

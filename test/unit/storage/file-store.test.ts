@@ -46,3 +46,43 @@ describe('FileObjectStore.list', () => {
     expect(await collect('missing/')).toEqual([]);
   });
 });
+
+describe('FileObjectStore.put with ifNoneMatch', () => {
+  let root: string;
+  let store: FileObjectStore;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'dvp-file-store-'));
+    store = new FileObjectStore(root);
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('creates once among racing writers, and a reader sees the whole file or none, never part of it', async () => {
+    // Large enough that writing it takes many event-loop turns, so reads land while it is written.
+    const bodies = Array.from({ length: 4 }, (_, i) => Buffer.alloc(8 * 1024 * 1024, 65 + i));
+    const seen: number[] = [];
+    let writing = true;
+    const reader = (async () => {
+      while (writing) {
+        const got = await store.get('runs/r/summary.json');
+        if (got) seen.push(got.length);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const created = await Promise.all(
+      bodies.map((b) => store.put('runs/r/summary.json', b, { ifNoneMatch: true })),
+    );
+    writing = false;
+    await reader;
+    expect(created.filter(Boolean)).toHaveLength(1);
+    const winner = bodies[created.indexOf(true)]!;
+    expect((await store.get('runs/r/summary.json'))?.equals(winner)).toBe(true);
+    expect(seen.every((length) => length === winner.length)).toBe(true);
+    // No temp file is left beside it.
+    const names: string[] = [];
+    for await (const name of store.list('runs/r/')) names.push(name);
+    expect(names).toEqual(['runs/r/summary.json']);
+  });
+});
