@@ -178,9 +178,10 @@ async function writeResultFiles(
     await Promise.all([errors.close(), records.close()]);
     return tally;
   } catch (error) {
-    // Neither upload may be left waiting for rows that will not come.
+    // Neither upload may be left waiting for rows that will not come, nor still writing once this returns.
     errors.abort(error);
     records.abort(error);
+    await Promise.all([errors.settled, records.settled]);
     throw error;
   }
 }
@@ -195,6 +196,8 @@ interface Upload {
   readonly write: (text: string) => Promise<void>;
   readonly close: () => Promise<void>;
   readonly abort: (error: unknown) => void;
+  /** Resolves once the upload has ended, whether it succeeded or not. */
+  readonly settled: Promise<void>;
 }
 
 /** A result file streamed to the store, starting with its header. */
@@ -222,6 +225,10 @@ function openUpload(store: ObjectStore, path: string, header: string): Upload {
       await upload;
     },
     abort,
+    settled: upload.then(
+      () => undefined,
+      () => undefined,
+    ),
   };
 }
 
