@@ -436,7 +436,107 @@ describe('Governor ledger: lateness learnt from budget 429s', () => {
   });
 });
 
+describe('Governor with an execution-time ledger: one probe into the first freed window', () => {
+  const time = (remaining: number) => ({
+    'x-ms-ratelimit-time-remaining-xrm-requests': remaining.toFixed(2),
+    'x-ms-emulator-window-ms': '20000',
+  });
+  const read = { kind: 'GET contacts', weight: 0 };
+  const write = { kind: 'POST contacts/UpsertMultiple', weight: 1_000 };
+
+  /** A lane whose ledger paces: 80 s per 20 s window, writes of 30 s sent at 10 and 20, window full. */
+  function lane(lag: ArrivalLag) {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, arrivalLag: lag });
+    const a = g.start(read, 0);
+    const b = g.start(write, 10);
+    const c = g.start(write, 20);
+    g.finish(a, { now: 5, status: 200, headers: time(80) });
+    g.finish(b, { now: 500, status: 204, headers: time(50) });
+    g.finish(c, { now: 510, status: 204, headers: time(20) });
+    g.start(write, 600);
+    return g;
+  }
+
+  it('lets one request of all the lanes into room reckoned freed, and holds the others until it is answered', () => {
+    const lag = new ArrivalLag();
+    const [a, b] = [lane(lag), lane(lag)];
+    expect(a.free(20_069)).toBe(0); // the write sent at 10 leaves at 20,070 as reckoned
+    expect(a.free(20_070)).toBe(1); // the probe: one, not the lane's whole room
+    const probe = a.start(write, 20_070);
+    expect(probe.probe).toBe(true);
+    // The other lane's window frees at the same moment: it waits for the probe, at most 1% of the window.
+    expect(b.free(20_071)).toBe(0);
+    expect(b.pausedUntil).toBe(20_270);
+    expect(a.free(20_090)).toBe(0);
+    // Accepted: the reckoning stands, and every lane spends its freed room at once again.
+    a.finish(probe, { now: 20_100, status: 204, headers: time(20) });
+    expect(lag.confirmed).toBe(true);
+    expect(b.free(20_101)).toBe(15);
+    expect(b.start(write, 20_101).probe).toBeUndefined();
+  });
+
+  it('a refused probe teaches the lateness once, before the other lanes send into their windows', () => {
+    const lag = new ArrivalLag();
+    const [a, b] = [lane(lag), lane(lag)];
+    expect(a.free(20_070)).toBe(1);
+    const probe = a.start(write, 20_070);
+    a.finish(probe, { now: 20_072, status: 429, retryAfterMs: 150, headers: time(0) });
+    expect(lag.ms).toBe(150);
+    expect(lag.confirmed).toBe(false);
+    // The other lane now reckons its write sent at 10 gone at 20,220, and the refusal's wait ends at 20,222:
+    // then it probes itself.
+    expect(b.free(20_073)).toBe(0);
+    expect(b.pausedUntil).toBe(20_220);
+    expect(b.free(20_220)).toBe(0);
+    expect(b.pausedUntil).toBe(20_222);
+    expect(b.free(20_222)).toBe(1);
+    expect(b.start(write, 20_222).probe).toBe(true);
+    expect(a.free(20_230)).toBe(0);
+  });
+
+  it("holds every lane for a refused probe's wait even when it is too long to learn as lateness", () => {
+    const lag = new ArrivalLag();
+    const [a, b] = [lane(lag), lane(lag)];
+    const probe = a.start(write, 20_070);
+    expect(probe.probe).toBe(true);
+    // 600 ms is over 2% of the 20 s window: not learnt, but the lanes' charges are as late as the refused one's.
+    a.finish(probe, { now: 20_072, status: 429, retryAfterMs: 600, headers: time(0) });
+    expect(lag.ms).toBe(0);
+    expect(b.free(20_100)).toBe(0);
+    expect(b.pausedUntil).toBe(20_672);
+    expect(b.free(20_672)).toBe(1);
+  });
+
+  it('takes a probe with no refusal within 1% of the window as accepted (an accepted write answers late)', () => {
+    const lag = new ArrivalLag();
+    const [a, b] = [lane(lag), lane(lag)];
+    expect(a.free(20_070)).toBe(1);
+    a.start(write, 20_070);
+    expect(b.free(20_269)).toBe(0);
+    expect(b.free(20_270)).toBe(15);
+    expect(lag.confirmed).toBe(true);
+  });
+});
+
 describe('ArrivalLag', () => {
+  it('has one probe out at a time, held for its answer or 1% of the window', () => {
+    const lag = new ArrivalLag();
+    expect(lag.probe(1_000)).toBe(true);
+    expect(lag.probe(1_001)).toBe(false);
+    expect(lag.heldUntil(1_100, 24_000)).toBe(1_240);
+    lag.probeAnswered(false); // refused: another may try
+    expect(lag.heldUntil(1_101, 24_000)).toBeUndefined();
+    expect(lag.confirmed).toBe(false);
+    lag.probeAnswered(false, 1_400); // a refusal asking to wait until 1,400
+    expect(lag.heldUntil(1_200, 24_000)).toBe(1_400);
+    expect(lag.probe(1_399)).toBe(false);
+    expect(lag.probe(1_500)).toBe(true);
+    expect(lag.heldUntil(1_739, 24_000)).toBe(1_740);
+    expect(lag.heldUntil(1_740, 24_000)).toBeUndefined();
+    expect(lag.confirmed).toBe(true);
+    expect(lag.probe(2_000)).toBe(false);
+  });
+
   it('keeps the largest lateness seen, capped at 2% of the window', () => {
     const lag = new ArrivalLag();
     expect(lag.refusedAfterAdmit(100, 0, 300_000)).toBe(true);
