@@ -59,56 +59,6 @@ export class ArrivalLag {
     return true;
   }
 
-  /**
-   * Until one request sent into room the ledger reckoned freed has gone through, the ledgers' reckoning of
-   * departures is untested: the reports cannot show when the service counted a charge before one leaves, and
-   * every lane's window frees at about the same moment. So one request at a time tests it (a probe), and the
-   * other lanes hold until it is answered or a refusal would have come back (`holdShare` of the window): a
-   * refusal teaches the lateness once instead of once per lane, and its Retry-After holds every lane (their
-   * charges were sent with the refused one's, and are as late), even when the wait is too long to learn as
-   * lateness. Accepted once, the reckoning stands.
-   */
-  private probeSince: number | undefined;
-  /** A refused probe's Retry-After: no lane sends into freed room before it. */
-  private refusedUntil = 0;
-  private tested = false;
-
-  /** Whether departures have been seen to come when the ledger reckons them (a probe went through). */
-  get confirmed(): boolean {
-    return this.tested;
-  }
-
-  /** Until when requests into freed room wait for the probe out now; undefined when none need wait. */
-  heldUntil(now: number, windowMs: number, holdShare = probeHoldShare): number | undefined {
-    if (this.tested) return undefined;
-    if (this.probeSince === undefined) return now < this.refusedUntil ? this.refusedUntil : undefined;
-    const end = this.probeSince + windowMs * holdShare;
-    if (now >= end) {
-      // No refusal within the time one takes: the service took it.
-      this.tested = true;
-      this.probeSince = undefined;
-      return undefined;
-    }
-    return end;
-  }
-
-  /** A request goes into freed room: whether it is the probe (none is out and the reckoning is untested). */
-  probe(now: number): boolean {
-    if (this.tested || this.probeSince !== undefined || now < this.refusedUntil) return false;
-    this.probeSince = now;
-    return true;
-  }
-
-  /**
-   * The probe was answered: accepted confirms the reckoning; refused (or unanswered) lets another try, once
-   * the refusal's wait (`retryUntil`, when it asked for one) has passed.
-   */
-  probeAnswered(accepted: boolean, retryUntil?: number): void {
-    this.probeSince = undefined;
-    if (accepted) this.tested = true;
-    else if (retryUntil !== undefined) this.refusedUntil = Math.max(this.refusedUntil, retryUntil);
-  }
-
   /** Lateness shown another way (a full window's first charge leaving later than the ledger reckoned). */
   observed(lateMs: number, windowMs: number, maxShare = maxLatenessShare): boolean {
     const cap = windowMs * maxShare;
@@ -120,12 +70,6 @@ export class ArrivalLag {
 
 /** Most lateness learnt, as a share of the window: 1.2 s of a time-scaled 24 s window, 6 s of 300 s. */
 export const maxLatenessShare = 0.02;
-/**
- * How long requests into freed room wait for the probe's answer, as a share of the window: a refusal comes
- * back at once (limits are checked on arrival), an accepted request only after its work. 240 ms of a 24 s
- * window, 3 s of 300 s, once per client.
- */
-export const probeHoldShare = 0.01;
 
 /** What a request is, for its cost: its kind (method and path) and its weight (body length). */
 export interface RequestShape {
@@ -306,12 +250,6 @@ export class ExecutionBudget {
       if (sum < limitSeconds) return leaves;
     }
     return now + this.keepMs;
-  }
-
-  /** Whether a charge of the ledger has been reckoned gone by `now`: room from here on is freed room. */
-  someLeft(now: number): boolean {
-    const first = this.entries[0];
-    return first !== undefined && first.sentAt + this.keepMs <= now;
   }
 
   /** Requests whose charges the ledger reckons still in the window at `now`. */

@@ -97,8 +97,6 @@ export interface Ticket {
   readonly paced?: boolean;
   /** The lateness (ms) the ledger allowed for when it admitted this request. */
   readonly lagMs?: number;
-  /** The first request into room the ledger reckoned freed, which the other lanes wait for (budget.ts). */
-  readonly probe?: boolean;
 }
 
 /** Parses Dataverse's rate-limit numbers: `1,200.00` (thousands separator, two decimals) or `5999`. */
@@ -162,8 +160,6 @@ export class Governor {
   private hint: number | undefined;
   private running = 0;
   private pauseEnd = 0;
-  /** Until when the lane waits for another lane's probe into a freed window (see free). */
-  private holdEnd = 0;
   private peakBurst = 0;
   private peakTime = 0;
   private started = 0;
@@ -242,9 +238,8 @@ export class Governor {
     return this.running;
   }
 
-  /** Until when this governor sends nothing, as far as it knows now (a probe's answer may end a hold sooner). */
   get pausedUntil(): number {
-    return Math.max(this.pauseEnd, this.holdEnd);
+    return this.pauseEnd;
   }
 
   get rateLimits(): RateLimitHeaders {
@@ -286,17 +281,6 @@ export class Governor {
       this.pauseEnd = Math.max(this.pauseEnd, full);
       return 0;
     }
-    // Room that charges reckoned gone have freed, before any such request has gone through: one probe at a
-    // time over every lane sharing the lateness (ArrivalLag.probe).
-    if (this.budget && !this.budget.lag.confirmed && this.budget.someLeft(now)) {
-      const held = this.budget.lag.heldUntil(now, this.budget.window);
-      if (held !== undefined) {
-        // Not a pause: the probe's answer may end the hold sooner. Kept only to wake the caller at its end.
-        this.holdEnd = held;
-        return 0;
-      }
-      if (!this.budget.lag.confirmed) return Math.min(1, Math.max(0, this.limit - this.running));
-    }
     return Math.max(0, this.limit - this.running);
   }
 
@@ -318,14 +302,11 @@ export class Governor {
     const entry = this.budget && shape ? this.budget.sent(now, shape) : undefined;
     const paced = this.pacing || this.countPacing;
     if (paced && shape && shape.weight > 0) this.lastSend = now;
-    const probe =
-      this.pacing && this.budget !== undefined && this.budget.someLeft(now) && this.budget.lag.probe(now);
     return {
       epoch: this.epochValue,
       saturated: this.running >= this.limit,
       ...(entry ? { entry } : {}),
       ...(paced && this.budget ? { paced, lagMs: this.budget.lag.ms } : {}),
-      ...(probe ? { probe } : {}),
     };
   }
 
@@ -371,13 +352,6 @@ export class Governor {
       if (outcome.status === undefined || outcome.status === 429) this.budget?.refused(ticket.entry);
       else this.budget?.answered(ticket.entry, rate.timeRemainingSeconds);
     }
-    if (ticket.probe)
-      this.budget?.lag.probeAnswered(
-        outcome.status !== undefined && outcome.status < 400,
-        outcome.status === 429 && outcome.retryAfterMs !== undefined
-          ? outcome.now + outcome.retryAfterMs
-          : undefined,
-      );
     if (outcome.status === 429 && !outcome.concurrencyLimited) {
       this.budgetBound = true;
       // The ledger admitted it, so the window held charges the ledger counted gone: they leave later than it
