@@ -9,9 +9,14 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-export async function dvpipe(args: readonly string[]): Promise<CliRun> {
+export interface CliOptions {
+  /** The environment instead of this process's (DVPIPE_FROM_SOURCE is added). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export async function dvpipe(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
   const child = spawn(process.execPath, ['bin/dvpipe.js', ...args], {
-    env: { ...process.env, DVPIPE_FROM_SOURCE: '1' },
+    env: { ...(options.env ?? process.env), DVPIPE_FROM_SOURCE: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -1,14 +1,11 @@
 // README's quick start (`npm start`, which runs `dvpipe demo`), run the way a new user meets it: every
 // sample lands with no failed row, nothing on stderr, the nightly extract runs, and the numbers read
 // as the CLI prints them. `--once` stops after the samples; `--port 0` avoids a taken 7071.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const root = resolve(import.meta.dirname, '../../..');
+import { dvpipe } from '../../helpers/cli.js';
 
 describe('dvpipe demo (npm start): the quick start', () => {
   let out: string;
@@ -23,20 +20,7 @@ describe('dvpipe demo (npm start): the quick start', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, DVPIPE_FROM_SOURCE: '1' };
     for (const name of Object.keys(env))
       if (name === 'Storage' || name.startsWith('Storage__')) delete env[name];
-    const child = spawn(
-      process.execPath,
-      [join(root, 'bin', 'dvpipe.js'), 'demo', '--once', '--port', '0', '--out', out],
-      {
-        cwd: root,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const { code, stdout, stderr } = await dvpipe(['demo', '--once', '--port', '0', '--out', out], { env });
 
     expect(code).toBe(0);
     // stderr carries progress only: no warning, no stack.
