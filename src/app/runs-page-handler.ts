@@ -7,6 +7,7 @@ import type { RunSummary } from '../imports/types.js';
 import { extractRunOfReport, type ExtractRunView } from '../reports/extract-html.js';
 import { renderRunsPage } from '../reports/runs-page.js';
 import type { ExtractManifest } from '../extracts/manifest.js';
+import { EXTRACT_MANIFEST_SUFFIX, EXTRACT_REPORT_SUFFIX } from '../extracts/paths.js';
 import { runningExtracts, staleAfterMs } from '../extracts/progress.js';
 import { BlobObjectStore } from '../storage/blob-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -66,9 +67,6 @@ function viewOfSummary(summary: RunSummary): RunStatusView {
   };
 }
 
-const manifestSuffix = '.manifest.json';
-const reportSuffix = '.report.html';
-
 /**
  * Extract runs in the extracts container: finished ones from their manifest (the completion marker),
  * failed ones (a report and no manifest) from what their report says of itself; with `progress`, also
@@ -111,8 +109,8 @@ async function endedExtractRuns(extracts: ObjectStore): Promise<ExtractRunView[]
   const reports = new Set<string>();
   let listed = 0;
   for await (const path of extracts.list('')) {
-    if (path.endsWith(manifestSuffix)) manifests.add(path);
-    else if (path.endsWith(reportSuffix)) reports.add(path);
+    if (path.endsWith(EXTRACT_MANIFEST_SUFFIX)) manifests.add(path);
+    else if (path.endsWith(EXTRACT_REPORT_SUFFIX)) reports.add(path);
     else continue;
     if ((listed += 1) > 2 * MAX_SUMMARIES) break;
   }
@@ -121,7 +119,7 @@ async function endedExtractRuns(extracts: ObjectStore): Promise<ExtractRunView[]
     const manifest = await getJson<ExtractManifest>(extracts, manifestPath);
     if (!manifest) continue;
     // From the manifest's own place: its `path` is the job's template, which may name the container.
-    const reportPath = manifestPath.slice(0, -manifestSuffix.length) + reportSuffix;
+    const reportPath = manifestPath.slice(0, -EXTRACT_MANIFEST_SUFFIX.length) + EXTRACT_REPORT_SUFFIX;
     reports.delete(reportPath);
     runs.push({
       runId: manifest.runId,
@@ -140,7 +138,7 @@ async function endedExtractRuns(extracts: ObjectStore): Promise<ExtractRunView[]
   for (const reportPath of reports) {
     // A report beside no manifest is a failed run's (`.failed.report.html`): a finished run writes its
     // manifest before its report.
-    if (manifests.has(reportPath.slice(0, -reportSuffix.length) + manifestSuffix)) continue;
+    if (manifests.has(reportPath.slice(0, -EXTRACT_REPORT_SUFFIX.length) + EXTRACT_MANIFEST_SUFFIX)) continue;
     const html = await extracts.get(reportPath);
     const run = html ? extractRunOfReport(html.toString('utf8'), reportPath) : undefined;
     if (run?.status === 'failed') runs.push(run);
@@ -182,33 +180,27 @@ export async function readExtractFile(
 ): Promise<ResultFile | undefined> {
   const segments = path.split('/');
   const name = segments.at(-1) ?? '';
-  const type = name.endsWith(reportSuffix)
+  const type = name.endsWith(EXTRACT_REPORT_SUFFIX)
     ? 'text/html; charset=utf-8'
-    : name.endsWith(manifestSuffix)
+    : name.endsWith(EXTRACT_MANIFEST_SUFFIX)
       ? 'application/json; charset=utf-8'
       : name.endsWith('.csv')
         ? 'text/csv; charset=utf-8'
         : name.endsWith('.parquet')
           ? 'application/vnd.apache.parquet'
           : undefined;
-  if (!type || segments.some((s) => s === '' || s === '.' || s === '..')) return undefined;
+  if (!type || !plainSegments(segments)) return undefined;
   const extracts = new BlobObjectStore(runtime.containers.extracts);
-  const headers: Record<string, string> = {
-    'Content-Type': type,
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-    'Cache-Control': 'no-store',
-  };
-  if (name.endsWith(reportSuffix)) {
+  const headers = fileHeaders(type);
+  if (name.endsWith(EXTRACT_REPORT_SUFFIX)) {
     const html = (await extracts.get(path))?.toString('utf8');
     if (html === undefined) return undefined;
-    const query = linkQuery.replace(/&/g, '&amp;');
-    const linked = html.replace(/href="([^"/?#:]+)"/g, (_, file: string) => `href="${file}${query}"`);
-    return { body: Readable.from([Buffer.from(linked)]), headers };
+    return { body: reportWithQuery(html, /href="([^"/?#:]+)"/g, linkQuery), headers };
   }
   const body = await extracts.getStream(path);
   if (!body) return undefined;
-  if (!name.endsWith(manifestSuffix)) headers['Content-Disposition'] = `attachment; filename="${name}"`;
+  if (!name.endsWith(EXTRACT_MANIFEST_SUFFIX))
+    headers['Content-Disposition'] = `attachment; filename="${name}"`;
   return { body, headers };
 }
 
@@ -236,27 +228,41 @@ export async function readResultFile(
   const segments = path.split('/');
   const name = segments.at(-1) ?? '';
   const type = contentTypes[name];
-  if (!type || segments.length < 4 || segments.some((s) => s === '' || s === '.' || s === '..'))
-    return undefined;
-  const headers: Record<string, string> = {
-    'Content-Type': type,
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-    'Cache-Control': 'no-store',
-  };
+  if (!type || segments.length < 4 || !plainSegments(segments)) return undefined;
+  const headers = fileHeaders(type);
   if (name === resultFiles.report) {
     const html = (await runtime.results.get(path))?.toString('utf8') ?? (await reportNow(runtime, path));
     if (html === undefined) return undefined;
-    const linked = html.replace(
-      /href="(summary\.json|errors\.csv|records\.csv)"/g,
-      (_, file: string) => `href="${file}${linkQuery.replace(/&/g, '&amp;')}"`,
-    );
-    return { body: Readable.from([Buffer.from(linked)]), headers };
+    return {
+      body: reportWithQuery(html, /href="(summary\.json|errors\.csv|records\.csv)"/g, linkQuery),
+      headers,
+    };
   }
   const body = await runtime.results.getStream(path);
   if (!body) return undefined;
   if (type.startsWith('text/csv')) headers['Content-Disposition'] = `attachment; filename="${name}"`;
   return { body, headers };
+}
+
+/** No empty, `.` or `..` segment: a path cannot leave the folder it names. */
+function plainSegments(segments: readonly string[]): boolean {
+  return segments.every((s) => s !== '' && s !== '.' && s !== '..');
+}
+
+/** What every served file carries: its type, no sniffing, no script or fetch, no caching. */
+function fileHeaders(type: string): Record<string, string> {
+  return {
+    'Content-Type': type,
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    'Cache-Control': 'no-store',
+  };
+}
+
+/** A report whose links to the files beside it (the `href`s `links` captures) carry the request's query. */
+function reportWithQuery(html: string, links: RegExp, linkQuery: string): Readable {
+  const query = linkQuery.replace(/&/g, '&amp;');
+  return Readable.from([Buffer.from(html.replace(links, (_, file: string) => `href="${file}${query}"`))]);
 }
 
 /**

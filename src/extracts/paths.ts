@@ -47,9 +47,13 @@ function base(path: string): string {
   return extension ? path.slice(0, extension.index) : path;
 }
 
+/** How an extract's manifest and report end: the runs page finds runs by them. */
+export const EXTRACT_MANIFEST_SUFFIX = '.manifest.json';
+export const EXTRACT_REPORT_SUFFIX = '.report.html';
+
 /** The manifest beside the CSV; written last, so its presence means the extract is complete. */
 export function manifestPathOf(csvPath: string): string {
-  return `${base(csvPath)}.manifest.json`;
+  return `${base(csvPath)}${EXTRACT_MANIFEST_SUFFIX}`;
 }
 
 /** Deleted record ids when the job reports deletes in a separate file. */
@@ -64,7 +68,7 @@ export function statePathOf(job: string): string {
 
 /** The run's report.html beside its file: `a/b/x.csv` -> `a/b/x.report.html` (runs can share a folder). */
 export function reportPathOf(csvPath: string): string {
-  return `${base(csvPath)}.report.html`;
+  return `${base(csvPath)}${EXTRACT_REPORT_SUFFIX}`;
 }
 
 /**
@@ -72,5 +76,5 @@ export function reportPathOf(csvPath: string): string {
  * (the CLI's fixed --out) leaves that run's report as it was.
  */
 export function failedReportPathOf(csvPath: string): string {
-  return `${base(csvPath)}.failed.report.html`;
+  return `${base(csvPath)}.failed${EXTRACT_REPORT_SUFFIX}`;
 }
