@@ -7,9 +7,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { launchChromium } from '../dev/browser.js';
+import { timeReportOpens, type OpenTimes } from './lib/open-report.js';
 import { guidedCuts } from '../src/extracts/partitions.js';
 import { TimelineRecorder } from '../src/extracts/timeline.js';
 import { renderExtractReportHtml } from '../src/reports/extract-html.js';
@@ -118,33 +117,14 @@ const buildMs = performance.now() - buildStarted;
 const reportBytes = Buffer.byteLength(html);
 
 const dir = await mkdtemp(join(tmpdir(), 'dvp-bench-extract-report-'));
-const browser = await launchChromium();
-const openMs: number[] = [];
-const loadEventMs: number[] = [];
+let times: OpenTimes;
 try {
   const file = join(dir, 'contacts.report.html');
   await writeFile(file, html);
-  for (let i = 0; i < opens; i += 1) {
-    const page = await browser.newPage();
-    const began = performance.now();
-    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-    // Drawn means laid out and painted: wait for the frame after load.
-    await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => resolve(0)))');
-    openMs.push(performance.now() - began);
-    loadEventMs.push(
-      Number(
-        await page.evaluate(
-          "(() => { const [nav] = performance.getEntriesByType('navigation'); return nav.loadEventEnd - nav.startTime; })()",
-        ),
-      ),
-    );
-    await page.close();
-  }
+  times = await timeReportOpens(file, opens);
 } finally {
-  await browser.close();
   await rm(dir, { recursive: true, force: true });
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
   JSON.stringify(
     {
@@ -157,8 +137,7 @@ console.log(
       simulatedSeconds: durationMs / 1000,
       reportBytes,
       buildMs: Math.round(buildMs),
-      openMs: { median: Math.round(median(openMs)), all: openMs.map(Math.round) },
-      loadEventMs: { median: Math.round(median(loadEventMs)), all: loadEventMs.map(Math.round) },
+      ...times,
       goal: 'reportBytes < 2 MB and openMs.median < 2000',
     },
     null,

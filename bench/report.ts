@@ -6,7 +6,6 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatCsvHeader, formatCsvLines } from '../src/csv/writer.js';
 import { resultFiles, runPaths } from '../src/imports/paths.js';
@@ -15,7 +14,7 @@ import type { ChunkResult, RunManifest, RunSummary } from '../src/imports/types.
 import { writeImportReport } from '../src/reports/write-report.js';
 import { FileObjectStore } from '../src/storage/file-store.js';
 import { putJson } from '../src/storage/object-store.js';
-import { launchChromium } from '../dev/browser.js';
+import { timeReportOpens } from './lib/open-report.js';
 
 const { values } = parseArgs({
   options: {
@@ -187,30 +186,7 @@ try {
   const file = join(dir, 'results', manifest.resultsPrefix, resultFiles.report);
   if ((await stat(file)).size !== bytes) throw new Error('report.html was not written where expected');
 
-  const browser = await launchChromium();
-  const openMs: number[] = [];
-  const loadEventMs: number[] = [];
-  try {
-    for (let i = 0; i < opens; i += 1) {
-      const page = await browser.newPage();
-      const began = performance.now();
-      await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-      // Drawn means laid out and painted: wait for the frame after load.
-      await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => resolve(0)))');
-      openMs.push(performance.now() - began);
-      loadEventMs.push(
-        Number(
-          await page.evaluate(
-            "(() => { const [nav] = performance.getEntriesByType('navigation'); return nav.loadEventEnd - nav.startTime; })()",
-          ),
-        ),
-      );
-      await page.close();
-    }
-  } finally {
-    await browser.close();
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const times = await timeReportOpens(file, opens);
   console.log(
     JSON.stringify(
       {
@@ -221,8 +197,7 @@ try {
         chunks: chunkCount,
         reportBytes: bytes,
         buildMs: Math.round(buildMs),
-        openMs: { median: Math.round(median(openMs)), all: openMs.map(Math.round) },
-        loadEventMs: { median: Math.round(median(loadEventMs)), all: loadEventMs.map(Math.round) },
+        ...times,
         goal: 'reportBytes < 2 MB and openMs.median < 2000',
         peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       },
