@@ -45,31 +45,49 @@ export function renderSvg(option: EChartsCoreOption, height = 300): string {
 const timeAxis = (seconds: number) =>
   ({ type: 'value', name: 's', min: 0, max: Math.max(seconds, 0.001) }) as const;
 
+/** A chart over the run's time: title, legend and grid as every time chart has them, then its series. */
+function timeChart(title: string, unit: string, seconds: number, series: unknown[], gridLeft = 70): string {
+  return renderSvg({
+    title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
+    legend: { top: 30 },
+    grid: { left: gridLeft, right: 40, top: 72, bottom: 40 },
+    xAxis: timeAxis(seconds),
+    yAxis: { type: 'value', name: unit, minInterval: 1 },
+    series,
+  });
+}
+
+/** 429 answers as triangles on the time axis; `label` shows each one's count. */
+function throttleMarks(data: readonly (readonly number[])[], label?: object) {
+  return {
+    name: '429 Too Many Requests',
+    type: 'scatter',
+    symbol: 'triangle',
+    symbolSize: 9,
+    color: palette.throttled,
+    ...(label ? { label } : {}),
+    data,
+  };
+}
+
 /** Rows written and failed over time (cumulative). */
 export function rowsChart(points: readonly (readonly [number, number, number])[], seconds: number): string {
-  return renderSvg({
-    title: { text: 'Rows over time', left: 'center', textStyle: { fontSize: 14 } },
-    legend: { top: 30 },
-    grid: { left: 70, right: 40, top: 72, bottom: 40 },
-    xAxis: timeAxis(seconds),
-    yAxis: { type: 'value', name: 'rows', minInterval: 1 },
-    series: [
-      {
-        name: 'Rows written',
-        type: 'line',
-        showSymbol: false,
-        color: palette.written,
-        data: points.map(([t, n]) => [t, n]),
-      },
-      {
-        name: 'Rows refused',
-        type: 'line',
-        showSymbol: false,
-        color: palette.failed,
-        data: points.map(([t, , f]) => [t, f]),
-      },
-    ],
-  });
+  return timeChart('Rows over time', 'rows', seconds, [
+    {
+      name: 'Rows written',
+      type: 'line',
+      showSymbol: false,
+      color: palette.written,
+      data: points.map(([t, n]) => [t, n]),
+    },
+    {
+      name: 'Rows refused',
+      type: 'line',
+      showSymbol: false,
+      color: palette.failed,
+      data: points.map(([t, , f]) => [t, f]),
+    },
+  ]);
 }
 
 /** Requests in flight over time, with each 429 answer marked on the time axis. */
@@ -78,31 +96,17 @@ export function requestsChart(
   throttles: readonly number[],
   seconds: number,
 ): string {
-  return renderSvg({
-    title: { text: 'Requests in flight (429s marked)', left: 'center', textStyle: { fontSize: 14 } },
-    legend: { top: 30 },
-    grid: { left: 70, right: 40, top: 72, bottom: 40 },
-    xAxis: timeAxis(seconds),
-    yAxis: { type: 'value', name: 'requests', minInterval: 1 },
-    series: [
-      {
-        name: 'In flight',
-        type: 'line',
-        step: 'middle',
-        showSymbol: false,
-        color: palette.inFlight,
-        data: inFlight.map(([t, n]) => [t, n]),
-      },
-      {
-        name: '429 Too Many Requests',
-        type: 'scatter',
-        symbol: 'triangle',
-        symbolSize: 9,
-        color: palette.throttled,
-        data: throttles.map((t) => [t, 0]),
-      },
-    ],
-  });
+  return timeChart('Requests in flight (429s marked)', 'requests', seconds, [
+    {
+      name: 'In flight',
+      type: 'line',
+      step: 'middle',
+      showSymbol: false,
+      color: palette.inFlight,
+      data: inFlight.map(([t, n]) => [t, n]),
+    },
+    throttleMarks(throttles.map((t) => [t, 0])),
+  ]);
 }
 
 /** Horizontal bars: one per label. */
@@ -134,13 +138,11 @@ export function barsChart(
 
 /** Rows read from Dataverse over time (cumulative): an extract's progress. */
 export function rowsReadChart(points: readonly (readonly [number, number])[], seconds: number): string {
-  return renderSvg({
-    title: { text: 'Rows read over time', left: 'center', textStyle: { fontSize: 14 } },
-    legend: { top: 30 },
-    grid: { left: 80, right: 40, top: 72, bottom: 40 },
-    xAxis: timeAxis(seconds),
-    yAxis: { type: 'value', name: 'rows', minInterval: 1 },
-    series: [
+  return timeChart(
+    'Rows read over time',
+    'rows',
+    seconds,
+    [
       {
         name: 'Rows read',
         type: 'line',
@@ -149,7 +151,8 @@ export function rowsReadChart(points: readonly (readonly [number, number])[], se
         data: points.map(([t, n]) => [t, n]),
       },
     ],
-  });
+    80,
+  );
 }
 
 /**
@@ -161,32 +164,20 @@ export function readingChart(
   throttles: readonly (readonly [number, number])[],
   seconds: number,
 ): string {
-  return renderSvg({
-    title: { text: 'Partitions being read (429s marked)', left: 'center', textStyle: { fontSize: 14 } },
-    legend: { top: 30 },
-    grid: { left: 70, right: 40, top: 72, bottom: 40 },
-    xAxis: timeAxis(seconds),
-    yAxis: { type: 'value', name: 'partitions', minInterval: 1 },
-    series: [
-      {
-        name: 'Reading',
-        type: 'line',
-        step: 'end',
-        showSymbol: false,
-        color: palette.inFlight,
-        data: reading.map(([t, n]) => [t, n]),
-      },
-      {
-        name: '429 Too Many Requests',
-        type: 'scatter',
-        symbol: 'triangle',
-        symbolSize: 9,
-        color: palette.throttled,
-        label: { show: true, position: 'top', formatter: (p: { value: unknown }) => labelOf(p.value) },
-        data: throttles.map(([t, n]) => [t, 0, n]),
-      },
-    ],
-  });
+  return timeChart('Partitions being read (429s marked)', 'partitions', seconds, [
+    {
+      name: 'Reading',
+      type: 'line',
+      step: 'end',
+      showSymbol: false,
+      color: palette.inFlight,
+      data: reading.map(([t, n]) => [t, n]),
+    },
+    throttleMarks(
+      throttles.map(([t, n]) => [t, 0, n]),
+      { show: true, position: 'top', formatter: (p: { value: unknown }) => labelOf(p.value) },
+    ),
+  ]);
 }
 
 function labelOf(value: unknown): string {
