@@ -175,7 +175,7 @@ export class ExecutionBudget {
   }
 
   /** How long a charge counts after its send: the window, the slack for its arrival, and lateness learnt. */
-  private get keepMs(): number {
+  get keepMs(): number {
     return this.windowMs + (this.slackMs ?? DEFAULT_ARRIVAL_SLACK_MS + this.windowMs / 1000) + this.lag.ms;
   }
 
@@ -366,11 +366,26 @@ export class ExecutionBudget {
     // A report at the floor may hide an overdraft (the service admits while under the limit and never
     // reports below zero), so the step into it is not a cost.
     if ((entry.remaining ?? 0) <= REPORT_FLOOR || !(cost >= 0)) return;
-    const fixed = this.fixed;
-    const expected = this.models.get(entry.shape.kind)?.estimate(entry.shape.weight, fixed);
+    const expected = this.models.get(entry.shape.kind)?.estimate(entry.shape.weight, this.fixed);
     // Far from what others of its kind cost: a pair that crossed on the way after all.
     if (expected !== undefined && expected > 0 && Math.abs(cost - expected) > expected * OUTLIER_SHARE)
       return;
+    this.learn(entry, cost);
+  }
+
+  /**
+   * Records a request's cost as the client measured it (its round trip, the sharing ledger's unit): trusted as
+   * it stands, since no report has to be unpicked from others' charges.
+   */
+  measured(entry: BudgetEntry, cost: number): void {
+    entry.answered = true;
+    if (!(cost >= 0) || !this.entries.includes(entry)) return;
+    this.learn(entry, cost);
+  }
+
+  /** Takes a request's cost as known and adds it to its kind's model. */
+  private learn(entry: BudgetEntry, cost: number): void {
+    const fixed = this.fixed;
     entry.cost = cost;
     const { kind, weight } = entry.shape;
     if (weight === 0) {

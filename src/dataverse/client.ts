@@ -193,7 +193,10 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     },
     options.discoverServers === false ? undefined : probe,
   );
-  share?.track(() => pool.backlog);
+  share?.track(
+    () => pool.backlog,
+    () => pool.poke(),
+  );
   const pathOf = (url: string) => {
     const u = new URL(url);
     return u.pathname.slice(new URL(apiRoot).pathname.length);
@@ -236,7 +239,7 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     // chunk planned as a few large messages while the part was small keeps them when the part grows, and
     // the instance's backlog (counted in requests) then understates its work, so its part stays small.
     lanes: () => (share ? Math.ceil(pool.capacity / Math.max(share.share, 0.01)) : pool.capacity),
-    probing: () => pool.lanes.some((lane) => lane.governor.pacing),
+    probing: () => pool.lanes.some((lane) => lane.governor.pacing || lane.governor.sharedPacing),
     fallbacks: new Set(),
     now: () => clock.now(),
     onRecords: (table, operation, succeeded, failed) =>

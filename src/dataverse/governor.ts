@@ -23,6 +23,17 @@ export const defaultStartConcurrency = 4;
  * about when they were sent, as the ledger assumes. A burst of large bodies would queue on the way.
  */
 const SEND_SPACING_MS = 8;
+/**
+ * Dataverse allows a user 1,200 s of combined execution time per 300 s window (reference §8): four seconds of
+ * it for each second of the window, whatever the window's length (a time-scaled emulator keeps the ratio).
+ */
+export const executionSecondsPerWindowSecond = 1_200 / 300;
+/**
+ * The ledger of a process's own time (while instances share an identity) holds its part of the window's rate over
+ * a quarter of the window rather than over the whole: spending a whole window's part at once would crowd the
+ * service (every answer slower, so dearer in round trips) and then leave it idle while the burst leaves.
+ */
+const OWN_TIME_SPANS_PER_WINDOW = 4;
 /** Dataverse refuses a 53rd concurrent request per user and server. */
 export const serviceConcurrencyLimit = 52;
 /**
@@ -61,8 +72,11 @@ export interface GovernorOptions {
 export interface BudgetShare {
   /** The fraction (0, 1] of each identity's window and concurrency this process may use now. */
   readonly share: number;
-  /** How to read this process's backlog (requests waiting or in flight), which the share is sized by. */
-  track(backlog: () => number): void;
+  /**
+   * How to read this process's backlog (requests waiting or in flight), which the share is sized by, and whom to
+   * tell when the share changes (requests a smaller share held back may go at once).
+   */
+  track(backlog: () => number, changed?: () => void): void;
   /** The client is closing: stop, and give the share back to the others. */
   close?(): Promise<void>;
 }
@@ -97,6 +111,8 @@ export interface Ticket {
   readonly paced?: boolean;
   /** The lateness (ms) the ledger allowed for when it admitted this request. */
   readonly lagMs?: number;
+  /** The request's line in the ledger of this process's own time (see `sharedPacing`). */
+  readonly ownEntry?: BudgetEntry;
 }
 
 /** Parses Dataverse's rate-limit numbers: `1,200.00` (thousands separator, two decimals) or `5999`. */
@@ -171,8 +187,22 @@ export class Governor {
   /** A 429 for the request or time budget has been seen. */
   private budgetBound = false;
   private readonly budget: ExecutionBudget | undefined;
+  /**
+   * The same requests with their round trips as costs: what this process alone spent of a window, which the
+   * service's reports cannot say while other processes send as the same identity (see `sharedPacing`).
+   */
+  private readonly ownTime: ExecutionBudget | undefined;
   private readonly shareOf: () => number;
   private lastSend = Number.NEGATIVE_INFINITY;
+  /**
+   * When the ledger, at the last `free`, said its window frees. Kept apart from Retry-After pauses and worked out
+   * afresh each time, since the share it depends on may grow meanwhile (another instance went idle).
+   */
+  private heldUntil = Number.NEGATIVE_INFINITY;
+  /** The latest time the governor has been told of (start, finish, free). */
+  private lastNow = Number.NEGATIVE_INFINITY;
+  /** Until when requests sent while the identity was shared may still be in the service's window. */
+  private sharedUntil = Number.NEGATIVE_INFINITY;
   /** A report below the peak: the service charges execution time (an emulator without limits does not). */
   private charged = false;
   /**
@@ -193,6 +223,12 @@ export class Governor {
       ? new ExecutionBudget({
           windowMs: options.budgetWindowMs,
           ...(options.arrivalLag ? { lag: options.arrivalLag } : {}),
+        })
+      : undefined;
+    this.ownTime = this.budget
+      ? new ExecutionBudget({
+          windowMs: this.budget.window / OWN_TIME_SPANS_PER_WINDOW,
+          lag: this.budget.lag,
         })
       : undefined;
   }
@@ -217,8 +253,12 @@ export class Governor {
 
   /** Requests that may be in flight at once now. */
   get limit(): number {
-    // While the ledger paces, the window's budget bounds the work in flight, not a count.
+    // While a ledger paces, the window's budget bounds the work in flight, not a count.
     if (this.pacing) return this.scaled(this.max);
+    // Shared, this process's part of the recommended parallelism, rounded up (its ledger keeps the average to
+    // the part): more in flight makes every answer slower, and a slower answer costs more in its own time.
+    if (this.sharedPacing)
+      return Math.min(this.scaled(this.max), Math.max(1, Math.ceil(this.recommended * this.share)));
     return this.scaled(Math.floor(this.window));
   }
 
@@ -238,8 +278,9 @@ export class Governor {
     return this.running;
   }
 
+  /** Until when no request goes: a Retry-After pause, or the time the ledger last said its window frees. */
   get pausedUntil(): number {
-    return this.pauseEnd;
+    return Math.max(this.pauseEnd, this.heldUntil);
   }
 
   get rateLimits(): RateLimitHeaders {
@@ -257,28 +298,31 @@ export class Governor {
 
   /** Free slots now (0 while paused, or while the execution-time window is full). */
   free(now: number): number {
+    this.tick(now);
     if (this.isPaused(now)) return 0;
+    this.heldUntil = Number.NEGATIVE_INFINITY;
     if (this.countPacing) {
       // A window the service called full frees one request at a time, as its oldest charges leave.
       const limit = this.countLimit ?? 0;
       const full = this.budget?.countFullUntil(now, limit);
       if (full !== undefined) {
-        this.pauseEnd = Math.max(this.pauseEnd, full);
+        this.heldUntil = full;
         return 0;
       }
       const room = limit - (this.budget?.countIn(now) ?? 0);
       return Math.max(0, Math.min(room, this.limit - this.running));
     }
-    if (!this.pacing) return Math.max(0, this.limit - this.running);
+    const paced = this.pacedBy;
+    if (!paced) return Math.max(0, this.limit - this.running);
     // Right after a request with a body, nothing goes for a moment (see SEND_SPACING_MS).
     if (now < this.lastSend + SEND_SPACING_MS) {
-      this.pauseEnd = Math.max(this.pauseEnd, this.lastSend + SEND_SPACING_MS);
+      this.heldUntil = this.lastSend + SEND_SPACING_MS;
       return 0;
     }
     // The ledger says when the window has room again; up to the maximum may be in flight meanwhile.
-    const full = this.budget?.fullUntil(now, this.peakTime * this.share);
+    const full = paced.ledger.fullUntil(now, paced.limitSeconds);
     if (full !== undefined) {
-      this.pauseEnd = Math.max(this.pauseEnd, full);
+      this.heldUntil = full;
       return 0;
     }
     return Math.max(0, this.limit - this.running);
@@ -289,23 +333,40 @@ export class Governor {
    * write whose cost it has not learnt goes one at a time, so one answer teaches it before more are sent.
    */
   admits(shape: RequestShape | undefined): boolean {
+    const ledger = this.pacedBy?.ledger;
     // Reads are let through: they cost little next to the window, and a page of an extract is slow to answer.
-    if (!this.pacing || !shape || !this.budget || shape.weight === 0) return true;
-    return this.budget.knows(shape.kind) || !this.budget.inFlight(shape.kind);
+    if (!ledger || !shape || shape.weight === 0) return true;
+    return ledger.knows(shape.kind) || !ledger.inFlight(shape.kind);
+  }
+
+  /** The ledger that paces now and the seconds of the window it may fill, if one does. */
+  private get pacedBy(): { ledger: ExecutionBudget; limitSeconds: number } | undefined {
+    if (this.pacing && this.budget) return { ledger: this.budget, limitSeconds: this.peakTime };
+    if (this.sharedPacing && this.ownTime) {
+      const windowSeconds = this.ownTime.window / 1000;
+      return {
+        ledger: this.ownTime,
+        limitSeconds: executionSecondsPerWindowSecond * windowSeconds * this.share * this.serverCount,
+      };
+    }
+    return undefined;
   }
 
   start(shape?: RequestShape, now = 0): Ticket {
+    this.tick(now);
     this.running++;
     this.started++;
     // Every request goes in the ledger from the first: the ones sent before the service is seen charging are
     // charged too, and a ledger without them admits that many too many once it paces.
     const entry = this.budget && shape ? this.budget.sent(now, shape) : undefined;
+    const ownEntry = this.ownTime && shape ? this.ownTime.sent(now, shape) : undefined;
     const paced = this.pacing || this.countPacing;
-    if (paced && shape && shape.weight > 0) this.lastSend = now;
+    if ((paced || this.sharedPacing) && shape && shape.weight > 0) this.lastSend = now;
     return {
       epoch: this.epochValue,
       saturated: this.running >= this.limit,
       ...(entry ? { entry } : {}),
+      ...(ownEntry ? { ownEntry } : {}),
       ...(paced && this.budget ? { paced, lagMs: this.budget.lag.ms } : {}),
     };
   }
@@ -318,8 +379,36 @@ export class Governor {
     // While other instances send as this identity, every report includes their charges too: the ledger cannot
     // tell what its own requests cost (it learns them several times dearer, and pacing on that measured 28% of
     // the ceiling with 4 hosts). The share of the concurrency divides the window between them instead.
-    if (this.share < 1) return false;
+    if (this.shared) return false;
     return this.budget !== undefined && this.charged && this.budget.coherent && this.oneServer;
+  }
+
+  /**
+   * While other instances send as this identity, this process paces on its own time: each of its requests
+   * costs its round trip (the service cannot spend more of its execution time on a request than passes
+   * between its sending and its answer), and its requests may fill its share of the window's execution time
+   * (1,200 s per 300 s, reference §8). Nothing is compared between instances, and no 429 is needed to start:
+   * the shares of the live members add up to one window, and each member's charges stay under its part.
+   * Not against a service whose reports show it charging nothing (an emulator without limits).
+   */
+  get sharedPacing(): boolean {
+    if (!this.shared || this.ownTime === undefined) return false;
+    return this.charged || this.peakTime === 0;
+  }
+
+  /**
+   * Other instances send as this identity, or did within a window: the service's window may still hold
+   * requests this process sent while shared, whose costs the reports could not teach the ledger, and the
+   * others' charges, which its reports include.
+   */
+  private get shared(): boolean {
+    return this.share < 1 || this.lastNow < this.sharedUntil;
+  }
+
+  /** Notes the time, and while the identity is shared, how long that will matter. */
+  private tick(now: number): void {
+    this.lastNow = Math.max(this.lastNow, now);
+    if (this.share < 1 && this.budget) this.sharedUntil = this.lastNow + this.budget.keepMs;
   }
 
   /**
@@ -328,7 +417,7 @@ export class Governor {
    * requests of one kind and size. Not while instances share the identity (their requests are not in it).
    */
   get countPacing(): boolean {
-    return !this.pacing && this.countLimit !== undefined && this.share === 1 && this.oneServer;
+    return !this.pacing && this.countLimit !== undefined && !this.shared && this.oneServer;
   }
 
   /**
@@ -342,15 +431,22 @@ export class Governor {
 
   /** Records a finished request: frees its slot and adapts the limit and the pause to the answer. */
   finish(ticket: Ticket, outcome: Outcome): void {
+    this.tick(outcome.now);
     this.running = Math.max(0, this.running - 1);
     const rate = outcome.headers ? readRateLimitHeaders(outcome.headers) : {};
     const server = outcome.headers ? affinityOf(outcome.headers) : undefined;
     if (server !== undefined && this.servers.size < maxServersFollowed) this.servers.add(server);
     this.observe(rate);
+    const charged = outcome.status !== undefined && outcome.status !== 429;
     if (ticket.entry) {
-      // A refused request (429) or one that never reached the service was not charged.
-      if (outcome.status === undefined || outcome.status === 429) this.budget?.refused(ticket.entry);
-      else this.budget?.answered(ticket.entry, rate.timeRemainingSeconds);
+      // A refused request (429) or one that never reached the service was not charged. While others share the
+      // identity, the reports include their charges: nothing can be learnt from them about ours.
+      if (!charged) this.budget?.refused(ticket.entry);
+      else this.budget?.answered(ticket.entry, this.shared ? undefined : rate.timeRemainingSeconds);
+    }
+    if (ticket.ownEntry) {
+      if (!charged) this.ownTime?.refused(ticket.ownEntry);
+      else this.ownTime?.measured(ticket.ownEntry, (outcome.now - ticket.ownEntry.sentAt) / 1000);
     }
     if (outcome.status === 429 && !outcome.concurrencyLimited) {
       this.budgetBound = true;
@@ -423,7 +519,10 @@ export class Governor {
       if (this.epochValue === 0) this.window = this.clamp(rate.dopHint);
     }
     if (rate.dopHint !== undefined) this.hint = rate.dopHint;
-    if (rate.windowMs !== undefined) this.budget?.setWindow(rate.windowMs);
+    if (rate.windowMs !== undefined) {
+      this.budget?.setWindow(rate.windowMs);
+      this.ownTime?.setWindow(rate.windowMs / OWN_TIME_SPANS_PER_WINDOW);
+    }
     if (rate.burstRemaining !== undefined) this.peakBurst = Math.max(this.peakBurst, rate.burstRemaining);
     if (rate.timeRemainingSeconds !== undefined) {
       this.peakTime = Math.max(this.peakTime, rate.timeRemainingSeconds);

@@ -238,6 +238,11 @@ export class IdentityPool {
     });
   }
 
+  /** Something the lanes' limits depend on changed (this process's share of the window): serve who can go now. */
+  poke(): void {
+    if (!this.closed) this.drain();
+  }
+
   close(): void {
     this.closed = true;
     this.timers.abort();

@@ -56,6 +56,7 @@ export class FleetShare implements BudgetShare {
   private current = 1;
   private peak = 0;
   private backlog: () => number = () => 0;
+  private changed: () => void = () => undefined;
   private readonly ttlMs: number;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
@@ -69,8 +70,9 @@ export class FleetShare implements BudgetShare {
     return this.current;
   }
 
-  track(backlog: () => number): void {
+  track(backlog: () => number, changed?: () => void): void {
     this.backlog = backlog;
+    if (changed) this.changed = changed;
     this.loop ??= this.run();
   }
 
@@ -80,8 +82,12 @@ export class FleetShare implements BudgetShare {
     this.peak = 0;
     const members = await this.options.board.publish({ instance: this.instance, demand });
     const { share, active } = shareOf(this.instance, demand, members, this.ttlMs);
-    if (share !== this.current) this.options.onShare?.(share, active);
+    const moved = share !== this.current;
     this.current = share;
+    if (moved) {
+      this.options.onShare?.(share, active);
+      this.changed();
+    }
     for (const m of members) {
       if (m.instance !== this.instance && m.ageMs > FORGET_AFTER_TTLS * this.ttlMs)
         await this.options.board.remove(m.instance).catch(() => undefined);

@@ -511,3 +511,98 @@ describe('Governor without execution-time reports: a 429 that does not match the
     expect(g.free(1_200)).toBe(4); // its concurrency limit, as without a ledger
   });
 });
+
+describe('Governor while instances share the identity: pacing on its own time', () => {
+  const windowOnly = { 'x-ms-emulator-window-ms': '20000' };
+  const write = { kind: 'POST contacts/CreateMultiple', weight: 1_000 };
+  const time = (s: number) => ({
+    'x-ms-ratelimit-time-remaining-xrm-requests': s.toLocaleString('en-US', { minimumFractionDigits: 2 }),
+    ...windowOnly,
+  });
+
+  it("fills its share of the window's execution time with its round trips, then waits for the oldest to leave", () => {
+    // Held over a quarter of the 20 s window: a quarter share of 4 s per second over 5 s is 5 s of round trips.
+    const g = new Governor({ max: 20, budgetWindowMs: 20_000, share: () => 0.25 });
+    expect(g.sharedPacing).toBe(true);
+    expect(g.limit).toBe(1); // a quarter of the recommended parallelism (4 without a hint), rounded up
+    const first = g.start(write, 0);
+    expect(g.admits(write)).toBe(false); // an unknown kind goes alone
+    g.finish(first, { now: 1_000, status: 200, headers: { ...windowOnly, 'x-ms-dop-hint': '20' } });
+    expect(g.limit).toBe(5); // a quarter of the hint
+    // Four more estimated at the first one's 1 s each fill the 5 s, spaced 8 ms apart.
+    for (const at of [1_000, 1_008, 1_016, 1_024]) {
+      expect(g.free(at)).toBeGreaterThan(0);
+      g.start(write, at);
+    }
+    expect(g.free(1_032)).toBe(0);
+    // The first request's second leaves the span 5 s after its send (plus 40 ms + 0.1% of slack).
+    expect(g.pausedUntil).toBe(5_045);
+    expect(g.free(5_044)).toBe(0);
+    expect(g.free(5_045)).toBe(1); // room for one under the limit of 5, the four still out
+  });
+
+  it('counts what a request took, not what its kind usually takes, once answered', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.25 });
+    const a = g.start(write, 0);
+    g.finish(a, { now: 500, status: 200, headers: windowOnly });
+    const b = g.start(write, 500);
+    g.finish(b, { now: 5_000, status: 200, headers: windowOnly }); // 4.5 s: a congested answer
+    // 0.5 + 4.5 = 5 s spent: full until the first one's half second leaves.
+    expect(g.free(5_000)).toBe(0);
+    expect(g.pausedUntil).toBe(5_045);
+  });
+
+  it('leaves a refused request out of its own time', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.25 });
+    const a = g.start(write, 0);
+    g.finish(a, { now: 2_000, status: 200, headers: windowOnly });
+    const b = g.start(write, 2_000);
+    g.finish(b, { now: 4_500, status: 429, retryAfterMs: 100, headers: windowOnly });
+    // Only the 2 s of the answered one: room once the pause ends.
+    expect(g.free(4_599)).toBe(0);
+    expect(g.free(4_600)).toBeGreaterThan(0);
+  });
+
+  it('works its hold out afresh when its share grows (another instance went idle)', () => {
+    let share = 0.25;
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => share });
+    const a = g.start(write, 0);
+    g.finish(a, { now: 5_000, status: 200, headers: windowOnly }); // 5 s: the quarter's whole span
+    expect(g.free(5_000)).toBe(0);
+    expect(g.pausedUntil).toBe(5_045);
+    share = 1; // the span now holds 20 s
+    expect(g.free(5_001)).toBeGreaterThan(0);
+  });
+
+  it('does not pace against a service whose reports show nothing charged (an emulator without limits)', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.5 });
+    for (let i = 0; i < 3; i++) {
+      const t = g.start(write, i * 10_000);
+      g.finish(t, { now: i * 10_000 + 9_000, status: 200, headers: time(80) });
+    }
+    expect(g.sharedPacing).toBe(false);
+    expect(g.free(30_000)).toBe(2); // half the AIMD window of 4, however long its round trips
+  });
+
+  it('learns nothing from the reports while shared, so alone again it starts from what it measured alone', () => {
+    let share = 0.5;
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => share });
+    // Two writes answered while another instance's charges fall in the same reports.
+    const a = g.start(write, 0);
+    g.finish(a, { now: 1_000, status: 200, headers: time(70) });
+    const b = g.start(write, 2_000);
+    g.finish(b, { now: 3_000, status: 200, headers: time(50) });
+    share = 1;
+    // Alone, but the window may still hold what it sent while shared: it goes on pacing on its own time.
+    expect(g.free(4_000)).toBeGreaterThan(0);
+    expect(g.pacing).toBe(false);
+    expect(g.sharedPacing).toBe(true);
+    // Once the last request sent while shared has left the window (3,000 + 20,000 + 60 of slack), the reports
+    // pace again. The 20 s step between the shared reports was not taken as this write's cost: its kind is
+    // still unknown, so the next write goes alone to learn it.
+    expect(g.free(23_060)).toBeGreaterThan(0);
+    expect(g.pacing).toBe(true);
+    g.start(write, 23_060);
+    expect(g.admits(write)).toBe(false);
+  });
+});

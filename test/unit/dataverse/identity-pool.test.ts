@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenProvider } from '../../../src/dataverse/auth.js';
 import { IdentityPool, type Lease } from '../../../src/dataverse/identity-pool.js';
+import type { Clock } from '../../../src/dataverse/clock.js';
 import { manualClock } from '../../fixtures/manual-clock.js';
 
 const tokens: TokenProvider = { identity: 'a', getToken: () => Promise.resolve('t') };
@@ -32,6 +33,44 @@ describe('IdentityPool with an execution-time ledger', () => {
     first.release({ status: 200, headers: remaining(73.8) });
     await second;
     expect(settled).toEqual(['r1', 'r2', 'w1', 'r3', 'w2']);
+    pool.close();
+  });
+});
+
+describe('IdentityPool while instances share the identity', () => {
+  it('serves a write its ledger held back as soon as the share grows, not when the smaller share would have freed', async () => {
+    // Sleeps that never end: only a poke can serve the held write before the span frees.
+    let t = 0;
+    const clock: Clock & { advance(ms: number): void } = {
+      now: () => t,
+      sleep: () => new Promise<void>(() => undefined),
+      advance: (ms) => {
+        t += ms;
+      },
+    };
+    let share = 0.25;
+    const pool = new IdentityPool([tokens], clock, {
+      max: 16,
+      budgetWindowMs: 20_000,
+      share: () => share,
+    });
+    const window = { 'x-ms-emulator-window-ms': '20000' };
+    // 5 s of round trip: the whole of a quarter share's 5 s span (4 s per second over a quarter of the window).
+    const first = await pool.acquire(undefined, write);
+    clock.advance(5_000);
+    first.release({ status: 200, headers: window });
+    let served = false;
+    const second = pool.acquire(undefined, write).then((lease) => {
+      served = true;
+      return lease;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(served).toBe(false);
+    share = 1;
+    pool.poke();
+    (await second).release({ status: 200, headers: window });
+    expect(served).toBe(true);
+    expect(clock.now()).toBe(5_000); // served at once, not at 5,045 when the first one's time leaves the span
     pool.close();
   });
 });

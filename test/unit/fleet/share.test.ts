@@ -71,6 +71,26 @@ describe('FleetShare over a board', () => {
     await b.close();
   });
 
+  it('tells the client when its share changes, and only then', async () => {
+    const clock = handClock();
+    const board = new MemoryFleetBoard(() => clock.now());
+    const a = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'a' });
+    const b = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'b' });
+    const told: number[] = [];
+    a.track(
+      () => 8,
+      () => told.push(a.share),
+    );
+    b.track(() => 8);
+    await b.refresh();
+    await a.refresh(); // 1 → 0.5
+    await a.refresh(); // unchanged
+    await b.close();
+    await a.refresh(); // 0.5 → 1: requests a half share held back may go now
+    expect(told).toEqual([0.5, 1]);
+    await a.close();
+  });
+
   it("takes a crashed instance's share back after the TTL, by the board's clock", async () => {
     const clock = handClock();
     const board = new MemoryFleetBoard(() => clock.now());
