@@ -436,3 +436,90 @@ describe("README's command-line block, pasted into `bash script.sh`", () => {
     expect(refused).toBe('ECONNREFUSED');
   }, 120_000);
 });
+
+describe('--identities reads the same in import and extract: a count or a list', () => {
+  let emulator: RunningEmulator;
+  let dir: string;
+  beforeAll(async () => {
+    emulator = await startEmulator({ profile: 'fast' });
+    dir = await mkdtemp(join(tmpdir(), 'dvp-identities-'));
+  });
+  afterAll(async () => {
+    await emulator?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The emulator users of the requests `run` made. */
+  const usersOf = async (run: () => Promise<Ran>): Promise<{ ran: Ran; users: string[] }> => {
+    const before = emulator.recentLog().length;
+    const ran = await run();
+    return {
+      ran,
+      users: [
+        ...new Set(
+          emulator
+            .recentLog()
+            .slice(before)
+            .map((e) => e.user ?? ''),
+        ),
+      ].sort(),
+    };
+  };
+  const importDry = (identities: string) =>
+    dvpipe(dir, [
+      ...['import', join(root, 'samples', 'accounts.csv'), '--job', join(root, 'jobs', 'accounts.json')],
+      ...['--url', emulator.url, '--out', `out/${identities}/`, '--dry-run', '--identities', identities],
+    ]);
+  const extract = (identities: string, url = emulator.url) =>
+    dvpipe(dir, [
+      ...['extract', '--job', join(root, 'jobs', 'accounts-nightly.json'), '--url', url],
+      ...['--out', join(dir, 'x', `${identities}.csv`), '--no-progress', '--identities', identities],
+    ]);
+
+  it('import: a count is what the forecast assumes; a list is who runs it, and its length the count', async () => {
+    const counted = await usersOf(() => importDry('3'));
+    expect(counted.ran.code, counted.ran.stderr).toBe(0);
+    expect(counted.ran.stdout).toContain('Forecast for the import with 3 identities: about ');
+    expect(counted.users).toEqual(['dvpipe']);
+
+    const listed = await usersOf(() => importDry('alice,bob'));
+    expect(listed.ran.code, listed.ran.stderr).toBe(0);
+    expect(listed.ran.stdout).toContain('Forecast for the import with 2 identities: about ');
+    expect(listed.users.length).toBeGreaterThan(0);
+    expect(listed.users.every((user) => user === 'alice' || user === 'bob')).toBe(true);
+  });
+
+  it('extract: a list is who reads; on the emulator a count reads as that many users; elsewhere a count is refused', async () => {
+    const listed = await usersOf(() => extract('alice,bob'));
+    expect(listed.ran.code, listed.ran.stderr).toBe(0);
+    expect(listed.users.length).toBeGreaterThan(0);
+    expect(listed.users.every((user) => user === 'alice' || user === 'bob')).toBe(true);
+
+    const counted = await usersOf(() => extract('2'));
+    expect(counted.ran.code, counted.ran.stderr).toBe(0);
+    expect(counted.users.length).toBeGreaterThan(0);
+    expect(counted.users.every((user) => user === 'dvpipe-1' || user === 'dvpipe-2')).toBe(true);
+
+    const real = await extract('2', 'https://contoso.crm.dynamics.com');
+    expect(real.code).toBe(2);
+    expect(real.stderr).toBe(
+      '--identities 2: a count names no identity to read as against https://contoso.crm.dynamics.com; ' +
+        'give the client ids (comma-separated), or leave it out to read as your own sign-in (az login)\n',
+    );
+  });
+
+  it('anything else: exit 2 naming the option and what it expects, in both commands', async () => {
+    const expects =
+      'expected a count (a whole number from 1) or a comma-separated list of client ids (emulator user names on a loopback URL)';
+    const zero = await importDry('0');
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain(
+      `option '--identities <n|list>' argument '0' is invalid. ${expects}; got '0'`,
+    );
+    const gap = await extract('a,,b');
+    expect(gap.code).toBe(2);
+    expect(gap.stderr).toContain(
+      `option '--identities <list|n>' argument 'a,,b' is invalid. ${expects}; got 'a,,b' (an empty entry is neither)`,
+    );
+  });
+});
