@@ -1,5 +1,6 @@
 // The screenshots in docs/reports.md and the README: the real app on the local host (Azurite, the
-// emulator with a few 429s, the compiled functions), the samples dropped in, pictured in headless Chromium.
+// emulator with a few 429s, the compiled functions), the samples dropped in, pictured in headless Chromium;
+// the runs page while an import and an extract are both at work.
 //   npm run build && npx tsx scripts/screenshots.ts
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +12,8 @@ import { startLocalHost } from '../dev/host.js';
 import { startEmulator } from '../emulator/index.js';
 import { packageRoot } from '../src/app/package-root.js';
 import { names } from '../src/app/runtime.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { withText } from './png-text.js';
 
 const root = packageRoot();
 const images = join(root, 'docs', 'images');
@@ -77,18 +79,64 @@ try {
     big.push(`big${i}@example.com,First${i},Last${i},ACC-00012,Email,1990-01-01`);
   await drop('contacts/contacts-december.csv', `${big.join('\n')}\n`);
 
+  // And an extract still working beside it: a job of our own in the jobs container reading 60,000
+  // contacts (put straight into the emulator) in small pages over four partitions, started with "run
+  // now" and not awaited.
+  for (let i = 0; i < 60_000; i += 1)
+    emulator.store.put('contact', {
+      firstname: `Reader${i}`,
+      lastname: `Archive${i}`,
+      emailaddress1: `r${i}@example.com`,
+    });
+  const exportJob = {
+    name: 'contacts-archive',
+    table: 'contact',
+    columns: ['contactid', 'firstname', 'lastname', 'emailaddress1', 'modifiedon'],
+    partitions: 4,
+    pageSize: 250,
+  };
+  const jobBody = JSON.stringify(exportJob);
+  await blobs
+    .getContainerClient(names.jobs)
+    .getBlockBlobClient('contacts-archive.json')
+    .upload(jobBody, Buffer.byteLength(jobBody));
+  const running = fetch(`${host.httpUrl}/api/extracts/contacts-archive/run?code=${host.functionKey}`, {
+    method: 'POST',
+  });
+
   const page = await browser.newPage();
   await page.setViewport({ width: 1100, height: 520 });
   const runsUrl = `${host.httpUrl}/api/runs?code=${host.functionKey}`;
+  // Both at work, and past their first rows: the import's progress and the extract's rows read so far.
   for (;;) {
     await page.goto(runsUrl);
-    const progress = await page
-      .$eval('.state.running', (e) => e.closest('tr')?.querySelector('.progress')?.textContent)
+    const importProgress = await page
+      .$eval(
+        '#imports ~ section .state.running',
+        (e) => e.closest('tr')?.querySelector('.progress')?.textContent,
+      )
       .catch(() => undefined);
-    if (progress && !progress.startsWith('0 of')) break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const extractRows = await page
+      .$eval('[data-extract-job="contacts-archive"] .state.running', (e) =>
+        Number(e.closest('tr')?.querySelector('.rows')?.textContent?.replace(/,/g, '')),
+      )
+      .catch(() => 0);
+    if (importProgress && !importProgress.startsWith('0 of') && extractRows > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  await page.screenshot({ path: join(images, 'runs-page.png'), fullPage: true });
+  // What the picture shows, read from the page pictured, in the PNG itself (test/unit/docs checks it).
+  const runningIn = (section: string) =>
+    page.$$eval(
+      `section[${section}]`,
+      (sections, attribute) =>
+        sections.filter((s) => s.querySelector('.state.running')).map((s) => s.getAttribute(attribute) ?? ''),
+      section,
+    );
+  const shows = `running imports: ${(await runningIn('data-job')).join(', ')}; running extracts: ${(await runningIn('data-extract-job')).join(', ')}`;
+  const png = Buffer.from(await page.screenshot({ fullPage: true }));
+  await writeFile(join(images, 'runs-page.png'), withText(png, 'Description', `The runs page: ${shows}`));
+  const ran = await running;
+  if (ran.status !== 200) throw new Error(`The running extract failed: ${await ran.text()}`);
 
   const [contacts] = (await summaries()).filter((name) => name.startsWith('contacts/contacts.csv/'));
   await page.setViewport({ width: 1000, height: 800 });

@@ -87,7 +87,7 @@ export async function recentExtractRuns(
 }
 
 async function workingExtractRuns(progress: ObjectStore, now: Date): Promise<ExtractRunView[]> {
-  return (await runningExtracts(progress)).map((record) => {
+  return (await runningExtracts(progress, now.getTime())).map((record) => {
     const updatedMs = Date.parse(record.updatedAt);
     return {
       runId: record.runId,

@@ -43,8 +43,9 @@ Exit codes: 0 every row succeeded, 1 some rows failed (see errors.csv), 2 the fi
 environment could not be processed (the message says what to do).
 
 Try it locally:
-  npx dvpipe emulator --port 5555 &
+  EMULATOR_PID=$(npx dvpipe emulator --port 5555 --background)
   npx dvpipe import samples/accounts.csv --job jobs/accounts.json --url http://127.0.0.1:5555 --out out/accounts/
+  kill "$EMULATOR_PID"
 
 Each command's options: dvpipe <command> --help. More in README.md.`;
 

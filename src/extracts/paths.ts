@@ -41,9 +41,15 @@ export function withExtension(template: string, format: 'csv' | 'parquet'): stri
   return template.replace(/\.(csv|parquet)$/i, `.${format}`);
 }
 
-/** `a/b/x.csv` or `a/b/x.parquet` -> `a/b/x`; a path without either is its own base. */
+/**
+ * What the companion files are named after: `a/b/x.csv` -> `a/b/x`, but `a/b/x.parquet` -> `a/b/x.parquet`.
+ * A CSV extract and a Parquet extract of one name can share a folder (two jobs, or one job run in both
+ * formats), so their manifests and reports must not be one file. CSV keeps the names it always had
+ * (`x.manifest.json`, `x.report.html`: scripts wait for them); Parquet, the newer format, carries its
+ * extension in them (`x.parquet.manifest.json`), which still ends in the suffixes the runs page lists by.
+ */
 function base(path: string): string {
-  const extension = /\.(csv|parquet)$/i.exec(path);
+  const extension = /\.csv$/i.exec(path);
   return extension ? path.slice(0, extension.index) : path;
 }
 
@@ -51,7 +57,7 @@ function base(path: string): string {
 export const EXTRACT_MANIFEST_SUFFIX = '.manifest.json';
 export const EXTRACT_REPORT_SUFFIX = '.report.html';
 
-/** The manifest beside the CSV; written last, so its presence means the extract is complete. */
+/** The manifest beside the file; written last, so its presence means the extract is complete. */
 export function manifestPathOf(csvPath: string): string {
   return `${base(csvPath)}${EXTRACT_MANIFEST_SUFFIX}`;
 }

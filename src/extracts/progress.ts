@@ -2,7 +2,7 @@
 // progress store (the app's `runs` container), written when the run starts, rewritten at most once per
 // interval as pages are read, and removed once the run has ended (its manifest or failed report then
 // tells the rest). A host that dies mid-run leaves its record behind; the page shows it as interrupted
-// once it has not moved for a while.
+// once it has not moved for a while, for a week, and the next extract then removes it.
 import type { Clock } from '../dataverse/index.js';
 import { errorMessage, type Logger } from '../logging.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
@@ -21,6 +21,15 @@ export function progressPathOf(runId: string): string {
  * every page it reads. Generous, so a run waiting out throttling is not called interrupted.
  */
 export const staleAfterMs = 15 * 60_000;
+
+/**
+ * How long an interrupted run stays on the runs page: a week, so a nightly run that died is seen
+ * after a weekend away, and then gone (a later run of the job has read the same rows again). The next
+ * extract removes older records; the page hides them meanwhile. In Azure the storage account's
+ * lifecycle rule for the runs container (infra/modules/storage.bicep, `retentionDays`, 30 by default)
+ * deletes them too, but only after the retention period and not locally.
+ */
+export const interruptedKeptForMs = 7 * 24 * 60 * 60_000;
 
 /** Rewrites of a run's record: at most one per this many ms (a blob write per page would cost more than the page). */
 export const defaultProgressIntervalMs = 1_000;
@@ -127,14 +136,55 @@ export class ProgressRecorder {
   }
 }
 
-/** The records of extracts that are running (or died running), oldest first. */
-export async function runningExtracts(store: ObjectStore): Promise<ExtractRunProgress[]> {
-  const found: ExtractRunProgress[] = [];
+/** Whether a record has not moved for longer than an interrupted run is kept. */
+function expired(record: ExtractRunProgress, nowMs: number): boolean {
+  return nowMs - Date.parse(record.updatedAt) > interruptedKeptForMs;
+}
+
+async function progressRecords(store: ObjectStore): Promise<{ path: string; record: ExtractRunProgress }[]> {
+  const found: { path: string; record: ExtractRunProgress }[] = [];
   for await (const path of store.list(progressPrefix)) {
     if (!path.endsWith('.json')) continue;
     // A record removed between the listing and the read simply ended; a torn one is skipped.
     const record = await getJson<ExtractRunProgress>(store, path).catch(() => undefined);
-    if (record?.version === 1) found.push(record);
+    if (record?.version === 1) found.push({ path, record });
   }
-  return found.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  return found;
+}
+
+/**
+ * The records of extracts that are running (or died running), oldest first; with `nowMs`, without
+ * those of runs interrupted longer ago than `interruptedKeptForMs`.
+ */
+export async function runningExtracts(store: ObjectStore, nowMs?: number): Promise<ExtractRunProgress[]> {
+  return (await progressRecords(store))
+    .map((found) => found.record)
+    .filter((record) => nowMs === undefined || !expired(record, nowMs))
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+
+/**
+ * Removes the records of runs interrupted longer ago than `interruptedKeptForMs`; returns their run
+ * ids. Best effort: a record that cannot be removed is logged and left for the next run.
+ */
+export async function removeExpiredProgress(
+  store: ObjectStore,
+  clock: Clock,
+  log: Logger,
+): Promise<string[]> {
+  const nowMs = clock.now();
+  const removed: string[] = [];
+  for (const { path, record } of await progressRecords(store)) {
+    if (!expired(record, nowMs)) continue;
+    try {
+      await store.delete(path);
+      removed.push(record.runId);
+    } catch (error) {
+      log.warn('An old interrupted extract record could not be removed', {
+        runId: record.runId,
+        reason: errorMessage(error),
+      });
+    }
+  }
+  return removed;
 }

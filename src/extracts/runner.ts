@@ -43,7 +43,7 @@ import {
   type ExtractRunFacts,
 } from '../reports/extract-report.js';
 import { renderExtractReportHtml } from '../reports/extract-html.js';
-import { ProgressRecorder } from './progress.js';
+import { ProgressRecorder, removeExpiredProgress } from './progress.js';
 import { TimelineRecorder } from './timeline.js';
 import { readState, signatureOf, writeState, type ExtractState } from './state.js';
 import { rowVersionColumn, watermarkFilter, WatermarkTracker } from './watermark.js';
@@ -228,6 +228,11 @@ export async function runExtract(
   };
 
   try {
+    if (deps.progress) {
+      // Housekeeping for the runs page: records of runs that died long ago (the run cannot fail on it).
+      const removed = await removeExpiredProgress(deps.progress, clock, log).catch(() => []);
+      if (removed.length) log.info('Removed old interrupted extract records', { runIds: removed.join(',') });
+    }
     await recorder?.start();
     output = await openOutput();
     if (incremental?.mode === 'changeTracking') {

@@ -1,6 +1,8 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { createClient, splitList } from '../../app/dataverse.js';
+import { createClient } from '../../app/dataverse.js';
+import { isLoopbackUrl } from '../../dataverse/index.js';
+import { emulatorUsersFor, type IdentitiesOption } from '../identities.js';
 import { loadJobFile, type ExtractJob } from '../../config/job.js';
 import { runExtract, type ExtractProgress } from '../../extracts/index.js';
 import type { Logger } from '../../logging.js';
@@ -14,7 +16,7 @@ export interface ExtractCliOptions {
   readonly out?: string;
   readonly dir?: string;
   readonly state?: string;
-  readonly identities?: string;
+  readonly identities?: IdentitiesOption;
   readonly full?: boolean;
   readonly concurrency?: string;
   readonly format?: string;
@@ -43,11 +45,12 @@ export async function extractCommand(opts: ExtractCliOptions): Promise<void> {
         (opts.format ? '' : ` (from ${opts.job}; add --format ${outExtension})`),
     );
   }
+  const identities = identitiesToUse(opts.identities, opts.url);
   const outFile = opts.out ? resolve(opts.out) : undefined;
   const root = outFile ? dirname(outFile) : resolve(opts.dir ?? '.');
   const client = createClient({
     url: opts.url,
-    identities: opts.identities ? splitList(opts.identities) : [],
+    identities,
     ...(concurrency ? { maxConcurrency: Math.min(52, Math.max(concurrency, 4)) } : {}),
   });
   const bar = opts.progress && process.stderr.isTTY ? progressBar(job.name) : undefined;
@@ -85,6 +88,21 @@ export async function extractCommand(opts: ExtractCliOptions): Promise<void> {
     bar?.stop();
     await client.close();
   }
+}
+
+/**
+ * Whom the extract reads as: the identities listed; for a count, that many emulator users (the
+ * emulator's limits are per user, as Dataverse's are per application user). Against a real
+ * environment a count names no one to sign in as.
+ */
+function identitiesToUse(option: IdentitiesOption | undefined, url: string): readonly string[] {
+  if (!option) return [];
+  if (option.list) return option.list;
+  if (isLoopbackUrl(url)) return emulatorUsersFor(option.count);
+  throw new Error(
+    `--identities ${option.count}: a count names no identity to read as against ${url}; give the client ids ` +
+      '(comma-separated), or leave it out to read as your own sign-in (az login)',
+  );
 }
 
 const count = (n: number) => n.toLocaleString('en-US');

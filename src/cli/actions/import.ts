@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { parse } from 'csv-parse';
 import { isJobDefinitionError, loadJobFile, type ImportJob } from '../../config/job.js';
 import { createClient, emulatorUser, splitList } from '../../app/dataverse.js';
+import type { IdentitiesOption } from '../identities.js';
 import { runLocalImport, type EarlierRun } from '../../imports/local-run.js';
 import { resultFiles } from '../../imports/paths.js';
 import { environmentOf } from '../../imports/run-id.js';
@@ -20,7 +21,7 @@ export interface ImportOptions {
   readonly dryRun?: boolean;
   readonly rerun?: boolean;
   readonly user: string;
-  readonly identities?: number;
+  readonly identities?: IdentitiesOption;
   readonly concurrency: number;
   readonly chunkSize?: number;
   readonly quiet?: boolean;
@@ -48,7 +49,8 @@ export async function importCommand(file: string, options: ImportOptions): Promi
   const meter = new RequestMeter();
   const client = createClient({
     url: options.url,
-    identities: splitList(options.user).flatMap((user) => emulatorUser(options.url, user)),
+    identities:
+      options.identities?.list ?? splitList(options.user).flatMap((user) => emulatorUser(options.url, user)),
     maxConcurrency: options.concurrency,
     onEvent: meter.onEvent,
   });
@@ -75,7 +77,7 @@ export async function importCommand(file: string, options: ImportOptions): Promi
       outDir: options.out,
       dryRun: options.dryRun,
       rerun: options.rerun,
-      forecast: { identities: options.identities ?? splitList(options.user).length, bulkSize: 1_000 },
+      forecast: { identities: options.identities?.count ?? splitList(options.user).length, bulkSize: 1_000 },
       log,
       // The table's metadata is needed anyway (and cached): fetching it first proves the URL and the sign-in.
       beforeRun: async () => {

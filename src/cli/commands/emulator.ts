@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { InvalidArgumentError, type Command } from 'commander';
 
 interface EmulatorCliOptions {
@@ -11,6 +12,41 @@ interface EmulatorCliOptions {
   readonly log?: boolean;
   readonly printSchema?: boolean;
   readonly set?: string[];
+  readonly background?: boolean;
+}
+
+/** Set in the process `--background` starts: it reports over IPC instead of printing. */
+const BACKGROUND_CHILD = 'DVPIPE_EMULATOR_BACKGROUND';
+
+type BackgroundMessage = { readonly url: string; readonly apiRoot: string } | { readonly error: string };
+
+/**
+ * `--background`: the emulator in a process of its own (its own session, so neither the shell's job
+ * control nor a closing terminal stops it), and this one returns once it listens, printing its
+ * process id, so a script or a terminal alike can `kill` it: `PID=$(dvpipe emulator --background)`.
+ */
+async function startInBackground(args: readonly string[]): Promise<void> {
+  const child = spawn(process.execPath, [...process.execArgv, ...args], {
+    detached: true,
+    // Nothing inherited: `$(...)` waits until every holder of its pipe has closed it.
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    env: { ...process.env, [BACKGROUND_CHILD]: '1' },
+  });
+  const message = await new Promise<BackgroundMessage>((resolve) => {
+    child.once('message', (m) => resolve(m as BackgroundMessage));
+    child.once('exit', (code) => resolve({ error: `The emulator stopped while starting (exit ${code})` }));
+  });
+  if ('error' in message) {
+    child.kill();
+    throw new Error(message.error);
+  }
+  child.disconnect();
+  child.unref();
+  process.stderr.write(
+    `Dataverse emulator listening on ${message.url} (API root ${message.apiRoot}), process ${child.pid}; ` +
+      `stop it with: kill ${child.pid}\n`,
+  );
+  process.stdout.write(`${child.pid}\n`);
 }
 
 /** `--set dopHint=48 --set maxRequests=8000`: any EmulatorSettings constant, number or boolean. */
@@ -54,6 +90,10 @@ export function registerEmulatorCommand(program: Command): void {
     )
     .option('--log', 'print one JSON line per request to stderr')
     .option('--print-schema', 'print the default schema as JSON and exit')
+    .option(
+      '--background',
+      'run in a process of its own and return once it listens, printing its process id (PID=$(dvpipe emulator --background); kill "$PID")',
+    )
     .action(async (opts: EmulatorCliOptions) => {
       // Loaded lazily: the emulator is a dev tool and other commands should not pay for it.
       const { startEmulator, DEFAULT_SCHEMA, REALISTIC } = await import('../../../emulator/index.js');
@@ -68,6 +108,14 @@ export function registerEmulatorCommand(program: Command): void {
       for (const key of Object.keys(settings)) {
         if (!(key in REALISTIC)) throw new Error(`--set: unknown setting '${key}'`);
       }
+      if (opts.background) {
+        if (opts.log) throw new Error('--log prints to this terminal: leave out --background to see it');
+        const args = process.argv.slice(1).filter((arg) => arg !== '--background');
+        await startInBackground(args);
+        return;
+      }
+      const background =
+        process.env[BACKGROUND_CHILD] === '1' && process.send ? process.send.bind(process) : undefined;
       const emulator = await startEmulator({
         settings,
         port: opts.port,
@@ -79,16 +127,27 @@ export function registerEmulatorCommand(program: Command): void {
         ...(opts.faults ? { faults: opts.faults } : {}),
         ...(opts.log ? { log: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`) } : {}),
       }).catch((error: unknown) => {
-        if (!(error instanceof Error && 'code' in error && error.code === 'EADDRINUSE')) throw error;
-        throw new Error(
-          `Port ${opts.port} on ${opts.host} is taken (an emulator already running?). ` +
-            'Choose another with --port <n>, or --port 0 for a free one (the URL is printed).',
-          { cause: error },
-        );
+        const failure =
+          error instanceof Error && 'code' in error && error.code === 'EADDRINUSE'
+            ? new Error(
+                `Port ${opts.port} on ${opts.host} is taken (an emulator already running?). ` +
+                  'Choose another with --port <n>, or --port 0 for a free one (the URL is printed).',
+                { cause: error },
+              )
+            : error;
+        if (background) {
+          background({ error: failure instanceof Error ? failure.message : String(failure) });
+        }
+        throw failure;
       });
-      console.log(
-        `Dataverse emulator listening on ${emulator.url} (API root ${emulator.apiRoot}, profile ${opts.profile})`,
-      );
+      if (background) {
+        const ready: BackgroundMessage = { url: emulator.url, apiRoot: emulator.apiRoot };
+        background(ready, () => process.disconnect());
+      } else {
+        console.log(
+          `Dataverse emulator listening on ${emulator.url} (API root ${emulator.apiRoot}, profile ${opts.profile})`,
+        );
+      }
       const stop = () => {
         void emulator.close().then(() => process.exit(0));
       };

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ExtractCliOptions } from '../actions/extract.js';
+import { parseIdentities } from '../identities.js';
 
 export function registerExtractCommand(program: Command): void {
   program
@@ -15,8 +16,10 @@ export function registerExtractCommand(program: Command): void {
       'where watermarks and delta links are kept (default: .dvpipe-state beside the output)',
     )
     .option(
-      '--identities <list>',
-      'managed identity client ids, or emulator users on a loopback URL (default dvpipe)',
+      '--identities <list|n>',
+      'managed identity client ids to read as, comma-separated, or emulator users on a loopback URL (default: ' +
+        'your sign-in; dvpipe on the emulator); on a loopback URL a count n reads as n emulator users',
+      parseIdentities,
     )
     .option('--full', 'ignore the stored incremental position and read everything')
     .option('--concurrency <n>', "partitions read at once (default: the job's partitions)")

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ImportOptions } from '../actions/import.js';
+import { parseIdentities } from '../identities.js';
 
 export function registerImportCommand(program: Command): void {
   program
@@ -21,9 +22,11 @@ export function registerImportCommand(program: Command): void {
     )
     .option('--concurrency <n>', 'Dataverse requests in flight at most', positiveInt, 16)
     .option(
-      '--identities <n>',
-      "identities (application users) the forecast assumes, e.g. the app's DATAVERSE_CLIENT_IDS count (default: the --user count)",
-      positiveInt,
+      '--identities <n|list>',
+      "a count: the identities (application users) the forecast assumes, e.g. the app's DATAVERSE_CLIENT_IDS count " +
+        '(default: the --user count); or a comma-separated list of client ids (emulator users on a loopback URL, ' +
+        'instead of --user) to run as, the forecast assuming that many',
+      parseIdentities,
     )
     .option('--chunk-size <n>', 'rows per chunk (default: the job, else 5000)', positiveInt)
     .option('--quiet', 'no progress output')

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { lookup } from 'node:dns/promises';
 import { join, resolve } from 'node:path';
@@ -361,5 +361,165 @@ describe("README's command-line example, run as written", () => {
       // One message, not a stack or one error per credential class.
       expect(text).not.toMatch(/\n\s+at /);
     }
+  });
+});
+
+/** Whether a process of that id is alive (signal 0 checks without sending). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("README's command-line block, pasted into `bash script.sh`", () => {
+  let dir: string;
+  let pid = 0;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dvp-quick-start-'));
+  });
+  afterAll(async () => {
+    // Only if the test failed before the script stopped it.
+    if (pid && alive(pid)) process.kill(pid);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('imports both samples, shows the run, and leaves no emulator running', async () => {
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Import a file from the command line'));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
+    // The block as written, on a port of this test's own (5555 may be taken on a shared machine).
+    const port = await closedPort();
+    await writeFile(join(dir, 'quickstart.sh'), block.replaceAll('5555', String(port)));
+    // A folder like the project's: its samples and jobs, and `npx dvpipe` resolving to this checkout.
+    await symlink(join(root, 'samples'), join(dir, 'samples'));
+    await symlink(join(root, 'jobs'), join(dir, 'jobs'));
+    await mkdir(join(dir, 'node_modules', '.bin'), { recursive: true });
+    await symlink(join(root, 'bin', 'dvpipe.js'), join(dir, 'node_modules', '.bin', 'dvpipe'));
+    await writeFile(join(dir, 'package.json'), '{"name":"quick-start","private":true}');
+
+    const env: NodeJS.ProcessEnv = { ...process.env, DVPIPE_FROM_SOURCE: '1' };
+    for (const name of Object.keys(env))
+      if (name === 'Storage' || name.startsWith('Storage__') || name === 'NODE_OPTIONS') delete env[name];
+    // A non-interactive bash: no job control, no terminal.
+    const child = spawn('bash', ['quickstart.sh'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+
+    const started = new RegExp(
+      `^Dataverse emulator listening on http://127\\.0\\.0\\.1:${port} .*process (\\d+); stop it with: kill \\1$`,
+      'm',
+    ).exec(stderr);
+    expect(started, stderr).not.toBeNull();
+    pid = Number(started![1]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('150 of 150 rows written (150 created, 0 updated), 0 failed.\n');
+    expect(stdout).toContain('2,000 of 2,000 rows written (2,000 created, 0 updated), 0 failed.\n');
+    const summary = JSON.parse(await readFile(join(dir, 'out', 'contacts', 'summary.json'), 'utf8')) as {
+      runId: string;
+    };
+    expect(stdout).toContain(`Run ${summary.runId} (job contacts, input contacts.csv): succeeded\n`);
+    expect(stderr).not.toMatch(/No such file|not a pid|job spec|ECONNREFUSED/);
+
+    // `kill "$EMULATOR_PID"` stopped the emulator itself, not a wrapper: the process ends, the port closes.
+    for (let i = 0; i < 100 && alive(pid); i += 1) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(pid)).toBe(false);
+    const refused = await fetch(`http://127.0.0.1:${port}/api/data/v9.2/`).then(
+      () => 'answered',
+      (error: Error & { cause?: { code?: string } }) => error.cause?.code,
+    );
+    expect(refused).toBe('ECONNREFUSED');
+  }, 120_000);
+});
+
+describe('--identities reads the same in import and extract: a count or a list', () => {
+  let emulator: RunningEmulator;
+  let dir: string;
+  beforeAll(async () => {
+    emulator = await startEmulator({ profile: 'fast' });
+    dir = await mkdtemp(join(tmpdir(), 'dvp-identities-'));
+  });
+  afterAll(async () => {
+    await emulator?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The emulator users of the requests `run` made. */
+  const usersOf = async (run: () => Promise<Ran>): Promise<{ ran: Ran; users: string[] }> => {
+    const before = emulator.recentLog().length;
+    const ran = await run();
+    return {
+      ran,
+      users: [
+        ...new Set(
+          emulator
+            .recentLog()
+            .slice(before)
+            .map((e) => e.user ?? ''),
+        ),
+      ].sort(),
+    };
+  };
+  const importDry = (identities: string) =>
+    dvpipe(dir, [
+      ...['import', join(root, 'samples', 'accounts.csv'), '--job', join(root, 'jobs', 'accounts.json')],
+      ...['--url', emulator.url, '--out', `out/${identities}/`, '--dry-run', '--identities', identities],
+    ]);
+  const extract = (identities: string, url = emulator.url) =>
+    dvpipe(dir, [
+      ...['extract', '--job', join(root, 'jobs', 'accounts-nightly.json'), '--url', url],
+      ...['--out', join(dir, 'x', `${identities}.csv`), '--no-progress', '--identities', identities],
+    ]);
+
+  it('import: a count is what the forecast assumes; a list is who runs it, and its length the count', async () => {
+    const counted = await usersOf(() => importDry('3'));
+    expect(counted.ran.code, counted.ran.stderr).toBe(0);
+    expect(counted.ran.stdout).toContain('Forecast for the import with 3 identities: about ');
+    expect(counted.users).toEqual(['dvpipe']);
+
+    const listed = await usersOf(() => importDry('alice,bob'));
+    expect(listed.ran.code, listed.ran.stderr).toBe(0);
+    expect(listed.ran.stdout).toContain('Forecast for the import with 2 identities: about ');
+    expect(listed.users.length).toBeGreaterThan(0);
+    expect(listed.users.every((user) => user === 'alice' || user === 'bob')).toBe(true);
+  });
+
+  it('extract: a list is who reads; on the emulator a count reads as that many users; elsewhere a count is refused', async () => {
+    const listed = await usersOf(() => extract('alice,bob'));
+    expect(listed.ran.code, listed.ran.stderr).toBe(0);
+    expect(listed.users.length).toBeGreaterThan(0);
+    expect(listed.users.every((user) => user === 'alice' || user === 'bob')).toBe(true);
+
+    const counted = await usersOf(() => extract('2'));
+    expect(counted.ran.code, counted.ran.stderr).toBe(0);
+    expect(counted.users.length).toBeGreaterThan(0);
+    expect(counted.users.every((user) => user === 'dvpipe-1' || user === 'dvpipe-2')).toBe(true);
+
+    const real = await extract('2', 'https://contoso.crm.dynamics.com');
+    expect(real.code).toBe(2);
+    expect(real.stderr).toBe(
+      '--identities 2: a count names no identity to read as against https://contoso.crm.dynamics.com; ' +
+        'give the client ids (comma-separated), or leave it out to read as your own sign-in (az login)\n',
+    );
+  });
+
+  it('anything else: exit 2 naming the option and what it expects, in both commands', async () => {
+    const expects =
+      'expected a count (a whole number from 1) or a comma-separated list of client ids (emulator user names on a loopback URL)';
+    const zero = await importDry('0');
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain(
+      `option '--identities <n|list>' argument '0' is invalid. ${expects}; got '0'`,
+    );
+    const gap = await extract('a,,b');
+    expect(gap.code).toBe(2);
+    expect(gap.stderr).toContain(
+      `option '--identities <list|n>' argument 'a,,b' is invalid. ${expects}; got 'a,,b' (an empty entry is neither)`,
+    );
   });
 });

@@ -11,6 +11,8 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../emulator/index.js';
 import { dvpipe } from '../../helpers/cli.js';
+import { recentExtractRuns } from '../../../src/app/runs-page-handler.js';
+import { FileObjectStore } from '../../../src/storage/file-store.js';
 
 const ROWS = 2_600;
 const TEAM_ID = '6d1f8c3e-0b7a-4c55-9f0e-2a3c5d7e9f10'; // the default schema's "Default Team"
@@ -255,7 +257,7 @@ describe('dvpipe extract: Parquet', () => {
     const file = await readFile(out);
     expect(file.subarray(0, 4).toString()).toBe('PAR1');
     const manifest = JSON.parse(
-      await readFile(join(dir, 'parquet', 'samples.manifest.json'), 'utf8'),
+      await readFile(join(dir, 'parquet', 'samples.parquet.manifest.json'), 'utf8'),
     ) as Manifest;
     expect(manifest.format).toBe('parquet');
     expect(manifest.rows).toBe(ROWS);
@@ -404,7 +406,7 @@ describe('dvpipe extract: Parquet', () => {
       { dvp_sampleid: deletedId, dvp_name: null, dvp_quantity: null, deleted: true },
     ]);
     const manifest = JSON.parse(
-      await readFile(join(dir, 'tracked', 'tracked.manifest.json'), 'utf8'),
+      await readFile(join(dir, 'tracked', 'tracked.parquet.manifest.json'), 'utf8'),
     ) as Manifest;
     expect([manifest.rows, manifest.deletedRows, manifest.rowGroups]).toEqual([2, 1, 1]);
   });
@@ -459,5 +461,77 @@ describe('dvpipe jobs validate: extract formats', () => {
       `${pointless}: output.lookupTargets: warning: no lookup, customer or owner column among "columns"`,
     );
     expect(result.stdout).toContain(`${pointless}: extract job 'no-lookups' fits table 'dvp_sample'`);
+  });
+});
+
+describe('dvpipe extract: a CSV and a Parquet extract of one name in one folder', () => {
+  it('keeps each its own manifest and report, and the runs page links each run to its own files', async () => {
+    const job = await jobFile('both', { columns: ['dvp_sampleid', 'dvp_name', 'dvp_quantity'] });
+    const folder = join(dir, 'both');
+    const csv = await dvpipe([
+      'extract',
+      '--job',
+      job,
+      '--url',
+      emu.url,
+      '--out',
+      join(folder, 'samples.csv'),
+    ]);
+    expect(csv.code).toBe(0);
+    const parquet = await dvpipe([
+      'extract',
+      ...['--job', job, '--url', emu.url, '--out', join(folder, 'samples.parquet'), '--format', 'parquet'],
+    ]);
+    expect(parquet.code).toBe(0);
+    expect(csv.stdout).toContain(`Manifest: ${join(folder, 'samples.manifest.json')}\n`);
+    expect(csv.stdout).toContain(`Report: ${join(folder, 'samples.report.html')}\n`);
+    expect(parquet.stdout).toContain(`Manifest: ${join(folder, 'samples.parquet.manifest.json')}\n`);
+    expect(parquet.stdout).toContain(`Report: ${join(folder, 'samples.parquet.report.html')}\n`);
+
+    const manifestOf = async (name: string) =>
+      JSON.parse(await readFile(join(folder, name), 'utf8')) as Manifest & { path: string; runId: string };
+    const csvManifest = await manifestOf('samples.manifest.json');
+    const parquetManifest = await manifestOf('samples.parquet.manifest.json');
+    // The first run's manifest survived the second run: each describes the file beside it, byte for byte.
+    expect([csvManifest.format, csvManifest.path, csvManifest.rows]).toEqual(['csv', 'samples.csv', ROWS]);
+    expect([parquetManifest.format, parquetManifest.path, parquetManifest.rows]).toEqual([
+      'parquet',
+      'samples.parquet',
+      ROWS,
+    ]);
+    for (const m of [csvManifest, parquetManifest]) {
+      const bytes = await readFile(join(folder, m.path));
+      expect([m.bytes, m.sha256]).toEqual([bytes.length, createHash('sha256').update(bytes).digest('hex')]);
+    }
+    expect(csvManifest.runId).not.toBe(parquetManifest.runId);
+
+    // Each report links to its own file and manifest.
+    const links = async (report: string) =>
+      [...(await readFile(join(folder, report), 'utf8')).matchAll(/<li><a href="([^"]+)">/g)].map(
+        (m) => m[1],
+      );
+    expect(await links('samples.report.html')).toEqual(['samples.csv', 'samples.manifest.json']);
+    expect(await links('samples.parquet.report.html')).toEqual([
+      'samples.parquet',
+      'samples.parquet.manifest.json',
+    ]);
+
+    // The runs page (here over the same folder) lists both runs, each with its own report and manifest.
+    const runs = await recentExtractRuns(new FileObjectStore(folder));
+    expect(
+      runs.map((r) => [r.runId, r.format, r.status, r.rows, r.reportPath, r.manifestPath]).sort(),
+    ).toEqual(
+      [
+        [csvManifest.runId, 'csv', 'succeeded', ROWS, 'samples.report.html', 'samples.manifest.json'],
+        [
+          parquetManifest.runId,
+          'parquet',
+          'succeeded',
+          ROWS,
+          'samples.parquet.report.html',
+          'samples.parquet.manifest.json',
+        ],
+      ].sort(),
+    );
   });
 });

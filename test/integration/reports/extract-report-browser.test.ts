@@ -51,7 +51,7 @@ describe('an extract report in Chromium', () => {
       { path: 'nightly/contacts.parquet', trigger: 'timer' },
     );
     manifest = result.manifest;
-    expect(result.reportPath).toBe('nightly/contacts.report.html');
+    expect(result.reportPath).toBe('nightly/contacts.parquet.report.html');
     browser = await launchChromium();
     page = await browser.newPage();
     requests = recordRequests(page);
@@ -144,7 +144,10 @@ describe('an extract report in Chromium', () => {
     const hrefs = (await page.$$eval('#files a', (as) => as.map((a) => a.getAttribute('href') ?? ''))).map(
       (href) => new URL(href, page.url()).href,
     );
-    expect(hrefs.map((h) => h.split('/').at(-1))).toEqual(['contacts.parquet', 'contacts.manifest.json']);
+    expect(hrefs.map((h) => h.split('/').at(-1))).toEqual([
+      'contacts.parquet',
+      'contacts.parquet.manifest.json',
+    ]);
     for (const href of hrefs) expect((await stat(fileURLToPath(href))).size).toBeGreaterThan(0);
     const onDisk = JSON.parse(await readFile(fileURLToPath(hrefs[1]!), 'utf8')) as ExtractManifest;
     expect(onDisk.runId).toBe(manifest.runId);

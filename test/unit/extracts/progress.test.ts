@@ -8,7 +8,9 @@ import { extractJobSchema, type ExtractJob } from '../../../src/config/job.js';
 import { DataverseError, QueryResult, type Clock } from '../../../src/dataverse/index.js';
 import type { ApiSender } from '../../../src/dataverse/api.js';
 import {
+  interruptedKeptForMs,
   progressPathOf,
+  progressPrefix,
   ProgressRecorder,
   runningExtracts,
   staleAfterMs,
@@ -274,5 +276,92 @@ describe('the runs page lists working extracts', () => {
       extracts: runs.filter((r) => r.status !== 'running'),
     });
     expect(quiet).not.toContain('http-equiv="refresh"');
+  });
+});
+
+describe('records of interrupted extracts expire', () => {
+  const DAY = 24 * 60 * 60_000;
+  const record = (runId: string, updatedMs: number): ExtractRunProgress => ({
+    version: 1,
+    runId,
+    job: 'contacts',
+    table: 'contact',
+    trigger: 'timer',
+    format: 'csv',
+    startedAt: new Date(updatedMs - 60_000).toISOString(),
+    updatedAt: new Date(updatedMs).toISOString(),
+    rows: 5,
+    partitionsDone: 0,
+    partitions: 1,
+  });
+  /** A clock that stands still at `ms` (the run reads no clock-driven waits from the fake client). */
+  const clockAt = (ms: number): Clock => ({ now: () => ms, sleep: async () => {} });
+  const stored = async (store: ObjectStore) => {
+    const paths: string[] = [];
+    for await (const path of store.list(progressPrefix)) paths.push(path);
+    return paths.sort();
+  };
+
+  it('the page hides one older than a week; the next extract removes it and keeps the younger ones', async () => {
+    const nowMs = Date.parse('2026-12-10T02:00:00.000Z');
+    const progress = new FileObjectStore(join(dir, 'progress'));
+    const extracts = new FileObjectStore(join(dir, 'extracts'));
+    await putJson(progress, progressPathOf('working'), record('working', nowMs - 30_000));
+    await putJson(progress, progressPathOf('died-yesterday'), record('died-yesterday', nowMs - DAY));
+    await putJson(
+      progress,
+      progressPathOf('died-last-week'),
+      record('died-last-week', nowMs - interruptedKeptForMs - 60_000),
+    );
+    expect(interruptedKeptForMs).toBe(7 * DAY);
+
+    const listed = async (atMs: number) =>
+      (await recentExtractRuns(extracts, progress, new Date(atMs)))
+        .map((r) => [r.runId, r.status])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(await listed(nowMs)).toEqual([
+      ['died-yesterday', 'interrupted'],
+      ['working', 'running'],
+    ]);
+    // The page only hides it: it reads, it does not delete.
+    expect(await stored(progress)).toEqual([
+      'extract-runs/died-last-week.json',
+      'extract-runs/died-yesterday.json',
+      'extract-runs/working.json',
+    ]);
+
+    const infos: string[] = [];
+    const log = {
+      ...silentLogger,
+      info: (m: string, p?: Readonly<Record<string, unknown>>) => {
+        infos.push(`${m} ${JSON.stringify(p)}`);
+      },
+    };
+    const sink = new FileBlockSink(join(dir, 'extracts'));
+    const state = new FileObjectStore(join(dir, 'state'));
+    await runExtract(
+      { client: fakeClient(rows(2), 2), sink, state, progress, clock: clockAt(nowMs), log },
+      job(),
+      {
+        path: 'nightly/a.csv',
+        runId: 'next',
+      },
+    );
+    // Its own record is gone too (it ended); the two younger ones stay.
+    expect(await stored(progress)).toEqual(['extract-runs/died-yesterday.json', 'extract-runs/working.json']);
+    expect(infos).toContain('Removed old interrupted extract records {"runIds":"died-last-week"}');
+
+    // Eight days on, the one that died yesterday (and the one that stopped moving then) go the same way.
+    const later = nowMs + 8 * DAY;
+    expect(await listed(later)).toEqual([['next', 'succeeded']]);
+    await runExtract(
+      { client: fakeClient(rows(2), 2), sink, state, progress, clock: clockAt(later), log },
+      job(),
+      {
+        path: 'nightly/b.csv',
+        runId: 'later',
+      },
+    );
+    expect(await stored(progress)).toEqual([]);
   });
 });
