@@ -2,6 +2,7 @@
 // time-scaled emulator: how close N identities and H hosts get to the N-identity ceiling.
 //   npx tsx bench/fleet.ts [--identities 1,3,5] [--hosts 1,4] [--rows 60000] [--time-scale 1]
 //                          [--window 20] [--chunk-size 2500] [--sharing on|off|both] [--refresh-ms 1000]
+//                          [--pacing burst|steady|both]
 //                          [--web-servers 1] [--host-heap-mb 0] [--emulator-log] [--host-logs <dir>] [--out <file.json>]
 // Time scale 1 (modelled time = real time) by default: a smaller scale asks the machine for proportionally
 // more rows per real second, and on a shared 2-core machine the CPU, not the coordination, then decides.
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     'chunk-size': { type: 'string', default: '2500' },
     sharing: { type: 'string', default: 'on' },
     'refresh-ms': { type: 'string', default: '1000' },
+    // DATAVERSE_FLEET_PACING of the hosts: how shared instances spend each window (both: one run of each).
+    pacing: { type: 'string', default: 'burst' },
     'web-servers': { type: 'string', default: '1' },
     // Each host's V8 heap cap in MB, as the app's `languageWorkers__node__arguments` sets it in Azure (0: none).
     'host-heap-mb': { type: 'string', default: '0' },
@@ -55,6 +58,9 @@ if (!Number.isInteger(webServers) || webServers < 1)
   throw new Error('--web-servers must be a whole number ≥ 1');
 const hostHeapMb = Number(values['host-heap-mb']);
 const sharingModes = values.sharing === 'both' ? [true, false] : [values.sharing !== 'off'];
+const pacingModes: readonly Pacing[] =
+  values.pacing === 'both' ? ['burst', 'steady'] : [values.pacing === 'steady' ? 'steady' : 'burst'];
+type Pacing = 'burst' | 'steady';
 
 // The documented limits per 300 s window scaled to a shorter one with the same sustained rates, as in
 // bench/import.ts, so a run spans several windows.
@@ -79,6 +85,7 @@ export interface FleetResult {
   readonly hosts: number;
   readonly webServers: number;
   readonly sharing: boolean;
+  readonly pacing: Pacing;
   readonly rows: number;
   readonly rowsPerSecond: number;
   readonly rowsPerModelledHour: number;
@@ -114,6 +121,7 @@ async function runCombination(
   identities: number,
   hosts: number,
   sharing: boolean,
+  pacing: Pacing,
 ): Promise<FleetResult> {
   await emulator.control('POST', 'reset');
   const tag = `i${identities}-h${hosts}-${sharing ? 's' : 'n'}-${Date.now().toString(36)}`;
@@ -133,6 +141,7 @@ async function runCombination(
           settings: {
             DATAVERSE_FLEET_SHARING: sharing ? 'true' : 'false',
             DATAVERSE_FLEET_REFRESH_MS: values['refresh-ms'],
+            DATAVERSE_FLEET_PACING: pacing,
             ...(hostHeapMb > 0
               ? { languageWorkers__node__arguments: `--max-old-space-size=${hostHeapMb}` }
               : {}),
@@ -203,6 +212,7 @@ async function runCombination(
       hosts,
       webServers,
       sharing,
+      pacing,
       rows,
       rowsPerSecond,
       rowsPerModelledHour: rowsPerSecond * timeScale * 3600,
@@ -255,14 +265,24 @@ try {
   for (const identities of identityCounts) {
     for (const hosts of hostCounts) {
       for (const sharing of sharingModes) {
-        const r = await runCombination(emulator, azurite.connectionString, body, identities, hosts, sharing);
-        results.push(r);
-        console.error(
-          `  ${identities} identities x ${hosts} hosts${webServers > 1 ? ` x ${webServers} web servers` : ''}${sharing ? '' : ' (no sharing)'}: ${r.rowsPerSecond.toFixed(0)} rows/s = ` +
-            `${(r.rowsPerModelledHour / 1e6).toFixed(2)} M rows per modelled hour, ${(r.fraction * 100).toFixed(1)}% of ceiling ` +
-            `${r.ceilingRowsPerSecond.toFixed(0)}; ${r.throttled} 429s, ${r.requests} requests, lost ${r.lost}, duplicated ${r.duplicated}, ` +
-            `unreported ${r.unreported}; ${r.realSeconds.toFixed(1)} s real = ${r.modelledSeconds.toFixed(0)} s modelled; peak RSS ${r.peakRssMb.join('/')} MB`,
-        );
+        for (const pacing of sharing && hosts > 1 ? pacingModes : pacingModes.slice(0, 1)) {
+          const r = await runCombination(
+            emulator,
+            azurite.connectionString,
+            body,
+            identities,
+            hosts,
+            sharing,
+            pacing,
+          );
+          results.push(r);
+          console.error(
+            `  ${identities} identities x ${hosts} hosts${webServers > 1 ? ` x ${webServers} web servers` : ''}${sharing ? (hosts > 1 ? `, ${pacing} pacing` : '') : ' (no sharing)'}: ${r.rowsPerSecond.toFixed(0)} rows/s = ` +
+              `${(r.rowsPerModelledHour / 1e6).toFixed(2)} M rows per modelled hour, ${(r.fraction * 100).toFixed(1)}% of ceiling ` +
+              `${r.ceilingRowsPerSecond.toFixed(0)}; ${r.throttled} 429s, ${r.requests} requests, lost ${r.lost}, duplicated ${r.duplicated}, ` +
+              `unreported ${r.unreported}; ${r.realSeconds.toFixed(1)} s real = ${r.modelledSeconds.toFixed(0)} s modelled; peak RSS ${r.peakRssMb.join('/')} MB`,
+          );
+        }
       }
     }
   }

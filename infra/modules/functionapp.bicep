@@ -92,6 +92,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         // Instances share each identity's window through a board in the storage account (docs/architecture.md).
         { name: 'DATAVERSE_FLEET_SHARING', value: 'true' }
         { name: 'DATAVERSE_FLEET_REFRESH_MS', value: '5000' }
+        // burst: a fresh window's budget goes as fast as the server takes it; steady: each instance paces at its
+        // part of the sustained rate, with no 429 storm at the window's end (docs/deploy.md, "Scaling").
+        { name: 'DATAVERSE_FLEET_PACING', value: 'burst' }
         // The Node worker's heap cap. V8 collects lazily while memory is plentiful: uncapped, one instance
         // writing 5 identities' chunks peaked at 655-695 MB of resident memory; capped at 256 MB it did the
         // same work at 351 MB (BENCHMARKS.md, "Fleet"). 512 MB on the 2,048 and 4,096 MB instances (as the

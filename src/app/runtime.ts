@@ -122,6 +122,7 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
               url: settings.DATAVERSE_URL,
               identities,
               refreshMs: settings.DATAVERSE_FLEET_REFRESH_MS,
+              steady: settings.DATAVERSE_FLEET_PACING === 'steady',
               clock: systemClock,
             })
           : undefined;

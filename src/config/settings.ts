@@ -29,6 +29,13 @@ export const settingsSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /**
+   * How instances that share identities spend each window: `burst` spends a fresh window's budget as fast as
+   * the server takes it (best for loads shorter than a window); `steady` paces each instance on its own round
+   * trips at its part of the sustained rate (no 429 storm at the window's end, a few percent slower on long
+   * loads). See docs/architecture.md.
+   */
+  DATAVERSE_FLEET_PACING: z.enum(['burst', 'steady']).default('burst'),
   /** How often an instance writes its backlog to the board and reads the others' (milliseconds). */
   DATAVERSE_FLEET_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** NCRONTAB (six fields, UTC) for the nightly extract timer. */

@@ -157,7 +157,7 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     budgetWindowMs: options.budgetWindowMs ?? 300_000,
     // One for the process: every lane's ledger learns from any lane's 429 (governor.ts).
     arrivalLag: new ArrivalLag(),
-    ...(share ? { share: () => share.share } : {}),
+    ...(share ? { share: () => share.share, steadySharing: share.steady === true } : {}),
   };
   const transport = createTransport({
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),

@@ -66,12 +66,19 @@ export interface GovernorOptions {
    * same identity (src/fleet). Default 1: the whole window.
    */
   readonly share?: () => number;
+  /**
+   * While shared, pace on this process's own time at its part of the window's sustained rate (`sharedPacing`)
+   * instead of spending a fresh window as fast as the server takes it. Default false.
+   */
+  readonly steadySharing?: boolean;
 }
 
 /** A process's part of each identity's budget, set by whatever coordinates the instances (src/fleet). */
 export interface BudgetShare {
   /** The fraction (0, 1] of each identity's window and concurrency this process may use now. */
   readonly share: number;
+  /** Pace on this process's own time at its part of the sustained rate (`Governor.sharedPacing`). */
+  readonly steady?: boolean;
   /**
    * How to read this process's backlog (requests waiting or in flight), which the share is sized by, and whom to
    * tell when the share changes (requests a smaller share held back may go at once).
@@ -193,6 +200,7 @@ export class Governor {
    */
   private readonly ownTime: ExecutionBudget | undefined;
   private readonly shareOf: () => number;
+  private readonly steadySharing: boolean;
   private lastSend = Number.NEGATIVE_INFINITY;
   /**
    * When the ledger, at the last `free`, said its window frees. Kept apart from Retry-After pauses and worked out
@@ -219,6 +227,7 @@ export class Governor {
     this.window = this.clamp(options.initial ?? defaultStartConcurrency);
     this.threshold = Number.POSITIVE_INFINITY;
     this.shareOf = options.share ?? (() => 1);
+    this.steadySharing = options.steadySharing ?? false;
     this.budget = options.budgetWindowMs
       ? new ExecutionBudget({
           windowMs: options.budgetWindowMs,
@@ -384,15 +393,17 @@ export class Governor {
   }
 
   /**
-   * While other instances send as this identity, this process paces on its own time: each of its requests
-   * costs its round trip (the service cannot spend more of its execution time on a request than passes
-   * between its sending and its answer), and its requests may fill its share of the window's execution time
-   * (1,200 s per 300 s, reference §8). Nothing is compared between instances, and no 429 is needed to start:
-   * the shares of the live members add up to one window, and each member's charges stay under its part.
-   * Not against a service whose reports show it charging nothing (an emulator without limits).
+   * With `steadySharing`, while other instances send as this identity, this process paces on its own time:
+   * each of its requests costs its round trip (the service cannot spend more of its execution time on a request
+   * than passes between its sending and its answer), and its requests may fill its share of the window's
+   * execution time (1,200 s per 300 s, reference §8) over a quarter of the window. Nothing is compared between
+   * instances and no 429 is needed to start: the shares of the live members add up to one window, and each
+   * member's charges stay under its part. The price: a fresh window's budget is spent at the sustained rate,
+   * not in a burst (congested answers would cost a burst far more round trip than charge). Not against a
+   * service whose reports show it charging nothing (an emulator without limits).
    */
   get sharedPacing(): boolean {
-    if (!this.shared || this.ownTime === undefined) return false;
+    if (!this.steadySharing || !this.shared || this.ownTime === undefined) return false;
     return this.charged || this.peakTime === 0;
   }
 
@@ -402,6 +413,7 @@ export class Governor {
    * others' charges, which its reports include.
    */
   private get shared(): boolean {
+    if (!this.steadySharing) return this.share < 1;
     return this.share < 1 || this.lastNow < this.sharedUntil;
   }
 
@@ -439,10 +451,14 @@ export class Governor {
     this.observe(rate);
     const charged = outcome.status !== undefined && outcome.status !== 429;
     if (ticket.entry) {
-      // A refused request (429) or one that never reached the service was not charged. While others share the
-      // identity, the reports include their charges: nothing can be learnt from them about ours.
+      // A refused request (429) or one that never reached the service was not charged. Pacing steadily while
+      // others share the identity, the reports include their charges: nothing is learnt from them about ours.
       if (!charged) this.budget?.refused(ticket.entry);
-      else this.budget?.answered(ticket.entry, this.shared ? undefined : rate.timeRemainingSeconds);
+      else
+        this.budget?.answered(
+          ticket.entry,
+          this.steadySharing && this.shared ? undefined : rate.timeRemainingSeconds,
+        );
     }
     if (ticket.ownEntry) {
       if (!charged) this.ownTime?.refused(ticket.ownEntry);

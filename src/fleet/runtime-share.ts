@@ -15,6 +15,7 @@ export interface FleetShareSettings {
   readonly identities: readonly string[];
   readonly refreshMs: number;
   readonly clock: Clock;
+  readonly steady?: boolean;
 }
 
 /** Names the pool without writing client ids into blob names: the org's origin and the sorted identities. */
@@ -34,5 +35,6 @@ export function fleetShareFor(settings: FleetShareSettings): FleetShare {
     ),
     clock: settings.clock,
     refreshMs: settings.refreshMs,
+    ...(settings.steady ? { steady: true } : {}),
   });
 }

@@ -20,6 +20,8 @@ export interface FleetShareOptions {
    */
   readonly ttlMs?: number;
   readonly instance?: string;
+  /** Pace on this process's own time at its part of the sustained rate (DATAVERSE_FLEET_PACING=steady). */
+  readonly steady?: boolean;
   /** Told when the board cannot be reached (the last share is kept meanwhile). */
   readonly onError?: (error: unknown) => void;
   /** Told when the share changes. */
@@ -53,6 +55,7 @@ export function shareOf(
 
 export class FleetShare implements BudgetShare {
   readonly instance: string;
+  readonly steady: boolean;
   private current = 1;
   private peak = 0;
   private backlog: () => number = () => 0;
@@ -63,6 +66,7 @@ export class FleetShare implements BudgetShare {
 
   constructor(private readonly options: FleetShareOptions) {
     this.instance = options.instance ?? randomUUID();
+    this.steady = options.steady ?? false;
     this.ttlMs = options.ttlMs ?? 3 * options.refreshMs + 2_000;
   }
 

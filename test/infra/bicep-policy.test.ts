@@ -256,6 +256,7 @@ describe('function app', () => {
     // ... because each instance takes only its share of it from the fleet board, which the app turns on.
     const settings = new Map(appSettings(declared('Microsoft.Web/sites')).map((s) => [s.name, s.value]));
     expect(settings.get('DATAVERSE_FLEET_SHARING')).toBe('true');
+    expect(settings.get('DATAVERSE_FLEET_PACING')).toBe('burst');
     expect(settings.get('DATAVERSE_MAX_CONCURRENCY')).toBe('string(dataverseMaxConcurrency)');
     expect(paramDefault(file('infra/main.bicep'), 'dataverseMaxConcurrency')).toBe('0');
   });

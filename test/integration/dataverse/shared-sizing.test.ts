@@ -46,11 +46,13 @@ describe('bulk message size while instances share the identities (emulator)', ()
     const alone = await createdSizes('sizing-alone');
     // With a tenth of the window the limit is 1 slot; sized on it, the records would go as 1,000 + 600,
     // and the instance would keep those two large messages when its part grows. Sized on the slots over the
-    // share (1 / 0.1 = 10), they go as 10 messages, no larger than alone. Shared, the process paces on its own
-    // round trips until the service is seen charging nothing, so a 10-record probe goes first to teach it
-    // what a message of this kind takes, and the other 1,590 follow as 10 messages of 159.
+    // share (1 / 0.1 = 10), they go as 10 messages of 160, no larger than alone.
     const shared = await createdSizes('sizing-shared', fixedShare(0.1));
     expect(alone).toEqual([400, 400, 400, 400]);
-    expect(shared).toEqual([10, ...Array.from({ length: 10 }, () => 159)]);
+    expect(shared).toEqual(Array.from({ length: 10 }, () => 160));
+    // Pacing steadily on its own round trips (until the service is seen charging nothing), a 10-record probe
+    // goes first to teach it what a message of this kind takes; the other 1,590 follow as 10 messages of 159.
+    const steady = await createdSizes('sizing-steady', { ...fixedShare(0.1), steady: true });
+    expect(steady).toEqual([10, ...Array.from({ length: 10 }, () => 159)]);
   });
 });

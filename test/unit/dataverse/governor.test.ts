@@ -512,7 +512,7 @@ describe('Governor without execution-time reports: a 429 that does not match the
   });
 });
 
-describe('Governor while instances share the identity: pacing on its own time', () => {
+describe('Governor while instances share the identity, pacing steadily: on its own time', () => {
   const windowOnly = { 'x-ms-emulator-window-ms': '20000' };
   const write = { kind: 'POST contacts/CreateMultiple', weight: 1_000 };
   const time = (s: number) => ({
@@ -522,7 +522,7 @@ describe('Governor while instances share the identity: pacing on its own time', 
 
   it("fills its share of the window's execution time with its round trips, then waits for the oldest to leave", () => {
     // Held over a quarter of the 20 s window: a quarter share of 4 s per second over 5 s is 5 s of round trips.
-    const g = new Governor({ max: 20, budgetWindowMs: 20_000, share: () => 0.25 });
+    const g = new Governor({ max: 20, budgetWindowMs: 20_000, share: () => 0.25, steadySharing: true });
     expect(g.sharedPacing).toBe(true);
     expect(g.limit).toBe(1); // a quarter of the recommended parallelism (4 without a hint), rounded up
     const first = g.start(write, 0);
@@ -542,7 +542,7 @@ describe('Governor while instances share the identity: pacing on its own time', 
   });
 
   it('counts what a request took, not what its kind usually takes, once answered', () => {
-    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.25 });
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.25, steadySharing: true });
     const a = g.start(write, 0);
     g.finish(a, { now: 500, status: 200, headers: windowOnly });
     const b = g.start(write, 500);
@@ -553,7 +553,7 @@ describe('Governor while instances share the identity: pacing on its own time', 
   });
 
   it('leaves a refused request out of its own time', () => {
-    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.25 });
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.25, steadySharing: true });
     const a = g.start(write, 0);
     g.finish(a, { now: 2_000, status: 200, headers: windowOnly });
     const b = g.start(write, 2_000);
@@ -565,7 +565,7 @@ describe('Governor while instances share the identity: pacing on its own time', 
 
   it('works its hold out afresh when its share grows (another instance went idle)', () => {
     let share = 0.25;
-    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => share });
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => share, steadySharing: true });
     const a = g.start(write, 0);
     g.finish(a, { now: 5_000, status: 200, headers: windowOnly }); // 5 s: the quarter's whole span
     expect(g.free(5_000)).toBe(0);
@@ -575,7 +575,7 @@ describe('Governor while instances share the identity: pacing on its own time', 
   });
 
   it('does not pace against a service whose reports show nothing charged (an emulator without limits)', () => {
-    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.5 });
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.5, steadySharing: true });
     for (let i = 0; i < 3; i++) {
       const t = g.start(write, i * 10_000);
       g.finish(t, { now: i * 10_000 + 9_000, status: 200, headers: time(80) });
@@ -586,7 +586,7 @@ describe('Governor while instances share the identity: pacing on its own time', 
 
   it('learns nothing from the reports while shared, so alone again it starts from what it measured alone', () => {
     let share = 0.5;
-    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => share });
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => share, steadySharing: true });
     // Two writes answered while another instance's charges fall in the same reports.
     const a = g.start(write, 0);
     g.finish(a, { now: 1_000, status: 200, headers: time(70) });
@@ -604,5 +604,17 @@ describe('Governor while instances share the identity: pacing on its own time', 
     expect(g.pacing).toBe(true);
     g.start(write, 23_060);
     expect(g.admits(write)).toBe(false);
+  });
+});
+
+describe('Governor while instances share the identity, spending bursts (the default)', () => {
+  it('does not pace on its own time, and learns from the reports as before', () => {
+    const write = { kind: 'POST contacts/CreateMultiple', weight: 1_000 };
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000, share: () => 0.25 });
+    expect(g.sharedPacing).toBe(false);
+    const a = g.start(write, 0);
+    g.finish(a, { now: 5_000, status: 200, headers: { 'x-ms-emulator-window-ms': '20000' } });
+    // 5 s of round trip would fill a steady quarter's 5 s span; bursting, only the scaled concurrency limits.
+    expect(g.free(5_000)).toBe(1);
   });
 });

@@ -53,6 +53,7 @@ describe('IdentityPool while instances share the identity', () => {
       max: 16,
       budgetWindowMs: 20_000,
       share: () => share,
+      steadySharing: true,
     });
     const window = { 'x-ms-emulator-window-ms': '20000' };
     // 5 s of round trip: the whole of a quarter share's 5 s span (4 s per second over a quarter of the window).

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryFleetBoard } from '../../../src/fleet/board.js';
 import { FleetShare, shareOf } from '../../../src/fleet/share.js';
-import { poolKey } from '../../../src/fleet/runtime-share.js';
+import { ContainerClient } from '@azure/storage-blob';
+import { fleetShareFor, poolKey } from '../../../src/fleet/runtime-share.js';
 import { Governor } from '../../../src/dataverse/governor.js';
 import type { Clock } from '../../../src/dataverse/clock.js';
 
@@ -103,6 +104,15 @@ describe('FleetShare over a board', () => {
     await a.refresh();
     expect(a.share).toBe(1);
     await a.close();
+  });
+});
+
+describe('fleetShareFor', () => {
+  it('carries the pacing setting to the share the client reads', () => {
+    const container = new ContainerClient('http://127.0.0.1:1/devstoreaccount1/runs');
+    const settings = { container, url: 'https://org.crm.dynamics.com', identities: ['a'], refreshMs: 5_000 };
+    expect(fleetShareFor({ ...settings, clock: handClock() }).steady).toBe(false);
+    expect(fleetShareFor({ ...settings, clock: handClock(), steady: true }).steady).toBe(true);
   });
 });
 
