@@ -14,7 +14,17 @@ export interface ShowOptions {
   readonly json?: boolean;
 }
 
-export async function show(runId: string, options: ShowOptions): Promise<number> {
+export async function show(given: string | undefined, options: ShowOptions): Promise<number> {
+  const runId = given ?? (options.dir ? await latestRunIn(options.dir) : undefined);
+  if (!runId) {
+    process.stderr.write(
+      options.dir
+        ? `No run in ${options.dir} (a dvpipe import keeps its runs in <out>/.dvpipe/runs/).\n`
+        : 'Name the run: dvpipe runs show <runId> (dvpipe import prints it; it is also in <out>/summary.json), ' +
+            'or pass --dir <out> for the latest run imported into that folder.\n',
+    );
+    return 2;
+  }
   const where = await locate(runId, options);
   if ('error' in where) {
     process.stderr.write(`${where.error}\n`);
@@ -81,6 +91,23 @@ async function locate(runId: string, options: ShowOptions): Promise<Stores | { e
     runsStore: new BlobObjectStore(blobs.getContainerClient(names.runs)),
     resultsStore: new BlobObjectStore(blobs.getContainerClient(names.results)),
   };
+}
+
+/** The run of a local --out folder whose state changed last: the one working now, or the last one. */
+async function latestRunIn(outDir: string): Promise<string | undefined> {
+  const runs = join(resolve(outDir), '.dvpipe', 'runs');
+  let ids: string[];
+  try {
+    ids = await readdir(runs);
+  } catch {
+    return undefined;
+  }
+  let latest: { id: string; at: number } | undefined;
+  for (const id of ids) {
+    const at = (await stat(join(runs, id))).mtimeMs;
+    if (!latest || at > latest.at) latest = { id, at };
+  }
+  return latest?.id;
 }
 
 function localStores(outDir: string): Stores {

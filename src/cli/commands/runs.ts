@@ -6,7 +6,10 @@ export function registerRunsCommand(program: Command): void {
   runs
     .command('show')
     .description('Progress of a run while it works, its summary once it ended')
-    .argument('<runId>', 'run id (summary.json "runId")')
+    .argument(
+      '[runId]',
+      'run id (printed by dvpipe import; summary.json "runId"); with --dir, its latest run',
+    )
     .option(
       '--dir <out dir>',
       'a local run: the --out folder of dvpipe import (default: found under the current folder)',
@@ -17,7 +20,7 @@ export function registerRunsCommand(program: Command): void {
       'Storage',
     )
     .option('--json', 'print the status as JSON')
-    .action(async (runId: string, options: ShowOptions) => {
+    .action(async (runId: string | undefined, options: ShowOptions) => {
       const { show } = await import('../actions/runs.js');
       process.exitCode = await show(runId, options);
     });

@@ -115,6 +115,9 @@ describe("README's command-line example, run as written", () => {
       '',
     ]);
     expect(shown.code).toBe(0);
+    // The folder alone names its latest run.
+    const byFolder = await dvpipe(dir, ['runs', 'show', '--dir', 'out/contacts/']);
+    expect([byFolder.code, byFolder.stdout]).toEqual([0, shown.stdout]);
   });
 
   it("README's example of failed rows: contacts-with-mistakes.csv after the accounts, five of eight rows fail, by reason", async () => {
@@ -151,6 +154,17 @@ describe("README's command-line example, run as written", () => {
     expect(ran.stderr).toContain(`No local run r000000000000000000000000 under ${dir}`);
     expect(ran.stderr).toContain('--dir <out>');
     expect(ran.stderr).toContain("set 'Storage'");
+    const unnamed = await dvpipe(dir, ['runs', 'show']);
+    expect([unnamed.code, unnamed.stderr]).toEqual([
+      2,
+      'Name the run: dvpipe runs show <runId> (dvpipe import prints it; it is also in <out>/summary.json), ' +
+        'or pass --dir <out> for the latest run imported into that folder.\n',
+    ]);
+    const empty = await dvpipe(dir, ['runs', 'show', '--dir', 'nowhere/']);
+    expect([empty.code, empty.stderr]).toEqual([
+      2,
+      'No run in nowhere/ (a dvpipe import keeps its runs in <out>/.dvpipe/runs/).\n',
+    ]);
   });
 
   it('--version prints the version of package.json', async () => {
