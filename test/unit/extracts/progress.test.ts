@@ -212,20 +212,33 @@ describe('the progress record of a working extract', () => {
   });
 });
 
-describe('the runs page lists working extracts', () => {
-  const record = (runId: string, updatedAt: string, rowsRead: number): ExtractRunProgress => ({
+/** A progress record of a CSV extract of contacts started by the timer. */
+function progressRecord(
+  runId: string,
+  startedAt: string,
+  updatedAt: string,
+  rows: number,
+  partitionsDone: number,
+  partitions: number,
+): ExtractRunProgress {
+  return {
     version: 1,
     runId,
     job: 'contacts',
     table: 'contact',
     trigger: 'timer',
     format: 'csv',
-    startedAt: '2026-12-03T10:00:00.000Z',
+    startedAt,
     updatedAt,
-    rows: rowsRead,
-    partitionsDone: 1,
-    partitions: 4,
-  });
+    rows,
+    partitionsDone,
+    partitions,
+  };
+}
+
+describe('the runs page lists working extracts', () => {
+  const record = (runId: string, updatedAt: string, rowsRead: number): ExtractRunProgress =>
+    progressRecord(runId, '2026-12-03T10:00:00.000Z', updatedAt, rowsRead, 1, 4);
 
   it('as running (rows read so far, reloading), as interrupted once stale, and as ended once the manifest is there', async () => {
     const now = new Date('2026-12-03T10:01:00.000Z');
@@ -281,19 +294,15 @@ describe('the runs page lists working extracts', () => {
 
 describe('records of interrupted extracts expire', () => {
   const DAY = 24 * 60 * 60_000;
-  const record = (runId: string, updatedMs: number): ExtractRunProgress => ({
-    version: 1,
-    runId,
-    job: 'contacts',
-    table: 'contact',
-    trigger: 'timer',
-    format: 'csv',
-    startedAt: new Date(updatedMs - 60_000).toISOString(),
-    updatedAt: new Date(updatedMs).toISOString(),
-    rows: 5,
-    partitionsDone: 0,
-    partitions: 1,
-  });
+  const record = (runId: string, updatedMs: number): ExtractRunProgress =>
+    progressRecord(
+      runId,
+      new Date(updatedMs - 60_000).toISOString(),
+      new Date(updatedMs).toISOString(),
+      5,
+      0,
+      1,
+    );
   /** A clock that stands still at `ms` (the run reads no clock-driven waits from the fake client). */
   const clockAt = (ms: number): Clock => ({ now: () => ms, sleep: async () => {} });
   const stored = async (store: ObjectStore) => {
