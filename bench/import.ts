@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/app/package-root.js';
 import { startEmulatorProcess, type EmulatorProcess } from './lib/emulator-process.js';
@@ -227,9 +227,9 @@ try {
     emulatorSettings: settings.settings,
     reports,
   };
-  await writeFile(join(root, values.out), `${JSON.stringify(output, null, 2)}\n`);
+  await writeFile(resolve(root, values.out), `${JSON.stringify(output, null, 2)}\n`);
   await writeFile(
-    join(root, values.out.replace(/\.json$/, '.svg')),
+    resolve(root, values.out.replace(/\.json$/, '.svg')),
     renderImportChart(
       reports.filter((r) => r.rep === 1),
       rows,
