@@ -2,7 +2,7 @@
 // time-scaled emulator: how close N identities and H hosts get to the N-identity ceiling.
 //   npx tsx bench/fleet.ts [--identities 1,3,5] [--hosts 1,4] [--rows 60000] [--time-scale 1]
 //                          [--window 20] [--chunk-size 2500] [--sharing on|off|both] [--refresh-ms 1000]
-//                          [--pacing burst|steady|both]
+//                          [--pacing burst|steady|both] [--partition] [--queue-batch <n>]
 //                          [--web-servers 1] [--host-heap-mb 0] [--emulator-log] [--host-logs <dir>] [--out <file.json>]
 // Time scale 1 (modelled time = real time) by default: a smaller scale asks the machine for proportionally
 // more rows per real second, and on a shared 2-core machine the CPU, not the coordination, then decides.
@@ -37,6 +37,11 @@ const { values } = parseArgs({
     'refresh-ms': { type: 'string', default: '1000' },
     // DATAVERSE_FLEET_PACING of the hosts: how shared instances spend each window (both: one run of each).
     pacing: { type: 'string', default: 'burst' },
+    // Each host its own identities (host h those whose index modulo the host count is h), none shared: how
+    // far instances that never share a window get (an experiment; needs at least as many identities as hosts).
+    partition: { type: 'boolean', default: false },
+    // Chunk messages a host takes at once (host.json's queues batchSize; newBatchThreshold then half of it).
+    'queue-batch': { type: 'string' },
     'web-servers': { type: 'string', default: '1' },
     // Each host's V8 heap cap in MB, as the app's `languageWorkers__node__arguments` sets it in Azure (0: none).
     'host-heap-mb': { type: 'string', default: '0' },
@@ -135,13 +140,22 @@ async function runCombination(
           index: h,
           storage,
           dataverseUrl: emulator.url,
-          identities: users,
+          identities:
+            values.partition && identities >= hosts ? users.filter((_, i) => i % hosts === h) : users,
           chunkSize,
           eventGrid: h === 0,
           settings: {
             DATAVERSE_FLEET_SHARING: sharing ? 'true' : 'false',
             DATAVERSE_FLEET_REFRESH_MS: values['refresh-ms'],
             DATAVERSE_FLEET_PACING: pacing,
+            ...(values['queue-batch']
+              ? {
+                  AzureFunctionsJobHost__extensions__queues__batchSize: values['queue-batch'],
+                  AzureFunctionsJobHost__extensions__queues__newBatchThreshold: String(
+                    Math.floor(Number(values['queue-batch']) / 2),
+                  ),
+                }
+              : {}),
             ...(hostHeapMb > 0
               ? { languageWorkers__node__arguments: `--max-old-space-size=${hostHeapMb}` }
               : {}),
