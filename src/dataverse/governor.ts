@@ -234,12 +234,14 @@ export class Governor {
           ...(options.arrivalLag ? { lag: options.arrivalLag } : {}),
         })
       : undefined;
-    this.ownTime = this.budget
-      ? new ExecutionBudget({
-          windowMs: this.budget.window / OWN_TIME_SPANS_PER_WINDOW,
-          lag: this.budget.lag,
-        })
-      : undefined;
+    // Kept only for steady pacing: bursting, nothing reads it, and every request would pay for a second line.
+    this.ownTime =
+      this.budget && this.steadySharing
+        ? new ExecutionBudget({
+            windowMs: this.budget.window / OWN_TIME_SPANS_PER_WINDOW,
+            lag: this.budget.lag,
+          })
+        : undefined;
   }
 
   /**

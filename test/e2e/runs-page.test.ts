@@ -17,6 +17,17 @@ import type { RunSummary } from '../../src/imports/types.js';
 const root = packageRoot();
 const ROWS = 4_000;
 
+/** A new page that records its requests and counts its own loads (the runs page reloads itself while runs work). */
+async function reloadCountingPage(browser: Browser) {
+  const page: Page = await browser.newPage();
+  const requests = recordRequests(page);
+  let loads = 0;
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) loads += 1;
+  });
+  return { page, requests, navigations: () => loads };
+}
+
 describe('the runs page (local host, Chromium)', () => {
   let azurite: RunningAzurite;
   let emulator: RunningEmulator;
@@ -83,12 +94,7 @@ describe('the runs page (local host, Chromium)', () => {
       .getBlockBlobClient('contacts/watch.csv')
       .upload(body, body.length);
 
-    const page: Page = await browser.newPage();
-    const requests = recordRequests(page);
-    let navigations = 0;
-    page.on('framenavigated', (frame) => {
-      if (frame === page.mainFrame()) navigations += 1;
-    });
+    const { page, requests, navigations } = await reloadCountingPage(browser);
     const pageUrl = `${host.httpUrl}/api/runs?code=${host.functionKey}`;
     // Until the run has planned, the page may not list it yet: reload until a running row shows.
     const deadline = Date.now() + 60_000;
@@ -110,11 +116,11 @@ describe('the runs page (local host, Chromium)', () => {
     expect(await page.$eval('meta[http-equiv="refresh"]', (m) => m.getAttribute('content'))).toBe('5');
 
     // From here the page reloads by itself.
-    const reloadsBefore = navigations;
+    const reloadsBefore = navigations();
     await page.waitForSelector('section[data-job="contacts"] .state.completedWithErrors', {
       timeout: 90_000,
     });
-    expect(navigations).toBeGreaterThan(reloadsBefore);
+    expect(navigations()).toBeGreaterThan(reloadsBefore);
     const ended = await page.$eval('section[data-job="contacts"] tbody tr', (tr) => ({
       progress: tr.querySelector('.progress')?.textContent,
       succeeded: tr.querySelector('.succeeded-count')?.textContent,
@@ -249,12 +255,7 @@ describe('the runs page (local host, Chromium)', () => {
         method: 'POST',
       }).then(async (r) => ({ status: r.status, body: (await r.json()) as { manifest: { runId: string } } }));
 
-      const page: Page = await browser.newPage();
-      const requests = recordRequests(page);
-      let navigations = 0;
-      page.on('framenavigated', (frame) => {
-        if (frame === page.mainFrame()) navigations += 1;
-      });
+      const { page, requests, navigations } = await reloadCountingPage(browser);
       const pageUrl = `${host.httpUrl}/api/runs?code=${host.functionKey}`;
       const row = 'section[data-extract-job="accounts-watch"] tbody tr';
       const readRow = () =>
@@ -290,9 +291,9 @@ describe('the runs page (local host, Chromium)', () => {
       expect(await page.$eval('meta[http-equiv="refresh"]', (m) => m.getAttribute('content'))).toBe('5');
 
       // The page reloads by itself until the run has ended.
-      const reloadsBefore = navigations;
+      const reloadsBefore = navigations();
       await page.waitForSelector(`${row} .state.succeeded`, { timeout: 30_000 });
-      expect(navigations).toBeGreaterThan(reloadsBefore);
+      expect(navigations()).toBeGreaterThan(reloadsBefore);
       const run = await running;
       expect(run.status).toBe(200);
       const ended = await readRow();

@@ -52,6 +52,21 @@ async function closedPort(): Promise<number> {
 describe("README's command-line example, run as written", () => {
   let emulator: RunningEmulator;
   let dir: string;
+  /** The README's first import, of the sample accounts, into `url` with results in `out`. */
+  const importAccounts = (url: string, out: string, ...more: string[]) =>
+    dvpipe(dir, [
+      'import',
+      join(root, 'samples', 'accounts.csv'),
+      '--job',
+      join(root, 'jobs', 'accounts.json'),
+      '--url',
+      url,
+      '--out',
+      out,
+      ...more,
+    ]);
+  const validateAccounts = (url: string) =>
+    dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'accounts.json'), '--url', url]);
 
   beforeAll(async () => {
     emulator = await startEmulator({ profile: 'fast' });
@@ -177,17 +192,8 @@ describe("README's command-line example, run as written", () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
     const said = `Cannot reach ${url}: the connection was refused (ECONNREFUSED).`;
     const [imported, validated, extracted] = await Promise.all([
-      dvpipe(dir, [
-        'import',
-        join(root, 'samples', 'accounts.csv'),
-        '--job',
-        join(root, 'jobs', 'accounts.json'),
-        '--url',
-        url,
-        '--out',
-        'refused/',
-      ]),
-      dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'accounts.json'), '--url', url]),
+      importAccounts(url, 'refused/'),
+      validateAccounts(url),
       dvpipe(dir, [
         'extract',
         '--job',
@@ -207,17 +213,8 @@ describe("README's command-line example, run as written", () => {
     // credential here, or none for that resource): the message is about the host.
     const url = 'https://dvpipe-first-hour.invalid';
     const [imported, validated] = await Promise.all([
-      dvpipe(dir, [
-        'import',
-        join(root, 'samples', 'accounts.csv'),
-        '--job',
-        join(root, 'jobs', 'accounts.json'),
-        '--url',
-        url,
-        '--out',
-        'unresolved/',
-      ]),
-      dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'accounts.json'), '--url', url]),
+      importAccounts(url, 'unresolved/'),
+      validateAccounts(url),
     ]);
     const said =
       /Cannot reach https:\/\/dvpipe-first-hour\.invalid: the host name (does not resolve \(ENOTFOUND\)|could not be resolved \(EAI_AGAIN\))\. Check the URL/;
@@ -318,17 +315,7 @@ describe("README's command-line example, run as written", () => {
   });
   it('runs show of a run id in two --out folders shows the latest and names both', async () => {
     // The same file, job and environment is the same run; a second --out keeps its own state.
-    const again = await dvpipe(dir, [
-      'import',
-      join(root, 'samples', 'accounts.csv'),
-      '--job',
-      join(root, 'jobs', 'accounts.json'),
-      '--url',
-      emulator.url,
-      '--out',
-      'out/accounts-again/',
-      '--quiet',
-    ]);
+    const again = await importAccounts(emulator.url, 'out/accounts-again/', '--quiet');
     const summary = JSON.parse(
       await readFile(join(dir, 'out', 'accounts-again', 'summary.json'), 'utf8'),
     ) as {
@@ -352,18 +339,8 @@ describe("README's command-line example, run as written", () => {
     );
     expect(resolves, `${hostname()} resolves (the test needs it to)`).toBe(true);
     const [imported, validated] = await Promise.all([
-      dvpipe(dir, [
-        'import',
-        join(root, 'samples', 'accounts.csv'),
-        '--job',
-        join(root, 'jobs', 'accounts.json'),
-        '--url',
-        url,
-        '--out',
-        'no-sign-in/',
-        '--quiet',
-      ]),
-      dvpipe(dir, ['jobs', 'validate', join(root, 'jobs', 'accounts.json'), '--url', url]),
+      importAccounts(url, 'no-sign-in/', '--quiet'),
+      validateAccounts(url),
     ]);
     for (const [ran, text] of [
       [imported, imported.stderr],

@@ -134,3 +134,26 @@ function pagedSender(
     },
   } as unknown as ApiSender;
 }
+
+/**
+ * A query whose first page holds `firstPage` and whose second fails after every retry (a 503 the client gave
+ * up on): assign it to `client.query` to see how a run ends on a server error mid-read.
+ */
+export function failsOnSecondPage(firstPage: Row[]): DataverseClient['query'] {
+  return () => {
+    let page = 0;
+    const sender = {
+      send: async () => {
+        if (page++ === 0) {
+          return {
+            status: 200,
+            headers: {},
+            body: JSON.stringify({ value: firstPage, '@odata.nextLink': 'contacts?page=1' }),
+          };
+        }
+        throw new DataverseError({ status: 503, code: 'ServiceUnavailable', message: 'Service Unavailable' });
+      },
+    } as unknown as ApiSender;
+    return new QueryResult(sender, async () => ({ path: 'contacts?page=0' }), []);
+  };
+}

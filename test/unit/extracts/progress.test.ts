@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recentExtractRuns } from '../../../src/app/runs-page-handler.js';
 import { extractJobSchema, type ExtractJob } from '../../../src/config/job.js';
-import { DataverseError, QueryResult, type Clock } from '../../../src/dataverse/index.js';
-import type { ApiSender } from '../../../src/dataverse/api.js';
+import type { Clock } from '../../../src/dataverse/index.js';
 import {
   interruptedKeptForMs,
   progressPathOf,
@@ -22,7 +21,7 @@ import { renderRunsPage } from '../../../src/reports/runs-page.js';
 import { FileBlockSink } from '../../../src/storage/file-block-sink.js';
 import { FileObjectStore } from '../../../src/storage/file-store.js';
 import { putJson, type ObjectStore } from '../../../src/storage/object-store.js';
-import { fakeClient } from './fakes.js';
+import { failsOnSecondPage, fakeClient } from './fakes.js';
 
 // The progress record a working extract keeps for the runs page (issue 21): written from the start,
 // moved as pages are read, removed only once the manifest or failed report has taken over.
@@ -112,27 +111,7 @@ describe('the progress record of a working extract', () => {
     const out = join(dir, 'out');
     const progress = recordingStore(out);
     const client = fakeClient(rows(4), 2);
-    client.query = () => {
-      let page = 0;
-      const sender = {
-        send: async () => {
-          page += 1;
-          if (page === 1) {
-            return {
-              status: 200,
-              headers: {},
-              body: JSON.stringify({ value: rows(2), '@odata.nextLink': 'contacts?page=1' }),
-            };
-          }
-          throw new DataverseError({
-            status: 503,
-            code: 'ServiceUnavailable',
-            message: 'Service Unavailable',
-          });
-        },
-      } as unknown as ApiSender;
-      return new QueryResult(sender, async () => ({ path: 'contacts?page=0' }), []);
-    };
+    client.query = failsOnSecondPage(rows(2));
     const failing = runExtract(
       {
         client,

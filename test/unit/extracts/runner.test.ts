@@ -8,11 +8,9 @@ import { runExtract } from '../../../src/extracts/runner.js';
 import type { Logger } from '../../../src/logging.js';
 import { FileBlockSink } from '../../../src/storage/file-block-sink.js';
 import { FileObjectStore } from '../../../src/storage/file-store.js';
-import { DataverseError, QueryResult } from '../../../src/dataverse/index.js';
-import type { ApiSender } from '../../../src/dataverse/api.js';
 import { recentExtractRuns } from '../../../src/app/runs-page-handler.js';
 import { renderRunsPage } from '../../../src/reports/runs-page.js';
-import { fakeClient } from './fakes.js';
+import { failsOnSecondPage, fakeClient } from './fakes.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -166,26 +164,7 @@ describe('runExtract (fake client)', () => {
   it('a run that fails mid-read writes a failed report beside where its file would be, and the runs page lists it', async () => {
     const client = fakeClient(rows(5), 2);
     // The second page fails after every retry: a server error the client gave up on.
-    client.query = () => {
-      let page = 0;
-      const sender = {
-        send: async () => {
-          if (page++ === 0) {
-            return {
-              status: 200,
-              headers: {},
-              body: JSON.stringify({ value: rows(2), '@odata.nextLink': 'contacts?page=1' }),
-            };
-          }
-          throw new DataverseError({
-            status: 503,
-            code: 'ServiceUnavailable',
-            message: 'Service Unavailable',
-          });
-        },
-      } as unknown as ApiSender;
-      return new QueryResult(sender, async () => ({ path: 'contacts?page=0' }), []);
-    };
+    client.query = failsOnSecondPage(rows(2));
     // An earlier run finished at the same path (the CLI's fixed --out): its files and report stay as they were.
     await runExtract(deps(fakeClient(rows(4), 2)), job(), {
       path: 'nightly/contacts.csv',

@@ -4,18 +4,18 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileObjectStore } from '../../../src/storage/file-store.js';
 
+/** Each test a store of its own in a fresh folder. */
+let root: string;
+let store: FileObjectStore;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'dvp-file-store-'));
+  store = new FileObjectStore(root);
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
 describe('FileObjectStore.list', () => {
-  let root: string;
-  let store: FileObjectStore;
-
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'dvp-file-store-'));
-    store = new FileObjectStore(root);
-  });
-  afterEach(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
-
   const collect = async (prefix: string) => {
     const names: string[] = [];
     for await (const name of store.list(prefix)) names.push(name);
@@ -48,17 +48,6 @@ describe('FileObjectStore.list', () => {
 });
 
 describe('FileObjectStore.put with ifNoneMatch', () => {
-  let root: string;
-  let store: FileObjectStore;
-
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'dvp-file-store-'));
-    store = new FileObjectStore(root);
-  });
-  afterEach(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
-
   it('creates once among racing writers, and a reader sees the whole file or none, never part of it', async () => {
     // Large enough that writing it takes many event-loop turns, so reads land while it is written.
     const bodies = Array.from({ length: 4 }, (_, i) => Buffer.alloc(8 * 1024 * 1024, 65 + i));
