@@ -96,6 +96,12 @@ const REPORT_FLOOR = 0.01;
 const REORDER_MS = 5;
 /** A worked-out cost further than this share from its kind's estimate is not learnt. */
 const OUTLIER_SHARE = 0.15;
+/**
+ * Outliers of one kind in a row after which they are learnt after all: the estimate is then what is wrong (its
+ * first samples were unpicked from charges another process made as the same identity), and refusing every
+ * cost far from it would keep a tenfold estimate for good.
+ */
+const OUTLIERS_BELIEVED = 3;
 /** Sends this far apart arrive in order. */
 const SURELY_AFTER_MS = 100;
 /** Contradicting reports after which the ledger stops pacing. */
@@ -115,8 +121,11 @@ class CostModel {
   // Kept up to date on each sample: estimates are asked for on every admission, samples come rarely.
   private rate: number | undefined;
   private flatCost: number | undefined;
+  /** Worked-out costs refused in a row as far from the estimate. */
+  outliersInARow = 0;
 
   add(weight: number, cost: number, fixed: number): void {
+    this.outliersInARow = 0;
     if (weight > 0) {
       this.rate = pushMedian(this.rates, Math.max(0, cost - fixed) / weight);
     } else {
@@ -160,8 +169,12 @@ export class ExecutionBudget {
   private fixed = 0;
   /** The dearest rate per body character learnt of any kind, for a kind not learnt yet. */
   private dearestRate = 0;
-  /** Reports that contradict one window (a later request finding more room with nothing gone). */
-  private contradictions = 0;
+  /**
+   * When reports contradicted one window (a later request finding more room with nothing gone), for two
+   * windows: requests spread over several servers go on contradicting it, while charges of another process
+   * that leave the window (one that sent as this identity for a while) stop doing so once they have left.
+   */
+  private contradictions: number[] = [];
 
   constructor(options: BudgetOptions) {
     this.slackMs = options.arrivalSlackMs;
@@ -215,7 +228,7 @@ export class ExecutionBudget {
    * over several servers get reports from each: the ledger cannot follow those, and says so.
    */
   get coherent(): boolean {
-    return this.contradictions < CONTRADICTIONS_TOLERATED;
+    return this.contradictions.length < CONTRADICTIONS_TOLERATED;
   }
 
   /** Whether a cost has been learnt for this kind of request. */
@@ -344,7 +357,7 @@ export class ExecutionBudget {
       if (earlier.remaining === undefined) continue;
       if (entry.sentAt - earlier.sentAt < SURELY_AFTER_MS) continue;
       if (this.leavers(earlier.sentAt - this.slack, entry.sentAt + this.slack).length > 0) return;
-      if (entry.remaining! > earlier.remaining + REPORT_FLOOR) this.contradictions += 1;
+      if (entry.remaining! > earlier.remaining + REPORT_FLOOR) this.contradictions.push(entry.sentAt);
       return;
     }
   }
@@ -366,10 +379,14 @@ export class ExecutionBudget {
     // A report at the floor may hide an overdraft (the service admits while under the limit and never
     // reports below zero), so the step into it is not a cost.
     if ((entry.remaining ?? 0) <= REPORT_FLOOR || !(cost >= 0)) return;
-    const expected = this.models.get(entry.shape.kind)?.estimate(entry.shape.weight, this.fixed);
-    // Far from what others of its kind cost: a pair that crossed on the way after all.
-    if (expected !== undefined && expected > 0 && Math.abs(cost - expected) > expected * OUTLIER_SHARE)
-      return;
+    const model = this.models.get(entry.shape.kind);
+    const expected = model?.estimate(entry.shape.weight, this.fixed);
+    // Far from what others of its kind cost: a pair that crossed on the way after all, unless every recent
+    // one says so.
+    if (expected !== undefined && expected > 0 && Math.abs(cost - expected) > expected * OUTLIER_SHARE) {
+      model!.outliersInARow += 1;
+      if (model!.outliersInARow < OUTLIERS_BELIEVED) return;
+    }
     this.learn(entry, cost);
   }
 
@@ -411,5 +428,7 @@ export class ExecutionBudget {
     let drop = 0;
     while (drop < this.entries.length && this.entries[drop]!.sentAt + 2 * this.keepMs <= now) drop += 1;
     if (drop > 0) this.entries = this.entries.slice(drop);
+    if (this.contradictions.length > 0)
+      this.contradictions = this.contradictions.filter((at) => at + 2 * this.keepMs > now);
   }
 }

@@ -192,6 +192,7 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
         emit({ type: 'throttle', identity: change.identity, pauseMs: change.addedPauseMs });
     },
     options.discoverServers === false ? undefined : probe,
+    share?.shareFor?.bind(share),
   );
   share?.track(
     () => pool.backlog,

@@ -80,6 +80,11 @@ export interface BudgetShare {
   /** Pace on this process's own time at its part of the sustained rate (`Governor.sharedPacing`). */
   readonly steady?: boolean;
   /**
+   * This process's part of one identity's window while the instances are given identities of their own: 1 for
+   * its own, 0 for another instance's (new work goes to its own). Absent: `share` for every identity.
+   */
+  shareFor?(identity: string): number;
+  /**
    * How to read this process's backlog (requests waiting or in flight), which the share is sized by, and whom to
    * tell when the share changes (requests a smaller share held back may go at once).
    */

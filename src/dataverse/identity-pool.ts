@@ -145,9 +145,25 @@ export class IdentityPool {
     governorOptions: GovernorOptions,
     private readonly onChange: (change: PoolChange) => void = () => {},
     private readonly probe?: ServerProbe,
+    /** Each identity's part for this process (src/fleet); 0: another instance's, left to pinned requests. */
+    private readonly shareFor?: (identity: string) => number,
   ) {
     if (providers.length === 0) throw new Error('At least one token provider is required');
-    this.identities = providers.map((tokens) => new IdentityLanes(tokens, governorOptions));
+    this.identities = providers.map(
+      (tokens) =>
+        new IdentityLanes(
+          tokens,
+          shareFor ? { ...governorOptions, share: () => shareFor(tokens.identity) } : governorOptions,
+        ),
+    );
+  }
+
+  /** The lanes new work may take: those of this process's identities (all, if it has none of its own). */
+  private get ownLanes(): readonly Lane[] {
+    const shareFor = this.shareFor;
+    if (!shareFor) return this.lanes;
+    const own = this.lanes.filter((lane) => shareFor(lane.identity) > 0);
+    return own.length > 0 ? own : this.lanes;
   }
 
   /**
@@ -188,7 +204,7 @@ export class IdentityPool {
 
   /** Sum of every identity's current limit. */
   get capacity(): number {
-    return this.lanes.reduce((n, l) => n + l.governor.limit, 0);
+    return this.ownLanes.reduce((n, l) => n + l.governor.limit, 0);
   }
 
   /**
@@ -251,6 +267,7 @@ export class IdentityPool {
 
   private drain(): void {
     const now = this.clock.now();
+    let full = false;
     for (let i = 0; i < this.queue.length;) {
       const waiter = this.queue[i]!;
       if (waiter.identity !== undefined) {
@@ -265,8 +282,18 @@ export class IdentityPool {
         waiter.resolve(this.lease(own, now, waiter.shape));
         continue;
       }
+      // No lane has room for unpinned work: the pinned waiters behind may still find theirs (another
+      // instance's identity, which unpinned work does not take).
+      if (full) {
+        i += 1;
+        continue;
+      }
       const lane = this.pick(now);
-      if (!lane) break;
+      if (!lane) {
+        full = true;
+        i += 1;
+        continue;
+      }
       // A waiter its lane's ledger holds back (an unlearnt kind already out) lets the ones behind it pass.
       if (!lane.governor.admits(waiter.shape)) {
         i += 1;
@@ -283,7 +310,7 @@ export class IdentityPool {
   private pick(now: number): Lane | undefined {
     let best: Lane | undefined;
     let bestFree = 0;
-    const lanes = this.lanes;
+    const lanes = this.ownLanes;
     const n = lanes.length;
     for (let k = 0; k < n; k++) {
       const lane = lanes[(this.next + k) % n]!;

@@ -36,5 +36,7 @@ export function fleetShareFor(settings: FleetShareSettings): FleetShare {
     clock: settings.clock,
     refreshMs: settings.refreshMs,
     ...(settings.steady ? { steady: true } : {}),
+    // Given identities of their own only when there are client ids to divide (not one default credential).
+    ...(settings.identities.length > 1 ? { identities: settings.identities } : {}),
   });
 }

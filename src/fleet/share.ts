@@ -22,6 +22,11 @@ export interface FleetShareOptions {
   readonly instance?: string;
   /** Pace on this process's own time at its part of the sustained rate (DATAVERSE_FLEET_PACING=steady). */
   readonly steady?: boolean;
+  /**
+   * The identities the instances use (the same list on each). With at least as many as the live instances,
+   * each instance is given identities of its own instead of a part of every one (`assignmentOf`).
+   */
+  readonly identities?: readonly string[];
   /** Told when the board cannot be reached (the last share is kept meanwhile). */
   readonly onError?: (error: unknown) => void;
   /** Told when the share changes. */
@@ -53,10 +58,57 @@ export function shareOf(
   return { share: selfDemand / total, active: others.length + 1 };
 }
 
+/**
+ * Which identities this instance sends as, when there are at least as many identities as live instances: an
+ * instance alone on an identity reads that identity's reports as its own and paces on them exactly, as one
+ * process does, where instances sharing every window can only guess each other's charges (measured: 12-14
+ * 429s against 131-156 on 5 identities and 4 hosts, at the same or a higher throughput; BENCHMARKS.md).
+ *
+ * Identity j (sorted) belongs to the live instance ranked j modulo their count (by instance id), so the
+ * assignment moves only when an instance joins or leaves, never as instances go busy and idle. The identities
+ * of an idle owner are lent meanwhile, one at a time, to the busy instance that has the fewest, so the last
+ * instances working at the end of a file use every identity. This instance always counts itself busy: on new
+ * work it sends at once as its own identities, and takes back what it lent at its next refresh.
+ *
+ * Undefined while alone (every identity is its own) or while fewer identities than live instances (every
+ * identity is then shared by backlog, `shareOf`).
+ */
+export function assignmentOf(
+  self: string,
+  members: readonly MemberView[],
+  ttlMs: number,
+  identities: readonly string[],
+): ReadonlySet<string> | undefined {
+  const others = members.filter((m) => m.instance !== self && m.ageMs <= ttlMs);
+  const ranked = [...new Set([self, ...others.map((m) => m.instance)])].sort();
+  if (ranked.length === 1 || identities.length < ranked.length) return undefined;
+  const busy = new Set([self, ...others.filter((m) => m.demand > 0).map((m) => m.instance)]);
+  const sorted = [...new Set(identities)].sort();
+  const user = sorted.map((_, j) => ranked[j % ranked.length]!);
+  const held = new Map([...busy].map((m) => [m, user.filter((u) => u === m).length]));
+  sorted.forEach((_, j) => {
+    if (busy.has(user[j]!)) return;
+    // The busy instance with the fewest identities (the first by rank among equals) borrows it.
+    const borrower = ranked
+      .filter((m) => busy.has(m))
+      .reduce((a, b) => (held.get(b)! < held.get(a)! ? b : a));
+    held.set(borrower, held.get(borrower)! + 1);
+    user[j] = borrower;
+  });
+  return new Set(sorted.filter((_, j) => user[j] === self));
+}
+
+function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.size === b.size && [...a].every((id) => b.has(id));
+}
+
 export class FleetShare implements BudgetShare {
   readonly instance: string;
   readonly steady: boolean;
   private current = 1;
+  /** The identities this instance sends as while they are assigned (`assignmentOf`); undefined: all, shared. */
+  private own: ReadonlySet<string> | undefined;
   private peak = 0;
   private backlog: () => number = () => 0;
   private changed: () => void = () => undefined;
@@ -70,8 +122,15 @@ export class FleetShare implements BudgetShare {
     this.ttlMs = options.ttlMs ?? 3 * options.refreshMs + 2_000;
   }
 
+  /** The part of every identity's window; 1 while identities are assigned (each of its own is whole). */
   get share(): number {
-    return this.current;
+    return this.own ? 1 : this.current;
+  }
+
+  /** 1 for an identity of its own, 0 for another instance's; `share` while identities are shared. */
+  shareFor(identity: string): number {
+    if (!this.own) return this.current;
+    return this.own.has(identity) ? 1 : 0;
   }
 
   track(backlog: () => number, changed?: () => void): void {
@@ -86,8 +145,12 @@ export class FleetShare implements BudgetShare {
     this.peak = 0;
     const members = await this.options.board.publish({ instance: this.instance, demand });
     const { share, active } = shareOf(this.instance, demand, members, this.ttlMs);
-    const moved = share !== this.current;
+    const own = this.options.identities
+      ? assignmentOf(this.instance, members, this.ttlMs, this.options.identities)
+      : undefined;
+    const moved = share !== this.current || !sameSet(own, this.own);
     this.current = share;
+    this.own = own;
     if (moved) {
       this.options.onShare?.(share, active);
       this.changed();

@@ -107,6 +107,35 @@ describe('ExecutionBudget', () => {
     expect(single.coherent).toBe(true);
   });
 
+  it('follows the window again two windows after the contradictions stop (another process that sent as it)', () => {
+    const budget = new ExecutionBudget({ windowMs: 10_000, arrivalSlackMs: 0 });
+    [79, 75, 78, 71, 77, 67, 76, 63].forEach((remaining, i) =>
+      budget.answered(budget.sent(i * 200, read), remaining),
+    );
+    expect(budget.coherent).toBe(false);
+    // Within two windows of the last contradiction (sent at 1,200) the ledger still does not trust the reports.
+    budget.answered(budget.sent(15_000, read), 79);
+    expect(budget.coherent).toBe(false);
+    budget.answered(budget.sent(21_201, read), 78.9);
+    expect(budget.coherent).toBe(true);
+  });
+
+  it("believes costs far from its kind's estimate once three come in a row (a first cost inflated by others' charges)", () => {
+    const budget = new ExecutionBudget({ windowMs: 300_000, arrivalSlackMs: 0 });
+    const report = service(200);
+    const first = budget.sent(0, read);
+    const inflated = budget.sent(10, write(1_000));
+    budget.answered(first, report(0.04));
+    report(20); // another process's charges land between the two reports
+    budget.answered(inflated, report(2.04));
+    expect(inflated.cost).toBeCloseTo(22.04, 6);
+    // Every later write costs 2.04: each is ten times cheaper than the estimate, so not one stray.
+    for (let i = 0; i < 8; i += 1) budget.answered(budget.sent(20 + 10 * i, write(1_000)), report(2.04));
+    budget.sent(200, write(1_000));
+    // The estimate now follows the recent costs: the read, the inflated write, and nine writes at 2.04.
+    expect(budget.spent(200)).toBeCloseTo(0.04 + 22.04 + 9 * 2.04, 1);
+  });
+
   it('takes a request answered without a report (a 503 from a proxy) out of flight', () => {
     const budget = new ExecutionBudget({ windowMs: 2_000, arrivalSlackMs: 0 });
     const probe = budget.sent(0, write(1_000));

@@ -99,6 +99,36 @@ describe('IdentityPool: a request pinned to one identity', () => {
     pool.close();
   });
 
+  it("sends new work as this instance's own identities only, and as another's only when pinned to it", async () => {
+    const clock = manualClock();
+    const own = new Set(['b']);
+    const shareFor = (identity: string) => (own.has(identity) ? 1 : 0);
+    const pool = new IdentityPool(
+      [provider('a'), provider('b')],
+      clock,
+      { max: 2, budgetWindowMs: 0 },
+      undefined,
+      undefined,
+      shareFor,
+    );
+    expect(pool.capacity).toBe(2); // b's lane only
+    const leases = [await pool.acquire(), await pool.acquire()];
+    expect(leases.map((l) => l.lane.identity)).toEqual(['b', 'b']);
+    let third: Lease | undefined;
+    const waiting = pool.acquire().then((lease) => (third = lease));
+    await Promise.resolve();
+    expect(third).toBeUndefined(); // a's free slots are another instance's window
+    const pinned = await pool.acquire(undefined, undefined, 'a');
+    expect(pinned.lane.identity).toBe('a');
+    // Lent a's identity (its instance went idle), the waiting request takes it at once.
+    own.add('a');
+    pool.poke();
+    await waiting;
+    expect(third?.lane.identity).toBe('a');
+    for (const lease of [...leases, pinned, third!]) lease.release({ status: 200 });
+    pool.close();
+  });
+
   it('refuses an identity the pool does not have, naming it', async () => {
     const pool = new IdentityPool([provider('a')], manualClock(), { max: 1, budgetWindowMs: 0 });
     await expect(pool.acquire(undefined, undefined, 'z')).rejects.toThrow(

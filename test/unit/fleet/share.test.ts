@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryFleetBoard } from '../../../src/fleet/board.js';
-import { FleetShare, shareOf } from '../../../src/fleet/share.js';
+import { assignmentOf, FleetShare, shareOf } from '../../../src/fleet/share.js';
 import { ContainerClient } from '@azure/storage-blob';
 import { fleetShareFor, poolKey } from '../../../src/fleet/runtime-share.js';
 import { Governor } from '../../../src/dataverse/governor.js';
@@ -12,9 +12,10 @@ function handClock(): Clock & { advance(ms: number): void } {
   return {
     now: () => t,
     sleep: (_ms, signal) =>
-      new Promise<void>((_resolve, reject) =>
-        signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
-      ),
+      new Promise<void>((_resolve, reject) => {
+        if (signal?.aborted) reject(signal.reason as Error);
+        signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      }),
     advance: (ms) => {
       t += ms;
     },
@@ -46,6 +47,89 @@ describe('shareOf', () => {
     expect(shareOf('c', 0, [member('a', 30), member('b', 10), member('c', 0)], 5_000).share).toBeCloseTo(
       1 / 3,
     );
+  });
+});
+
+describe('assignmentOf', () => {
+  const ids = ['id-5', 'id-1', 'id-3', 'id-2', 'id-4'];
+  const sorted = (set: ReadonlySet<string> | undefined) => (set ? [...set].sort() : set);
+
+  it('gives each live instance identities of its own by rank, the same on every instance', () => {
+    const members = [
+      member('b', 9),
+      member('d', 9),
+      member('a', 9),
+      member('c', 9),
+      member('gone', 9, 9_000),
+    ];
+    // Sorted identities id-1..id-5 to instances a..d in turn: a takes id-1 and id-5.
+    expect(sorted(assignmentOf('a', members, 5_000, ids))).toEqual(['id-1', 'id-5']);
+    expect(sorted(assignmentOf('b', members, 5_000, ids))).toEqual(['id-2']);
+    expect(sorted(assignmentOf('d', members, 5_000, ids))).toEqual(['id-4']);
+  });
+
+  it("lends an idle instance's identities to the busy one with the fewest, and only while it is idle", () => {
+    const members = [member('a', 9), member('b', 9), member('c', 0), member('d', 9)];
+    // c (id-3) has nothing to send: b and d hold one identity each, a two; b ranks first of the fewest.
+    expect(sorted(assignmentOf('b', members, 5_000, ids))).toEqual(['id-2', 'id-3']);
+    expect(sorted(assignmentOf('d', members, 5_000, ids))).toEqual(['id-4']);
+    expect(sorted(assignmentOf('a', members, 5_000, ids))).toEqual(['id-1', 'id-5']);
+    // c counts itself busy: on new work it sends as its own identity at once.
+    expect(sorted(assignmentOf('c', members, 5_000, ids))).toEqual(['id-3']);
+    // Busy again, it has it back: the assignment moves with membership, not with every backlog.
+    const back = members.map((m) => (m.instance === 'c' ? member('c', 3) : m));
+    expect(sorted(assignmentOf('b', back, 5_000, ids))).toEqual(['id-2']);
+  });
+
+  it('leaves every identity shared while alone or while instances outnumber identities', () => {
+    expect(assignmentOf('a', [member('a', 9)], 5_000, ids)).toBeUndefined();
+    expect(
+      assignmentOf('a', [member('a', 9), member('b', 9), member('c', 9)], 5_000, ['x', 'y']),
+    ).toBeUndefined();
+    // A member past the TTL does not count: two live instances divide two identities.
+    const withDead = [member('a', 9), member('b', 9), member('c', 9, 9_000)];
+    expect(sorted(assignmentOf('b', withDead, 5_000, ['x', 'y']))).toEqual(['y']);
+  });
+});
+
+describe('FleetShare with identities to divide', () => {
+  it('sends as its own identities only, whole, and as every one once alone again', async () => {
+    const clock = handClock();
+    const board = new MemoryFleetBoard(() => clock.now());
+    const identities = ['x', 'y', 'z'];
+    const a = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'a', identities });
+    const b = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'b', identities });
+    let backlogB = 8;
+    a.track(() => 8);
+    b.track(() => backlogB);
+    await a.refresh();
+    await b.refresh();
+    await a.refresh();
+    expect(identities.map((id) => a.shareFor(id))).toEqual([1, 0, 1]);
+    expect(identities.map((id) => b.shareFor(id))).toEqual([0, 1, 0]);
+    expect([a.share, b.share]).toEqual([1, 1]);
+    backlogB = 0;
+    await b.refresh(); // publishes the peak since its last refresh
+    await b.refresh();
+    await a.refresh();
+    expect(identities.map((id) => a.shareFor(id))).toEqual([1, 1, 1]);
+    await b.close();
+    await a.refresh();
+    expect(identities.map((id) => a.shareFor(id))).toEqual([1, 1, 1]);
+    await a.close();
+  });
+
+  it('falls back to a part of every window while the instances outnumber the identities', async () => {
+    const clock = handClock();
+    const board = new MemoryFleetBoard(() => clock.now());
+    const a = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'a', identities: ['x', 'y'] });
+    await board.publish({ instance: 'b', demand: 8 });
+    await board.publish({ instance: 'c', demand: 8 });
+    a.track(() => 8);
+    await a.refresh();
+    expect(a.share).toBeCloseTo(1 / 3);
+    expect(a.shareFor('x')).toBeCloseTo(1 / 3);
+    await a.close();
   });
 });
 
