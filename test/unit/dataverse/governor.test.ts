@@ -342,6 +342,29 @@ describe('Governor with an execution-time ledger', () => {
     expect(g.free(until)).toBeGreaterThan(0);
   });
 
+  it('sizes the window from its ledger when no report showed it empty (another sender before it), up to 4 s a second', () => {
+    const g = new Governor({ max: 16, budgetWindowMs: 20_000 });
+    let remaining = 60; // another process's 20 s are in the 80 s window when this one starts
+    const answer = (shape: typeof read, sentAt: number, cost: number) => {
+      const t = g.start(shape, sentAt);
+      remaining -= cost;
+      const headers = { ...time(remaining), 'x-ms-emulator-window-ms': '20000' };
+      g.finish(t, { now: sentAt + 1, status: 200, headers });
+    };
+    answer(read, 0, 0.5);
+    answer(read, 10, 0.5);
+    answer(write, 20, 20);
+    answer(write, 30, 20);
+    remaining += 20; // the other's charges leave the window
+    answer(read, 5_000, 0.5);
+    // 41.5 in the ledger and 38.5 reported: the window holds 80, not the 59.5 the largest report said.
+    expect(g.free(5_010)).toBeGreaterThan(0);
+    g.start(write, 5_010);
+    expect(g.free(5_030)).toBeGreaterThan(0); // 61.5 of 80
+    g.start(write, 5_030);
+    expect(g.free(5_050)).toBe(0); // 81.5: full at the documented size
+  });
+
   it('sends a write of a kind it has not learnt one at a time; reads are not held', () => {
     const g = new Governor({ max: 16, budgetWindowMs: 2_000 });
     const a = g.start(read, 0);
