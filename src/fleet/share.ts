@@ -35,6 +35,8 @@ export interface FleetShareOptions {
 
 /** Members silent this many TTLs are removed from the board by whoever sees them. */
 const FORGET_AFTER_TTLS = 10;
+/** Refreshes a member must have shown no backlog before its identities are lent (see `idleFor`). */
+const LEND_AFTER_REFRESHES = 2;
 /** How often the backlog is sampled between refreshes (its peak since the last refresh is published). */
 const SAMPLES_PER_REFRESH = 10;
 
@@ -66,9 +68,10 @@ export function shareOf(
  *
  * Identity j (sorted) belongs to the live instance ranked j modulo their count (by instance id), so the
  * assignment moves only when an instance joins or leaves, never as instances go busy and idle. The identities
- * of an idle owner are lent meanwhile, one at a time, to the busy instance that has the fewest, so the last
- * instances working at the end of a file use every identity. This instance always counts itself busy: on new
- * work it sends at once as its own identities, and takes back what it lent at its next refresh.
+ * of an owner in `idle` (nothing to send for a while) are lent meanwhile, one at a time, to the busy instance
+ * that has the fewest, so the last instances working at the end of a file use every identity. This instance
+ * is never idle to itself: on new work it sends at once as its own identities, and has back what it lent at
+ * its borrower's next refresh; it borrows only while it has work (`selfBusy`).
  *
  * Undefined while alone (every identity is its own) or while fewer identities than live instances (every
  * identity is then shared by backlog, `shareOf`).
@@ -78,23 +81,28 @@ export function assignmentOf(
   members: readonly MemberView[],
   ttlMs: number,
   identities: readonly string[],
+  idle: ReadonlySet<string> = new Set(),
+  selfBusy = true,
 ): ReadonlySet<string> | undefined {
   const others = members.filter((m) => m.instance !== self && m.ageMs <= ttlMs);
   const ranked = [...new Set([self, ...others.map((m) => m.instance)])].sort();
   if (ranked.length === 1 || identities.length < ranked.length) return undefined;
-  const busy = new Set([self, ...others.filter((m) => m.demand > 0).map((m) => m.instance)]);
+  const busy = new Set(others.filter((m) => m.demand > 0).map((m) => m.instance));
+  if (selfBusy) busy.add(self);
   const sorted = [...new Set(identities)].sort();
   const user = sorted.map((_, j) => ranked[j % ranked.length]!);
   const held = new Map([...busy].map((m) => [m, user.filter((u) => u === m).length]));
-  sorted.forEach((_, j) => {
-    if (busy.has(user[j]!)) return;
-    // The busy instance with the fewest identities (the first by rank among equals) borrows it.
-    const borrower = ranked
-      .filter((m) => busy.has(m))
-      .reduce((a, b) => (held.get(b)! < held.get(a)! ? b : a));
-    held.set(borrower, held.get(borrower)! + 1);
-    user[j] = borrower;
-  });
+  const borrowers = ranked.filter((m) => busy.has(m));
+  if (borrowers.length > 0) {
+    sorted.forEach((_, j) => {
+      const owner = user[j]!;
+      if (owner === self || busy.has(owner) || !idle.has(owner)) return;
+      // The busy instance with the fewest identities (the first by rank among equals) borrows it.
+      const borrower = borrowers.reduce((a, b) => (held.get(b)! < held.get(a)! ? b : a));
+      held.set(borrower, held.get(borrower)! + 1);
+      user[j] = borrower;
+    });
+  }
   return new Set(sorted.filter((_, j) => user[j] === self));
 }
 
@@ -109,6 +117,8 @@ export class FleetShare implements BudgetShare {
   private current = 1;
   /** The identities this instance sends as while they are assigned (`assignmentOf`); undefined: all, shared. */
   private own: ReadonlySet<string> | undefined;
+  /** When each other member was first seen with nothing to send, since it last had something. */
+  private readonly idleSince = new Map<string, number>();
   private peak = 0;
   private backlog: () => number = () => 0;
   private changed: () => void = () => undefined;
@@ -146,7 +156,14 @@ export class FleetShare implements BudgetShare {
     const members = await this.options.board.publish({ instance: this.instance, demand });
     const { share, active } = shareOf(this.instance, demand, members, this.ttlMs);
     const own = this.options.identities
-      ? assignmentOf(this.instance, members, this.ttlMs, this.options.identities)
+      ? assignmentOf(
+          this.instance,
+          members,
+          this.ttlMs,
+          this.options.identities,
+          this.idleFor(members, LEND_AFTER_REFRESHES * this.options.refreshMs),
+          demand > 0,
+        )
       : undefined;
     const moved = share !== this.current || !sameSet(own, this.own);
     this.current = share;
@@ -159,6 +176,29 @@ export class FleetShare implements BudgetShare {
       if (m.instance !== this.instance && m.ageMs > FORGET_AFTER_TTLS * this.ttlMs)
         await this.options.board.remove(m.instance).catch(() => undefined);
     }
+  }
+
+  /**
+   * The other members that have had nothing to send for at least `ms` by this instance's clock (at each of its
+   * refreshes since): their identities may be lent. Lent as soon as a member shows no backlog, they went to
+   * whoever started a new file first, while the others' backlogs had not reached the board yet.
+   */
+  private idleFor(members: readonly MemberView[], ms: number): ReadonlySet<string> {
+    const now = this.options.clock.now();
+    const idle = new Set<string>();
+    for (const m of members) {
+      if (m.instance === this.instance) continue;
+      if (m.demand > 0) {
+        this.idleSince.delete(m.instance);
+        continue;
+      }
+      const since = this.idleSince.get(m.instance) ?? now;
+      this.idleSince.set(m.instance, since);
+      if (now - since >= ms) idle.add(m.instance);
+    }
+    for (const instance of this.idleSince.keys())
+      if (!members.some((m) => m.instance === instance)) this.idleSince.delete(instance);
+    return idle;
   }
 
   /** Stops refreshing and takes this instance off the board, so the others get its share at once. */

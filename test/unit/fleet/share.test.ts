@@ -70,15 +70,26 @@ describe('assignmentOf', () => {
 
   it("lends an idle instance's identities to the busy one with the fewest, and only while it is idle", () => {
     const members = [member('a', 9), member('b', 9), member('c', 0), member('d', 9)];
-    // c (id-3) has nothing to send: b and d hold one identity each, a two; b ranks first of the fewest.
-    expect(sorted(assignmentOf('b', members, 5_000, ids))).toEqual(['id-2', 'id-3']);
-    expect(sorted(assignmentOf('d', members, 5_000, ids))).toEqual(['id-4']);
-    expect(sorted(assignmentOf('a', members, 5_000, ids))).toEqual(['id-1', 'id-5']);
+    const idle = new Set(['c']);
+    // c (id-3) has had nothing to send for a while: b and d hold one identity each, a two; b ranks first.
+    expect(sorted(assignmentOf('b', members, 5_000, ids, idle))).toEqual(['id-2', 'id-3']);
+    expect(sorted(assignmentOf('d', members, 5_000, ids, idle))).toEqual(['id-4']);
+    expect(sorted(assignmentOf('a', members, 5_000, ids, idle))).toEqual(['id-1', 'id-5']);
     // c counts itself busy: on new work it sends as its own identity at once.
-    expect(sorted(assignmentOf('c', members, 5_000, ids))).toEqual(['id-3']);
+    expect(sorted(assignmentOf('c', members, 5_000, ids, new Set()))).toEqual(['id-3']);
     // Busy again, it has it back: the assignment moves with membership, not with every backlog.
     const back = members.map((m) => (m.instance === 'c' ? member('c', 3) : m));
-    expect(sorted(assignmentOf('b', back, 5_000, ids))).toEqual(['id-2']);
+    expect(sorted(assignmentOf('b', back, 5_000, ids, idle))).toEqual(['id-2']);
+  });
+
+  it('lends nothing for a member only just idle, nor to an instance without work', () => {
+    const members = [member('a', 9), member('b', 0), member('c', 0), member('d', 0)];
+    // b, c and d show no backlog but have not been idle long enough: a new file may be reaching them.
+    expect(sorted(assignmentOf('a', members, 5_000, ids))).toEqual(['id-1', 'id-5']);
+    // b has nothing to send itself: it borrows nothing even from the long-idle c and d.
+    const idle = new Set(['c', 'd']);
+    expect(sorted(assignmentOf('b', members, 5_000, ids, idle, false))).toEqual(['id-2']);
+    expect(sorted(assignmentOf('a', members, 5_000, ids, idle))).toEqual(['id-1', 'id-3', 'id-4', 'id-5']);
   });
 
   it('leaves every identity shared while alone or while instances outnumber identities', () => {
@@ -112,7 +123,12 @@ describe('FleetShare with identities to divide', () => {
     await b.refresh(); // publishes the peak since its last refresh
     await b.refresh();
     await a.refresh();
+    // b has just gone idle: a new file may be reaching it, so nothing is lent yet.
+    expect(identities.map((id) => a.shareFor(id))).toEqual([1, 0, 1]);
+    clock.advance(2_000);
+    await a.refresh();
     expect(identities.map((id) => a.shareFor(id))).toEqual([1, 1, 1]);
+    expect(identities.map((id) => b.shareFor(id))).toEqual([0, 1, 0]); // its own, ready for new work
     await b.close();
     await a.refresh();
     expect(identities.map((id) => a.shareFor(id))).toEqual([1, 1, 1]);
