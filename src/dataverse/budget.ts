@@ -383,9 +383,14 @@ export class ExecutionBudget {
     const expected = model?.estimate(entry.shape.weight, this.fixed);
     // Far from what others of its kind cost: a pair that crossed on the way after all, unless every recent
     // one says so.
-    if (expected !== undefined && expected > 0 && Math.abs(cost - expected) > expected * OUTLIER_SHARE) {
-      model!.outliersInARow += 1;
-      if (model!.outliersInARow < OUTLIERS_BELIEVED) return;
+    if (
+      model &&
+      expected !== undefined &&
+      expected > 0 &&
+      Math.abs(cost - expected) > expected * OUTLIER_SHARE
+    ) {
+      model.outliersInARow += 1;
+      if (model.outliersInARow < OUTLIERS_BELIEVED) return;
     }
     this.learn(entry, cost);
   }

@@ -267,6 +267,8 @@ export class IdentityPool {
 
   private drain(): void {
     const now = this.clock.now();
+    // Leases taken here add no lanes (answers do): the lanes new work may take are worked out once per drain.
+    const ownLanes = this.ownLanes;
     let full = false;
     for (let i = 0; i < this.queue.length;) {
       const waiter = this.queue[i]!;
@@ -288,7 +290,7 @@ export class IdentityPool {
         i += 1;
         continue;
       }
-      const lane = this.pick(now);
+      const lane = this.pick(now, ownLanes);
       if (!lane) {
         full = true;
         i += 1;
@@ -307,10 +309,9 @@ export class IdentityPool {
   }
 
   /** The lane with the most free slots; ties rotate so identities share load evenly. */
-  private pick(now: number): Lane | undefined {
+  private pick(now: number, lanes: readonly Lane[]): Lane | undefined {
     let best: Lane | undefined;
     let bestFree = 0;
-    const lanes = this.ownLanes;
     const n = lanes.length;
     for (let k = 0; k < n; k++) {
       const lane = lanes[(this.next + k) % n]!;

@@ -186,6 +186,9 @@ export class FleetShare implements BudgetShare {
   private idleFor(members: readonly MemberView[], ms: number): ReadonlySet<string> {
     const now = this.options.clock.now();
     const idle = new Set<string>();
+    // Forget members gone from the board: one that comes back starts busy or freshly idle.
+    const present = new Set(members.map((m) => m.instance));
+    for (const instance of this.idleSince.keys()) if (!present.has(instance)) this.idleSince.delete(instance);
     for (const m of members) {
       if (m.instance === this.instance) continue;
       if (m.demand > 0) {
@@ -196,8 +199,6 @@ export class FleetShare implements BudgetShare {
       this.idleSince.set(m.instance, since);
       if (now - since >= ms) idle.add(m.instance);
     }
-    for (const instance of this.idleSince.keys())
-      if (!members.some((m) => m.instance === instance)) this.idleSince.delete(instance);
     return idle;
   }
 
