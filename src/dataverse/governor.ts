@@ -465,6 +465,7 @@ export class Governor {
         this.budget?.answered(
           ticket.entry,
           this.steadySharing && this.shared ? undefined : rate.timeRemainingSeconds,
+          outcome.now,
         );
     }
     if (charged && this.running === 0) this.sizeWindow(outcome.now, rate.timeRemainingSeconds);

@@ -107,6 +107,27 @@ describe('ExecutionBudget', () => {
     expect(single.coherent).toBe(true);
   });
 
+  it('reads more room from requests that arrived late, after old charges left, as one window', () => {
+    const budget = new ExecutionBudget({ windowMs: 20_000, arrivalSlackMs: 0 });
+    budget.answered(budget.sent(0, read), 80, 0);
+    // Three writes of 10 s early in the window, leaving it at 20,500, 20,600 and 20,700.
+    [500, 600, 700].forEach((at, i) => budget.answered(budget.sent(at, write(1_000)), 70 - 10 * i, at + 50));
+    const early = budget.sent(20_050, write(500));
+    budget.answered(early, 45, 20_060);
+    // Sent before the old charges left, but on a busy host their bodies reached the service after: each report
+    // shows the 30 s given back. The answers come last first.
+    const late = [20_200, 20_350, 20_450].map((at) => budget.sent(at, write(500)));
+    [60, 65, 70].forEach((remaining, i) => budget.answered(late[2 - i]!, remaining, 20_900));
+    expect(budget.coherent).toBe(true);
+    // More room when nothing can have left (the old charges gone, the new ones in until 40,000) is still a
+    // contradiction: a second server's counter, answered in turns with the first's.
+    [50, 55, 51, 56, 52, 57].forEach((remaining, i) => {
+      const at = 25_000 + 200 * i;
+      budget.answered(budget.sent(at, write(500)), remaining, at + 50);
+    });
+    expect(budget.coherent).toBe(false);
+  });
+
   it('follows the window again two windows after the contradictions stop (another process that sent as it)', () => {
     const budget = new ExecutionBudget({ windowMs: 10_000, arrivalSlackMs: 0 });
     [79, 75, 78, 71, 77, 67, 76, 63].forEach((remaining, i) =>
@@ -134,6 +155,22 @@ describe('ExecutionBudget', () => {
     budget.sent(200, write(1_000));
     // The estimate now follows the recent costs: the read, the inflated write, and nine writes at 2.04.
     expect(budget.spent(200)).toBeCloseTo(0.04 + 22.04 + 9 * 2.04, 1);
+  });
+
+  it('does not charge a request the far cost of a crossed pair, even when three come in a row', () => {
+    const budget = new ExecutionBudget({ windowMs: 300_000, arrivalSlackMs: 0 });
+    const report = service(200);
+    for (let i = 0; i < 5; i += 1) budget.answered(budget.sent(10 * i, write(1_000)), report(2.04));
+    // Three requests whose reports each also hold the charge of a request that arrived between them unseen (a
+    // burst reordered on the way): every difference reads as two writes.
+    const crossed = [0, 1, 2].map((i) => budget.sent(100 + 10 * i, write(1_000)));
+    for (const entry of crossed) {
+      report(2.04);
+      budget.answered(entry, report(2.04));
+    }
+    expect(crossed.map((e) => e.cost)).toEqual([undefined, undefined, undefined]);
+    // Each counts at its kind's estimate, which one believed sample among five did not move.
+    expect(budget.spent(200)).toBeCloseTo(8 * 2.04, 6);
   });
 
   it('takes a request answered without a report (a 503 from a proxy) out of flight', () => {
