@@ -298,7 +298,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
           const row = inspect.get(name, id);
           return row ? json(200, row) : json(404, { error: `No ${name} row ${id}` });
         }
-        return json(200, inspect.all(name));
+        // `skip` / `top` page a big table: one JSON body of every row stops at V8's longest string (~0.5 GB).
+        const skip = Number(url.searchParams.get('skip') ?? 0);
+        const top = url.searchParams.get('top');
+        const rows = inspect.all(name);
+        return json(
+          200,
+          top === null && skip === 0 ? rows : rows.slice(skip, top === null ? undefined : skip + Number(top)),
+        );
       }
       if (what === 'tables' && req.method === 'POST' && name !== undefined) {
         const body = JSON.parse(await readBody(req)) as unknown;
