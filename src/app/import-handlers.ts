@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RestError } from '@azure/storage-blob';
+import pMap from 'p-map';
 import { isJobDefinitionError } from '../config/job.js';
 import { parseBlobCreated } from '../imports/blob-event.js';
 import { writeRejectedRun } from '../imports/finalize.js';
@@ -11,6 +12,9 @@ import type { ChunkMessage, InputRef, RunSummary } from '../imports/types.js';
 import { errorMessage, type Logger } from '../logging.js';
 import { decodeQueueMessage } from '../storage/queue.js';
 import { markBlob, markInput, names, type Runtime } from './runtime.js';
+
+/** Chunk messages sent at once while a run is queued. */
+const CHUNK_SENDS = 8;
 
 /**
  * `importBlob`: an Event Grid BlobCreated event arrived on `import-events`. Plans the run and
@@ -82,7 +86,9 @@ export async function onImportEvent(runtime: Runtime, body: unknown, log: Logger
     return;
   }
   if (started.kind === 'rejected') return;
-  for (const message of started.messages) await runtime.chunkQueue.send(message);
+  // A few at a time, in chunk order: one by one, 40 took 1.6 s on the local fleet (39 ms each), so the 2,000
+  // of a 10-million-row file would keep the invocation over a minute.
+  await pMap(started.messages, (message) => runtime.chunkQueue.send(message), { concurrency: CHUNK_SENDS });
   // No chunk message means no worker will ever fan in (a header-only file, or every chunk done
   // before a crash): finalize here, or the run stays 'running' forever.
   if (started.messages.length === 0) await finalizeIfComplete(deps, started.manifest.runId);
