@@ -66,6 +66,8 @@ const sharingModes = values.sharing === 'both' ? [true, false] : [values.sharing
 const pacingModes: readonly Pacing[] =
   values.pacing === 'both' ? ['burst', 'steady'] : [values.pacing === 'steady' ? 'steady' : 'burst'];
 type Pacing = 'burst' | 'steady';
+/** Rows read back from the emulator per request, to check what landed. */
+const PAGE_ROWS = 100_000;
 
 // The documented limits per 300 s window scaled to a shorter one with the same sustained rates, as in
 // bench/import.ts, so a run spans several windows.
@@ -183,10 +185,10 @@ async function runCombination(
     for (;;) {
       const page = await emulator.control<Record<string, unknown>[]>(
         'GET',
-        `tables/contact?skip=${stored.length}&top=100000`,
+        `tables/contact?skip=${stored.length}&top=${PAGE_ROWS}`,
       );
       for (const row of page) stored.push(row);
-      if (page.length < 100_000) break;
+      if (page.length < PAGE_ROWS) break;
     }
     const seen = new Map<string, number>();
     let good = 0;

@@ -95,8 +95,11 @@ export type RuntimeChange = z.input<typeof runtimeChangeSchema>;
 /** Inspection and seeding of table contents, by logical name or entity set name. */
 export interface EmulatorStore {
   count(table: string): number;
-  /** Rows in Web API shape (all columns, lookups as `_x_value`), primary-key order. */
-  all(table: string): Record<string, unknown>[];
+  /**
+   * Rows in Web API shape (all columns, lookups as `_x_value`), primary-key order; with `page`, only `top` of
+   * them (default: the rest) after the first `skip`.
+   */
+  all(table: string, page?: { readonly skip: number; readonly top?: number }): Record<string, unknown>[];
   get(table: string, id: string): Record<string, unknown> | undefined;
   clear(table?: string): void;
   /** Creates a row from a Web API create body (validated); returns its id. */
@@ -200,9 +203,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     renderRow(model, store, t, row, readableColumns(t), AnnotationFilter.none);
   const inspect: EmulatorStore = {
     count: (name) => store.count(tableOf(name)),
-    all: (name) => {
+    all: (name, page) => {
       const t = tableOf(name);
-      return store.sortedIds(t).map((id) => render(t, store.get(t, id)!));
+      const ids = store.sortedIds(t);
+      // Only the page's rows are rendered: a big table is read a page at a time.
+      const chosen = page
+        ? ids.slice(page.skip, page.top === undefined ? undefined : page.skip + page.top)
+        : ids;
+      return chosen.map((id) => render(t, store.get(t, id)!));
     },
     get: (name, id) => {
       const t = tableOf(name);
@@ -299,13 +307,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
           return row ? json(200, row) : json(404, { error: `No ${name} row ${id}` });
         }
         // `skip` / `top` page a big table: one JSON body of every row stops at V8's longest string (~0.5 GB).
-        const skip = Number(url.searchParams.get('skip') ?? 0);
         const top = url.searchParams.get('top');
-        const rows = inspect.all(name);
-        return json(
-          200,
-          top === null && skip === 0 ? rows : rows.slice(skip, top === null ? undefined : skip + Number(top)),
-        );
+        const page = {
+          skip: Number(url.searchParams.get('skip') ?? 0),
+          ...(top === null ? {} : { top: Number(top) }),
+        };
+        return json(200, inspect.all(name, page));
       }
       if (what === 'tables' && req.method === 'POST' && name !== undefined) {
         const body = JSON.parse(await readBody(req)) as unknown;
