@@ -25,6 +25,9 @@ export type SourceRecord =
 
 export type DuplicateKeyPolicy = 'lastWins' | 'failAll';
 
+/** Chunk objects the plan writes at once while it reads on. */
+const CHUNK_WRITES = 3;
+
 export interface PlanOptions {
   readonly runId: string;
   readonly input: InputRef;
@@ -96,14 +99,24 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   let chunkCount = 0;
   let totalRows = 0;
 
+  // Chunk writes go on while the file is read: awaited one by one, each write's round trip stopped the
+  // read. At most CHUNK_WRITES are out; `onChunk` still sees each chunk stored, in chunk order.
+  const writing: Promise<void>[] = [];
+  let announced: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
     if (buffer.length === 0) return;
-    const body = buffer.map((row) => JSON.stringify(row)).join('\n');
-    await store.put(runPaths.chunk(runId, chunkCount), body, { contentType: 'application/x-ndjson' });
-    chunkLastRows.push(buffer[buffer.length - 1]?.row ?? 0);
-    options.onChunk?.(chunkCount, buffer);
+    const rows = buffer;
+    const chunk = chunkCount;
+    const body = rows.map((row) => JSON.stringify(row)).join('\n');
+    const put = store.put(runPaths.chunk(runId, chunk), body, { contentType: 'application/x-ndjson' });
+    announced = Promise.all([announced, put]).then(() => options.onChunk?.(chunk, rows));
+    // Awaited in order below; until then a failure must not count as unhandled.
+    announced.catch(() => undefined);
+    writing.push(announced);
+    chunkLastRows.push(rows[rows.length - 1]?.row ?? 0);
     chunkCount += 1;
     buffer = [];
+    if (writing.length >= CHUNK_WRITES) await writing.shift();
   };
 
   for await (const record of options.records) {
@@ -125,6 +138,7 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     if (buffer.length >= options.chunkSize) await flush();
   }
   await flush();
+  await Promise.all(writing);
   options.onProgress?.(totalRows);
   for (const duplicate of (await onDisk?.finish()) ?? []) failures.push(duplicateOutcome(duplicate));
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,6 +181,99 @@ describe('plan → chunks → finalize', () => {
     await processChunk(deps(), first!);
     const summary = await tryFinalize({ runs, results }, runId);
     expect(summary?.rows.total).toBe(5);
+  });
+
+  it('appends chunk results in chunk order when later results are read back first', async () => {
+    const list: SourceRecord[] = Array.from({ length: 12 }, (_, i) => ({
+      row: i + 2,
+      cells: [`u${i}@x.com`, `L${i}`],
+    }));
+    const { messages } = await planOf(runs, runId, list, {
+      chunkSize: 1,
+      keyOf: byEmail,
+      resultsPrefix: `contacts/people.csv/${runId}/`,
+    });
+    expect(messages).toHaveLength(12);
+    for (const message of messages) await processChunk(deps(), message);
+    // The fan-in reads several results at once: the earlier the chunk, the slower its read answers.
+    const slowFirst: ObjectStore = {
+      location: runs.location,
+      put: (path, body, options) => runs.put(path, body, options),
+      putStream: (path, body) => runs.putStream(path, body),
+      get: async (path) => {
+        const chunk = /results\/(\d+)\.json$/.exec(path)?.[1];
+        if (chunk !== undefined) await new Promise((r) => setTimeout(r, 5 * (12 - Number(chunk))));
+        return runs.get(path);
+      },
+      getStream: (path) => runs.getStream(path),
+      exists: (path) => runs.exists(path),
+      list: (prefix) => runs.list(prefix),
+      delete: (path) => runs.delete(path),
+    };
+    const summary = await tryFinalize({ runs: slowFirst, results }, runId);
+    expect(summary?.rows).toMatchObject({ total: 12, succeeded: 12, created: 12 });
+    const records = await readResults('records.csv');
+    expect(records.map((r) => [r.row, r.status, r.Email])).toEqual(
+      list.map((r) => [String(r.row), 'created', r.cells?.[0]]),
+    );
+  });
+
+  /** `runs` with chunk writes that answer after `delayOf(chunk)` ms, or fail for `failing`. */
+  const slowChunkWrites = (delayOf: (chunk: number) => number, failing?: number): ObjectStore => ({
+    location: runs.location,
+    put: async (path, body, options) => {
+      const chunk = /chunks\/(\d+)\.jsonl$/.exec(path)?.[1];
+      if (chunk !== undefined) {
+        await new Promise((r) => setTimeout(r, delayOf(Number(chunk))));
+        if (Number(chunk) === failing) throw new Error(`storage refused chunk ${Number(chunk)}`);
+      }
+      return runs.put(path, body, options);
+    },
+    putStream: (path, body) => runs.putStream(path, body),
+    get: (path) => runs.get(path),
+    getStream: (path) => runs.getStream(path),
+    exists: (path) => runs.exists(path),
+    list: (prefix) => runs.list(prefix),
+    delete: (path) => runs.delete(path),
+  });
+  const rowsOf = (n: number): SourceRecord[] =>
+    Array.from({ length: n }, (_, i) => ({ row: i + 2, cells: [`u${i}@x.com`, `L${i}`] }));
+
+  it('reads on while chunks are written, and announces each stored chunk in chunk order', async () => {
+    const announced: { chunk: number; stored: boolean; rows: number[] }[] = [];
+    // Later chunks' writes answer first.
+    const store = slowChunkWrites((chunk) => 5 * (6 - chunk));
+    const { manifest } = await planOf(store, runId, rowsOf(12), {
+      onChunk: (chunk, rows) => {
+        const file = join(dir, 'runs', runId, 'chunks', `${String(chunk).padStart(5, '0')}.jsonl`);
+        announced.push({ chunk, stored: existsSync(file), rows: rows.map((r) => r.row) });
+      },
+    });
+    expect(manifest.chunkCount).toBe(6);
+    expect(announced.map((a) => a.chunk)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(announced.every((a) => a.stored)).toBe(true);
+    expect(announced.map((a) => a.rows)).toEqual([
+      [2, 3],
+      [4, 5],
+      [6, 7],
+      [8, 9],
+      [10, 11],
+      [12, 13],
+    ]);
+    for (let chunk = 0; chunk < 6; chunk += 1) {
+      const lines = (await runs.get(`${runId}/chunks/${String(chunk).padStart(5, '0')}.jsonl`))!
+        .toString('utf8')
+        .split('\n')
+        .map((line) => JSON.parse(line) as { row: number; cells: string[] });
+      expect(lines.map((l) => l.cells[0])).toEqual([`u${2 * chunk}@x.com`, `u${2 * chunk + 1}@x.com`]);
+    }
+  });
+
+  it('commits nothing when a chunk write fails, however many writes were still out', async () => {
+    const store = slowChunkWrites((chunk) => (chunk === 1 ? 30 : 1), 1);
+    await expect(planOf(store, runId, rowsOf(12))).rejects.toThrow('storage refused chunk 1');
+    expect(await runs.exists(`${runId}/manifest.json`)).toBe(false);
+    expect(await runs.exists(`${runId}/results/plan.json`)).toBe(false);
   });
 
   const readResults = async (name: string) =>
