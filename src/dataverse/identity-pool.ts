@@ -130,6 +130,8 @@ export type ServerProbe = (
  */
 const PROBES_PER_ROUND = 8;
 const PROBE_ROUNDS = 4;
+/** How much later each further web server's lane starts than the one before it (see `discover`). */
+const LANE_STAGGER_MS = 500;
 
 export class IdentityPool {
   private readonly identities: readonly IdentityLanes[];
@@ -193,6 +195,13 @@ export class IdentityPool {
     void run().finally(() => {
       identity.probing = false;
       identity.probed = true;
+      // Each further server's lane starts a little after the one before: its first window then frees after
+      // the earlier lane's has, and what a 429 there taught (the service's lateness in counting a burst,
+      // shared by the lanes) reaches it first, instead of every lane meeting the same 429s at once.
+      const now = this.clock.now();
+      [...identity.servers.values()].forEach((lane, i) => {
+        if (i > 0) lane.governor.pauseUntil(now + i * LANE_STAGGER_MS);
+      });
       this.drain();
     });
   }

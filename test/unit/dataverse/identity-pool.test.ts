@@ -222,6 +222,30 @@ describe('IdentityPool server discovery by probes', () => {
     pool.close();
   });
 
+  it('opens each further server’s lane half a second after the one before', async () => {
+    const clock = manualClock(10_000);
+    let probes = 0;
+    const probe = () => Promise.resolve({ status: 200, headers: server(`s${probes++ % 3}`) });
+    const pool = new IdentityPool([tokens], clock, { max: 4, initial: 4 }, () => {}, probe);
+    const opened: { server: string | undefined; at: number }[] = [];
+    const leases = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        pool.acquire().then((lease) => {
+          opened.push({ server: lease.lane.affinity, at: clock.now() });
+          return lease;
+        }),
+      ),
+    );
+    // s0 takes its 4 at once; s1 only from 500 ms on, s2 from 1,000 ms (the clock's sleeps move it).
+    const firstAt = (server: string) =>
+      Math.min(...opened.filter((o) => o.server === server).map((o) => o.at));
+    expect(firstAt('s0')).toBe(10_000);
+    expect(firstAt('s1')).toBe(10_500);
+    expect(firstAt('s2')).toBe(11_000);
+    expect(leases.filter((l) => l.lane.affinity === 's1')).toHaveLength(4);
+    pool.close();
+  });
+
   it('pauses the lane of a server whose probe met a 429, and falls back to unpinned lanes without cookies', async () => {
     const clock = manualClock(1_000);
     const refusing = () => Promise.resolve({ status: 429, headers: { ...server('s0'), 'retry-after': '2' } });
