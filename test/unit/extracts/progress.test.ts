@@ -20,6 +20,7 @@ import { silentLogger } from '../../../src/logging.js';
 import { renderRunsPage } from '../../../src/reports/runs-page.js';
 import { FileBlockSink } from '../../../src/storage/file-block-sink.js';
 import { FileObjectStore } from '../../../src/storage/file-store.js';
+import { wrapStore } from '../../fixtures/wrapped-store.js';
 import { putJson, type ObjectStore } from '../../../src/storage/object-store.js';
 import { failsOnSecondPage, fakeClient } from './fakes.js';
 
@@ -44,17 +45,11 @@ function recordingStore(outDir: string) {
   const inner = new FileObjectStore(join(dir, 'progress'));
   const written: ExtractRunProgress[] = [];
   const removed: { path: string; manifest: boolean; failedReport: boolean }[] = [];
-  const store: ObjectStore = {
-    location: inner.location,
+  const store = wrapStore(inner, {
     put: async (path, body, options) => {
       written.push(JSON.parse(body.toString()) as ExtractRunProgress);
       return inner.put(path, body, options);
     },
-    putStream: (path, body) => inner.putStream(path, body),
-    get: (path) => inner.get(path),
-    getStream: (path) => inner.getStream(path),
-    exists: (path) => inner.exists(path),
-    list: (prefix) => inner.list(prefix),
     delete: async (path) => {
       removed.push({
         path,
@@ -63,7 +58,7 @@ function recordingStore(outDir: string) {
       });
       return inner.delete(path);
     },
-  };
+  });
   return { store, written, removed };
 }
 
@@ -134,19 +129,12 @@ describe('the progress record of a working extract', () => {
     const clock: Clock = { now: () => now, sleep: async () => {} };
     const store = new FileObjectStore(join(dir, 'progress'));
     const puts: number[] = [];
-    const counting: ObjectStore = {
-      location: store.location,
+    const counting = wrapStore(store, {
       put: async (path, body) => {
         puts.push((JSON.parse(body.toString()) as ExtractRunProgress).rows);
         return store.put(path, body);
       },
-      putStream: (path, body) => store.putStream(path, body),
-      get: (path) => store.get(path),
-      getStream: (path) => store.getStream(path),
-      exists: (path) => store.exists(path),
-      list: (prefix) => store.list(prefix),
-      delete: (path) => store.delete(path),
-    };
+    });
     const recorder = new ProgressRecorder(
       counting,
       {

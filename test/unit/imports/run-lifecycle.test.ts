@@ -18,6 +18,7 @@ import { tryFinalize } from '../../../src/imports/finalize.js';
 import { rerunFailedRows } from '../../../src/imports/rerun.js';
 import type { InputRef } from '../../../src/imports/types.js';
 import { FakeTable } from './fake-write-client.js';
+import { wrapStore } from '../../fixtures/wrapped-store.js';
 
 const header = ['Email', 'Last Name'];
 const runId = 'r0123456789abcdef01234567';
@@ -196,20 +197,13 @@ describe('plan → chunks → finalize', () => {
     expect(messages).toHaveLength(12);
     for (const message of messages) await processChunk(deps(), message);
     // The fan-in reads several results at once: the earlier the chunk, the slower its read answers.
-    const slowFirst: ObjectStore = {
-      location: runs.location,
-      put: (path, body, options) => runs.put(path, body, options),
-      putStream: (path, body) => runs.putStream(path, body),
+    const slowFirst = wrapStore(runs, {
       get: async (path) => {
         const chunk = /results\/(\d+)\.json$/.exec(path)?.[1];
         if (chunk !== undefined) await new Promise((r) => setTimeout(r, 5 * (12 - Number(chunk))));
         return runs.get(path);
       },
-      getStream: (path) => runs.getStream(path),
-      exists: (path) => runs.exists(path),
-      list: (prefix) => runs.list(prefix),
-      delete: (path) => runs.delete(path),
-    };
+    });
     const summary = await tryFinalize({ runs: slowFirst, results }, runId);
     expect(summary?.rows).toMatchObject({ total: 12, succeeded: 12, created: 12 });
     const records = await readResults('records.csv');
@@ -219,23 +213,17 @@ describe('plan → chunks → finalize', () => {
   });
 
   /** `runs` with chunk writes that answer after `delayOf(chunk)` ms, or fail for `failing`. */
-  const slowChunkWrites = (delayOf: (chunk: number) => number, failing?: number): ObjectStore => ({
-    location: runs.location,
-    put: async (path, body, options) => {
-      const chunk = /chunks\/(\d+)\.jsonl$/.exec(path)?.[1];
-      if (chunk !== undefined) {
-        await new Promise((r) => setTimeout(r, delayOf(Number(chunk))));
-        if (Number(chunk) === failing) throw new Error(`storage refused chunk ${Number(chunk)}`);
-      }
-      return runs.put(path, body, options);
-    },
-    putStream: (path, body) => runs.putStream(path, body),
-    get: (path) => runs.get(path),
-    getStream: (path) => runs.getStream(path),
-    exists: (path) => runs.exists(path),
-    list: (prefix) => runs.list(prefix),
-    delete: (path) => runs.delete(path),
-  });
+  const slowChunkWrites = (delayOf: (chunk: number) => number, failing?: number): ObjectStore =>
+    wrapStore(runs, {
+      put: async (path, body, options) => {
+        const chunk = /chunks\/(\d+)\.jsonl$/.exec(path)?.[1];
+        if (chunk !== undefined) {
+          await new Promise((r) => setTimeout(r, delayOf(Number(chunk))));
+          if (Number(chunk) === failing) throw new Error(`storage refused chunk ${Number(chunk)}`);
+        }
+        return runs.put(path, body, options);
+      },
+    });
   const rowsOf = (n: number): SourceRecord[] =>
     Array.from({ length: n }, (_, i) => ({ row: i + 2, cells: [`u${i}@x.com`, `L${i}`] }));
 
