@@ -138,7 +138,8 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     if (buffer.length >= options.chunkSize) await flush();
   }
   await flush();
-  await Promise.all(writing);
+  // The last announcement follows every earlier one: every chunk is stored.
+  await announced;
   options.onProgress?.(totalRows);
   for (const duplicate of (await onDisk?.finish()) ?? []) failures.push(duplicateOutcome(duplicate));
 

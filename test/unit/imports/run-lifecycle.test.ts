@@ -17,6 +17,7 @@ import type { ObjectStore } from '../../../src/storage/object-store.js';
 import { tryFinalize } from '../../../src/imports/finalize.js';
 import { rerunFailedRows } from '../../../src/imports/rerun.js';
 import type { InputRef } from '../../../src/imports/types.js';
+import { runPaths } from '../../../src/imports/paths.js';
 import { FakeTable } from './fake-write-client.js';
 import { wrapStore } from '../../fixtures/wrapped-store.js';
 
@@ -184,11 +185,11 @@ describe('plan → chunks → finalize', () => {
     expect(summary?.rows.total).toBe(5);
   });
 
+  const rowsOf = (n: number): SourceRecord[] =>
+    Array.from({ length: n }, (_, i) => ({ row: i + 2, cells: [`u${i}@x.com`, `L${i}`] }));
+
   it('appends chunk results in chunk order when later results are read back first', async () => {
-    const list: SourceRecord[] = Array.from({ length: 12 }, (_, i) => ({
-      row: i + 2,
-      cells: [`u${i}@x.com`, `L${i}`],
-    }));
+    const list = rowsOf(12);
     const { messages } = await planOf(runs, runId, list, {
       chunkSize: 1,
       keyOf: byEmail,
@@ -224,8 +225,6 @@ describe('plan → chunks → finalize', () => {
         return runs.put(path, body, options);
       },
     });
-  const rowsOf = (n: number): SourceRecord[] =>
-    Array.from({ length: n }, (_, i) => ({ row: i + 2, cells: [`u${i}@x.com`, `L${i}`] }));
 
   it('reads on while chunks are written, and announces each stored chunk in chunk order', async () => {
     const announced: { chunk: number; stored: boolean; rows: number[] }[] = [];
@@ -233,7 +232,7 @@ describe('plan → chunks → finalize', () => {
     const store = slowChunkWrites((chunk) => 5 * (6 - chunk));
     const { manifest } = await planOf(store, runId, rowsOf(12), {
       onChunk: (chunk, rows) => {
-        const file = join(dir, 'runs', runId, 'chunks', `${String(chunk).padStart(5, '0')}.jsonl`);
+        const file = join(dir, 'runs', runPaths.chunk(runId, chunk));
         announced.push({ chunk, stored: existsSync(file), rows: rows.map((r) => r.row) });
       },
     });
@@ -249,7 +248,7 @@ describe('plan → chunks → finalize', () => {
       [12, 13],
     ]);
     for (let chunk = 0; chunk < 6; chunk += 1) {
-      const lines = (await runs.get(`${runId}/chunks/${String(chunk).padStart(5, '0')}.jsonl`))!
+      const lines = (await runs.get(runPaths.chunk(runId, chunk)))!
         .toString('utf8')
         .split('\n')
         .map((line) => JSON.parse(line) as { row: number; cells: string[] });
@@ -260,8 +259,8 @@ describe('plan → chunks → finalize', () => {
   it('commits nothing when a chunk write fails, however many writes were still out', async () => {
     const store = slowChunkWrites((chunk) => (chunk === 1 ? 30 : 1), 1);
     await expect(planOf(store, runId, rowsOf(12))).rejects.toThrow('storage refused chunk 1');
-    expect(await runs.exists(`${runId}/manifest.json`)).toBe(false);
-    expect(await runs.exists(`${runId}/results/plan.json`)).toBe(false);
+    expect(await runs.exists(runPaths.manifest(runId))).toBe(false);
+    expect(await runs.exists(runPaths.planResult(runId))).toBe(false);
   });
 
   const readResults = async (name: string) =>
