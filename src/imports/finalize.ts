@@ -11,6 +11,7 @@ import {
   type RowTally,
 } from './result-lines.js';
 import { resultFiles, runPaths } from './paths.js';
+import { joinResultFiles, joinsParts } from './result-parts.js';
 import {
   forecastReport,
   forecastRun,
@@ -147,11 +148,18 @@ interface Tally extends RowTally {
   counters: RequestCounters;
 }
 
-/** Writes errors.csv and records.csv by appending each chunk's lines in chunk order. */
+/**
+ * Writes errors.csv and records.csv: joined from the parts the chunks staged where the results store can
+ * (`result-parts.ts`), else by appending each chunk's lines in chunk order.
+ */
 async function writeResultFiles(
   deps: Pick<FinalizeDeps, 'runs' | 'results'>,
   manifest: RunManifest,
 ): Promise<Tally> {
+  if (joinsParts(deps.results, manifest)) {
+    const { tally, counters } = await joinResultFiles(deps, manifest);
+    return { ...tally, counters };
+  }
   const { runs, results } = deps;
   const headers = resultHeaders(manifest);
   const errors = openUpload(results, manifest.resultsPrefix + resultFiles.errors, headers.errors);

@@ -11,6 +11,8 @@ export const runPaths = {
   resultsPrefix: (runId: string) => `${runId}/results/`,
   /** The plan's failed rows (unreadable rows, in-file duplicates) in one chunk's row range. */
   chunkPlanFailures: (runId: string, chunk: number) => `${runId}/plan-failures/${pad(chunk)}.json`,
+  /** Set once a chunk's result lines are staged as parts of the result files (`result-parts.ts`). */
+  chunkParts: (runId: string, chunk: number) => `${runId}/parts/${pad(chunk)}.json`,
   finalized: (runId: string) => `${runId}/finalized.json`,
 } as const;
 

@@ -1,6 +1,7 @@
 import { runPaths } from './paths.js';
 import { resultLines, type ResultLines } from './result-lines.js';
 import { mergeTraces, type RequestTrace } from './request-trace.js';
+import { stageChunkParts } from './result-parts.js';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import { lookUpTargets, needsLookUps, writeRows, type WritableRow, type WriteContext } from './write-rows.js';
 import {
@@ -36,6 +37,8 @@ export type RunIdentity = Pick<RunManifest, 'runId' | 'job' | 'jobName' | 'heade
 
 export interface ChunkWorkerDeps {
   readonly runs: ObjectStore;
+  /** Where the run's result files go: a chunk stages its lines there when the store joins parts. */
+  readonly results?: ObjectStore;
   readonly prepare: (manifest: RunIdentity) => Promise<PreparedRun>;
   /** Runs `work` and reports the Dataverse requests it made (attributed per chunk). */
   readonly measure: <T>(
@@ -210,7 +213,11 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
     ...(trace ? { trace } : {}),
   };
   const stored = await putJson(runs, resultPath, result, { ifNoneMatch: true, compact: true });
-  await putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(outcomes));
+  await Promise.all([
+    putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(outcomes)),
+    // Only the stored result's lines may become parts; the fan-in stages any that are missing.
+    stored && deps.results ? stageChunkParts(deps.results, runs, manifest, result) : undefined,
+  ]);
   if (!stored) {
     // A duplicate delivery finished first; its result stands and ours is dropped.
     return { result: (await getJson<ChunkResult>(runs, resultPath)) ?? result, fresh: false };

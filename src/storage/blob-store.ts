@@ -1,13 +1,16 @@
 import type { Readable } from 'node:stream';
 import { RestError, type ContainerClient } from '@azure/storage-blob';
-import type { ObjectStore, PutOptions } from './object-store.js';
+import type { ObjectStore, PutOptions, StagedParts } from './object-store.js';
 
 const STREAM_BUFFER_BYTES = 4 * 1024 * 1024;
 const STREAM_BUFFERS = 4;
+/** Committed blocks one block blob can have (Azure Storage's limit, the same on Azurite). */
+const MAX_BLOCKS = 50_000;
 
 /** An ObjectStore over one blob container (optionally below a path prefix). */
 export class BlobObjectStore implements ObjectStore {
   readonly location: string;
+  readonly parts: StagedParts;
   readonly #container: ContainerClient;
   readonly #prefix: string;
 
@@ -15,6 +18,33 @@ export class BlobObjectStore implements ObjectStore {
     this.#container = container;
     this.#prefix = prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix;
     this.location = `${container.containerName}/${this.#prefix}`;
+    const blob = (path: string) => container.getBlockBlobClient(this.#name(path));
+    this.parts = {
+      maxParts: MAX_BLOCKS,
+      stage: async (path, part, body) => {
+        const data = Buffer.from(body, 'utf8');
+        await blob(path).stageBlock(blockId(part), data, data.length);
+      },
+      sizes: async (path) => {
+        const sizes = new Map<number, number>();
+        try {
+          const list = await blob(path).getBlockList('all');
+          // Committed first: an uncommitted block of the same name is the newer one, and the one a join takes.
+          for (const block of [...(list.committedBlocks ?? []), ...(list.uncommittedBlocks ?? [])]) {
+            const part = partOf(block.name);
+            if (part !== undefined) sizes.set(part, block.size);
+          }
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+        return sizes;
+      },
+      join: async (path, parts, options = {}) => {
+        await blob(path).commitBlockList(parts.map(blockId), {
+          blobHTTPHeaders: options.contentType ? { blobContentType: options.contentType } : undefined,
+        });
+      },
+    };
   }
 
   async put(path: string, body: string | Buffer, options: PutOptions = {}): Promise<boolean> {
@@ -77,6 +107,16 @@ export class BlobObjectStore implements ObjectStore {
   #name(path: string): string {
     return this.#prefix + path;
   }
+}
+
+/** Block ids of one blob must all have the same length: the part number, zero-padded. */
+function blockId(part: number): string {
+  return Buffer.from(`part${String(part).padStart(8, '0')}`, 'utf8').toString('base64');
+}
+
+function partOf(id: string): number | undefined {
+  const match = /^part(\d{8})$/.exec(Buffer.from(id, 'base64').toString('utf8'));
+  return match ? Number(match[1]) : undefined;
 }
 
 function isNotFound(error: unknown): boolean {

@@ -20,6 +20,22 @@ export interface ObjectStore {
   /** Paths (relative to the store) that start with `prefix`. */
   list(prefix: string): AsyncIterable<string>;
   delete(path: string): Promise<void>;
+  /** Present where the store can build one object from parts staged separately (`StagedParts`). */
+  readonly parts?: StagedParts;
+}
+
+/**
+ * One object built from numbered parts that any process may stage, in any order, before one call joins
+ * them in the order it names: Azure block blobs (Put Block, Put Block List). Staging a part again
+ * replaces it; joining again with the same parts gives the same object.
+ */
+export interface StagedParts {
+  /** Most parts one object can be joined from. */
+  readonly maxParts: number;
+  stage(path: string, part: number, body: string): Promise<void>;
+  /** The byte length of each part the object has, staged or already joined (empty when none). */
+  sizes(path: string): Promise<Map<number, number>>;
+  join(path: string, parts: readonly number[], options?: Pick<PutOptions, 'contentType'>): Promise<void>;
 }
 
 export interface PutOptions {

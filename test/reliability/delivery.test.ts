@@ -6,7 +6,8 @@ import { loadSettings } from '../../src/config/settings.js';
 import { tryFinalize } from '../../src/imports/finalize.js';
 import { runPaths } from '../../src/imports/paths.js';
 import { blobRunId } from '../helpers/run-ids.js';
-import type { ChunkMessage, RunSummary } from '../../src/imports/types.js';
+import { resultHeaders } from '../../src/imports/result-lines.js';
+import type { ChunkMessage, ChunkResult, RunManifest, RunSummary } from '../../src/imports/types.js';
 import { silentLogger } from '../../src/logging.js';
 import {
   contactsCsv,
@@ -202,11 +203,53 @@ describe('at-least-once delivery: duplicates, reordering, racing runs, crashed f
     expect(await tryFinalize(stack.runtime.importDeps(silentLogger), runId)).toEqual(first);
     await expectAccountedFor(stack, first, expected, 2_000);
   });
-  it('a finalizer whose result file is refused by storage (unread, mid-write) writes it again and finishes', async () => {
+  /**
+   * records.csv and errors.csv are what appending the chunks' stored lines in chunk order gives, byte for
+   * byte, whichever way the fan-in built them (joined from parts or appended).
+   */
+  async function expectResultFilesInChunkOrder(runId: string, summary: RunSummary): Promise<void> {
+    const manifest = (await readJson<RunManifest>(stack.runtime.runs, runPaths.manifest(runId)))!;
+    const headers = resultHeaders(manifest);
+    let records = headers.records;
+    let errors = headers.errors;
+    for (let chunk = 0; chunk < manifest.chunkCount; chunk += 1) {
+      const result = (await readJson<ChunkResult>(stack.runtime.runs, runPaths.chunkResult(runId, chunk)))!;
+      records += result.lines.records;
+      errors += result.lines.errors;
+    }
+    expect((await stack.runtime.results.get(summary.recordsFile))?.toString('utf8')).toBe(records);
+    expect((await stack.runtime.results.get(summary.errorsFile))?.toString('utf8')).toBe(errors);
+  }
+
+  it('a finalizer whose join of a result file is refused by storage writes it again and finishes', async () => {
+    const expected = contactsCsv(1_000, 'refusedjoin');
+    const event = await stack.dropFile('contacts', 'refused-join.csv', expected.csv);
+    await onImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
+    const flaky = createRuntime(loadSettings(stack.env), stack.env);
+    const parts = flaky.results.parts!;
+    const realJoin = parts.join.bind(parts);
+    let refused = 0;
+    parts.join = async (path, list, options) => {
+      if (path.endsWith('records.csv') && refused === 0) {
+        refused += 1;
+        throw new Error('The specified block list is invalid.');
+      }
+      return realJoin(path, list, options);
+    };
+    const drain = await drainConcurrently(stack, { runtime: flaky });
+    await flaky.client.close();
+    expect(refused).toBe(1);
+    expect(drain.failures).toBe(0);
+    await expectAccountedFor(stack, drain.summary!, expected, 1_000);
+    await expectResultFilesInChunkOrder(runIdOf(event), drain.summary!);
+  });
+
+  it('a store that cannot join parts: the fan-in appends the lines, and writes a refused file again', async () => {
     const expected = contactsCsv(1_000, 'refusedfile');
     const event = await stack.dropFile('contacts', 'refused-file.csv', expected.csv);
     await onImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
     const flaky = createRuntime(loadSettings(stack.env), stack.env);
+    Object.defineProperty(flaky.results, 'parts', { value: undefined });
     const realPutStream = flaky.results.putStream.bind(flaky.results);
     let refused = 0;
     flaky.results.putStream = async (path, body, options) => {
@@ -221,5 +264,51 @@ describe('at-least-once delivery: duplicates, reordering, racing runs, crashed f
     expect(refused).toBe(1);
     expect(drain.failures).toBe(0);
     await expectAccountedFor(stack, drain.summary!, expected, 1_000);
+    await expectResultFilesInChunkOrder(runIdOf(event), drain.summary!);
+  });
+
+  it('chunks whose workers stopped before staging their lines, and a part that was replaced: the fan-in stages them from the results', async () => {
+    const expected = contactsCsv(2_000, 'unstaged', 250);
+    const event = await stack.dropFile('contacts', 'unstaged.csv', expected.csv);
+    const runId = runIdOf(event);
+    await onImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
+    // Workers that die after storing chunks 1 and 2's results, before their lines are staged; the fan-in
+    // the last chunk's worker then tries cannot stage them either.
+    const dying = createRuntime(loadSettings(stack.env), stack.env);
+    const dyingParts = dying.results.parts!;
+    const realStage = dyingParts.stage.bind(dyingParts);
+    dyingParts.stage = async (path, part, body) => {
+      if (part === 2 || part === 3) throw new Error('worker stopped');
+      return realStage(path, part, body);
+    };
+    const messages = (await takeQueued()).sort((a, b) => a.chunk - b.chunk);
+    expect(messages.map((m) => m.chunk)).toEqual([0, 1, 2, 3]);
+    await onChunkMessage(dying, JSON.stringify(messages[0]), silentLogger);
+    for (const message of messages.slice(1)) {
+      await expect(onChunkMessage(dying, JSON.stringify(message), silentLogger)).rejects.toThrow(
+        'worker stopped',
+      );
+    }
+    await dying.client.close();
+    const staged = await Promise.all(
+      [0, 1, 2, 3].map((chunk) => stack.runtime.runs.exists(runPaths.chunkParts(runId, chunk))),
+    );
+    expect(staged).toEqual([true, false, false, true]);
+    expect(
+      await readJson(stack.runtime.results, `contacts/unstaged.csv/${runId}/summary.json`),
+    ).toBeUndefined();
+    // Chunk 0's records part replaced by other text after it was marked staged: its size gives it away.
+    const manifest = (await readJson<RunManifest>(stack.runtime.runs, runPaths.manifest(runId)))!;
+    await stack.runtime.results.parts!.stage(`${manifest.resultsPrefix}records.csv`, 1, 'not,these,lines\n');
+
+    // The failed messages come back: their results exist, so they only try the fan-in.
+    const summaries: (RunSummary | undefined)[] = [];
+    for (const message of messages.slice(1))
+      summaries.push(await onChunkMessage(stack.runtime, JSON.stringify(message), silentLogger));
+    const summary = summaries[0];
+    for (const other of summaries) expect(other?.finishedAt).toBe(summary?.finishedAt);
+    expect(summary?.rows).toMatchObject({ total: 2_000, failed: expected.bad.size });
+    await expectAccountedFor(stack, summary!, expected, 2_000);
+    await expectResultFilesInChunkOrder(runId, summary!);
   });
 });
