@@ -7,6 +7,7 @@ import { tryFinalize } from '../../src/imports/finalize.js';
 import { runPaths } from '../../src/imports/paths.js';
 import { blobRunId } from '../helpers/run-ids.js';
 import { resultHeaders } from '../../src/imports/result-lines.js';
+import type { ObjectStore } from '../../src/storage/object-store.js';
 import type { ChunkMessage, ChunkResult, RunManifest, RunSummary } from '../../src/imports/types.js';
 import { silentLogger } from '../../src/logging.js';
 import {
@@ -221,50 +222,53 @@ describe('at-least-once delivery: duplicates, reordering, racing runs, crashed f
     expect((await stack.runtime.results.get(summary.errorsFile))?.toString('utf8')).toBe(errors);
   }
 
-  it('a finalizer whose join of a result file is refused by storage writes it again and finishes', async () => {
-    const expected = contactsCsv(1_000, 'refusedjoin');
-    const event = await stack.dropFile('contacts', 'refused-join.csv', expected.csv);
+  /**
+   * Imports 1,000 rows with a runtime whose results store `refuseOnce` adjusts so that its first write of
+   * records.csv is refused (as storage refuses a block list); the fan-in must write it again and finish.
+   */
+  async function refusedOnce(
+    name: string,
+    refuseOnce: (results: ObjectStore, refuse: (path: string) => void) => void,
+  ): Promise<void> {
+    const expected = contactsCsv(1_000, name.replace(/\W/g, ''));
+    const event = await stack.dropFile('contacts', `${name}.csv`, expected.csv);
     await onImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
     const flaky = createRuntime(loadSettings(stack.env), stack.env);
-    const parts = flaky.results.parts!;
-    const realJoin = parts.join.bind(parts);
     let refused = 0;
-    parts.join = async (path, list, options) => {
+    refuseOnce(flaky.results, (path) => {
       if (path.endsWith('records.csv') && refused === 0) {
         refused += 1;
         throw new Error('The specified block list is invalid.');
       }
-      return realJoin(path, list, options);
-    };
+    });
     const drain = await drainConcurrently(stack, { runtime: flaky });
     await flaky.client.close();
     expect(refused).toBe(1);
     expect(drain.failures).toBe(0);
     await expectAccountedFor(stack, drain.summary!, expected, 1_000);
     await expectResultFilesInChunkOrder(runIdOf(event), drain.summary!);
+  }
+
+  it('a finalizer whose join of a result file is refused by storage writes it again and finishes', async () => {
+    await refusedOnce('refused-join', (results, refuse) => {
+      const parts = results.parts!;
+      const realJoin = parts.join.bind(parts);
+      parts.join = async (path, list, options) => {
+        refuse(path);
+        return realJoin(path, list, options);
+      };
+    });
   });
 
   it('a store that cannot join parts: the fan-in appends the lines, and writes a refused file again', async () => {
-    const expected = contactsCsv(1_000, 'refusedfile');
-    const event = await stack.dropFile('contacts', 'refused-file.csv', expected.csv);
-    await onImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
-    const flaky = createRuntime(loadSettings(stack.env), stack.env);
-    Object.defineProperty(flaky.results, 'parts', { value: undefined });
-    const realPutStream = flaky.results.putStream.bind(flaky.results);
-    let refused = 0;
-    flaky.results.putStream = async (path, body, options) => {
-      if (path.endsWith('records.csv') && refused === 0) {
-        refused += 1;
-        throw new Error('The specified block list is invalid.');
-      }
-      return realPutStream(path, body, options);
-    };
-    const drain = await drainConcurrently(stack, { runtime: flaky });
-    await flaky.client.close();
-    expect(refused).toBe(1);
-    expect(drain.failures).toBe(0);
-    await expectAccountedFor(stack, drain.summary!, expected, 1_000);
-    await expectResultFilesInChunkOrder(runIdOf(event), drain.summary!);
+    await refusedOnce('refused-file', (results, refuse) => {
+      Object.defineProperty(results, 'parts', { value: undefined });
+      const realPutStream = results.putStream.bind(results);
+      results.putStream = async (path, body, options) => {
+        refuse(path);
+        return realPutStream(path, body, options);
+      };
+    });
   });
 
   it('chunks whose workers stopped before staging their lines, and a part that was replaced: the fan-in stages them from the results', async () => {
