@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { startStack, statusOf, type Stack } from '../../helpers/stack.js';
-import type { RunSummary } from '../../../src/imports/types.js';
+import type { ChunkMessage, RunSummary } from '../../../src/imports/types.js';
+import { runPaths } from '../../../src/imports/paths.js';
+import { onChunkMessage, onImportEvent, onPoisonedImportEvent } from '../../../src/app/import-handlers.js';
+import { silentLogger } from '../../../src/logging.js';
+import { blobRunId } from '../../helpers/run-ids.js';
 import { createRuntime } from '../../../src/app/runtime.js';
 import { loadSettings } from '../../../src/config/settings.js';
 import type { ObjectStore } from '../../../src/storage/object-store.js';
@@ -199,6 +203,163 @@ describe('CSV import through the functions handlers (Azurite + emulator)', () =>
     const summary = (await stack.drainChunks()) as RunSummary;
     expect(summary.rows).toMatchObject({ total: 3_000, succeeded: 3_000, failed: 0, created: 3_000 });
     expect(stack.emulator.store.count('contact')).toBe(before + 3_000);
+  });
+});
+
+describe('chunks handed to the workers while the file is planned (Azurite + emulator)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ profile: 'fast' });
+    await stack.putJob(contactsJob);
+    for (let i = 0; i < 20; i += 1)
+      stack.emulator.store.put('account', { name: `Account ${i}`, accountnumber: `ACC-${i}` });
+  });
+  afterAll(async () => stack?.stop());
+
+  /**
+   * 10,000 rows in chunks of 1,000: row 3,502 (chunk 3) has its key again in row 8,502 (chunk 8), which wins;
+   * a ragged row in chunk 5's range and one after the last readable row.
+   */
+  const file = (tag: string) => {
+    const rows: string[][] = [];
+    for (let i = 0; i < 10_000; i += 1) {
+      const values = good(i).map((cell) => cell.replace('@example.com', `@${tag}.example.com`));
+      if (i === 8_500) rows.push(withCell(rows[3_500]!, 1, 'Winner'));
+      else if (i === 5_500) rows.push([...values, 'surplus']);
+      else rows.push(values);
+    }
+    rows.push([...good(20_000), 'surplus']);
+    return stringify([header, ...rows]);
+  };
+
+  /** Records each chunk message the runtime queues, and whether the run had its manifest then. */
+  const watchSends = (runtime = stack.runtime, onSend?: (message: ChunkMessage) => Promise<void>) => {
+    const sends: { chunk: number; planned: boolean }[] = [];
+    const send = runtime.chunkQueue.send.bind(runtime.chunkQueue);
+    runtime.chunkQueue.send = async (message: ChunkMessage) => {
+      const planned = await runtime.runs.exists(runPaths.manifest(message.runId));
+      sends.push({ chunk: message.chunk, planned });
+      if (onSend) await onSend(message);
+      else await send(message);
+    };
+    return { sends, restore: () => (runtime.chunkQueue.send = send) };
+  };
+
+  const expectEveryRow = async (summary: RunSummary, tag: string) => {
+    expect(summary.rows).toMatchObject({ total: 10_001, succeeded: 9_999, failed: 2, superseded: 1 });
+    const records = await readCsv(stack.runtime.results, summary.recordsFile);
+    expect(records.map((r) => Number(r.row))).toEqual(Array.from({ length: 10_001 }, (_, i) => i + 2));
+    const status = new Map(records.map((r) => [Number(r.row), r.status]));
+    expect(status.get(3_502)).toBe('superseded');
+    expect(status.get(5_502)).toBe('failed');
+    expect(status.get(10_002)).toBe('failed');
+    const errors = await readCsv(stack.runtime.results, summary.errorsFile);
+    expect(errors.map((e) => [Number(e.row), e.code])).toEqual([
+      [5_502, 'RaggedRow'],
+      [10_002, 'RaggedRow'],
+    ]);
+    // What Dataverse holds, field by field, is what the file's last word on each key said.
+    const stored = stack.emulator.store
+      .all('contact')
+      .filter((c) => String(c.emailaddress1).endsWith(`@${tag}.example.com`));
+    expect(stored).toHaveLength(9_998);
+    const byEmail = new Map(stored.map((c) => [String(c.emailaddress1), c]));
+    for (let i = 0; i < 10_000; i += 1) {
+      if (i === 5_500 || i === 8_500) continue;
+      const contact = byEmail.get(`person${i}@${tag}.example.com`);
+      expect(contact?.firstname, `person${i}`).toBe(i === 3_500 ? 'Winner' : `First${i}`);
+      expect(contact?.lastname).toBe(`Last${i}`);
+      expect(contact?.creditlimit).toBe(1000.5);
+      expect(contact?.donotemail).toBe(false);
+    }
+  };
+
+  it('queues each chunk no later row can change as soon as it is stored; chunks whose key comes again wait for the plan', async () => {
+    const watch = watchSends();
+    try {
+      const event = await stack.dropFile('contacts', 'early.csv', file('early'));
+      const summary = (await stack.importEvent(event)) as RunSummary;
+      // In the order each is ready: a chunk with a plan failure in its range waits for that to be stored.
+      const early = watch.sends.filter((s) => !s.planned).map((s) => s.chunk);
+      expect(early.sort((a, b) => a - b)).toEqual([0, 1, 2, 4, 5, 6, 7, 9]);
+      expect(watch.sends.filter((s) => s.planned).map((s) => s.chunk)).toEqual([3, 8]);
+      await expectEveryRow(summary, 'early');
+    } finally {
+      watch.restore();
+    }
+  });
+
+  it('a run whose chunks all end before the plan commits is finished by the plan', async () => {
+    // Workers so quick that every chunk handed over has its result before the manifest exists.
+    const job = { ...contactsJob, name: 'quick', duplicateKeys: 'failAll' };
+    await stack.putJob(job);
+    const rows = Array.from({ length: 3_000 }, (_, i) => withCell(good(30_000 + i), 3, 'ACC-2'));
+    const runtime = stack.runtime;
+    const finishedEarly: boolean[] = [];
+    const watch = watchSends(runtime, async (message) => {
+      const summary = await onChunkMessage(runtime, JSON.stringify(message), silentLogger);
+      finishedEarly.push(summary === undefined);
+    });
+    try {
+      const event = await stack.dropFile('quick', 'quick.csv', stringify([header, ...rows]));
+      await onImportEvent(runtime, JSON.stringify(event), silentLogger);
+      expect(watch.sends).toEqual([0, 1, 2].map((chunk) => ({ chunk, planned: false })));
+      expect(finishedEarly).toEqual([true, true, true]);
+      const runId = blobRunId(event.data.url, event.data.eTag, stack.emulator.url);
+      const summary = (await statusOf(stack, runId))?.summary;
+      expect(summary?.rows).toMatchObject({ total: 3_000, succeeded: 3_000, failed: 0 });
+      const records = await readCsv(runtime.results, summary!.recordsFile);
+      expect(records.map((r) => Number(r.row))).toEqual(Array.from({ length: 3_000 }, (_, i) => i + 2));
+    } finally {
+      watch.restore();
+    }
+  });
+
+  it('a plan that stops after handing chunks over is planned again on redelivery: every row once, nothing written twice', async () => {
+    const event = await stack.dropFile('contacts', 'replanned.csv', file('replanned'));
+    const runId = blobRunId(event.data.url, event.data.eTag, stack.emulator.url);
+    // The first delivery's plan dies at its commit, after handing over the final chunks.
+    const dying = createRuntime(loadSettings(stack.env), stack.env);
+    const put = dying.runs.put.bind(dying.runs);
+    dying.runs.put = async (path, body, options) => {
+      if (path === runPaths.manifest(runId)) throw new Error('host stopped');
+      return put(path, body, options);
+    };
+    await expect(onImportEvent(dying, JSON.stringify(event), silentLogger)).rejects.toThrow('host stopped');
+    await dying.client.close();
+    // Workers write the chunks handed over; with no manifest yet, none of them can fan in.
+    expect(await stack.drainChunks()).toBeUndefined();
+    const writtenBefore = stack.emulator.stats().recordsWritten;
+
+    const watch = watchSends();
+    try {
+      const summary = (await stack.importEvent(event)) as RunSummary;
+      await expectEveryRow(summary, 'replanned');
+      // Only the two chunks held for the plan are written after the redelivery (the rest have results).
+      expect(stack.emulator.stats().recordsWritten - writtenBefore).toBe(1_999);
+      expect(watch.sends.filter((s) => s.planned).map((s) => s.chunk)).toEqual([3, 8]);
+    } finally {
+      watch.restore();
+    }
+  });
+
+  it('a plan that fails every retry after handing chunks over says some rows may be written', async () => {
+    const event = await stack.dropFile('contacts', 'poisoned.csv', file('poisoned'));
+    const runId = blobRunId(event.data.url, event.data.eTag, stack.emulator.url);
+    const dying = createRuntime(loadSettings(stack.env), stack.env);
+    const put = dying.runs.put.bind(dying.runs);
+    dying.runs.put = async (path, body, options) => {
+      if (path === runPaths.manifest(runId)) throw new Error('host stopped');
+      return put(path, body, options);
+    };
+    await expect(onImportEvent(dying, JSON.stringify(event), silentLogger)).rejects.toThrow('host stopped');
+    await dying.client.close();
+    await stack.drainChunks();
+    await onPoisonedImportEvent(stack.runtime, JSON.stringify(event), silentLogger);
+    const body = await stack.runtime.results.get(`contacts/poisoned.csv/${runId}/summary.json`);
+    const summary = JSON.parse(body!.toString('utf8')) as RunSummary;
+    expect(summary).toMatchObject({ status: 'failed', error: { code: 'PlanFailed' } });
+    expect(summary?.error?.message).toContain('Before that, 8 of its chunks had started writing');
   });
 });
 

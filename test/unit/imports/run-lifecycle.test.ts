@@ -307,6 +307,126 @@ describe('plan → chunks → finalize', () => {
     expect((await readResults('errors.csv')).map((e) => e.row)).toEqual(['2', '5', '7', '8']);
   });
 
+  /** Chunks of 2: a key that comes again in chunks 1 and 2, unreadable rows in chunk 1's range and after the last. */
+  const releaseFile = (): SourceRecord[] => {
+    const ragged = (row: number): SourceRecord => ({
+      row,
+      error: { code: 'RaggedRow', message: 'expected 2 cells, found 3' },
+      cells: [`r${row}`, 'y', 'z'],
+    });
+    return [
+      { row: 2, cells: ['u0@x.com', 'L0'] },
+      { row: 3, cells: ['u1@x.com', 'L1'] },
+      ragged(4),
+      { row: 5, cells: ['u2@x.com', 'L2'] },
+      { row: 6, cells: ['dup@x.com', 'First'] },
+      { row: 7, cells: ['u3@x.com', 'L3'] },
+      { row: 8, cells: ['DUP@x.com', 'Second'] },
+      { row: 9, cells: ['u4@x.com', 'L4'] },
+      { row: 10, cells: ['u5@x.com', 'L5'] },
+      { row: 11, cells: ['u6@x.com', 'L6'] },
+      ragged(12),
+    ];
+  };
+  const withoutDup = (rows: readonly { readonly cells: readonly string[] }[]) =>
+    rows.every((row) => row.cells[0]?.toLowerCase() !== 'dup@x.com');
+
+  it('hands final chunks to the workers before the commit, each once its range is read and its failures stored', async () => {
+    const sent: { chunk: number; manifest: boolean; planning: boolean; failures: number[] }[] = [];
+    const early: Promise<unknown>[] = [];
+    const { manifest, messages } = await planOf(runs, runId, releaseFile(), {
+      keyOf: byEmail,
+      resultsPrefix: `contacts/people.csv/${runId}/`,
+      release: {
+        final: withoutDup,
+        send: async (message) => {
+          const failures = await runs.get(runPaths.chunkPlanFailures(runId, message.chunk));
+          sent.push({
+            chunk: message.chunk,
+            manifest: await runs.exists(runPaths.manifest(runId)),
+            planning: await runs.exists(runPaths.planning(runId)),
+            failures: failures
+              ? (JSON.parse(failures.toString('utf8')) as { outcomes: { row: number }[] }).outcomes.map(
+                  (o) => o.row,
+                )
+              : [],
+          });
+          // A worker takes the chunk at once: it is written before the plan has a manifest.
+          const written = processChunk(deps(), message).then(() => tryFinalize({ runs, results }, runId));
+          early.push(written);
+          expect(await written).toBeUndefined();
+        },
+      },
+    });
+    // Chunks 1 and 2 hold the key that comes again; chunk 4 went only when the file had ended (row 12).
+    expect(sent).toEqual([
+      { chunk: 0, manifest: false, planning: true, failures: [] },
+      { chunk: 3, manifest: false, planning: true, failures: [] },
+      { chunk: 4, manifest: false, planning: true, failures: [12] },
+    ]);
+    expect(manifest.chunkCount).toBe(5);
+    expect(messages.map((m) => m.chunk)).toEqual([1, 2]);
+    await Promise.all(early);
+    expect(await tryFinalize({ runs, results }, runId)).toBeUndefined();
+    for (const message of messages) await processChunk(deps(), message);
+
+    const summary = await tryFinalize({ runs, results }, runId);
+    expect(summary?.rows).toMatchObject({ total: 11, succeeded: 9, failed: 2, superseded: 1 });
+    const records = await readResults('records.csv');
+    expect(records.map((r) => [r.row, r.status, r.Email])).toEqual([
+      ['2', 'created', 'u0@x.com'],
+      ['3', 'created', 'u1@x.com'],
+      ['4', 'failed', 'r4'],
+      ['5', 'created', 'u2@x.com'],
+      ['6', 'superseded', 'dup@x.com'],
+      ['7', 'created', 'u3@x.com'],
+      ['8', 'created', 'DUP@x.com'],
+      ['9', 'created', 'u4@x.com'],
+      ['10', 'created', 'u5@x.com'],
+      ['11', 'created', 'u6@x.com'],
+      ['12', 'failed', 'r12'],
+    ]);
+    const stored = new Map(
+      [...table.rows.values()].map((r) => [String(r.emailaddress1).toLowerCase(), r.lastname]),
+    );
+    expect(Object.fromEntries(stored)).toEqual({
+      'u0@x.com': 'L0',
+      'u1@x.com': 'L1',
+      'u2@x.com': 'L2',
+      'dup@x.com': 'Second',
+      'u3@x.com': 'L3',
+      'u4@x.com': 'L4',
+      'u5@x.com': 'L5',
+      'u6@x.com': 'L6',
+    });
+  });
+
+  it('a chunk whose hand-over failed goes with the messages after the commit', async () => {
+    const { messages } = await planOf(runs, runId, releaseFile(), {
+      keyOf: byEmail,
+      release: {
+        final: withoutDup,
+        send: async (message) => {
+          if (message.chunk === 3) throw new Error('queue refused');
+        },
+      },
+    });
+    expect(messages.map((m) => m.chunk)).toEqual([1, 2, 3]);
+  });
+
+  it('stops before the commit when the plan takes a row out of a chunk already handed over', async () => {
+    // A first pass that missed a repeated key (a bug): the plan must not commit a run it contradicts.
+    await expect(
+      planOf(runs, runId, releaseFile(), {
+        keyOf: byEmail,
+        release: { final: () => true, send: async () => undefined },
+      }),
+    ).rejects.toThrow(
+      'chunk 1 was handed over before the plan was complete, but the plan failed 1 more of its rows',
+    );
+    expect(await runs.exists(runPaths.manifest(runId))).toBe(false);
+  });
+
   it('finalizes a file none of whose rows could be read: no chunk, every row in errors.csv', async () => {
     const { messages, manifest } = await planOf(
       runs,
