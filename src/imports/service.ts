@@ -155,13 +155,14 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
   await deps.markInput?.(input, { runId, status: 'running' }).catch(() => undefined);
   try {
     const spillDuplicates = (input.size ?? 0) > SPILL_DUPLICATES_ABOVE_BYTES;
-    const final =
+    const pass =
       request.writeAhead === true
         ? await firstPass(job, source, request.open, { spillDuplicates })
         : undefined;
-    const release = final && request.release && releasesEarly(job) ? request.release : undefined;
     const csv = await openCsv(await request.open(), csvOptionsOf(job, source));
     const header = csv.header.names;
+    const final = pass?.(header);
+    const release = final && request.release && releasesEarly(job) ? request.release : undefined;
     const keyOf = keyExtractor(job, header);
     const { manifest, messages } = await planRun({
       runId,
