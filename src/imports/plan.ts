@@ -157,7 +157,12 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     writing.push(announced);
     // The previous chunk's range ended with its last row: every row up to there has been read.
     releaseWaiting(chunkLastRows[chunkLastRows.length - 1] ?? 0);
-    if (releases && options.release?.final(rows)) releasable = { chunk, stored: put.then(() => undefined) };
+    if (releases && options.release?.final(rows)) {
+      const stored = put.then(() => undefined);
+      // Awaited when the chunk is released; a plan that stops first must not leave it unhandled.
+      stored.catch(() => undefined);
+      releasable = { chunk, stored };
+    }
     chunkLastRows.push(rows[rows.length - 1]?.row ?? 0);
     chunkCount += 1;
     buffer = [];

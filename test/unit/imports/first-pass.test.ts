@@ -52,7 +52,9 @@ const line = fc.record({
   end: fc.constantFrom('\n', '\r\n', '\r'),
 });
 
-function fileOf(lines: fc.RecordValue<typeof line>[], bom: boolean, lastEnd: boolean, delimiter: string) {
+type Line = typeof line extends fc.Arbitrary<infer T> ? T : never;
+
+function fileOf(lines: Line[], bom: boolean, lastEnd: boolean, delimiter: string) {
   const parts: Buffer[] = [Buffer.from(`${bom ? '\ufeff' : ''}Email${delimiter}Name\r\n`)];
   lines.forEach((l, i) => {
     const key = l.variant === 'upper' ? l.key.toUpperCase() : l.variant === 'padded' ? ` ${l.key} ` : l.key;
