@@ -10,7 +10,6 @@ import { blobRunKey, runIdFor } from '../imports/run-id.js';
 import { finalizeIfComplete, handleChunk, handlePoisonedChunk, startImport } from '../imports/service.js';
 import type { ChunkMessage, InputRef, RunSummary } from '../imports/types.js';
 import { errorMessage, type Logger } from '../logging.js';
-import { countObjects } from '../storage/object-store.js';
 import { decodeQueueMessage } from '../storage/queue.js';
 import { markBlob, markInput, names, type Runtime } from './runtime.js';
 
@@ -78,10 +77,6 @@ export async function onImportEvent(runtime: Runtime, body: unknown, log: Logger
       if (!response.readableStreamBody) throw new Error(`Blob ${event.blobName} has no body`);
       return response.readableStreamBody as Readable;
     },
-    // The file is read once before its plan, so each chunk no later row can change goes to the workers as
-    // soon as it is stored, instead of after the whole file is planned (about 3% of a fleet's run).
-    writeAhead: true,
-    release: (message) => runtime.chunkQueue.send(message),
   }).catch((error: unknown) => {
     if (error instanceof RestError && error.statusCode === 412) return undefined;
     throw error;
@@ -94,9 +89,8 @@ export async function onImportEvent(runtime: Runtime, body: unknown, log: Logger
   // A few at a time, in chunk order: one by one, 40 took 1.6 s on the local fleet (39 ms each), so the 2,000
   // of a 10-million-row file would keep the invocation over a minute.
   await pMap(started.messages, (message) => runtime.chunkQueue.send(message), { concurrency: CHUNK_SENDS });
-  // No chunk message means no worker will fan in after the commit (a header-only file, every chunk handed
-  // over before the plan was complete, or every chunk done before a crash): finalize here, or the run
-  // stays 'running' forever.
+  // No chunk message means no worker will ever fan in (a header-only file, or every chunk done
+  // before a crash): finalize here, or the run stays 'running' forever.
   if (started.messages.length === 0) await finalizeIfComplete(deps, started.manifest.runId);
   log.info(started.kind === 'planned' ? 'Run started' : 'Run resumed', {
     runId: started.manifest.runId,
@@ -128,8 +122,7 @@ export async function onPoisonedImportEvent(runtime: Runtime, body: unknown, log
   const input: InputRef = { job, name, url: event.url, etag: event.etag };
   const runId = runIdFor(blobRunKey(input, runtime.settings.DATAVERSE_URL));
   if (await runtime.runs.exists(runPaths.manifest(runId))) return;
-  const handedOver = await countObjects(runtime.runs, runPaths.startedPrefix(runId));
-  log.error('Import event poisoned: the file could not be planned', { runId, job, handedOver });
+  log.error('Import event poisoned: the file could not be planned', { runId, job });
   await writeRejectedRun(runtime.results, `${job}/${name}/${runId}/`, {
     runId,
     job,
@@ -137,11 +130,7 @@ export async function onPoisonedImportEvent(runtime: Runtime, body: unknown, log
     code: 'PlanFailed',
     message:
       'The file could not be read and planned after every retry (see the function logs for the cause). ' +
-      (handedOver === 0
-        ? 'Nothing was written. Upload it again to retry.'
-        : `Before that, ${handedOver} of its chunks had started writing, so some rows may be in Dataverse ` +
-          'without a line in a records.csv. Upload it again to write every row: an upsert, update or ' +
-          'delete meets the same records again, and a create refuses the keys it already made.'),
+      'Nothing was written. Upload it again to retry.',
     startedAt: new Date(),
   });
   // Reported: the reconciliation sweep must not start it again and again.

@@ -19,6 +19,7 @@ import {
   type ForecastOptions,
   type ForecastReport,
 } from './forecast.js';
+import { loadManifest } from './write-chunk.js';
 import { countObjects, getJson, putJson, type ObjectStore } from '../storage/object-store.js';
 import {
   addCounters,
@@ -75,13 +76,7 @@ const FINALIZE_ATTEMPTS = 4;
  * crash: the result files are rewritten identically and exactly one summary is ever created.
  */
 export async function tryFinalize(deps: FinalizeDeps, runId: string): Promise<RunSummary | undefined> {
-  // A chunk handed over before the plan was complete ends before there is a manifest: the plan, once
-  // committed, tries the fan-in itself when it hands over no chunk of its own.
-  const manifest = await getJson<RunManifest>(deps.runs, runPaths.manifest(runId));
-  if (!manifest) {
-    if (await deps.runs.exists(runPaths.planning(runId))) return undefined;
-    throw new Error(`Run ${runId} has no manifest in ${deps.runs.location}`);
-  }
+  const manifest = await loadManifest(deps.runs, runId);
   const summaryPath = manifest.resultsPrefix + resultFiles.summary;
   const existing = await getJson<RunSummary>(deps.results, summaryPath);
   if (existing) return existing;
@@ -167,14 +162,6 @@ async function writeResultFiles(
   }
   const { runs, results } = deps;
   const headers = resultHeaders(manifest);
-  if (results.parts && manifest.chunkCount > 0) {
-    // Chunks handed over before the plan knew the count may have staged parts. Block ids of one blob must
-    // all have one length, and the upload's own are longer: a whole write first discards those parts.
-    await Promise.all([
-      results.put(manifest.resultsPrefix + resultFiles.errors, headers.errors),
-      results.put(manifest.resultsPrefix + resultFiles.records, headers.records),
-    ]);
-  }
   const errors = openUpload(results, manifest.resultsPrefix + resultFiles.errors, headers.errors);
   const records = openUpload(results, manifest.resultsPrefix + resultFiles.records, headers.records);
   try {
@@ -285,14 +272,15 @@ export async function writeRejectedRun(
 ): Promise<RunSummary> {
   const finishedAt = clock();
   const columns = ['row', 'code', 'message'];
-  // One write of the whole file: it also discards parts that chunks handed over before a plan that then
-  // failed had staged (an upload in blocks of its own would be refused beside them).
-  await results.put(
+  const errors = openUpload(
+    results,
     resultsPrefix + resultFiles.errors,
-    formatCsvHeader({ columns, bom: true }) +
-      formatCsvLines([['1', details.code, details.message]], { columns, neutraliseFormulas: false }),
-    { contentType: 'text/csv; charset=utf-8' },
+    formatCsvHeader({ columns, bom: true }),
   );
+  await errors.write(
+    formatCsvLines([['1', details.code, details.message]], { columns, neutraliseFormulas: false }),
+  );
+  await errors.close();
   const summary: RunSummary = {
     runId: details.runId,
     job: details.job,

@@ -1,11 +1,8 @@
 /** Object names inside the run store (the `runs` container or the CLI's `.run` folder). */
 export const runPaths = {
   manifest: (runId: string) => `${runId}/manifest.json`,
-  /** Stored before the first chunk is handed over ahead of the manifest (`PlanningRecord`). */
-  planning: (runId: string) => `${runId}/planning.json`,
   chunk: (runId: string, chunk: number) => `${runId}/chunks/${pad(chunk)}.jsonl`,
   chunkStarted: (runId: string, chunk: number) => `${runId}/started/${pad(chunk)}`,
-  startedPrefix: (runId: string) => `${runId}/started/`,
   chunkResult: (runId: string, chunk: number) => `${runId}/results/${pad(chunk)}.json`,
   chunkCounts: (runId: string, chunk: number) => `${runId}/counts/${pad(chunk)}.json`,
   countsPrefix: (runId: string) => `${runId}/counts/`,

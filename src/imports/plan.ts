@@ -10,7 +10,6 @@ import type {
   PlanFailures,
   StoredPlanResult,
   RequestCounters,
-  PlanningRecord,
   RowOutcome,
   RunManifest,
 } from './types.js';
@@ -63,22 +62,10 @@ export interface PlanOptions {
    * may still be skipped as in-file duplicates, and the file may yet be rejected).
    */
   readonly onChunk?: (chunk: number, rows: readonly ChunkRow[]) => void;
-  /**
-   * Chunks handed to workers before the plan commits. `final` says which chunks no later row can change
-   * (see `firstPass`); each such chunk goes to `send` once its row range is complete (the next chunk is
-   * stored, or the file has ended), after the run's planning record and the plan's failures in that range
-   * are stored, so a worker has what the chunk's result needs. Chunks whose send did not succeed by the
-   * commit are in the messages.
-   */
-  readonly release?: {
-    readonly final: (rows: readonly ChunkRow[]) => boolean;
-    readonly send: (message: ChunkMessage) => Promise<void>;
-  };
 }
 
 export interface PlanResult {
   readonly manifest: RunManifest;
-  /** The chunks to hand to the workers: all of them, less those released before the commit. */
   readonly messages: readonly ChunkMessage[];
   /** False when the run was already planned (a re-delivered event): nothing new was written. */
   readonly created: boolean;
@@ -116,35 +103,6 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   // read. At most CHUNK_WRITES are out; `onChunk` still sees each chunk stored, in chunk order.
   const writing: Promise<void>[] = [];
   let announced: Promise<void> = Promise.resolve();
-  const releases = options.release
-    ? new EarlyReleases(store, options.release.send, planningRecord(options, startedAt))
-    : undefined;
-  /** A final chunk stored, waiting for its row range to end before it is released. */
-  let releasable: { readonly chunk: number; readonly stored: Promise<void> } | undefined;
-  /** The previous chunk's range has ended: releases it if it is final. */
-  const releaseWaiting = (rangeEnd: number) => {
-    if (!releases) return;
-    // Taken for every chunk, released or not, so the next range starts after this one.
-    const failures = unreadableIn(rangeEnd);
-    if (releasable) releases.release(releasable.chunk, releasable.stored, failures);
-    releasable = undefined;
-  };
-  /** Unreadable rows, in row order: a released chunk's plan failures are those in its range. */
-  const unreadable: RowOutcome[] = [];
-  const unreadableCells: Record<string, readonly string[]> = {};
-  let unreadableTaken = 0;
-  const unreadableIn = (rangeEnd: number): PlanFailures => {
-    const outcomes: RowOutcome[] = [];
-    const cells: Record<string, readonly string[]> = {};
-    for (; unreadableTaken < unreadable.length; unreadableTaken += 1) {
-      const outcome = unreadable[unreadableTaken] as RowOutcome;
-      if (outcome.row > rangeEnd) break;
-      outcomes.push(outcome);
-      const read = unreadableCells[outcome.row];
-      if (read) cells[outcome.row] = read;
-    }
-    return { outcomes, cells };
-  };
   const flush = async (): Promise<void> => {
     if (buffer.length === 0) return;
     const rows = buffer;
@@ -155,14 +113,6 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     // Awaited in order below; until then a failure must not count as unhandled.
     announced.catch(() => undefined);
     writing.push(announced);
-    // The previous chunk's range ended with its last row: every row up to there has been read.
-    releaseWaiting(chunkLastRows[chunkLastRows.length - 1] ?? 0);
-    if (releases && options.release?.final(rows)) {
-      const stored = put.then(() => undefined);
-      // Awaited when the chunk is released; a plan that stops first must not leave it unhandled.
-      stored.catch(() => undefined);
-      releasable = { chunk, stored };
-    }
     chunkLastRows.push(rows[rows.length - 1]?.row ?? 0);
     chunkCount += 1;
     buffer = [];
@@ -174,19 +124,8 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     if (totalRows % 10_000 === 0) options.onProgress?.(totalRows);
     if (record.error) {
       const { code, message, column } = record.error;
-      const outcome: RowOutcome = {
-        row: record.row,
-        status: 'failed',
-        code,
-        message,
-        ...(column ? { column } : {}),
-      };
-      failures.push(outcome);
+      failures.push({ row: record.row, status: 'failed', code, message, ...(column ? { column } : {}) });
       if (record.cells) failedCells[record.row] = record.cells;
-      if (releases) {
-        unreadable.push(outcome);
-        if (record.cells) unreadableCells[record.row] = record.cells;
-      }
       continue;
     }
     const key = options.keyOf?.(record.cells);
@@ -199,8 +138,6 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     if (buffer.length >= options.chunkSize) await flush();
   }
   await flush();
-  // The file has ended: the last chunk's range takes every row after it.
-  releaseWaiting(Number.POSITIVE_INFINITY);
   // The last announcement follows every earlier one: every chunk is stored.
   await announced;
   options.onProgress?.(totalRows);
@@ -214,7 +151,6 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   const { trace, ...counters } = measured;
   // Failures are stored once: with the chunk whose row range holds them, or here when no chunk does.
   const byChunk = failuresByChunk(failures, chunkLastRows);
-  const released = (await releases?.settle(byChunk)) ?? new Set<number>();
   const planResult: StoredPlanResult = {
     runId,
     chunk: 'plan',
@@ -227,8 +163,6 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
   };
   await putJson(store, runPaths.planResult(runId), planResult, { compact: true });
   for (const [chunk, outcomes] of byChunk) {
-    // A released chunk's failures were stored before it went.
-    if (released.has(chunk)) continue;
     const cells: Record<string, readonly string[]> = {};
     for (const outcome of outcomes) {
       const read = failedCells[outcome.row];
@@ -256,84 +190,10 @@ export async function planRun(options: PlanOptions): Promise<PlanResult> {
     resultsPrefix: options.resultsPrefix,
   };
   const created = await putJson(store, runPaths.manifest(runId), manifest, { ifNoneMatch: true });
-  if (!created) {
-    // Another delivery planned the run first: its chunks are all handed over again (a chunk with a result
-    // is not written twice).
-    const stored = (await getJson<RunManifest>(store, runPaths.manifest(runId))) ?? manifest;
-    return { manifest: stored, messages: chunkMessages(stored), created };
-  }
-  const messages = chunkMessages(manifest).filter((message) => !released.has(message.chunk));
-  return { manifest, messages, created };
-}
-
-/** What a worker needs of a run whose chunk it was handed before the plan was complete. */
-function planningRecord(options: PlanOptions, startedAt: Date): PlanningRecord {
-  return {
-    runId: options.runId,
-    input: options.input,
-    job: options.job,
-    jobName: options.jobName,
-    header: options.header,
-    chunkSize: options.chunkSize,
-    dryRun: options.dryRun,
-    startedAt: startedAt.toISOString(),
-    resultsPrefix: options.resultsPrefix,
-  };
-}
-
-/**
- * The chunks a plan hands over before it commits: each goes once the planning record (stored before the
- * first) and its plan failures are stored. Failed sends are not retried here: the chunk is then in the
- * plan's messages.
- */
-class EarlyReleases {
-  readonly #sent = new Map<number, Promise<boolean>>();
-  /** Unreadable rows stored with each released chunk: the plan must find no more in its range. */
-  readonly #failures = new Map<number, number>();
-  #planning: Promise<unknown> | undefined;
-
-  constructor(
-    private readonly store: ObjectStore,
-    private readonly send: (message: ChunkMessage) => Promise<void>,
-    private readonly planning: PlanningRecord,
-  ) {}
-
-  release(chunk: number, stored: Promise<void>, failures: PlanFailures): void {
-    const { runId } = this.planning;
-    this.#planning ??= putJson(this.store, runPaths.planning(runId), this.planning);
-    this.#failures.set(chunk, failures.outcomes.length);
-    const sent = Promise.all([
-      this.#planning,
-      stored,
-      failures.outcomes.length > 0
-        ? putJson(this.store, runPaths.chunkPlanFailures(runId, chunk), failures, { compact: true })
-        : undefined,
-    ])
-      .then(() => this.send({ runId, chunk }))
-      .then(
-        () => true,
-        () => false,
-      );
-    this.#sent.set(chunk, sent);
-  }
-
-  /**
-   * The chunks handed over. Each one's failures in the complete plan must be the unreadable rows stored
-   * with it: a row the plan took out of a chunk that may already be written is a bug, and the plan stops.
-   */
-  async settle(byChunk: ReadonlyMap<number, readonly RowOutcome[]>): Promise<Set<number>> {
-    const released = new Set<number>();
-    for (const [chunk, sent] of this.#sent) if (await sent) released.add(chunk);
-    for (const [chunk, stored] of this.#failures) {
-      const planned = byChunk.get(chunk)?.length ?? 0;
-      if (planned !== stored) {
-        throw new Error(
-          `Run ${this.planning.runId} chunk ${chunk} was handed over before the plan was complete, but the plan failed ${planned - stored} more of its rows`,
-        );
-      }
-    }
-    return released;
-  }
+  const stored = created
+    ? manifest
+    : ((await getJson<RunManifest>(store, runPaths.manifest(runId))) ?? manifest);
+  return { manifest: stored, messages: chunkMessages(stored), created };
 }
 
 /**

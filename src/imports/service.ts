@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
-import { isCsvFileError, openCsv } from '../csv/reader.js';
+import { DEFAULT_MAX_RECORD_BYTES, isCsvFileError, openCsv } from '../csv/reader.js';
+import { isUtf8Encoding } from '../csv/decode.js';
 import type { ImportJob } from '../config/job.js';
-import { isAssociationJob } from '../config/job.js';
+import { attributeOf, isAssociationJob, requiredHeaders } from '../config/job.js';
 import type { Logger } from '../logging.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { getJson } from '../storage/object-store.js';
@@ -11,9 +12,11 @@ import { ensureImportReport } from '../reports/write-report.js';
 import { tryFinalize, writeRejectedRun, type FinalizeDeps } from './finalize.js';
 import { runPaths } from './paths.js';
 import { chunkMessages, planRun } from './plan.js';
-import { csvOptionsOf, firstPass, keyExtractor, SPILL_DUPLICATES_ABOVE_BYTES } from './first-pass.js';
 import type { ChunkMessage, ChunkRow, InputRef, RequestCounters, RunManifest, RunSummary } from './types.js';
 import { failChunk, processChunk, type ChunkWorkerDeps, type RunIdentity } from './write-chunk.js';
+
+/** Inputs above this size index their keys on disk (about 1 million rows of typical CSV). */
+const SPILL_DUPLICATES_ABOVE_BYTES = 64 * 1024 * 1024;
 
 export interface ImportDeps extends ChunkWorkerDeps, FinalizeDeps {
   readonly runs: ObjectStore;
@@ -53,16 +56,9 @@ export interface StartRequest {
   readonly onProgress?: (rowsRead: number) => void;
   /**
    * The caller wants to write chunks before the plan is complete (`ChunkSettled.final`): the file is
-   * first read once to its end (`firstPass`), while the preflight's requests are out.
+   * first read once to its end (`readsToTheEnd`), while the preflight's requests are out.
    */
   readonly writeAhead?: boolean;
-  /**
-   * Hands a final chunk to the workers before the plan is complete (a hosted runner's queue; needs
-   * `writeAhead`): called once the preflight has passed, after the chunk and the plan's failures in its
-   * row range are stored. Chunks handed over are not in the result's messages. Not used for jobs whose
-   * writes would make new records if the file had to be uploaded again (see `releasesEarly`).
-   */
-  readonly release?: (message: ChunkMessage) => Promise<void>;
   /** See `PlanOptions.onChunk`; `run` is what preparing the run needs. */
   readonly onChunk?: (
     run: RunIdentity,
@@ -76,12 +72,47 @@ export interface StartRequest {
 export interface ChunkSettled {
   /**
    * No later row can take one of the chunk's rows out of the write, and the file will not be refused
-   * whole: the first pass (asked with `writeAhead`) got to the end of the file, and none of the chunk's
-   * rows has a key another row of the file has (rows the plan fails as unreadable are never in a chunk).
+   * whole: the job has no key (so the plan looks for no in-file duplicates; rows it fails as unreadable
+   * are never in a chunk), and the reader got to the end of the file (asked with `writeAhead`).
    */
   readonly final: boolean;
   /** Resolves once the preflight passed (privileges, job fits the table); rejects if it did not. */
   readonly cleared: Promise<void>;
+}
+
+/** How the job reads its CSV files (the plan's reader and `readsToTheEnd` alike). */
+function csvOptionsOf(job: ImportJob, source: string) {
+  return {
+    source,
+    delimiter: job.csv.delimiter,
+    quote: job.csv.quote,
+    encoding: job.csv.encoding,
+    expect: { required: requiredHeaders(job), optional: Object.keys(job.columns) },
+  };
+}
+
+/**
+ * Whether the reader gets to the end of the file without refusing it whole (a header that does not
+ * fit, a quote never closed, a record over the size limit, undecodable bytes). A runner that writes
+ * chunks before the plan is complete asks first: a file refused after its first writes would break
+ * "a refused file wrote nothing". Reads the file once more, storing nothing.
+ */
+async function readsToTheEnd(
+  job: ImportJob,
+  source: string,
+  open: () => Promise<Readable>,
+): Promise<boolean> {
+  // Most files settle it from their bytes alone, at a fraction of a parse. (A header that does not fit
+  // is refused by the plan's reader before any chunk exists.)
+  if (await quoteFreeShortLines(job, open)) return true;
+  try {
+    const csv = await openCsv(await open(), csvOptionsOf(job, source));
+    for await (const row of csv.rows) void row;
+    return true;
+  } catch (error) {
+    if (isCsvFileError(error)) return false;
+    throw error;
+  }
 }
 
 export type StartResult =
@@ -101,6 +132,37 @@ export interface PreflightProblem {
 /** A preflight's answer as one shape: a plain reason is a job that does not fit its table. */
 function asProblem(problem: PreflightProblem | string | undefined): PreflightProblem | undefined {
   return typeof problem === 'string' ? { code: 'JobDoesNotFitTable', message: problem } : problem;
+}
+
+/**
+ * A UTF-8 file without the quote character and without a line as long as the record limit: the reader
+ * cannot refuse it after its header (it refuses mid-file only a quote never closed or a record over
+ * the limit; bytes invalid in the encoding fail their row). In UTF-8 an ASCII byte is never part of
+ * another character, so the bytes tell. Anything else is read by the parser to be sure.
+ */
+async function quoteFreeShortLines(job: ImportJob, open: () => Promise<Readable>): Promise<boolean> {
+  const quote = job.csv.quote ?? '"';
+  if (!isUtf8Encoding(job.csv.encoding ?? 'utf-8') || quote.length > 1 || quote.charCodeAt(0) > 0x7f) {
+    return false;
+  }
+  const quoteByte = quote === '' ? -1 : quote.charCodeAt(0);
+  /** Bytes since the last line break. */
+  let carried = 0;
+  for await (const piece of await open()) {
+    const bytes = piece as Buffer;
+    if (quoteByte >= 0 && bytes.includes(quoteByte)) return false;
+    // A line inside one piece is shorter than the piece; only lines across pieces need counting.
+    if (bytes.length >= DEFAULT_MAX_RECORD_BYTES) return false;
+    const breaks = [bytes.indexOf(0x0a), bytes.indexOf(0x0d)].filter((at) => at >= 0);
+    if (breaks.length === 0) {
+      carried += bytes.length;
+    } else {
+      if (carried + Math.min(...breaks) >= DEFAULT_MAX_RECORD_BYTES) return false;
+      carried = bytes.length - 1 - Math.max(bytes.lastIndexOf(0x0a), bytes.lastIndexOf(0x0d));
+    }
+    if (carried >= DEFAULT_MAX_RECORD_BYTES) return false;
+  }
+  return true;
 }
 
 /** Plans a run for one input version. Safe to call again for the same input: it resumes. */
@@ -154,15 +216,10 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
   // The input says it has a run from now on, so the reconciliation sweep leaves it to this one.
   await deps.markInput?.(input, { runId, status: 'running' }).catch(() => undefined);
   try {
-    const spillDuplicates = (input.size ?? 0) > SPILL_DUPLICATES_ABOVE_BYTES;
-    const pass =
-      request.writeAhead === true
-        ? await firstPass(job, source, request.open, { spillDuplicates })
-        : undefined;
+    const whole =
+      request.writeAhead === true && !job.key?.length && (await readsToTheEnd(job, source, request.open));
     const csv = await openCsv(await request.open(), csvOptionsOf(job, source));
     const header = csv.header.names;
-    const final = pass?.(header);
-    const release = final && request.release && releasesEarly(job) ? request.release : undefined;
     const keyOf = keyExtractor(job, header);
     const { manifest, messages } = await planRun({
       runId,
@@ -174,7 +231,7 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
       chunkSize: job.chunkSize ?? deps.defaultChunkSize,
       keyOf,
       duplicateKeys: job.duplicateKeys,
-      spillDuplicates,
+      spillDuplicates: (input.size ?? 0) > SPILL_DUPLICATES_ABOVE_BYTES,
       store: deps.runs,
       dryRun: request.dryRun ?? false,
       resultsPrefix,
@@ -184,23 +241,12 @@ export async function startImport(deps: ImportDeps, request: StartRequest): Prom
         ? {
             onChunk: (chunk: number, rows: readonly ChunkRow[]) =>
               request.onChunk?.({ runId, job, jobName: job.name, header }, chunk, rows, {
-                final: final?.(rows) ?? false,
+                final: whole && keyOf === undefined,
                 cleared,
               }),
           }
         : {}),
       beforeCommit: afterPreflight,
-      ...(final && release
-        ? {
-            release: {
-              final,
-              send: async (message: ChunkMessage) => {
-                await cleared;
-                await release(message);
-              },
-            },
-          }
-        : {}),
     });
     deps.log.info('Run planned', {
       runId,
@@ -297,13 +343,28 @@ async function pendingMessages(deps: ImportDeps, manifest: RunManifest): Promise
 }
 
 /**
- * Jobs whose chunks a hosted runner may hand to its workers before the plan is complete. If the plan then
- * failed every retry, the file is reported failed with some rows already written, and the user uploads it
- * again (a new run): an upsert, update or delete by key or id meets the same records again, and a create
- * with a key is refused for the records already made. A create without a key would make them twice, and
- * associations are left to the plan.
+ * The in-file duplicate check compares key cells the way Dataverse compares alternate keys:
+ * trimmed and case-insensitive.
  */
-export function releasesEarly(job: ImportJob): boolean {
-  if (isAssociationJob(job)) return false;
-  return job.operation !== 'create' || (job.key?.length ?? 0) > 0;
+function keyExtractor(
+  job: ImportJob,
+  header: readonly string[],
+): ((cells: readonly string[]) => { key: string; display: string } | undefined) | undefined {
+  // Creates with a key too: two rows creating one key would race, and the policy says which one counts.
+  if (!job.key?.length) return undefined;
+  const positions = job.key.map((attribute) => {
+    const column = Object.entries(job.columns).find(([, spec]) => attributeOf(spec) === attribute)?.[0];
+    return column === undefined ? -1 : header.indexOf(column);
+  });
+  if (isAssociationJob(job)) {
+    // A row names a pair: the same record appears in many rows, the same pair twice is the duplicate.
+    const related = Object.entries(job.columns).find(([, spec]) => typeof spec !== 'string' && spec.lookup);
+    positions.push(related ? header.indexOf(related[0]) : -1);
+  }
+  if (positions.some((p) => p < 0)) return undefined;
+  return (cells) => {
+    const parts = positions.map((p) => (cells[p] ?? '').trim());
+    if (parts.every((part) => part === '')) return undefined;
+    return { key: parts.map((part) => part.toLowerCase()).join('\u001f'), display: parts.join(', ') };
+  };
 }

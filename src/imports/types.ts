@@ -85,15 +85,6 @@ export interface RunManifest {
   readonly resultsPrefix: string;
 }
 
-/**
- * What the plan stores before it hands a chunk to the workers ahead of its commit (`runPaths.planning`):
- * the manifest's fields known before the whole file is read.
- */
-export type PlanningRecord = Pick<
-  RunManifest,
-  'runId' | 'input' | 'job' | 'jobName' | 'header' | 'chunkSize' | 'dryRun' | 'startedAt' | 'resultsPrefix'
->;
-
 /** One line of a chunk file: the row number and the cells in header order. */
 export interface ChunkRow {
   readonly row: number;

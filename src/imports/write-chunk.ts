@@ -10,7 +10,6 @@ import {
   type ChunkResult,
   type ChunkRow,
   type PlanFailures,
-  type PlanningRecord,
   type RequestCounters,
   type RowOutcome,
   type RunManifest,
@@ -150,8 +149,8 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
     return { result: done, fresh: false };
   }
 
-  const manifest = await loadChunkRun(runs, message.runId);
-  if (message.chunk < 0 || (manifest.chunkCount !== undefined && message.chunk >= manifest.chunkCount)) {
+  const manifest = await loadManifest(runs, message.runId);
+  if (message.chunk < 0 || message.chunk >= manifest.chunkCount) {
     throw new Error(`Run ${message.runId} has no chunk ${message.chunk}`);
   }
   // The run's setup (its table's metadata; on a new instance, finding the web servers first) goes on while
@@ -217,9 +216,7 @@ export async function processChunk(deps: ChunkWorkerDeps, message: ChunkMessage)
   await Promise.all([
     putJson(runs, runPaths.chunkCounts(message.runId, message.chunk), countsOf(outcomes)),
     // Only the stored result's lines may become parts; the fan-in stages any that are missing.
-    stored && deps.results
-      ? stageChunkParts(deps.results, runs, partsRun(manifest, message), result)
-      : undefined,
+    stored && deps.results ? stageChunkParts(deps.results, runs, manifest, result) : undefined,
   ]);
   if (!stored) {
     // A duplicate delivery finished first; its result stands and ours is dropped.
@@ -241,7 +238,7 @@ export async function failChunk(
   const resultPath = runPaths.chunkResult(message.runId, message.chunk);
   const done = await getJson<ChunkResult>(runs, resultPath);
   if (done) return done;
-  const manifest = await loadChunkRun(runs, message.runId);
+  const manifest = await loadManifest(runs, message.runId);
   const rows = await loadChunk(runs, message.runId, message.chunk);
   const { planned, skipped } = await loadPlanFailures(runs, message);
   const outcomes: RowOutcome[] = rows
@@ -271,28 +268,6 @@ export interface ChunkCounts {
 function countsOf(outcomes: readonly RowOutcome[]): ChunkCounts {
   const failed = outcomes.filter((outcome) => outcome.status === 'failed').length;
   return { succeeded: outcomes.length - failed, failed };
-}
-
-/**
- * The run as a chunk needs it: its manifest or, for a chunk handed over before the plan was complete
- * (`PlanOptions.release`), its planning record, which lacks the chunk count.
- */
-export type ChunkRun = PlanningRecord & { readonly chunkCount?: number };
-
-export async function loadChunkRun(runs: ObjectStore, runId: string): Promise<ChunkRun> {
-  const manifest = await getJson<RunManifest>(runs, runPaths.manifest(runId));
-  return (
-    manifest ?? (await getJson<PlanningRecord>(runs, runPaths.planning(runId))) ?? loadManifest(runs, runId)
-  );
-}
-
-/**
- * The run as staging a chunk's parts sees it. Before the plan is complete the count is not known: a chunk
- * stages its parts if its own part fits, and a run that turns out to have too many chunks for parts
- * writes its result files whole, which discards the parts no file was committed from.
- */
-function partsRun(run: ChunkRun, message: ChunkMessage): ChunkRun & { readonly chunkCount: number } {
-  return { ...run, chunkCount: run.chunkCount ?? message.chunk + 1 };
 }
 
 export async function loadManifest(runs: ObjectStore, runId: string): Promise<RunManifest> {

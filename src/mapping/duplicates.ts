@@ -68,7 +68,8 @@ export function createDuplicateKeyTracker(
       return size;
     },
     add(keyString, row, display) {
-      const [h, l] = keyFingerprint(keyString);
+      const h = hash32(keyString, 0x811c9dc5, 0x01000193);
+      const l = hash32(keyString, 0x9e3779b9, 0x5bd1e995);
       const slot = slotOf(h, l);
       const stored = rows[slot] as number;
       if (stored === EMPTY) {
@@ -108,14 +109,6 @@ export function createDuplicateKeyTracker(
       return failures;
     },
   };
-}
-
-/**
- * The 64 bits the tracker tells keys apart by: two keys with one fingerprint count as one key. (Exported so
- * a first pass over a file can find the same repeated keys the tracker will.)
- */
-export function keyFingerprint(keyString: string): readonly [number, number] {
-  return [hash32(keyString, 0x811c9dc5, 0x01000193), hash32(keyString, 0x9e3779b9, 0x5bd1e995)];
 }
 
 /** FNV-1a style over UTF-16 code units with a final avalanche; two seed/multiplier pairs give 64 bits. */
