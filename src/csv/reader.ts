@@ -1,6 +1,7 @@
 import { pipeline, type Readable } from 'node:stream';
 import { CsvError, parse, type Parser } from 'csv-parse';
-import { createDecoder, type DecodeState } from './decode.js';
+import { ByteRecordReader, type ByteSplit, type RecordReader } from './byte-records.js';
+import { createDecoder, isUtf8Encoding, type DecodeState } from './decode.js';
 import { showValue, type RowError } from './row-error.js';
 
 export interface CsvReadOptions {
@@ -19,6 +20,11 @@ export interface CsvReadOptions {
    * Default 16 MiB: room for several 1 MB Memo cells.
    */
   readonly maxRecordBytes?: number;
+  /**
+   * Cut records from the bytes where that reads exactly as the parser does (UTF-8, a one-byte delimiter,
+   * no quote character in the file; `byte-records.ts`). Default true; false always parses.
+   */
+  readonly readBytes?: boolean;
 }
 
 export interface CsvHeader {
@@ -100,20 +106,26 @@ export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 export async function openCsv(input: Readable, options: CsvReadOptions): Promise<CsvFile> {
   const decodeState: DecodeState = { sawInvalidBytes: false };
   const quote = options.quote ?? '"';
-  const parser = parse({
-    delimiter: options.delimiter === 'tab' ? '\t' : (options.delimiter ?? ','),
-    quote: quote === '' ? false : quote,
-    record_delimiter: ['\r\n', '\n', '\r'],
-    bom: true,
-    relax_column_count: true,
-    // `Bob "The Builder"` unquoted is common in exports; it is read literally.
-    relax_quotes: true,
-    max_record_size: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-  });
-  pipeline(input, createDecoder(options.encoding ?? 'utf-8', decodeState), parser, () => {
-    // Errors surface through the parser's iterator.
-  });
-  const source = new RecordSource(parser);
+  const delimiter = options.delimiter === 'tab' ? '\t' : (options.delimiter ?? ',');
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const parsed = (bytes: Readable): RecordReader => {
+    const parser = parse({
+      delimiter,
+      quote: quote === '' ? false : quote,
+      record_delimiter: ['\r\n', '\n', '\r'],
+      bom: true,
+      relax_column_count: true,
+      // `Bob "The Builder"` unquoted is common in exports; it is read literally.
+      relax_quotes: true,
+      max_record_size: maxRecordBytes,
+    });
+    pipeline(bytes, createDecoder(options.encoding ?? 'utf-8', decodeState), parser, () => {
+      // Errors surface through the parser's iterator.
+    });
+    return new RecordSource(parser);
+  };
+  const split = byteSplit(options, delimiter, quote, maxRecordBytes);
+  const source = split ? new ByteRecordReader(input, split, parsed) : parsed(input);
   const first = await nextRecord(source, options.source, 1);
   if (first === null) {
     throw new CsvFileError('EmptyFile', `${options.source}: the file is empty: expected a header row`, 1);
@@ -133,7 +145,7 @@ export async function openCsv(input: Readable, options: CsvReadOptions): Promise
  * The parser's records, read synchronously while buffered; only an empty buffer costs an await. (The
  * stream's own async iterator costs two promise hops per record, which shows at 100k+ rows/s.)
  */
-class RecordSource {
+class RecordSource implements RecordReader {
   private ended = false;
   private failure: unknown;
   private signalled = false;
@@ -186,8 +198,27 @@ class RecordSource {
   }
 }
 
+/** How the bytes split a file the scan can read as the parser would, or undefined to parse it. */
+function byteSplit(
+  options: CsvReadOptions,
+  delimiter: string,
+  quote: string,
+  maxRecordBytes: number,
+): ByteSplit | undefined {
+  const ascii = (text: string) => text.length === 1 && text.charCodeAt(0) < 0x80;
+  if (options.readBytes === false || !isUtf8Encoding(options.encoding ?? 'utf-8')) return undefined;
+  if (!ascii(delimiter) || (quote !== '' && !ascii(quote))) return undefined;
+  // A delimiter that ends lines or quotes would not split the same way.
+  if (delimiter === '\r' || delimiter === '\n' || delimiter === quote) return undefined;
+  return {
+    delimiter: delimiter.charCodeAt(0),
+    quote: quote === '' ? -1 : quote.charCodeAt(0),
+    maxRecordBytes,
+  };
+}
+
 /** The next record, waiting if needed; null at the end. */
-async function nextRecord(source: RecordSource, name: string, row: number): Promise<string[] | null> {
+async function nextRecord(source: RecordReader, name: string, row: number): Promise<string[] | null> {
   for (;;) {
     let cells: string[] | null;
     try {
@@ -202,7 +233,7 @@ async function nextRecord(source: RecordSource, name: string, row: number): Prom
 }
 
 async function* iterateRows(
-  source: RecordSource,
+  source: RecordReader,
   names: readonly string[],
   name: string,
   decodeState: DecodeState,
