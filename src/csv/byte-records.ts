@@ -89,8 +89,9 @@ export class ByteRecordReader implements RecordReader {
   }
 
   close(): void {
-    if (this.#parser) this.#parser.close();
-    else if (!this.#ended) this.#input.destroy();
+    this.#parser?.close();
+    // The parser reads the rest through a stream of its own: the input is not closed with it.
+    this.#input.destroy();
   }
 
   #take(piece: Buffer): void {
