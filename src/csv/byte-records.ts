@@ -1,7 +1,7 @@
 // Records of a quote-free UTF-8 file cut from its bytes, for the reader's most common input. With no quote
-// character in it, csv-parse's records are the file's lines (it ends records at \r\n, \n or \r) and its
-// cells what lies between delimiters, each decoded from its own bytes, so the same cells come out of a
-// scan for line breaks and delimiters at a fraction of the parser's cost (`openCsv` checks the two agree on
+// character in it, csv-parse's records are the file's lines (the reader ends records at \r\n, \n or \r)
+// and its cells what lies between delimiters, so the same cells come out of a scan for line breaks and
+// delimiters at a fraction of the parser's cost (test/unit/csv/byte-records.test.ts checks the two agree on
 // generated files). Anything the scan does not read the same way (a quote character, bytes that are not
 // UTF-8, a line as long as the record limit) hands the rest of the file, from the first line not yet read,
 // to the parser.
