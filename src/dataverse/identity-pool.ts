@@ -160,12 +160,19 @@ export class IdentityPool {
     );
   }
 
+  /** The identities new work may go as: this process's own (all, if it has none of its own). */
+  private carriers(): readonly IdentityLanes[] {
+    const shareFor = this.shareFor;
+    if (!shareFor) return this.identities;
+    const own = this.identities.filter((identity) => shareFor(identity.tokens.identity) > 0);
+    return own.length > 0 ? own : this.identities;
+  }
+
   /** The lanes new work may take: those of this process's identities (all, if it has none of its own). */
   private get ownLanes(): readonly Lane[] {
-    const shareFor = this.shareFor;
-    if (!shareFor) return this.lanes;
-    const own = this.lanes.filter((lane) => shareFor(lane.identity) > 0);
-    return own.length > 0 ? own : this.lanes;
+    // By identity, not lane: while an own identity's probes are out it has no lane, and its work waits for
+    // them rather than going unpinned as another instance's identity.
+    return this.carriers().flatMap((identity) => identity.active);
   }
 
   /**
@@ -238,7 +245,7 @@ export class IdentityPool {
   acquire(signal?: AbortSignal, shape?: RequestShape, identity?: string): Promise<Lease> {
     if (this.closed) return Promise.reject(closedError());
     signal?.throwIfAborted();
-    if (identity !== undefined && !this.lanes.some((lane) => lane.identity === identity)) {
+    if (identity !== undefined && !this.identities.some((known) => known.tokens.identity === identity)) {
       return Promise.reject(new Error(`No identity '${identity}' in this client's pool`));
     }
     return new Promise<Lease>((resolve, reject) => {
@@ -258,7 +265,6 @@ export class IdentityPool {
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.queue.push(waiter);
-      for (const identity of this.identities) this.discover(identity);
       this.drain();
     });
   }
@@ -275,6 +281,15 @@ export class IdentityPool {
   }
 
   private drain(): void {
+    // Each identity's servers are found before it carries a request: those this process sends new work as,
+    // and any a waiter is pinned to. Another instance's identity (the fleet's assignment) is left unprobed
+    // until it is lent, so a new instance does not spend the identities' windows probing them all.
+    for (const identity of this.carriers()) this.discover(identity);
+    for (const waiter of this.queue) {
+      if (waiter.identity === undefined) continue;
+      const pinned = this.identities.find((known) => known.tokens.identity === waiter.identity);
+      if (pinned) this.discover(pinned);
+    }
     const now = this.clock.now();
     // Leases taken here add no lanes (answers do): the lanes new work may take are worked out once per drain.
     const ownLanes = this.ownLanes;
@@ -283,8 +298,9 @@ export class IdentityPool {
       const waiter = this.queue[i]!;
       if (waiter.identity !== undefined) {
         // A pinned waiter waits for its own lane only; the ones behind it may pass.
-        const own = this.lanes.find((l) => l.identity === waiter.identity)!;
-        if (own.governor.free(now) <= 0 || !own.governor.admits(waiter.shape)) {
+        // None while its probes are out.
+        const own = this.lanes.find((l) => l.identity === waiter.identity);
+        if (!own || own.governor.free(now) <= 0 || !own.governor.admits(waiter.shape)) {
           i += 1;
           continue;
         }

@@ -222,6 +222,47 @@ describe('IdentityPool server discovery by probes', () => {
     pool.close();
   });
 
+  it("probes only the identities this instance sends as; another instance's once it is lent or a request is pinned to it", async () => {
+    const clock = manualClock();
+    const probed: string[] = [];
+    const probe = (t: TokenProvider) => {
+      probed.push(t.identity);
+      return Promise.resolve({ status: 200, headers: server(`${t.identity}-s0`) });
+    };
+    const own = new Set(['b']);
+    const shareFor = (identity: string) => (own.has(identity) ? 1 : 0);
+    const ids = ['a', 'b', 'c'].map((identity): TokenProvider => ({
+      identity,
+      getToken: () => Promise.resolve('t'),
+    }));
+    const pool = new IdentityPool(
+      ids,
+      clock,
+      { max: 4, initial: 4, budgetWindowMs: 0 },
+      () => {},
+      probe,
+      shareFor,
+    );
+    const first = await pool.acquire();
+    // b's two rounds of 8 (the second finds no new server); a and c are other instances' and not probed.
+    expect(probed.filter((id) => id === 'b')).toHaveLength(16);
+    expect(probed.filter((id) => id !== 'b')).toEqual([]);
+    expect(first.lane).toMatchObject({ identity: 'b', affinity: 'b-s0' });
+    // A request pinned to c (a check that runs as each identity) waits for c's probes, then goes pinned.
+    const pinned = await pool.acquire(undefined, undefined, 'c');
+    expect(pinned.lane).toMatchObject({ identity: 'c', affinity: 'c-s0' });
+    expect(probed.filter((id) => id === 'c')).toHaveLength(16);
+    // a, lent when its instance went idle, is probed before it carries new work.
+    own.add('a');
+    own.delete('b');
+    pool.poke();
+    const lent = await pool.acquire();
+    expect(lent.lane).toMatchObject({ identity: 'a', affinity: 'a-s0' });
+    expect(probed.filter((id) => id === 'a')).toHaveLength(16);
+    for (const lease of [first, pinned, lent]) lease.release({ status: 200 });
+    pool.close();
+  });
+
   it('opens each further server’s lane half a second after the one before', async () => {
     const clock = manualClock(10_000);
     let probes = 0;
