@@ -193,6 +193,7 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     },
     options.discoverServers === false ? undefined : probe,
     share?.shareFor?.bind(share),
+    share?.ready,
   );
   share?.track(
     () => pool.backlog,

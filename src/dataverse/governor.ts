@@ -89,6 +89,11 @@ export interface BudgetShare {
    * tell when the share changes (requests a smaller share held back may go at once).
    */
   track(backlog: () => number, changed?: () => void): void;
+  /**
+   * Settles once `shareFor` knows which identities are this process's (its first look at the others, after
+   * `track`): until then requests wait, rather than go as, and probe, every identity.
+   */
+  readonly ready?: Promise<void>;
   /** The client is closing: stop, and give the share back to the others. */
   close?(): Promise<void>;
 }

@@ -140,6 +140,8 @@ export class IdentityPool {
   private timerUntil = 0;
   private readonly timers = new AbortController();
   private closed = false;
+  /** False until the fleet share knows which identities are this process's own. */
+  private shareKnown = true;
 
   constructor(
     providers: readonly TokenProvider[],
@@ -149,8 +151,17 @@ export class IdentityPool {
     private readonly probe?: ServerProbe,
     /** Each identity's part for this process (src/fleet); 0: another instance's, left to pinned requests. */
     private readonly shareFor?: (identity: string) => number,
+    /** Settles once `shareFor` knows this process's identities; requests wait until then. */
+    shareReady?: Promise<void>,
   ) {
     if (providers.length === 0) throw new Error('At least one token provider is required');
+    if (shareReady) {
+      this.shareKnown = false;
+      void shareReady.finally(() => {
+        this.shareKnown = true;
+        if (!this.closed) this.drain();
+      });
+    }
     this.identities = providers.map(
       (tokens) =>
         new IdentityLanes(
@@ -281,6 +292,7 @@ export class IdentityPool {
   }
 
   private drain(): void {
+    if (!this.shareKnown) return;
     // Each identity's servers are found before it carries a request: those this process sends new work as,
     // and any a waiter is pinned to. Another instance's identity (the fleet's assignment) is left unprobed
     // until it is lent, so a new instance does not spend the identities' windows probing them all.

@@ -120,11 +120,18 @@ export class FleetShare implements BudgetShare {
   /** When each other member was first seen with nothing to send, since it last had something. */
   private readonly idleSince = new Map<string, number>();
   private peak = 0;
+  /** When this instance's refreshes first showed work, since it last had none. */
+  private busySince: number | undefined;
   private backlog: () => number = () => 0;
   private changed: () => void = () => undefined;
   private readonly ttlMs: number;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
+  private firstRefreshed: () => void = () => undefined;
+  /** Settles after the first refresh (or its failure): `shareFor` then knows this instance's identities. */
+  readonly ready = new Promise<void>((resolve) => {
+    this.firstRefreshed = resolve;
+  });
 
   constructor(private readonly options: FleetShareOptions) {
     this.instance = options.instance ?? randomUUID();
@@ -155,6 +162,12 @@ export class FleetShare implements BudgetShare {
     this.peak = 0;
     const members = await this.options.board.publish({ instance: this.instance, demand });
     const { share, active } = shareOf(this.instance, demand, members, this.ttlMs);
+    const now = this.options.clock.now();
+    this.busySince = demand > 0 ? (this.busySince ?? now) : undefined;
+    // It borrows only once it has been busy for a refresh: instances handed a new file at the same moment
+    // publish their backlogs within a refresh and look idle until then, and each borrowed every other's
+    // identities at a run's start (and probed them, and sent on them) until its next refresh.
+    const borrows = this.busySince !== undefined && now - this.busySince >= this.options.refreshMs;
     const own = this.options.identities
       ? assignmentOf(
           this.instance,
@@ -162,7 +175,7 @@ export class FleetShare implements BudgetShare {
           this.ttlMs,
           this.options.identities,
           this.idleFor(members, LEND_AFTER_REFRESHES * this.options.refreshMs),
-          demand > 0,
+          borrows,
         )
       : undefined;
     const moved = share !== this.current || !sameSet(own, this.own);
@@ -204,6 +217,7 @@ export class FleetShare implements BudgetShare {
 
   /** Stops refreshing and takes this instance off the board, so the others get its share at once. */
   async close(): Promise<void> {
+    this.firstRefreshed();
     this.stopping.abort();
     await this.loop;
     await this.options.board.remove(this.instance).catch(() => undefined);
@@ -217,6 +231,7 @@ export class FleetShare implements BudgetShare {
       if (clock.now() >= next) {
         next = clock.now() + refreshMs;
         await this.refresh().catch((e: unknown) => this.options.onError?.(e));
+        this.firstRefreshed();
       }
       this.peak = Math.max(this.peak, this.backlog());
       await clock.sleep(sampleMs, this.stopping.signal).catch(() => undefined);

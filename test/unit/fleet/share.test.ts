@@ -135,6 +135,45 @@ describe('FleetShare with identities to divide', () => {
     await a.close();
   });
 
+  it('borrows only once busy for a refresh, so instances handed a new file together keep their own', async () => {
+    const clock = handClock();
+    const board = new MemoryFleetBoard(() => clock.now());
+    const identities = ['x', 'y', 'z'];
+    const a = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'a', identities });
+    const b = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'b', identities });
+    let backlogA = 0;
+    let backlogB = 0;
+    a.track(() => backlogA);
+    b.track(() => backlogB);
+    // Both idle for a long while before the file.
+    for (let i = 0; i < 5; i += 1) {
+      await a.refresh();
+      await b.refresh();
+      clock.advance(1_000);
+    }
+    // The file's chunks reach both at once; a refreshes first and still sees b idle.
+    backlogA = 8;
+    backlogB = 8;
+    await a.refresh();
+    expect(identities.map((id) => a.shareFor(id))).toEqual([1, 0, 1]);
+    clock.advance(500);
+    await b.refresh();
+    clock.advance(500);
+    await a.refresh();
+    expect(identities.map((id) => a.shareFor(id))).toEqual([1, 0, 1]);
+    expect(identities.map((id) => b.shareFor(id))).toEqual([0, 1, 0]);
+    // b's work ends: once it has been idle for two refreshes, a (busy for long) borrows its identity.
+    backlogB = 0;
+    await b.refresh(); // publishes the peak since its last refresh
+    await b.refresh();
+    await a.refresh();
+    clock.advance(2_000);
+    await b.refresh();
+    await a.refresh();
+    expect(identities.map((id) => a.shareFor(id))).toEqual([1, 1, 1]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('falls back to a part of every window while the instances outnumber the identities', async () => {
     const clock = handClock();
     const board = new MemoryFleetBoard(() => clock.now());
