@@ -104,12 +104,18 @@ describe('assignmentOf', () => {
 });
 
 describe('FleetShare with identities to divide', () => {
-  it('sends as its own identities only, whole, and as every one once alone again', async () => {
+  /** Instances a and b on one board, dividing the identities x, y and z. */
+  const twoInstances = () => {
     const clock = handClock();
     const board = new MemoryFleetBoard(() => clock.now());
     const identities = ['x', 'y', 'z'];
     const a = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'a', identities });
     const b = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'b', identities });
+    return { clock, identities, a, b };
+  };
+
+  it('sends as its own identities only, whole, and as every one once alone again', async () => {
+    const { clock, identities, a, b } = twoInstances();
     let backlogB = 8;
     a.track(() => 8);
     b.track(() => backlogB);
@@ -136,11 +142,7 @@ describe('FleetShare with identities to divide', () => {
   });
 
   it('borrows only once busy for a refresh, so instances handed a new file together keep their own', async () => {
-    const clock = handClock();
-    const board = new MemoryFleetBoard(() => clock.now());
-    const identities = ['x', 'y', 'z'];
-    const a = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'a', identities });
-    const b = new FleetShare({ board, clock, refreshMs: 1_000, instance: 'b', identities });
+    const { clock, identities, a, b } = twoInstances();
     let backlogA = 0;
     let backlogB = 0;
     a.track(() => backlogA);
