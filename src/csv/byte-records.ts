@@ -82,7 +82,7 @@ export class ByteRecordReader implements RecordReader {
     try {
       const { value, done } = await this.#pieces.next();
       if (done) this.#finish();
-      else this.#take(Buffer.isBuffer(value) ? value : Buffer.from(String(value)));
+      else this.#take(asBuffer(value));
     } catch (error) {
       this.#failure ??= error;
     }
@@ -110,17 +110,13 @@ export class ByteRecordReader implements RecordReader {
     }
     const last = Math.max(bytes.lastIndexOf(LF), bytes.lastIndexOf(CR));
     if (last < at) return this.#carry(bytes, at);
-    const lines = bytes.subarray(at, last + 1);
-    if ((this.split.quote >= 0 && lines.includes(this.split.quote)) || !isUtf8(lines)) {
-      return this.#handOver(bytes, at);
-    }
+    if (!this.#scannable(bytes.subarray(at, last + 1))) return this.#handOver(bytes, at);
     let start = at;
     for (let i = at; i <= last; i += 1) {
       const byte = bytes[i];
       if (byte !== LF && byte !== CR) continue;
       if (i - start >= this.split.maxRecordBytes) return this.#handOver(bytes, start);
-      this.#records.push(cellsOf(bytes, start, i, this.split.delimiter));
-      this.#cut += 1;
+      this.#cutLine(bytes, start, i);
       if (byte === CR) {
         if (i + 1 === bytes.length) this.#afterReturn = true;
         else if (bytes[i + 1] === LF) i += 1;
@@ -137,19 +133,20 @@ export class ByteRecordReader implements RecordReader {
     if (rest && rest.length > 0) {
       const at = this.#started ? 0 : this.#afterMark(rest);
       const line = rest.subarray(at);
-      if (
-        (this.split.quote >= 0 && line.includes(this.split.quote)) ||
-        !isUtf8(line) ||
-        line.length >= this.split.maxRecordBytes
-      ) {
-        return this.#handOver(rest, at);
-      }
-      if (line.length > 0) {
-        this.#records.push(cellsOf(rest, at, rest.length, this.split.delimiter));
-        this.#cut += 1;
-      }
+      if (!this.#scannable(line) || line.length >= this.split.maxRecordBytes) return this.#handOver(rest, at);
+      if (line.length > 0) this.#cutLine(rest, at, rest.length);
     }
     this.#ended = true;
+  }
+
+  /** Whole lines the scan reads as the parser would: no quote character, valid UTF-8. */
+  #scannable(lines: Buffer): boolean {
+    return !(this.split.quote >= 0 && lines.includes(this.split.quote)) && isUtf8(lines);
+  }
+
+  #cutLine(bytes: Buffer, start: number, end: number): void {
+    this.#records.push(cellsOf(bytes, start, end, this.split.delimiter));
+    this.#cut += 1;
   }
 
   #afterMark(bytes: Buffer): number {
@@ -171,11 +168,15 @@ export class ByteRecordReader implements RecordReader {
       for (;;) {
         const { value, done } = await pieces.next();
         if (done) return;
-        yield Buffer.isBuffer(value) ? value : Buffer.from(String(value));
+        yield asBuffer(value);
       }
     }
     this.#parser = this.parse(Readable.from(rest(), { objectMode: false }));
   }
+}
+
+function asBuffer(piece: unknown): Buffer {
+  return Buffer.isBuffer(piece) ? piece : Buffer.from(String(piece));
 }
 
 /** The cells of the line from `start` to `end` (its line break), each decoded from its own bytes. */

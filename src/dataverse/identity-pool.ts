@@ -179,11 +179,13 @@ export class IdentityPool {
     return own.length > 0 ? own : this.identities;
   }
 
-  /** The lanes new work may take: those of this process's identities (all, if it has none of its own). */
-  private get ownLanes(): readonly Lane[] {
-    // By identity, not lane: while an own identity's probes are out it has no lane, and its work waits for
-    // them rather than going unpinned as another instance's identity.
-    return this.carriers().flatMap((identity) => identity.active);
+  /**
+   * The lanes new work may take: those of this process's identities (all, if it has none of its own). By
+   * identity, not lane: while an own identity's probes are out it has no lane, and its work waits for them
+   * rather than going unpinned as another instance's identity.
+   */
+  private lanesOf(carriers: readonly IdentityLanes[]): readonly Lane[] {
+    return carriers.flatMap((identity) => identity.active);
   }
 
   /**
@@ -231,7 +233,7 @@ export class IdentityPool {
 
   /** Sum of every identity's current limit. */
   get capacity(): number {
-    return this.ownLanes.reduce((n, l) => n + l.governor.limit, 0);
+    return this.lanesOf(this.carriers()).reduce((n, l) => n + l.governor.limit, 0);
   }
 
   /**
@@ -256,9 +258,15 @@ export class IdentityPool {
   acquire(signal?: AbortSignal, shape?: RequestShape, identity?: string): Promise<Lease> {
     if (this.closed) return Promise.reject(closedError());
     signal?.throwIfAborted();
-    if (identity !== undefined && !this.identities.some((known) => known.tokens.identity === identity)) {
+    const pinned =
+      identity === undefined
+        ? undefined
+        : this.identities.find((known) => known.tokens.identity === identity);
+    if (identity !== undefined && !pinned) {
       return Promise.reject(new Error(`No identity '${identity}' in this client's pool`));
     }
+    // An identity a request is pinned to is found before it carries it, whoever's it is.
+    if (pinned) this.discover(pinned);
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = {
         resolve,
@@ -293,18 +301,14 @@ export class IdentityPool {
 
   private drain(): void {
     if (!this.shareKnown) return;
-    // Each identity's servers are found before it carries a request: those this process sends new work as,
-    // and any a waiter is pinned to. Another instance's identity (the fleet's assignment) is left unprobed
-    // until it is lent, so a new instance does not spend the identities' windows probing them all.
-    for (const identity of this.carriers()) this.discover(identity);
-    for (const waiter of this.queue) {
-      if (waiter.identity === undefined) continue;
-      const pinned = this.identities.find((known) => known.tokens.identity === waiter.identity);
-      if (pinned) this.discover(pinned);
-    }
+    // Each identity's servers are found before it carries new work. Another instance's identity (the fleet's
+    // assignment) is left unprobed until it is lent, so a new instance does not spend the identities' windows
+    // probing them all.
+    const carriers = this.carriers();
+    for (const identity of carriers) this.discover(identity);
     const now = this.clock.now();
     // Leases taken here add no lanes (answers do): the lanes new work may take are worked out once per drain.
-    const ownLanes = this.ownLanes;
+    const ownLanes = this.lanesOf(carriers);
     let full = false;
     for (let i = 0; i < this.queue.length;) {
       const waiter = this.queue[i]!;
