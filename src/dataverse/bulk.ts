@@ -3,6 +3,7 @@
 import pMap from 'p-map';
 import type { ApiSender, Row } from './api.js';
 import { executeBatch, maxBatchOperations, type BatchRequest } from './batch.js';
+import type { BulkTurns } from './bulk-turns.js';
 import { DataverseError, idTakenError, isDataverseError, isDuplicateCode } from './errors.js';
 import { entityInfo, type EntityInfo } from './metadata.js';
 import * as records from './records.js';
@@ -74,7 +75,10 @@ export class BulkSizer {
     return true;
   }
 
-  /** Size for a job of `total` records with `lanes` requests allowed in flight. */
+  /**
+   * Size for `total` records with `lanes` requests allowed in flight: a job's whole size when it is planned
+   * at once, or the work left behind the next message when messages are formed as their turn comes.
+   */
   plan(key: string, total: number, lanes: number): number {
     const spread = Math.ceil(total / Math.max(1, lanes));
     const floor = Math.min(this.size(key), 100);
@@ -121,6 +125,8 @@ export function isRecordLevel(e: DataverseError): boolean {
 export interface BulkContext {
   readonly api: ApiSender;
   readonly sizer: BulkSizer;
+  /** When each message is formed, over every write of the client (bulk-turns.ts). */
+  readonly turns: BulkTurns;
   /** Requests worth keeping ready (sum of identities' maxima). */
   readonly concurrency: () => number;
   /** Current allowed in-flight requests (sum of identities' limits). */
@@ -304,9 +310,27 @@ export async function writeMultiple(
     await viaBulk(items.slice(0, PROBE_RECORDS));
     rest = items.slice(PROBE_RECORDS);
   }
-  const planned = ctx.sizer.plan(key, rest.length, ctx.lanes());
-  const size = elastic ? Math.min(planned, ELASTIC_BULK_SIZE) : planned;
-  await pMap(chunk(rest, size), viaBulk, { concurrency: ctx.concurrency() });
+  // Each message takes its records when its turn comes, sized by what is left behind it then (bulk-turns.ts).
+  const sizeFor = (unformed: number) => {
+    const planned = ctx.sizer.plan(key, unformed, ctx.lanes());
+    return elastic ? Math.min(planned, ELASTIC_BULK_SIZE) : planned;
+  };
+  const job = ctx.turns.open(rest.length, sizeFor(rest.length));
+  const send = async (): Promise<void> => {
+    for (let turn = await job.next(sizeFor); turn; turn = await job.next(sizeFor)) {
+      try {
+        await viaBulk(rest.slice(turn.start, turn.end));
+      } finally {
+        turn.done();
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(ctx.concurrency(), Math.ceil(rest.length / sizeFor(0))));
+  try {
+    await Promise.all(Array.from({ length: workers }, send));
+  } finally {
+    job.close();
+  }
   return results;
 }
 

@@ -6,6 +6,7 @@ import { executeBatch, maxBatchOperations, type BatchRequest, type BatchResponse
 import pMap from 'p-map';
 import { ArrivalLag } from './budget.js';
 import { BulkSizer, chunk, writeMultiple, type BulkContext, type RecordResult } from './bulk.js';
+import { BulkTurns } from './bulk-turns.js';
 import { systemClock, type Clock } from './clock.js';
 import { isDataverseError, isNotFoundCode, type DataverseError } from './errors.js';
 import { maxServersFollowed } from './governor.js';
@@ -195,8 +196,14 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
     share?.shareFor?.bind(share),
     share?.ready,
   );
+  // Sized for the identities' whole windows, not this instance's momentary part of them (src/fleet): a
+  // chunk planned as a few large messages while the part was small keeps them when the part grows, and
+  // the instance's backlog (counted in requests) then understates its work, so its part stays small.
+  const lanes = () => (share ? Math.ceil(pool.capacity / Math.max(share.share, 0.01)) : pool.capacity);
+  const turns = new BulkTurns(lanes);
+  // Bulk messages not yet formed are work too: counted as the requests they would have been (bulk-turns.ts).
   share?.track(
-    () => pool.backlog,
+    () => pool.backlog + turns.backlog,
     () => pool.poke(),
   );
   const pathOf = (url: string) => {
@@ -236,11 +243,9 @@ export function createDataverseClient(options: DataverseClientOptions): Datavers
   const bulk: BulkContext = {
     api,
     sizer,
+    turns,
     concurrency: () => pool.maxCapacity,
-    // Sized for the identities' whole windows, not this instance's momentary part of them (src/fleet): a
-    // chunk planned as a few large messages while the part was small keeps them when the part grows, and
-    // the instance's backlog (counted in requests) then understates its work, so its part stays small.
-    lanes: () => (share ? Math.ceil(pool.capacity / Math.max(share.share, 0.01)) : pool.capacity),
+    lanes,
     probing: () => pool.lanes.some((lane) => lane.governor.pacing || lane.governor.sharedPacing),
     fallbacks: new Set(),
     now: () => clock.now(),
