@@ -100,7 +100,6 @@ export class BulkTurns {
   #close(job: Job): void {
     job.closed = true;
     this.#finish(job);
-    for (const resolve of job.waiting.splice(0)) resolve(undefined);
   }
 
   /** A write with nothing left to take leaves the open list (its turns still out keep their places). */

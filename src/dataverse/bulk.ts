@@ -325,6 +325,7 @@ export async function writeMultiple(
       }
     }
   };
+  // Enough workers for every message the records could make at the smallest size (`sizeFor(0)`).
   const workers = Math.max(1, Math.min(ctx.concurrency(), Math.ceil(rest.length / sizeFor(0))));
   try {
     await Promise.all(Array.from({ length: workers }, send));
