@@ -163,6 +163,7 @@ export function createRuntime(settings: Settings, env: NodeJS.ProcessEnv = proce
       forecast: {
         identities: Math.max(1, splitList(settings.DATAVERSE_CLIENT_IDS).length),
         bulkSize: settings.DATAVERSE_BULK_SIZE,
+        concurrency: settings.DATAVERSE_MAX_CONCURRENCY,
       },
     }),
   };

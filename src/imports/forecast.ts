@@ -2,9 +2,12 @@
 // summary, next to what happened). The service protection limits, not the client, set the pace of a large
 // import: per identity 1,200 s of server execution time and 6,000 requests per 5-minute window
 // (dataverse-webapi.md §8): beyond one window's budget, a run needs at least its execution time / (4 s per
-// s × identities) and its requests / (20 per s × identities); within it, the budget can be spent at once. Costs per record are the documented ones (dataverse-performance.md
-// §3.3: 35 ms per request plus 6.5 ms per CreateMultiple record, 20 ms per UpdateMultiple record, 60 ms per
-// UpsertMultiple-by-key record, 40 ms per $batch operation, 35 ms per read request + 0.1 ms per row).
+// s × identities) and its requests / (20 per s × identities); within it, the budget can be spent at once,
+// but no faster than the longest single message, which the server processes as one request. The messages
+// are the ones the client sends: of the bulk size while much is left, smaller when a few fill every slot.
+// Costs per record are the documented ones (dataverse-performance.md §3.3: 35 ms per request plus 6.5 ms
+// per CreateMultiple record, 20 ms per UpdateMultiple record, 60 ms per UpsertMultiple-by-key record, 40 ms
+// per $batch operation, 35 ms per read request + 0.1 ms per row).
 
 /** Records to write by the message that writes them, and the read requests (key and lookup queries). */
 export interface RunWork {
@@ -19,7 +22,10 @@ export interface RunWork {
 export interface ForecastOptions {
   /** Identities (application users) sharing the work. */
   readonly identities: number;
+  /** Records per bulk message at most (`DATAVERSE_BULK_SIZE`). */
   readonly bulkSize: number;
+  /** Requests in flight per identity (`DATAVERSE_MAX_CONCURRENCY`, `--concurrency`); the client's 16 if absent. */
+  readonly concurrency?: number;
 }
 
 export interface Forecast {
@@ -28,10 +34,13 @@ export interface Forecast {
   readonly requests: number;
   /** Server execution time the requests are charged, in seconds (what the 1,200 s per 5 min limit meters). */
   readonly executionSeconds: number;
-  /** The shortest time the limits allow with these identities. */
+  /** The shortest time the limits allow with these identities, and no shorter than the longest message. */
   readonly durationSeconds: number;
-  /** The limit that sets that time. */
-  readonly binding: 'execution-time' | 'requests';
+  /**
+   * What sets that time: a limit, or (`message`) the server's time for the longest single message, when the
+   * whole run fits in one window's budget and is spread over the concurrent slots faster than that.
+   */
+  readonly binding: 'execution-time' | 'requests' | 'message';
   /** Power Platform requests against the tenant's daily entitlement: each record of a bulk message counts. */
   readonly entitlementRequests: number;
   /** Share of one 5-minute window per identity, at full speed: execution time and requests. */
@@ -63,16 +72,53 @@ function atLimit(amount: number, perWindow: number, lanes: number): number {
   return (amount / perWindow) * WINDOW_SECONDS;
 }
 
+/** The client's requests in flight per identity when none is configured (src/dataverse/client.ts). */
+const CLIENT_CONCURRENCY = 16;
+/** The smallest bulk message the client sizes by the work left (src/dataverse/bulk.ts, `BulkSizer.plan`). */
+const SMALLEST_MESSAGE = 100;
+
+/** How one kind of record goes: the number of messages and the records in the largest. */
+interface Messages {
+  readonly count: number;
+  readonly largest: number;
+}
+
+/**
+ * The messages the client sends for `records` of one kind: while many are left, messages of `bulk`; fewer
+ * than fill every slot, spread over the slots (at least 100 a message), as `BulkSizer.plan` does. So a
+ * small file goes as many small messages at once, not as a few large ones one slot each.
+ */
+function messagesOf(records: number, bulk: number, slots: number): Messages {
+  if (records <= 0) return { count: 0, largest: 0 };
+  const size = Math.min(bulk, Math.max(Math.min(bulk, SMALLEST_MESSAGE), Math.ceil(records / slots)));
+  return { count: Math.ceil(records / size), largest: Math.min(records, size) };
+}
+
+/** What sets a forecast's duration, in words. */
+export function bindingText(binding: Forecast['binding']): string {
+  if (binding === 'message') return 'the longest message binds: the work fits in one window';
+  return `${binding} binds`;
+}
+
 export function forecastRun(work: RunWork, options: ForecastOptions): Forecast {
   const identities = Math.max(1, options.identities);
   const bulk = Math.max(1, options.bulkSize);
-  const bulkRequests = (records: number) => Math.ceil(records / bulk);
-  const writes =
-    bulkRequests(work.createMultiple) +
-    bulkRequests(work.updateMultiple) +
-    bulkRequests(work.upsertMultipleByKey) +
-    Math.ceil(work.batchOperations / BATCH_OPERATIONS);
+  const slots = identities * Math.max(1, options.concurrency ?? CLIENT_CONCURRENCY);
+  const kinds: readonly (readonly [Messages, number])[] = [
+    [messagesOf(work.createMultiple, bulk, slots), PER_RECORD_MS.createMultiple],
+    [messagesOf(work.updateMultiple, bulk, slots), PER_RECORD_MS.updateMultiple],
+    [messagesOf(work.upsertMultipleByKey, bulk, slots), PER_RECORD_MS.upsertMultipleByKey],
+    [
+      {
+        count: Math.ceil(work.batchOperations / BATCH_OPERATIONS),
+        largest: Math.min(work.batchOperations, BATCH_OPERATIONS),
+      },
+      PER_RECORD_MS.batch,
+    ],
+  ];
+  const writes = kinds.reduce((sum, [messages]) => sum + messages.count, 0);
   const requests = writes + work.readRequests;
+  const records = work.createMultiple + work.updateMultiple + work.upsertMultipleByKey + work.batchOperations;
   const executionMs =
     writes * REQUEST_MS +
     work.createMultiple * PER_RECORD_MS.createMultiple +
@@ -87,13 +133,25 @@ export function forecastRun(work: RunWork, options: ForecastOptions): Forecast {
     CONCURRENT * identities,
   );
   const byRequests = atLimit(requests, REQUESTS_PER_WINDOW * identities, Number.POSITIVE_INFINITY);
-  const records = work.createMultiple + work.updateMultiple + work.upsertMultipleByKey + work.batchOperations;
+  // A message is processed as one request: no number of slots brings the run below its longest one.
+  const byMessage =
+    Math.max(
+      work.readRequests > 0 ? READ_MS : 0,
+      ...kinds.map(([messages, perRecordMs]) =>
+        messages.count > 0 ? REQUEST_MS + messages.largest * perRecordMs : 0,
+      ),
+    ) / 1000;
   return {
     identities,
     requests,
     executionSeconds,
-    durationSeconds: Math.max(byTime, byRequests),
-    binding: byTime >= byRequests ? 'execution-time' : 'requests',
+    durationSeconds: Math.max(byTime, byRequests, byMessage),
+    binding:
+      byMessage > byTime && byMessage > byRequests
+        ? 'message'
+        : byTime >= byRequests
+          ? 'execution-time'
+          : 'requests',
     entitlementRequests: records + work.readRequests,
     perWindow: {
       executionShare: executionSeconds / identities / EXECUTION_SECONDS_PER_WINDOW,

@@ -2,6 +2,7 @@
 // forbids every fetch), so it opens the same from a blob, a disk or an e-mail attachment.
 import type { FailureGroup, ImportReport } from './import-report.js';
 import { barsChart, requestsChart, rowsChart } from './charts.js';
+import { bindingText } from '../imports/forecast.js';
 
 export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -175,7 +176,7 @@ function forecastSection(summary: ImportReport['summary']): string {
   const rows: [string, string | number, string | number][] = [
     [
       'Duration',
-      `${f.durationSeconds.toFixed(1)} s at the limits (${f.binding} binds)`,
+      `${f.durationSeconds.toFixed(1)} s at the limits (${bindingText(f.binding)})`,
       f.actual ? `${f.actual.durationSeconds.toFixed(1)} s` : '-',
     ],
     ['Requests', f.requests, f.actual ? f.actual.requests : '-'],

@@ -12,7 +12,7 @@ import type { RunSummary } from '../../imports/types.js';
 import { errorMessage, type Logger } from '../../logging.js';
 import { createProgress } from '../progress.js';
 import { failureSummary, type FailedRow } from '../failures.js';
-import type { ForecastReport } from '../../imports/forecast.js';
+import { bindingText, type ForecastReport } from '../../imports/forecast.js';
 
 export interface ImportOptions {
   readonly job: string;
@@ -77,7 +77,11 @@ export async function importCommand(file: string, options: ImportOptions): Promi
       outDir: options.out,
       dryRun: options.dryRun,
       rerun: options.rerun,
-      forecast: { identities: options.identities?.count ?? splitList(options.user).length, bulkSize: 1_000 },
+      forecast: {
+        identities: options.identities?.count ?? splitList(options.user).length,
+        bulkSize: 1_000,
+        concurrency: options.concurrency,
+      },
       log,
       // The table's metadata is needed anyway (and cached): fetching it first proves the URL and the sign-in.
       beforeRun: async () => {
@@ -186,7 +190,7 @@ function forecastLine(f: ForecastReport, dryRun: boolean): string {
     `(${percent(f.perWindow.executionShare)} of one identity's 5-minute window${f.identities > 1 ? ' each' : ''}), ` +
     `${count(f.entitlementRequests)} Power Platform requests against the daily entitlement`;
   if (dryRun)
-    return `Forecast for the import with ${who}: about ${duration(f.durationSeconds)} at the service protection limits (${f.binding} binds); ${cost}.`;
+    return `Forecast for the import with ${who}: about ${duration(f.durationSeconds)} at the service protection limits (${bindingText(f.binding)}); ${cost}.`;
   const took = f.actual
     ? ` It took ${duration(f.actual.durationSeconds)} (${percent(f.actual.speedOfLimits)} of the limits' pace).`
     : '';
