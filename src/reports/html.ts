@@ -168,6 +168,19 @@ ${details(`${number(report.chunks.length)} chunks`, dataTable(['chunk', 'rows', 
 `;
 }
 
+/**
+ * The run's pace against the forecast's. Above it, the limits did not set the pace: the server took less time
+ * per record than the documented costs the forecast uses (a faster environment, or a test server).
+ */
+export function paceText(speedOfLimits: number): string {
+  const percent = Math.round(speedOfLimits * 100);
+  if (percent <= 110) return `The run went at ${percent}% of the pace the limits allow.`;
+  return (
+    `The run went ${speedOfLimits.toFixed(1)} times as fast as the forecast: the server took less time per ` +
+    'record than the documented costs the forecast is made of.'
+  );
+}
+
 /** The forecast (from the table's documented costs) beside what the run did, when the summary has one. */
 function forecastSection(summary: ImportReport['summary']): string {
   const f = summary.forecast;
@@ -183,9 +196,7 @@ function forecastSection(summary: ImportReport['summary']): string {
     ['Dataverse execution time', `${Math.round(f.executionSeconds)} s`, '-'],
     ['Power Platform requests (daily entitlement)', f.entitlementRequests, '-'],
   ];
-  const pace = f.actual
-    ? `<p id="forecast-pace">The run went at ${Math.round(f.actual.speedOfLimits * 100)}% of the pace the limits allow.</p>`
-    : '';
+  const pace = f.actual ? `<p id="forecast-pace">${paceText(f.actual.speedOfLimits)}</p>` : '';
   return `<h2>Forecast and actual</h2>
 <p class="muted">Forecast for ${escapeHtml(who)} from the documented per-record costs (summary.json's forecast).</p>
 ${dataTable(['', 'forecast', 'actual'], rows).replace('<table>', '<table id="forecast">')}

@@ -183,7 +183,7 @@ function showForecast(summary: RunSummary): boolean {
 }
 
 /** The forecast: how long the limits make the real run take, and its cost against them. */
-function forecastLine(f: ForecastReport, dryRun: boolean): string {
+export function forecastLine(f: ForecastReport, dryRun: boolean): string {
   const who = `${f.identities} ${f.identities === 1 ? 'identity' : 'identities'}`;
   const cost =
     `${count(f.requests)} requests, ${count(Math.round(f.executionSeconds))} s of Dataverse execution time ` +
@@ -191,9 +191,11 @@ function forecastLine(f: ForecastReport, dryRun: boolean): string {
     `${count(f.entitlementRequests)} Power Platform requests against the daily entitlement`;
   if (dryRun)
     return `Forecast for the import with ${who}: about ${duration(f.durationSeconds)} at the service protection limits (${bindingText(f.binding)}); ${cost}.`;
-  const took = f.actual
-    ? ` It took ${duration(f.actual.durationSeconds)} (${percent(f.actual.speedOfLimits)} of the limits' pace).`
-    : '';
+  const took = !f.actual
+    ? ''
+    : f.actual.speedOfLimits > 1.1
+      ? ` It took ${duration(f.actual.durationSeconds)}, faster than forecast: the server took less time per record than documented.`
+      : ` It took ${duration(f.actual.durationSeconds)} (${percent(f.actual.speedOfLimits)} of the limits' pace).`;
   return `Forecast for this work with ${who}: ${duration(f.durationSeconds)} at the limits; ${cost}.${took}`;
 }
 

@@ -6,7 +6,7 @@ import {
   inFlightSeries,
   MAX_POINTS,
 } from '../../../src/reports/import-report.js';
-import { renderImportReportHtml } from '../../../src/reports/html.js';
+import { paceText, renderImportReportHtml } from '../../../src/reports/html.js';
 import type { ForecastReport } from '../../../src/imports/forecast.js';
 import type { ChunkResult, RunManifest, RunSummary } from '../../../src/imports/types.js';
 
@@ -232,6 +232,15 @@ describe('the forecast in the report', () => {
     expect(html).toContain('at 50% of the pace the limits allow');
     expect(renderImportReportHtml(report({ byCode: [], byColumn: [] }, false), { files: [] })).not.toContain(
       'id="forecast"',
+    );
+  });
+
+  it('says why a run went faster than its forecast, rather than above 100% of what the limits allow', () => {
+    expect(paceText(0.5)).toBe('The run went at 50% of the pace the limits allow.');
+    expect(paceText(1.08)).toBe('The run went at 108% of the pace the limits allow.');
+    expect(paceText(2.49)).toBe(
+      'The run went 2.5 times as fast as the forecast: the server took less time per record than the ' +
+        'documented costs the forecast is made of.',
     );
   });
 });
