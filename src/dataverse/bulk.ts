@@ -80,9 +80,7 @@ export class BulkSizer {
    * at once, or the work left behind the next message when messages are formed as their turn comes.
    */
   plan(key: string, total: number, lanes: number): number {
-    const spread = Math.ceil(total / Math.max(1, lanes));
-    const floor = Math.min(this.size(key), 100);
-    return Math.max(1, Math.min(this.size(key), Math.max(spread, floor)));
+    return plannedMessageSize(total, lanes, this.size(key));
   }
 
   /** Learns from a successful request of `count` records that took `durationMs`. */
@@ -101,6 +99,15 @@ export class BulkSizer {
   shrink(key: string, count: number): void {
     this.sizes.set(key, Math.max(this.minSize, Math.min(this.size(key), Math.floor(count / 2))));
   }
+}
+
+/**
+ * Records per message for `total` records over `lanes` slots, at most `size`: spread over the slots, but not
+ * below 100 a message (each pays the request's fixed cost). The forecast sizes messages with it too.
+ */
+export function plannedMessageSize(total: number, lanes: number, size: number): number {
+  const spread = Math.ceil(total / Math.max(1, lanes));
+  return Math.max(1, Math.min(size, Math.max(spread, Math.min(size, 100))));
 }
 
 /** The table refuses this bulk message (it is not enabled for it): use $batch instead. */

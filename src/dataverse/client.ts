@@ -144,10 +144,13 @@ export function apiRootOf(url: string): string {
   return `${new URL(url).origin}/api/data/v9.2/`;
 }
 
+/** Requests in flight per identity when none is configured. */
+export const DEFAULT_MAX_CONCURRENCY = 16;
+
 export function createDataverseClient(options: DataverseClientOptions): DataverseClient {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
-  const maxConcurrency = Math.min(52, Math.max(1, options.maxConcurrency ?? 16));
+  const maxConcurrency = Math.min(52, Math.max(1, options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY));
   const timeoutMs = options.timeoutMs ?? 300_000;
   const metrics = new MetricsRecorder(clock.now(), options.onEvent);
   const emit = (event: ClientEvent) => metrics.record(event, clock.now());

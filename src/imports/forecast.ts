@@ -9,6 +9,9 @@
 // per CreateMultiple record, 20 ms per UpdateMultiple record, 60 ms per UpsertMultiple-by-key record, 40 ms
 // per $batch operation, 35 ms per read request + 0.1 ms per row).
 
+import { plannedMessageSize } from '../dataverse/bulk.js';
+import { DEFAULT_MAX_CONCURRENCY } from '../dataverse/client.js';
+
 /** Records to write by the message that writes them, and the read requests (key and lookup queries). */
 export interface RunWork {
   readonly createMultiple: number;
@@ -24,7 +27,7 @@ export interface ForecastOptions {
   readonly identities: number;
   /** Records per bulk message at most (`DATAVERSE_BULK_SIZE`). */
   readonly bulkSize: number;
-  /** Requests in flight per identity (`DATAVERSE_MAX_CONCURRENCY`, `--concurrency`); the client's 16 if absent. */
+  /** Requests in flight per identity (`DATAVERSE_MAX_CONCURRENCY`, `--concurrency`); the client's default if absent. */
   readonly concurrency?: number;
 }
 
@@ -72,11 +75,6 @@ function atLimit(amount: number, perWindow: number, lanes: number): number {
   return (amount / perWindow) * WINDOW_SECONDS;
 }
 
-/** The client's requests in flight per identity when none is configured (src/dataverse/client.ts). */
-const CLIENT_CONCURRENCY = 16;
-/** The smallest bulk message the client sizes by the work left (src/dataverse/bulk.ts, `BulkSizer.plan`). */
-const SMALLEST_MESSAGE = 100;
-
 /** How one kind of record goes: the number of messages and the records in the largest. */
 interface Messages {
   readonly count: number;
@@ -84,14 +82,22 @@ interface Messages {
 }
 
 /**
- * The messages the client sends for `records` of one kind: while many are left, messages of `bulk`; fewer
- * than fill every slot, spread over the slots (at least 100 a message), as `BulkSizer.plan` does. So a
- * small file goes as many small messages at once, not as a few large ones one slot each.
+ * The messages the client sends for `records` of one kind, sized as the client sizes them: while many are
+ * left, messages of `bulk`; fewer than fill every slot, spread over the slots. So a small file goes as many
+ * small messages at once, not as a few large ones one slot each.
  */
 function messagesOf(records: number, bulk: number, slots: number): Messages {
   if (records <= 0) return { count: 0, largest: 0 };
-  const size = Math.min(bulk, Math.max(Math.min(bulk, SMALLEST_MESSAGE), Math.ceil(records / slots)));
+  const size = plannedMessageSize(records, slots, bulk);
   return { count: Math.ceil(records / size), largest: Math.min(records, size) };
+}
+
+/**
+ * A run well above the limits' pace (10% leaves room for rounding and timing) was not set by the limits:
+ * the server took less time per record than the documented costs the forecast is made of.
+ */
+export function fasterThanForecast(speedOfLimits: number): boolean {
+  return speedOfLimits > 1.1;
 }
 
 /** What sets a forecast's duration, in words. */
@@ -103,7 +109,7 @@ export function bindingText(binding: Forecast['binding']): string {
 export function forecastRun(work: RunWork, options: ForecastOptions): Forecast {
   const identities = Math.max(1, options.identities);
   const bulk = Math.max(1, options.bulkSize);
-  const slots = identities * Math.max(1, options.concurrency ?? CLIENT_CONCURRENCY);
+  const slots = identities * Math.max(1, options.concurrency ?? DEFAULT_MAX_CONCURRENCY);
   const kinds: readonly (readonly [Messages, number])[] = [
     [messagesOf(work.createMultiple, bulk, slots), PER_RECORD_MS.createMultiple],
     [messagesOf(work.updateMultiple, bulk, slots), PER_RECORD_MS.updateMultiple],

@@ -2,7 +2,7 @@
 // forbids every fetch), so it opens the same from a blob, a disk or an e-mail attachment.
 import type { FailureGroup, ImportReport } from './import-report.js';
 import { barsChart, requestsChart, rowsChart } from './charts.js';
-import { bindingText } from '../imports/forecast.js';
+import { bindingText, fasterThanForecast } from '../imports/forecast.js';
 
 export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -168,13 +168,10 @@ ${details(`${number(report.chunks.length)} chunks`, dataTable(['chunk', 'rows', 
 `;
 }
 
-/**
- * The run's pace against the forecast's. Above it, the limits did not set the pace: the server took less time
- * per record than the documented costs the forecast uses (a faster environment, or a test server).
- */
+/** The run's pace against the forecast's, and why when it beat the forecast (`fasterThanForecast`). */
 export function paceText(speedOfLimits: number): string {
-  const percent = Math.round(speedOfLimits * 100);
-  if (percent <= 110) return `The run went at ${percent}% of the pace the limits allow.`;
+  if (!fasterThanForecast(speedOfLimits))
+    return `The run went at ${Math.round(speedOfLimits * 100)}% of the pace the limits allow.`;
   return (
     `The run went ${speedOfLimits.toFixed(1)} times as fast as the forecast: the server took less time per ` +
     'record than the documented costs the forecast is made of.'

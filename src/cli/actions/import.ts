@@ -12,7 +12,7 @@ import type { RunSummary } from '../../imports/types.js';
 import { errorMessage, type Logger } from '../../logging.js';
 import { createProgress } from '../progress.js';
 import { failureSummary, type FailedRow } from '../failures.js';
-import { bindingText, type ForecastReport } from '../../imports/forecast.js';
+import { bindingText, fasterThanForecast, type ForecastReport } from '../../imports/forecast.js';
 
 export interface ImportOptions {
   readonly job: string;
@@ -193,7 +193,7 @@ export function forecastLine(f: ForecastReport, dryRun: boolean): string {
     return `Forecast for the import with ${who}: about ${duration(f.durationSeconds)} at the service protection limits (${bindingText(f.binding)}); ${cost}.`;
   const took = !f.actual
     ? ''
-    : f.actual.speedOfLimits > 1.1
+    : fasterThanForecast(f.actual.speedOfLimits)
       ? ` It took ${duration(f.actual.durationSeconds)}, faster than forecast: the server took less time per record than documented.`
       : ` It took ${duration(f.actual.durationSeconds)} (${percent(f.actual.speedOfLimits)} of the limits' pace).`;
   return `Forecast for this work with ${who}: ${duration(f.durationSeconds)} at the limits; ${cost}.${took}`;
